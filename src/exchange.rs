@@ -1,0 +1,331 @@
+//! One request/response exchange on an LLM path, as pure logic: the host feeds it the
+//! request body, then response headers and body chunks, and asks for facts at the end.
+
+use serde_json::Value;
+
+use crate::config::{Config, Format};
+use crate::errors::UserError;
+use crate::facts::Facts;
+use crate::providers::{self, anthropic, openai, ProviderUsage, ResponsePiece};
+use crate::sse::SseParser;
+use crate::tokens::{self, Accuracy};
+
+/// What to do with an accepted request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPlan {
+    pub api: Format,
+    pub model: String,
+    pub provider: String,
+    pub stream: bool,
+    /// Counted input tokens (`None` when the usage stage is off).
+    pub input_tokens: Option<u64>,
+    pub input_accuracy: Accuracy,
+    /// A rewritten body to send upstream instead of the client's.
+    pub new_body: Option<Vec<u8>>,
+    /// Request headers to set (name, value). Values may be secrets: never log them.
+    pub set_headers: Vec<(&'static str, String)>,
+    /// Request headers to remove.
+    pub remove_headers: Vec<&'static str>,
+    /// The gateway asked for stream usage that the client did not ask for.
+    pub added_stream_usage: bool,
+}
+
+/// Validates a complete request body and decides what goes upstream.
+pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<RequestPlan, UserError> {
+    if body.len() as u64 > config.max_body_bytes {
+        return Err(UserError::BodyTooLarge {
+            limit: config.max_body_bytes,
+        });
+    }
+    let req = providers::parse_object(body)?;
+    let summary = match api {
+        Format::Anthropic => anthropic::validate_request(&req)?,
+        Format::OpenAi | Format::Both => openai::validate_request(&req)?,
+    };
+    let (input_tokens, input_accuracy) = match (&config.usage, api) {
+        (None, _) => (None, Accuracy::Estimate),
+        (Some(_), Format::Anthropic) => (
+            Some(tokens::count_anthropic_messages(&req)),
+            Accuracy::Estimate,
+        ),
+        (Some(_), _) => (
+            Some(tokens::count_openai_chat(&summary.model, &req)),
+            tokens::encoding_for_model(&summary.model).1,
+        ),
+    };
+    let mut plan = RequestPlan {
+        api,
+        provider: match api {
+            Format::Anthropic => "anthropic".to_string(),
+            _ => "openai".to_string(),
+        },
+        model: summary.model,
+        stream: summary.stream,
+        input_tokens,
+        input_accuracy,
+        new_body: None,
+        set_headers: vec![],
+        remove_headers: vec![],
+        added_stream_usage: false,
+    };
+    if let Some(route) = &config.route {
+        let serves = |p: &crate::config::Provider| {
+            !p.missing_key
+                && (p.format == Format::Both || p.format == api)
+                && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
+        };
+        let provider = route
+            .providers
+            .iter()
+            .find(|p| serves(p))
+            .unwrap_or(&route.providers[route.default_provider]);
+        plan.provider = provider.name.clone();
+        plan.set_headers
+            .push(("x-llm-provider", provider.name.clone()));
+        if let Some(key) = &provider.api_key {
+            match provider.format {
+                Format::Anthropic => {
+                    plan.set_headers.push(("x-api-key", key.clone()));
+                    plan.remove_headers.push("authorization");
+                }
+                _ => {
+                    plan.set_headers
+                        .push(("authorization", format!("Bearer {key}")));
+                    plan.remove_headers.push("x-api-key");
+                }
+            }
+        }
+    }
+    let wants_usage = config
+        .usage
+        .as_ref()
+        .is_some_and(|u| u.request_stream_usage);
+    if wants_usage && api == Format::OpenAi && plan.stream && !summary.client_wants_stream_usage {
+        plan.new_body = Some(openai::with_stream_usage(body, &req));
+        plan.added_stream_usage = true;
+    }
+    Ok(plan)
+}
+
+/// How the response body is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    EventStream,
+    /// Neither JSON nor SSE: passed on untouched and not metered.
+    Other,
+}
+
+impl BodyKind {
+    pub fn from_content_type(content_type: Option<&str>) -> BodyKind {
+        let ct = content_type.unwrap_or("").to_ascii_lowercase();
+        if ct.starts_with("text/event-stream") {
+            BodyKind::EventStream
+        } else if ct.starts_with("application/json") || ct.contains("+json") {
+            BodyKind::Json
+        } else {
+            BodyKind::Other
+        }
+    }
+}
+
+/// Reads a response as it passes, collecting usage and generated text.
+#[derive(Debug)]
+pub struct ResponseMeter {
+    api: Format,
+    pub kind: BodyKind,
+    pub status: u32,
+    sse: SseParser,
+    json: Vec<u8>,
+    json_limit: usize,
+    usage: ProviderUsage,
+    text: String,
+    model: Option<String>,
+    saw_done: bool,
+    /// Time of the first generated content, in ms since the request started.
+    pub first_token_ms: Option<u64>,
+    /// The body could not be read as its content type claims.
+    pub unreadable: bool,
+    pub bytes: u64,
+}
+
+impl ResponseMeter {
+    pub fn new(api: Format, status: u32, content_type: Option<&str>, json_limit: usize) -> Self {
+        ResponseMeter {
+            api,
+            kind: BodyKind::from_content_type(content_type),
+            status,
+            sse: SseParser::new(),
+            json: Vec::new(),
+            json_limit,
+            usage: ProviderUsage::default(),
+            text: String::new(),
+            model: None,
+            saw_done: false,
+            first_token_ms: None,
+            unreadable: false,
+            bytes: 0,
+        }
+    }
+
+    /// Feeds a body chunk. `elapsed_ms` is the time since the request started.
+    pub fn feed(&mut self, chunk: &[u8], elapsed_ms: u64) {
+        self.bytes += chunk.len() as u64;
+        match self.kind {
+            BodyKind::EventStream => {
+                self.sse.feed(chunk);
+                while let Some(ev) = self.sse.next_event() {
+                    self.on_event(&ev.data, elapsed_ms);
+                }
+            }
+            BodyKind::Json => {
+                if self.json.len() + chunk.len() <= self.json_limit {
+                    self.json.extend_from_slice(chunk);
+                } else {
+                    self.unreadable = true;
+                }
+            }
+            BodyKind::Other => {}
+        }
+    }
+
+    fn on_event(&mut self, data: &str, elapsed_ms: u64) {
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.saw_done = true;
+            return;
+        }
+        match serde_json::from_str::<Value>(data) {
+            Ok(v) => {
+                if self.api == Format::Anthropic
+                    && v.get("type").and_then(Value::as_str) == Some("message_stop")
+                {
+                    self.saw_done = true;
+                }
+                let piece = match self.api {
+                    Format::Anthropic => anthropic::read_stream_event(&v),
+                    _ => openai::read_stream_event(&v),
+                };
+                if !piece.text.is_empty() && self.first_token_ms.is_none() {
+                    self.first_token_ms = Some(elapsed_ms);
+                }
+                self.take(piece);
+            }
+            Err(_) => self.unreadable = true,
+        }
+    }
+
+    fn take(&mut self, piece: ResponsePiece) {
+        if let Some(u) = piece.usage {
+            self.usage.merge(u);
+        }
+        self.text.push_str(&piece.text);
+        if self.model.is_none() {
+            self.model = piece.model;
+        }
+    }
+
+    /// Ends the body; returns what was learned. Safe to call on a cut stream.
+    pub fn finish(&mut self, elapsed_ms: u64) -> ResponseOutcome {
+        let mut cut = false;
+        match self.kind {
+            BodyKind::EventStream => {
+                let partial = self.sse.has_partial_event();
+                if let Some(ev) = self.sse.finish() {
+                    self.on_event(&ev.data, elapsed_ms);
+                }
+                cut = partial || (!self.saw_done && self.status < 400);
+            }
+            BodyKind::Json if !self.unreadable => match serde_json::from_slice::<Value>(&self.json)
+            {
+                Ok(v) => {
+                    let piece = match self.api {
+                        Format::Anthropic => anthropic::read_response(&v),
+                        _ => openai::read_response(&v),
+                    };
+                    if self.first_token_ms.is_none() && !piece.text.is_empty() {
+                        self.first_token_ms = Some(elapsed_ms);
+                    }
+                    self.take(piece);
+                }
+                Err(_) => self.unreadable = true,
+            },
+            _ => {}
+        }
+        self.json = Vec::new();
+        ResponseOutcome {
+            usage: self.usage,
+            generated_text: std::mem::take(&mut self.text),
+            response_model: self.model.take(),
+            cut,
+            unreadable: self.unreadable || self.kind == BodyKind::Other,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ResponseOutcome {
+    pub usage: ProviderUsage,
+    pub generated_text: String,
+    pub response_model: Option<String>,
+    /// An event stream that ended without its final event, or mid-event.
+    pub cut: bool,
+    pub unreadable: bool,
+}
+
+/// Combines the request plan and the response outcome into the exchange's facts.
+pub fn settle(
+    config: &Config,
+    plan: &RequestPlan,
+    outcome: &ResponseOutcome,
+    status: u32,
+) -> Facts {
+    let mut facts = Facts::from_plan(plan);
+    facts.status = status;
+    let Some(usage_cfg) = &config.usage else {
+        return facts;
+    };
+    let counted_output = || {
+        let (encoding, _) = tokens::encoding_for_model(&plan.model);
+        tokens::count_text(encoding, &outcome.generated_text)
+    };
+    let (input, output, source) = match (outcome.usage.input, outcome.usage.output) {
+        (Some(i), Some(o)) => (Some(i), o, "provider"),
+        (i, o) => (
+            i.or(plan.input_tokens),
+            o.unwrap_or_else(counted_output),
+            "counted",
+        ),
+    };
+    facts.input_tokens = input;
+    facts.output_tokens = Some(output);
+    facts.cached_tokens = outcome.usage.cached_input;
+    facts.usage_source = Some(source);
+    if let Some((_, price)) = usage_cfg.prices.lookup(&plan.model) {
+        let input = input.unwrap_or(0);
+        let billed = crate::pricing::BilledTokens {
+            input: input.saturating_sub(outcome.usage.cached_input + outcome.usage.cache_write),
+            cached_input: outcome.usage.cached_input,
+            cache_write: outcome.usage.cache_write,
+            output,
+        };
+        facts.cost_usd = Some(price.cost_usd(&billed));
+    }
+    facts.price_key = usage_cfg
+        .prices
+        .lookup(&plan.model)
+        .map(|(k, _)| k.to_string());
+    if outcome.cut {
+        facts.error = Some("stream_cut");
+    } else if status >= 500 {
+        facts.error = Some("upstream_5xx");
+    } else if status >= 400 {
+        facts.error = Some("upstream_4xx");
+    } else if outcome.unreadable {
+        facts.error = Some("response_unreadable");
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests;

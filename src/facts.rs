@@ -1,0 +1,147 @@
+//! The facts of one exchange: what the response headers, filter state (for the access
+//! log) and metrics report.
+
+use crate::config::Format;
+use crate::exchange::RequestPlan;
+use crate::tokens::Accuracy;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub api: Format,
+    pub model: String,
+    pub provider: String,
+    pub stream: bool,
+    /// Input tokens: the provider's figure when it reported one, else our count.
+    pub input_tokens: Option<u64>,
+    /// Our own count of the request's input tokens.
+    pub input_tokens_counted: Option<u64>,
+    pub input_accuracy: Accuracy,
+    pub output_tokens: Option<u64>,
+    pub cached_tokens: u64,
+    pub cost_usd: Option<f64>,
+    /// The price-table key the model matched (a bounded metric label).
+    pub price_key: Option<String>,
+    /// `provider` (reported usage) or `counted` (our tokenizer).
+    pub usage_source: Option<&'static str>,
+    pub error: Option<&'static str>,
+    pub status: u32,
+    pub ttft_ms: Option<u64>,
+    pub duration_ms: Option<u64>,
+}
+
+impl Facts {
+    pub fn from_plan(plan: &RequestPlan) -> Facts {
+        Facts {
+            api: plan.api,
+            model: plan.model.clone(),
+            provider: plan.provider.clone(),
+            stream: plan.stream,
+            input_tokens: plan.input_tokens,
+            input_tokens_counted: plan.input_tokens,
+            input_accuracy: plan.input_accuracy,
+            output_tokens: None,
+            cached_tokens: 0,
+            cost_usd: None,
+            price_key: None,
+            usage_source: None,
+            error: None,
+            status: 0,
+            ttft_ms: None,
+            duration_ms: None,
+        }
+    }
+
+    /// Headers known before the response body: model, provider and counted input tokens.
+    /// Streaming responses carry only these.
+    pub fn early_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("x-llm-model", self.model.clone()),
+            ("x-llm-provider", self.provider.clone()),
+        ];
+        if let Some(n) = self.input_tokens_counted {
+            h.push(("x-llm-input-tokens", n.to_string()));
+        }
+        h
+    }
+
+    /// Headers of a complete (non-streaming) response.
+    pub fn final_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("x-llm-model", self.model.clone()),
+            ("x-llm-provider", self.provider.clone()),
+        ];
+        if let Some(n) = self.input_tokens {
+            h.push(("x-llm-input-tokens", n.to_string()));
+        }
+        if let Some(n) = self.output_tokens {
+            h.push(("x-llm-output-tokens", n.to_string()));
+        }
+        if let Some(c) = self.cost_usd {
+            h.push(("x-llm-cost-usd", format_usd(c)));
+        }
+        h
+    }
+
+    /// Filter-state entries (`wasm.<name>` in Envoy), read by the access log.
+    pub fn filter_state(&self) -> Vec<(&'static str, String)> {
+        let mut s = vec![
+            ("llm_api", api_name(self.api).to_string()),
+            ("llm_model", self.model.clone()),
+            ("llm_provider", self.provider.clone()),
+            ("llm_stream", self.stream.to_string()),
+            (
+                "llm_input_accuracy",
+                self.input_accuracy.as_str().to_string(),
+            ),
+        ];
+        let mut opt = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                s.push((k, v));
+            }
+        };
+        opt("llm_input_tokens", self.input_tokens.map(|n| n.to_string()));
+        opt(
+            "llm_input_tokens_counted",
+            self.input_tokens_counted.map(|n| n.to_string()),
+        );
+        opt(
+            "llm_output_tokens",
+            self.output_tokens.map(|n| n.to_string()),
+        );
+        opt(
+            "llm_cached_tokens",
+            self.output_tokens.map(|_| self.cached_tokens.to_string()),
+        );
+        opt("llm_cost_usd", self.cost_usd.map(format_usd));
+        opt("llm_usage_source", self.usage_source.map(str::to_string));
+        opt("llm_error", self.error.map(str::to_string));
+        opt("llm_ttft_ms", self.ttft_ms.map(|n| n.to_string()));
+        s
+    }
+}
+
+pub fn api_name(api: Format) -> &'static str {
+    match api {
+        Format::Anthropic => "anthropic_messages",
+        _ => "openai_chat",
+    }
+}
+
+/// USD with 10 decimals and no trailing zeros: `0.0000425`.
+pub fn format_usd(usd: f64) -> String {
+    let s = format!("{usd:.10}");
+    let s = s.trim_end_matches('0');
+    s.strip_suffix('.').unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usd_is_formatted_without_noise() {
+        assert_eq!(format_usd(0.0000425), "0.0000425");
+        assert_eq!(format_usd(1.5), "1.5");
+        assert_eq!(format_usd(0.0), "0");
+    }
+}

@@ -1,0 +1,114 @@
+//! Thin, non-panicking wrappers over host calls. Failures are logged, never unwrapped.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, MapType, MetricType};
+
+pub fn now() -> SystemTime {
+    hostcalls::get_current_time().unwrap_or(UNIX_EPOCH)
+}
+
+pub fn elapsed_ms(since: SystemTime) -> u64 {
+    now()
+        .duration_since(since)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}
+
+pub fn request_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
+}
+
+pub fn response_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpResponseHeaders, name)
+        .ok()
+        .flatten()
+}
+
+pub fn set_request_header(name: &str, value: Option<&str>) {
+    if let Err(e) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
+        log::warn!("llm-gateway: could not set request header {name}: {e:?}");
+    }
+}
+
+pub fn set_response_header(name: &str, value: &str) {
+    if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value)) {
+        log::warn!("llm-gateway: could not set response header {name}: {e:?}");
+    }
+}
+
+pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
+    match hostcalls::get_buffer(buffer, 0, size) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            log::warn!("llm-gateway: could not read body: {e:?}");
+            Vec::new()
+        }
+    }
+}
+
+pub fn replace_body(buffer: BufferType, old_size: usize, new: &[u8]) -> bool {
+    match hostcalls::set_buffer(buffer, 0, old_size, new) {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("llm-gateway: could not replace body: {e:?}");
+            false
+        }
+    }
+}
+
+pub fn send_response(status: u32, content_type: &str, body: &[u8]) {
+    if let Err(e) =
+        hostcalls::send_http_response(status, vec![("content-type", content_type)], Some(body))
+    {
+        log::warn!("llm-gateway: could not send local response: {e:?}");
+    }
+}
+
+pub fn set_filter_state(name: &str, value: &str) {
+    if let Err(e) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
+        log::debug!("llm-gateway: could not set filter state {name}: {e:?}");
+    }
+}
+
+/// Metric ids by name, defined on first use (one registry per VM).
+#[derive(Default)]
+pub struct Metrics {
+    ids: RefCell<HashMap<String, u32>>,
+}
+
+impl Metrics {
+    fn id(&self, kind: MetricType, name: &str) -> Option<u32> {
+        if let Some(id) = self.ids.borrow().get(name) {
+            return Some(*id);
+        }
+        match hostcalls::define_metric(kind, name) {
+            Ok(id) => {
+                self.ids.borrow_mut().insert(name.to_string(), id);
+                Some(id)
+            }
+            Err(e) => {
+                log::warn!("llm-gateway: could not define metric {name}: {e:?}");
+                None
+            }
+        }
+    }
+
+    pub fn add(&self, name: &str, value: u64) {
+        if let Some(id) = self.id(MetricType::Counter, name) {
+            let _ = hostcalls::increment_metric(id, value.min(i64::MAX as u64) as i64);
+        }
+    }
+
+    pub fn record(&self, name: &str, value: u64) {
+        if let Some(id) = self.id(MetricType::Histogram, name) {
+            let _ = hostcalls::record_metric(id, value);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! One HTTP stream: feeds the exchange logic and applies its decisions.
+
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType};
+
+use super::glue::{self, Metrics};
+use crate::config::{Config, Format};
+use crate::errors::UserError;
+use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
+use crate::facts::Facts;
+use crate::metrics;
+
+/// Largest JSON response body read for usage (larger ones pass through unmetered).
+const MAX_JSON_RESPONSE: usize = 8 * 1024 * 1024;
+
+pub struct HttpExchange {
+    config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
+    /// Set when the request is on an LLM path.
+    api: Option<Format>,
+    started: SystemTime,
+    plan: Option<RequestPlan>,
+    meter: Option<ResponseMeter>,
+    /// Response headers are held until the (JSON) body is complete.
+    holding_response_headers: bool,
+    settled: bool,
+}
+
+impl HttpExchange {
+    pub fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>) -> Self {
+        HttpExchange {
+            config,
+            metrics,
+            api: None,
+            started: SystemTime::UNIX_EPOCH,
+            plan: None,
+            meter: None,
+            holding_response_headers: false,
+            settled: false,
+        }
+    }
+
+    fn reject(&mut self, api: Format, error: UserError) -> Action {
+        log::info!("llm-gateway: rejected request: {}", error.message());
+        self.metrics
+            .add(&metrics::rejected_request(error.kind()), 1);
+        glue::set_filter_state("llm_error", error.kind());
+        glue::set_filter_state("llm_api", crate::facts::api_name(api));
+        glue::send_response(error.status(), "application/json", &error.envelope(api));
+        self.api = None;
+        Action::Pause
+    }
+
+    fn apply_plan(&mut self, plan: &RequestPlan, body_size: usize) {
+        if let Some(new_body) = &plan.new_body {
+            // Headers are still held (we paused in on_http_request_headers), so the
+            // content-length can be fixed; Envoy does not do it when a body changes.
+            if glue::replace_body(BufferType::HttpRequestBody, body_size, new_body) {
+                glue::set_request_header("content-length", Some(&new_body.len().to_string()));
+            }
+        }
+        for name in &plan.remove_headers {
+            glue::set_request_header(name, None);
+        }
+        for (name, value) in &plan.set_headers {
+            glue::set_request_header(name, Some(value));
+        }
+    }
+
+    /// Computes the facts once, publishes them to filter state and metrics, and returns
+    /// them for the response headers.
+    fn settle(&mut self) -> Option<Facts> {
+        if self.settled {
+            return None;
+        }
+        let (config, plan) = (self.config.as_ref()?, self.plan.as_ref()?);
+        self.settled = true;
+        let elapsed = glue::elapsed_ms(self.started);
+        let (outcome, status) = match self.meter.as_mut() {
+            Some(m) => (m.finish(elapsed), m.status),
+            None => (
+                exchange::ResponseOutcome {
+                    cut: true,
+                    ..Default::default()
+                },
+                0,
+            ),
+        };
+        let mut facts = exchange::settle(config, plan, &outcome, status);
+        facts.duration_ms = Some(elapsed);
+        facts.ttft_ms = self.meter.as_ref().and_then(|m| m.first_token_ms);
+        for (name, value) in facts.filter_state() {
+            glue::set_filter_state(name, &value);
+        }
+        for (name, value) in metrics::counter_updates(&facts) {
+            self.metrics.add(&name, value);
+        }
+        for (name, value) in metrics::histogram_updates(&facts) {
+            self.metrics.record(&name, value);
+        }
+        Some(facts)
+    }
+}
+
+impl Context for HttpExchange {}
+
+impl HttpContext for HttpExchange {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(config) = self.config.clone() else {
+            return Action::Continue;
+        };
+        if config.route.is_some() && glue::request_header("x-llm-provider").is_some() {
+            // Only the gateway decides the provider route.
+            glue::set_request_header("x-llm-provider", None);
+        }
+        if glue::request_header(":method").as_deref() != Some("POST") {
+            return Action::Continue;
+        }
+        let Some(api) = glue::request_header(":path").and_then(|p| config.api_for_path(&p)) else {
+            return Action::Continue;
+        };
+        self.api = Some(api);
+        self.started = glue::now();
+        if end_of_stream {
+            return self.reject(api, UserError::MalformedBody("the body is empty".into()));
+        }
+        let declared =
+            glue::request_header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > config.max_body_bytes) {
+            return self.reject(
+                api,
+                UserError::BodyTooLarge {
+                    limit: config.max_body_bytes,
+                },
+            );
+        }
+        // Hold the headers until the body is read: the provider route and the body may
+        // change. Needs `allow_on_headers_stop_iteration: true` in the filter config.
+        Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(api), Some(config)) = (self.api, self.config.clone()) else {
+            return Action::Continue;
+        };
+        if body_size as u64 > config.max_body_bytes {
+            return self.reject(
+                api,
+                UserError::BodyTooLarge {
+                    limit: config.max_body_bytes,
+                },
+            );
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = glue::body(BufferType::HttpRequestBody, body_size);
+        match exchange::plan_request(&config, api, &body) {
+            Ok(plan) => {
+                self.apply_plan(&plan, body_size);
+                self.plan = Some(plan);
+                Action::Continue
+            }
+            Err(e) => self.reject(api, e),
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(plan) = &self.plan else {
+            return Action::Continue;
+        };
+        let status = glue::response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = glue::response_header("content-type");
+        let meter =
+            ResponseMeter::new(plan.api, status, content_type.as_deref(), MAX_JSON_RESPONSE);
+        let kind = meter.kind;
+        for (name, value) in Facts::from_plan(plan).early_headers() {
+            glue::set_response_header(name, &value);
+        }
+        self.meter = Some(meter);
+        if end_of_stream {
+            if let Some(facts) = self.settle() {
+                for (name, value) in facts.final_headers() {
+                    glue::set_response_header(name, &value);
+                }
+            }
+            return Action::Continue;
+        }
+        if kind == BodyKind::Json {
+            // Hold the headers so tokens and cost can go into them once the body is read.
+            self.holding_response_headers = true;
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(meter) = self.meter.as_mut() else {
+            return Action::Continue;
+        };
+        let elapsed = glue::elapsed_ms(self.started);
+        if self.holding_response_headers {
+            if !end_of_stream {
+                // The host keeps buffering; the whole body is read at the end.
+                return Action::Pause;
+            }
+            let body = glue::body(BufferType::HttpResponseBody, body_size);
+            meter.feed(&body, elapsed);
+        } else if meter.kind == BodyKind::EventStream && body_size > 0 {
+            // After Continue, each callback's buffer holds only the new chunk.
+            let chunk = glue::body(BufferType::HttpResponseBody, body_size);
+            meter.feed(&chunk, elapsed);
+        }
+        if end_of_stream {
+            let holding = self.holding_response_headers;
+            if let Some(facts) = self.settle() {
+                if holding {
+                    for (name, value) in facts.final_headers() {
+                        glue::set_response_header(name, &value);
+                    }
+                }
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        // A stream that never ended (client gone, upstream reset) settles here.
+        self.settle();
+    }
+}

@@ -1,0 +1,66 @@
+//! The root context: configuration and tokenizer warm-up, one per VM.
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+
+use super::glue::Metrics;
+use super::http::HttpExchange;
+use crate::config::Config;
+
+#[derive(Default)]
+pub struct GatewayRoot {
+    config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
+}
+
+impl Context for GatewayRoot {}
+
+impl RootContext for GatewayRoot {
+    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+        // Build the BPE tables now: lazily they cost ~100 ms on a worker's first request.
+        crate::tokens::warm_up();
+        true
+    }
+
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let raw = proxy_wasm::hostcalls::get_buffer(
+            proxy_wasm::types::BufferType::PluginConfiguration,
+            0,
+            usize::MAX,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        match Config::parse(&raw, &|name| std::env::var(name).ok()) {
+            Ok(config) => {
+                if let Some(route) = &config.route {
+                    for p in route.providers.iter().filter(|p| p.missing_key) {
+                        log::info!("llm-gateway: provider {} has no API key set; its models go to the default provider", p.name);
+                    }
+                }
+                self.config = Some(Rc::new(config));
+                true
+            }
+            Err(e) => {
+                // Returning false makes Envoy reject the configuration; this line is what
+                // the operator sees in Envoy's log.
+                log::error!("{e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Never return None here: the SDK panics on it.
+        Some(Box::new(HttpExchange::new(
+            self.config.clone(),
+            self.metrics.clone(),
+        )))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

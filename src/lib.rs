@@ -1,0 +1,22 @@
+//! llm-gateway: an LLM-aware HTTP filter for Envoy, built as one proxy-wasm module.
+//!
+//! Everything outside `host` is pure logic (bytes, strings and `now` in, decisions out)
+//! so it builds and tests without the proxy-wasm SDK. Only `host` touches the host.
+
+pub mod config;
+pub mod errors;
+pub mod exchange;
+pub mod facts;
+pub mod metrics;
+pub mod pricing;
+pub mod providers;
+pub mod sse;
+pub mod tokens;
+
+#[cfg(feature = "host")]
+mod host;
+
+#[cfg(feature = "host")]
+proxy_wasm::main! {{
+    host::install();
+}}

@@ -1,0 +1,134 @@
+//! Wire formats: request validation and usage extraction, one file per protocol.
+
+pub mod anthropic;
+pub mod openai;
+
+use serde_json::{Map, Value};
+
+use crate::errors::UserError;
+
+/// What the gateway needs to know about a validated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSummary {
+    pub model: String,
+    pub stream: bool,
+    /// The client itself asked for usage in the stream (OpenAI `stream_options`).
+    pub client_wants_stream_usage: bool,
+}
+
+/// Usage as a provider reported it, normalised: `input` counts every input token,
+/// cached or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProviderUsage {
+    pub input: Option<u64>,
+    pub output: Option<u64>,
+    pub cached_input: u64,
+    pub cache_write: u64,
+}
+
+impl ProviderUsage {
+    pub fn is_empty(&self) -> bool {
+        self.input.is_none() && self.output.is_none()
+    }
+
+    /// Later reports win field by field (Anthropic sends input first, output last).
+    pub fn merge(&mut self, later: ProviderUsage) {
+        self.input = later.input.or(self.input);
+        self.output = later.output.or(self.output);
+        self.cached_input = self.cached_input.max(later.cached_input);
+        self.cache_write = self.cache_write.max(later.cache_write);
+    }
+}
+
+/// What one parsed response event or body contributed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResponsePiece {
+    pub usage: Option<ProviderUsage>,
+    /// Generated text (content, tool arguments), for counting when usage is missing.
+    pub text: String,
+    pub model: Option<String>,
+}
+
+/// Parses a request body as a JSON object, with precise messages for each failure.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, UserError> {
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(UserError::MalformedBody(format!(
+            "the body is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(UserError::MalformedBody("the body is empty".into()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(UserError::InvalidRequest {
+            message: format!(
+                "The request body must be a JSON object (got {})",
+                type_name(&other)
+            ),
+            param: None,
+        }),
+        Err(e) => Err(UserError::MalformedBody(e.to_string())),
+    }
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+pub(crate) fn invalid(param: &str, rule: &str, got: Option<&Value>) -> UserError {
+    let got = match got {
+        Some(v) => type_name(v),
+        None => "nothing",
+    };
+    UserError::InvalidRequest {
+        message: format!("`{param}` {rule} (got {got})"),
+        param: Some(param.to_string()),
+    }
+}
+
+pub(crate) fn required_model(req: &Map<String, Value>) -> Result<String, UserError> {
+    match req.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),
+        Some(Value::String(_)) => Err(UserError::InvalidRequest {
+            message: "`model` must not be empty".into(),
+            param: Some("model".into()),
+        }),
+        other => Err(invalid("model", "is required and must be a string", other)),
+    }
+}
+
+pub(crate) fn optional_bool(req: &Map<String, Value>, key: &str) -> Result<bool, UserError> {
+    match req.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        other => Err(invalid(key, "must be a boolean", other)),
+    }
+}
+
+pub(crate) fn optional_count(req: &Map<String, Value>, key: &str) -> Result<(), UserError> {
+    match req.get(key) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(()),
+        other => Err(invalid(key, "must be a non-negative integer", other)),
+    }
+}
+
+pub(crate) fn optional_number(req: &Map<String, Value>, key: &str) -> Result<(), UserError> {
+    match req.get(key) {
+        None | Some(Value::Null) | Some(Value::Number(_)) => Ok(()),
+        other => Err(invalid(key, "must be a number", other)),
+    }
+}
+
+pub(crate) fn u64_at(v: &Value, key: &str) -> Option<u64> {
+    v.get(key).and_then(Value::as_u64)
+}

@@ -1,0 +1,336 @@
+//! OpenAI chat completions: request validation, response and stream usage.
+
+use serde_json::{Map, Value};
+
+use super::{
+    invalid, optional_bool, optional_count, optional_number, required_model, u64_at, ProviderUsage,
+    RequestSummary, ResponsePiece,
+};
+use crate::errors::UserError;
+
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
+
+pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
+    let model = required_model(req)?;
+    let messages = match req.get("messages") {
+        Some(Value::Array(m)) => m,
+        other => {
+            return Err(invalid(
+                "messages",
+                "is required and must be an array",
+                other,
+            ))
+        }
+    };
+    if messages.is_empty() {
+        return Err(UserError::InvalidRequest {
+            message: "`messages` must contain at least one message".into(),
+            param: Some("messages".into()),
+        });
+    }
+    for (i, m) in messages.iter().enumerate() {
+        let Value::Object(m) = m else {
+            return Err(invalid(
+                &format!("messages[{i}]"),
+                "must be an object",
+                Some(m),
+            ));
+        };
+        match m.get("role") {
+            Some(Value::String(r)) if ROLES.contains(&r.as_str()) => {}
+            Some(Value::String(r)) => {
+                return Err(UserError::InvalidRequest {
+                    message: format!(
+                        "`messages[{i}].role` must be one of {} (got {r:?})",
+                        ROLES.join(", ")
+                    ),
+                    param: Some(format!("messages[{i}].role")),
+                })
+            }
+            other => {
+                return Err(invalid(
+                    &format!("messages[{i}].role"),
+                    "is required and must be a string",
+                    other,
+                ))
+            }
+        }
+        match m.get("content") {
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(Value::Array(parts)) => {
+                for (j, part) in parts.iter().enumerate() {
+                    if !matches!(part.get("type"), Some(Value::String(_))) {
+                        return Err(invalid(
+                            &format!("messages[{i}].content[{j}].type"),
+                            "is required and must be a string",
+                            part.get("type"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(invalid(
+                    &format!("messages[{i}].content"),
+                    "must be a string, an array of parts or null",
+                    other,
+                ))
+            }
+        }
+        if let Some(name) = m.get("name") {
+            if !name.is_string() {
+                return Err(invalid(
+                    &format!("messages[{i}].name"),
+                    "must be a string",
+                    Some(name),
+                ));
+            }
+        }
+    }
+    let stream = optional_bool(req, "stream")?;
+    let client_wants_stream_usage = match req.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(o)) => match o.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            other => {
+                return Err(invalid(
+                    "stream_options.include_usage",
+                    "must be a boolean",
+                    other,
+                ))
+            }
+        },
+        other => return Err(invalid("stream_options", "must be an object", other)),
+    };
+    optional_count(req, "max_tokens")?;
+    optional_count(req, "max_completion_tokens")?;
+    optional_count(req, "n")?;
+    optional_number(req, "temperature")?;
+    optional_number(req, "top_p")?;
+    for key in ["tools", "functions"] {
+        match req.get(key) {
+            None | Some(Value::Null) | Some(Value::Array(_)) => {}
+            other => return Err(invalid(key, "must be an array", other)),
+        }
+    }
+    Ok(RequestSummary {
+        model,
+        stream,
+        client_wants_stream_usage,
+    })
+}
+
+/// The request body with `stream_options.include_usage` set, so the provider reports
+/// usage in the last event. Splices bytes when there is no `stream_options` (the body
+/// keeps its exact form); rewrites the object otherwise.
+pub fn with_stream_usage(body: &[u8], req: &Map<String, Value>) -> Vec<u8> {
+    if !req.contains_key("stream_options") {
+        if let Some(open) = body.iter().position(|&b| b == b'{') {
+            let mut out = Vec::with_capacity(body.len() + 40);
+            out.extend_from_slice(&body[..=open]);
+            out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+            let rest = &body[open + 1..];
+            if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+            return out;
+        }
+    }
+    let mut req = req.clone();
+    let options = req
+        .entry("stream_options")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !options.is_object() {
+        *options = Value::Object(Map::new());
+    }
+    if let Value::Object(o) = options {
+        o.insert("include_usage".into(), Value::Bool(true));
+    }
+    Value::Object(req).to_string().into_bytes()
+}
+
+fn usage_of(u: &Value) -> Option<ProviderUsage> {
+    if !u.is_object() {
+        return None;
+    }
+    Some(ProviderUsage {
+        input: u64_at(u, "prompt_tokens"),
+        output: u64_at(u, "completion_tokens"),
+        cached_input: u
+            .get("prompt_tokens_details")
+            .and_then(|d| u64_at(d, "cached_tokens"))
+            .unwrap_or(0),
+        cache_write: 0,
+    })
+}
+
+fn push_tool_text(text: &mut String, calls: Option<&Value>) {
+    if let Some(Value::Array(calls)) = calls {
+        for c in calls {
+            if let Some(f) = c.get("function") {
+                for k in ["name", "arguments"] {
+                    if let Some(s) = f.get(k).and_then(Value::as_str) {
+                        text.push_str(s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A whole (non-streaming) chat.completion body.
+pub fn read_response(body: &Value) -> ResponsePiece {
+    let mut piece = ResponsePiece {
+        usage: body.get("usage").and_then(usage_of),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ..Default::default()
+    };
+    if let Some(Value::Array(choices)) = body.get("choices") {
+        for c in choices {
+            if let Some(m) = c.get("message") {
+                if let Some(s) = m.get("content").and_then(Value::as_str) {
+                    piece.text.push_str(s);
+                }
+                push_tool_text(&mut piece.text, m.get("tool_calls"));
+            }
+        }
+    }
+    piece
+}
+
+/// One `data:` payload of a chat.completion.chunk stream (`[DONE]` excluded).
+pub fn read_stream_event(data: &Value) -> ResponsePiece {
+    let mut piece = ResponsePiece {
+        usage: data.get("usage").and_then(usage_of),
+        model: data
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ..Default::default()
+    };
+    if let Some(Value::Array(choices)) = data.get("choices") {
+        for c in choices {
+            if let Some(d) = c.get("delta") {
+                if let Some(s) = d.get("content").and_then(Value::as_str) {
+                    piece.text.push_str(s);
+                }
+                push_tool_text(&mut piece.text, d.get("tool_calls"));
+            }
+        }
+    }
+    piece
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::parse_object;
+    use serde_json::json;
+
+    fn check(body: &str) -> Result<RequestSummary, String> {
+        let req = parse_object(body.as_bytes()).map_err(|e| e.message())?;
+        validate_request(&req).map_err(|e| e.message())
+    }
+
+    #[test]
+    fn accepts_a_normal_request() {
+        let s = check(
+            r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            RequestSummary {
+                model: "gpt-4o".into(),
+                stream: true,
+                client_wants_stream_usage: false
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input_precisely() {
+        assert!(check("not json")
+            .unwrap_err()
+            .contains("expected ident at line 1 column 2"));
+        assert_eq!(
+            check("[1]").unwrap_err(),
+            "The request body must be a JSON object (got array)"
+        );
+        assert_eq!(
+            check(r#"{"model":"gpt-4o"}"#).unwrap_err(),
+            "`messages` is required and must be an array (got nothing)"
+        );
+        assert_eq!(
+            check(r#"{"messages":[]}"#).unwrap_err(),
+            "`model` is required and must be a string (got nothing)"
+        );
+        assert_eq!(
+            check(r#"{"model":"m","messages":[{"role":"user","content":5}]}"#).unwrap_err(),
+            "`messages[0].content` must be a string, an array of parts or null (got number)"
+        );
+        assert_eq!(
+            check(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#)
+                .unwrap_err(),
+            "`stream` must be a boolean (got string)"
+        );
+        assert_eq!(
+            check(r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#).unwrap_err(),
+            "`messages[0].role` must be one of system, developer, user, assistant, tool, function (got \"robot\")"
+        );
+        let bad_utf8 = b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}";
+        let e = parse_object(bad_utf8).unwrap_err();
+        assert!(
+            e.message()
+                .contains("not valid UTF-8 (invalid byte at offset 51)"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn stream_usage_is_spliced_without_reordering() {
+        let body = br#"{"model":"gpt-4o","stream":true,"messages":[]}"#;
+        let req = parse_object(body).unwrap();
+        let out = with_stream_usage(body, &req);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"stream_options":{"include_usage":true},"model":"gpt-4o","stream":true,"messages":[]}"#
+        );
+        let body = br#"{"model":"gpt-4o","stream_options":{"include_usage":false}}"#;
+        let out = with_stream_usage(body, &parse_object(body).unwrap());
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn reads_usage_and_text() {
+        let body = json!({"model":"gpt-4o-2024-08-06","choices":[{"message":{"content":"hi"}}],
+            "usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}});
+        let p = read_response(&body);
+        assert_eq!(
+            p.usage,
+            Some(ProviderUsage {
+                input: Some(10),
+                output: Some(2),
+                cached_input: 4,
+                cache_write: 0
+            })
+        );
+        assert_eq!(p.text, "hi");
+        let chunk = json!({"choices":[{"delta":{"content":"he"}}],"usage":null});
+        assert_eq!(read_stream_event(&chunk).text, "he");
+        assert_eq!(read_stream_event(&chunk).usage, None);
+    }
+}

@@ -1,0 +1,180 @@
+//! Incremental Server-Sent Events parser: feed bytes as they arrive, take whole events.
+//!
+//! Follows the WHATWG rules that matter for LLM streams: lines end in `\n`, `\r\n` or
+//! `\r`; `data:` lines of one event are joined with `\n`; a blank line ends an event;
+//! lines starting with `:` are comments. Bytes are kept as bytes until an event is
+//! complete, so a UTF-8 character split across network reads is never mangled.
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field, empty when absent.
+    pub event: String,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+}
+
+#[derive(Debug, Default)]
+pub struct SseParser {
+    line: Vec<u8>,
+    /// A `\r` ended the last line; a `\n` right after it belongs to the same line end.
+    after_cr: bool,
+    event: String,
+    data: Vec<u8>,
+    has_data: bool,
+    ready: std::collections::VecDeque<SseEvent>,
+    /// Bytes received since the last complete event.
+    pending_bytes: usize,
+}
+
+impl SseParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.pending_bytes += 1;
+            if self.after_cr {
+                self.after_cr = false;
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            match b {
+                b'\n' => self.end_line(),
+                b'\r' => {
+                    self.end_line();
+                    self.after_cr = true;
+                }
+                _ => self.line.push(b),
+            }
+        }
+    }
+
+    pub fn next_event(&mut self) -> Option<SseEvent> {
+        self.ready.pop_front()
+    }
+
+    /// Whether bytes of an unfinished event are pending (the stream was cut mid-event
+    /// if it ends now).
+    pub fn has_partial_event(&self) -> bool {
+        !self.line.is_empty() || self.has_data || !self.event.is_empty()
+    }
+
+    /// Ends the stream: an unterminated final event is returned if it carried data
+    /// (servers may omit the last blank line), together with whether it was cut.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        if !self.line.is_empty() {
+            self.end_line();
+        }
+        if self.has_data {
+            Some(self.take_event())
+        } else {
+            None
+        }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        if line.is_empty() {
+            if self.has_data {
+                let ev = self.take_event();
+                self.ready.push_back(ev);
+            } else {
+                self.event.clear();
+            }
+            self.pending_bytes = 0;
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&c| c == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (&line[..], &[][..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
+            _ => {}
+        }
+    }
+
+    fn take_event(&mut self) -> SseEvent {
+        self.has_data = false;
+        SseEvent {
+            event: std::mem::take(&mut self.event),
+            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let mut p = SseParser::new();
+        let mut out = vec![];
+        for c in chunks {
+            p.feed(c);
+            while let Some(e) = p.next_event() {
+                out.push(e);
+            }
+        }
+        out.extend(p.finish());
+        out
+    }
+
+    const STREAM: &str = "event: message_start\ndata: {\"a\":\"h\u{e9}llo \u{1F600}\"}\n\n: keep-alive\r\n\r\ndata: line1\r\ndata: line2\r\n\r\nevent: x\rdata: [DONE]\r\r";
+
+    #[test]
+    fn parses_events_and_line_endings() {
+        let events = parse_all(&[STREAM.as_bytes()]);
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].event, "message_start");
+        assert_eq!(events[0].data, "{\"a\":\"h\u{e9}llo \u{1F600}\"}");
+        assert_eq!(events[1].data, "line1\nline2");
+        assert_eq!(
+            events[2],
+            SseEvent {
+                event: "x".into(),
+                data: "[DONE]".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_events() {
+        let whole = parse_all(&[STREAM.as_bytes()]);
+        let bytes = STREAM.as_bytes();
+        for i in 0..=bytes.len() {
+            assert_eq!(
+                parse_all(&[&bytes[..i], &bytes[i..]]),
+                whole,
+                "split at {i}"
+            );
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(parse_all(&singles), whole);
+    }
+
+    #[test]
+    fn cut_stream_reports_partial_event() {
+        let mut p = SseParser::new();
+        p.feed(b"data: {\"complete\":1}\n\ndata: {\"cut");
+        assert_eq!(p.next_event().unwrap().data, "{\"complete\":1}");
+        assert!(p.next_event().is_none());
+        assert!(p.has_partial_event());
+        assert_eq!(p.finish().unwrap().data, "{\"cut");
+    }
+}

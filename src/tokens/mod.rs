@@ -1,0 +1,128 @@
+//! Token counting with OpenAI's own encodings (tiktoken's BPE tables, byte for byte).
+//!
+//! Exact for OpenAI models; for Anthropic and self-hosted models the count is an
+//! estimate made with `o200k_base` (their tokenizers are not public or vary by model).
+
+mod chat;
+mod messages;
+
+pub use chat::count_openai_chat;
+pub use messages::count_anthropic_messages;
+
+use tiktoken_rs::CoreBPE;
+
+/// The BPE encoding a model uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    O200kBase,
+    Cl100kBase,
+}
+
+/// Whether a count is what the provider will bill, or our estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accuracy {
+    Exact,
+    Estimate,
+}
+
+impl Accuracy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accuracy::Exact => "exact",
+            Accuracy::Estimate => "estimate",
+        }
+    }
+}
+
+/// The encoding of an OpenAI model name and whether counts with it are exact.
+pub fn encoding_for_model(model: &str) -> (Encoding, Accuracy) {
+    const O200K: &[&str] = &[
+        "gpt-4o",
+        "chatgpt-4o",
+        "gpt-4.1",
+        "gpt-4.5",
+        "gpt-5",
+        "o1",
+        "o3",
+        "o4",
+        "gpt-oss",
+    ];
+    const CL100K: &[&str] = &["gpt-4", "gpt-3.5", "gpt-35"];
+    let model = model.strip_prefix("openai/").unwrap_or(model);
+    if O200K.iter().any(|p| model.starts_with(p)) {
+        (Encoding::O200kBase, Accuracy::Exact)
+    } else if CL100K.iter().any(|p| model.starts_with(p)) {
+        (Encoding::Cl100kBase, Accuracy::Exact)
+    } else {
+        (Encoding::O200kBase, Accuracy::Estimate)
+    }
+}
+
+fn bpe(encoding: Encoding) -> &'static CoreBPE {
+    match encoding {
+        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+    }
+}
+
+/// Number of tokens in `text`, special-token text counted as ordinary text (as OpenAI
+/// does for message content).
+pub fn count_text(encoding: Encoding, text: &str) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    bpe(encoding).count_ordinary(text) as u64
+}
+
+/// Builds both encodings' tables now (~100 ms each), so no request pays for it.
+pub fn warm_up() {
+    count_text(Encoding::O200kBase, "warm up");
+    count_text(Encoding::Cl100kBase, "warm up");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_families_pick_their_encoding() {
+        for m in [
+            "gpt-4o",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4.1-nano",
+            "o3-mini",
+            "o1",
+            "gpt-5",
+            "o4-mini",
+        ] {
+            assert_eq!(
+                encoding_for_model(m),
+                (Encoding::O200kBase, Accuracy::Exact),
+                "{m}"
+            );
+        }
+        for m in ["gpt-4", "gpt-4-0613", "gpt-4-turbo", "gpt-3.5-turbo-0125"] {
+            assert_eq!(
+                encoding_for_model(m),
+                (Encoding::Cl100kBase, Accuracy::Exact),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            encoding_for_model("claude-sonnet-4-5").1,
+            Accuracy::Estimate
+        );
+        assert_eq!(encoding_for_model("llama3.1").1, Accuracy::Estimate);
+    }
+
+    #[test]
+    fn counts_match_known_tiktoken_values() {
+        // Values printed by Python tiktoken 0.x for these strings.
+        assert_eq!(count_text(Encoding::Cl100kBase, "hello world"), 2);
+        assert_eq!(count_text(Encoding::O200kBase, "hello world"), 2);
+        assert_eq!(count_text(Encoding::Cl100kBase, "tiktoken is great!"), 6);
+        assert_eq!(count_text(Encoding::O200kBase, ""), 0);
+        // Special-token text is ordinary text.
+        assert!(count_text(Encoding::O200kBase, "<|endoftext|>") > 1);
+    }
+}

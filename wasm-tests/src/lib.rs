@@ -1,0 +1,1 @@
+//! Tests live in tests/; this crate only links the pure logic for wasm.
