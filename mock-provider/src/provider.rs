@@ -1,0 +1,494 @@
+//! Turns a received request into a reply: control endpoints, behaviours, and the two
+//! completion protocols.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use llm_gateway::tokens::{
+    count_anthropic_messages, count_openai_chat, count_text, encoding_for_model, Encoding,
+};
+use serde_json::{Map, Value};
+
+use crate::answer::{answer_text, chunks};
+use crate::behaviour::Behaviour;
+use crate::http::{Delivery, Reply, Request};
+use crate::log::RequestLog;
+use crate::openai::{Completion, Usage};
+use crate::stream::pace;
+use crate::{anthropic, openai};
+
+/// Which wire format a path speaks, for answers and error envelopes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Protocol {
+    OpenAi,
+    Anthropic,
+}
+
+impl Protocol {
+    pub fn for_path(path: &str) -> Protocol {
+        if path.starts_with("/v1/messages") {
+            Protocol::Anthropic
+        } else {
+            Protocol::OpenAi
+        }
+    }
+
+    fn error_body(self, status: u16, message: &str) -> Value {
+        match self {
+            Protocol::OpenAi => openai::error_body(status, message),
+            Protocol::Anthropic => anthropic::error_body(status, message),
+        }
+    }
+}
+
+/// The provider's state: the request log and the id counter.
+#[derive(Debug, Default)]
+pub struct MockProvider {
+    log: RequestLog,
+    next_id: AtomicU64,
+}
+
+impl MockProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn handle(&self, request: &Request) -> (Reply, Delivery) {
+        let path = request.path();
+        if path.starts_with("/__mock/") {
+            return (self.control(&request.method, path), Delivery::default());
+        }
+        self.log.record(request);
+        let protocol = Protocol::for_path(path);
+        let behaviour = match Behaviour::from_headers(&request.headers) {
+            Ok(behaviour) => behaviour,
+            Err(message) => return (error_reply(protocol, 400, &message), Delivery::default()),
+        };
+        let delivery = behaviour.delivery();
+        if behaviour.drop_connection {
+            return (Reply::Drop, delivery);
+        }
+        if let Some(body) = &behaviour.raw_body {
+            let content_type = behaviour.content_type.as_deref().unwrap_or("text/plain");
+            let headers = vec![("content-type".to_string(), content_type.to_string())];
+            let reply = Reply::Full {
+                status: behaviour.status.unwrap_or(200),
+                headers,
+                body: body.clone().into_bytes(),
+            };
+            return (reply, delivery);
+        }
+        if let Some(status) = behaviour.status.filter(|s| *s >= 400) {
+            return (
+                error_reply(
+                    protocol,
+                    status,
+                    &format!("mock error {status} (x-mock-status)"),
+                ),
+                delivery,
+            );
+        }
+        let reply = match (request.method.as_str(), path) {
+            ("POST", "/v1/chat/completions") | ("POST", "/v1/messages") => {
+                self.complete(protocol, &request.body, &behaviour)
+            }
+            _ => error_reply(
+                protocol,
+                404,
+                &format!("no route for {} {path}", request.method),
+            ),
+        };
+        (with_status(reply, behaviour.status), delivery)
+    }
+
+    fn control(&self, method: &str, path: &str) -> Reply {
+        match (method, path) {
+            ("GET", "/__mock/health") => full(200, "text/plain", b"ok".to_vec()),
+            ("GET", "/__mock/requests") => full(200, "application/json", self.log.to_json()),
+            ("DELETE", "/__mock/requests") => {
+                self.log.clear();
+                full(200, "application/json", b"[]".to_vec())
+            }
+            _ => error_reply(
+                Protocol::OpenAi,
+                404,
+                &format!("no route for {method} {path}"),
+            ),
+        }
+    }
+
+    fn complete(&self, protocol: Protocol, body: &[u8], behaviour: &Behaviour) -> Reply {
+        let request: Map<String, Value> = match serde_json::from_slice(body) {
+            Ok(Value::Object(request)) => request,
+            Ok(_) => return error_reply(protocol, 400, "request body must be a JSON object"),
+            Err(err) => {
+                return error_reply(
+                    protocol,
+                    400,
+                    &format!("request body is not valid JSON: {err}"),
+                )
+            }
+        };
+        if !request.get("messages").is_some_and(Value::is_array) {
+            return error_reply(protocol, 400, "messages: field required (an array)");
+        }
+        let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+        let encoding = match protocol {
+            Protocol::OpenAi => encoding_for_model(model).0,
+            Protocol::Anthropic => Encoding::O200kBase,
+        };
+        let answer = answer_text(&request, behaviour, encoding);
+        let usage = (!behaviour.omit_usage).then(|| Usage {
+            input: match protocol {
+                Protocol::OpenAi => count_openai_chat(model, &request),
+                Protocol::Anthropic => count_anthropic_messages(&request),
+            },
+            output: count_text(encoding, &answer),
+        });
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = match protocol {
+            Protocol::OpenAi => format!("chatcmpl-mock-{n}"),
+            Protocol::Anthropic => format!("msg_mock_{n}"),
+        };
+        let completion = Completion {
+            id,
+            model,
+            answer: &answer,
+            chunks: chunks(&answer, behaviour.stream_chunks),
+            usage,
+        };
+
+        if request.get("stream").and_then(Value::as_bool) != Some(true) {
+            let body = match protocol {
+                Protocol::OpenAi => openai::plain_body(&completion),
+                Protocol::Anthropic => anthropic::plain_body(&completion),
+            };
+            return full(200, "application/json", body.to_string().into_bytes());
+        }
+        let events = match protocol {
+            Protocol::OpenAi => {
+                let include_usage = request
+                    .get("stream_options")
+                    .and_then(|o| o.get("include_usage"))
+                    .and_then(Value::as_bool);
+                openai::stream_events(&completion, include_usage == Some(true))
+            }
+            Protocol::Anthropic => anthropic::stream_events(&completion),
+        };
+        let headers = vec![
+            ("content-type".to_string(), "text/event-stream".to_string()),
+            ("cache-control".to_string(), "no-cache".to_string()),
+        ];
+        Reply::Stream {
+            status: 200,
+            headers,
+            pieces: pace(events, behaviour.ttft_ms, behaviour.chunk_delay_ms),
+        }
+    }
+}
+
+fn full(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+    Reply::Full {
+        status,
+        headers: vec![("content-type".to_string(), content_type.to_string())],
+        body,
+    }
+}
+
+fn error_reply(protocol: Protocol, status: u16, message: &str) -> Reply {
+    let mut reply = full(
+        status,
+        "application/json",
+        protocol
+            .error_body(status, message)
+            .to_string()
+            .into_bytes(),
+    );
+    if let (429, Reply::Full { headers, .. }) = (status, &mut reply) {
+        headers.push(("retry-after".to_string(), "1".to_string()));
+    }
+    reply
+}
+
+/// Applies an `x-mock-status` below 400 to a successful answer.
+fn with_status(reply: Reply, status: Option<u16>) -> Reply {
+    match (reply, status) {
+        (
+            Reply::Full {
+                status: 200,
+                headers,
+                body,
+            },
+            Some(s),
+        ) => Reply::Full {
+            status: s,
+            headers,
+            body,
+        },
+        (
+            Reply::Stream {
+                status: 200,
+                headers,
+                pieces,
+            },
+            Some(s),
+        ) => Reply::Stream {
+            status: s,
+            headers,
+            pieces,
+        },
+        (reply, _) => reply,
+    }
+}
+
+/// The answer to bytes that are not HTTP/1.x.
+pub fn malformed_http(message: &str) -> Reply {
+    error_reply(
+        Protocol::OpenAi,
+        400,
+        &format!("malformed HTTP request: {message}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn post(path: &str, headers: &[(&str, &str)], body: Value) -> Request {
+        Request {
+            method: "POST".into(),
+            target: path.into(),
+            http10: false,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn json_of(reply: &Reply) -> (u16, Value) {
+        match reply {
+            Reply::Full { status, body, .. } => (*status, serde_json::from_slice(body).unwrap()),
+            other => panic!("not a full reply: {other:?}"),
+        }
+    }
+
+    fn chat(content: &str) -> Value {
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]})
+    }
+
+    #[test]
+    fn openai_usage_uses_the_gateway_tokenizer() {
+        let provider = MockProvider::new();
+        let body = chat("hello world");
+        let (status, answer) = json_of(
+            &provider
+                .handle(&post("/v1/chat/completions", &[], body.clone()))
+                .0,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(answer["id"], "chatcmpl-mock-1");
+        assert_eq!(answer["model"], "gpt-4o");
+        assert_eq!(answer["choices"][0]["message"]["content"], "hello world");
+        let expected_input = count_openai_chat("gpt-4o", body.as_object().unwrap());
+        assert_eq!(answer["usage"]["prompt_tokens"], expected_input);
+        assert_eq!(answer["usage"]["completion_tokens"], 2);
+        assert_eq!(answer["usage"]["total_tokens"], expected_input + 2);
+    }
+
+    #[test]
+    fn anthropic_usage_and_output_tokens_header() {
+        let provider = MockProvider::new();
+        let body = json!({"model": "claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        let request = post(
+            "/v1/messages",
+            &[("x-mock-output-tokens", "50")],
+            body.clone(),
+        );
+        let (_, answer) = json_of(&provider.handle(&request).0);
+        assert_eq!(answer["id"], "msg_mock_1");
+        assert_eq!(
+            answer["usage"]["input_tokens"],
+            count_anthropic_messages(body.as_object().unwrap())
+        );
+        assert_eq!(answer["usage"]["output_tokens"], 50);
+    }
+
+    #[test]
+    fn errors_use_the_protocol_envelope() {
+        let provider = MockProvider::new();
+        let (status, body) = json_of(
+            &provider
+                .handle(&post("/v1/messages", &[], json!({"model": "m"})))
+                .0,
+        );
+        assert_eq!(
+            (
+                status,
+                body["type"].as_str(),
+                body["error"]["type"].as_str()
+            ),
+            (400, Some("error"), Some("invalid_request_error"))
+        );
+        let mut bad = post("/v1/chat/completions", &[], json!(null));
+        bad.body = b"{not json".to_vec();
+        let (status, body) = json_of(&provider.handle(&bad).0);
+        assert_eq!(
+            (status, body["error"]["type"].as_str()),
+            (400, Some("invalid_request_error"))
+        );
+        let (status, body) = json_of(&provider.handle(&post("/v1/models", &[], json!({}))).0);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found"))
+        );
+        let (status, body) = json_of(
+            &provider
+                .handle(&post(
+                    "/v1/messages",
+                    &[("x-mock-status", "529")],
+                    chat("x"),
+                ))
+                .0,
+        );
+        assert_eq!(
+            (status, body["error"]["type"].as_str()),
+            (529, Some("overloaded_error"))
+        );
+        let (status, body) = json_of(
+            &provider
+                .handle(&post(
+                    "/v1/messages",
+                    &[("x-mock-latency-ms", "soon")],
+                    chat("x"),
+                ))
+                .0,
+        );
+        assert_eq!(status, 400);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-mock-latency-ms"));
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_after() {
+        let provider = MockProvider::new();
+        let (reply, _) = provider.handle(&post(
+            "/v1/chat/completions",
+            &[("x-mock-status", "429")],
+            chat("x"),
+        ));
+        let Reply::Full {
+            status: 429,
+            headers,
+            ..
+        } = reply
+        else {
+            panic!()
+        };
+        assert!(headers.contains(&("retry-after".to_string(), "1".to_string())));
+    }
+
+    #[test]
+    fn raw_body_drop_and_status_override() {
+        let provider = MockProvider::new();
+        let headers = [
+            ("x-mock-raw-body", "<html>oops</html>"),
+            ("x-mock-content-type", "text/html"),
+            ("x-mock-status", "502"),
+        ];
+        let (reply, _) = provider.handle(&post("/v1/chat/completions", &headers, chat("x")));
+        let Reply::Full {
+            status: 502,
+            headers,
+            body,
+        } = reply
+        else {
+            panic!()
+        };
+        assert_eq!(body, b"<html>oops</html>");
+        assert_eq!(
+            headers,
+            [("content-type".to_string(), "text/html".to_string())]
+        );
+        let (reply, delivery) = provider.handle(&post(
+            "/v1/messages",
+            &[
+                ("x-mock-drop-connection", "true"),
+                ("x-mock-latency-ms", "5"),
+            ],
+            chat("x"),
+        ));
+        assert!(matches!(reply, Reply::Drop));
+        assert_eq!(delivery.latency_ms, 5);
+        let (reply, _) = provider.handle(&post(
+            "/v1/chat/completions",
+            &[("x-mock-status", "201")],
+            chat("x"),
+        ));
+        assert!(matches!(reply, Reply::Full { status: 201, .. }));
+    }
+
+    #[test]
+    fn streams_are_paced_and_chunked_as_asked() {
+        let provider = MockProvider::new();
+        let mut body = chat("abcdef");
+        body["stream"] = json!(true);
+        let headers = [
+            ("x-mock-stream-chunks", "3"),
+            ("x-mock-ttft-ms", "50"),
+            ("x-mock-chunk-delay-ms", "2"),
+        ];
+        let (reply, _) = provider.handle(&post("/v1/chat/completions", &headers, body));
+        let Reply::Stream {
+            status: 200,
+            headers,
+            pieces,
+        } = reply
+        else {
+            panic!()
+        };
+        assert!(headers.contains(&("content-type".to_string(), "text/event-stream".to_string())));
+        // role, 3 content chunks, finish, [DONE]
+        assert_eq!(pieces.len(), 6);
+        let delays: Vec<u64> = pieces.iter().map(|p| p.delay_ms).collect();
+        assert_eq!(delays, [0, 52, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn log_records_completions_but_not_control_requests() {
+        let provider = MockProvider::new();
+        provider.handle(&post(
+            "/v1/chat/completions",
+            &[("x-mock-drop-connection", "1")],
+            chat("secret"),
+        ));
+        let get = Request {
+            method: "GET".into(),
+            target: "/__mock/requests".into(),
+            http10: false,
+            headers: vec![],
+            body: vec![],
+        };
+        let (status, list) = json_of(&provider.handle(&get).0);
+        assert_eq!(status, 200);
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["headers"]["x-mock-drop-connection"], "1");
+        assert!(list[0]["body"].as_str().unwrap().contains("secret"));
+        let delete = Request {
+            method: "DELETE".into(),
+            ..get
+        };
+        provider.handle(&delete);
+        let get = Request {
+            method: "GET".into(),
+            target: "/__mock/requests".into(),
+            http10: false,
+            headers: vec![],
+            body: vec![],
+        };
+        assert_eq!(json_of(&provider.handle(&get).0).1, json!([]));
+    }
+}
