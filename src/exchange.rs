@@ -142,7 +142,7 @@ pub struct ResponseMeter {
     text: String,
     model: Option<String>,
     saw_done: bool,
-    /// Time of the first generated content, in ms since the request started.
+    /// Time of the first generated content of a stream, in ms since the request started.
     pub first_token_ms: Option<u64>,
     /// The body could not be read as its content type claims.
     pub unreadable: bool,
@@ -179,7 +179,7 @@ impl ResponseMeter {
                 }
             }
             BodyKind::Json => {
-                if self.json.len() + chunk.len() <= self.json_limit {
+                if !self.unreadable && self.json.len() + chunk.len() <= self.json_limit {
                     self.json.extend_from_slice(chunk);
                 } else {
                     self.unreadable = true;
@@ -243,9 +243,6 @@ impl ResponseMeter {
                         Format::Anthropic => anthropic::read_response(&v),
                         _ => openai::read_response(&v),
                     };
-                    if self.first_token_ms.is_none() && !piece.text.is_empty() {
-                        self.first_token_ms = Some(elapsed_ms);
-                    }
                     self.take(piece);
                 }
                 Err(_) => self.unreadable = true,

@@ -13,8 +13,12 @@ use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
 use crate::facts::Facts;
 use crate::metrics;
 
-/// Largest JSON response body read for usage (larger ones pass through unmetered).
-const MAX_JSON_RESPONSE: usize = 8 * 1024 * 1024;
+/// Largest JSON response body held back to read its usage. Past it the held headers and
+/// body are released and the rest streams through unmetered (error
+/// `response_unreadable`). Must stay below Envoy's buffer limit for the route
+/// (`request_body_buffer_limit`, 4 MiB in envoy/envoy.yaml): past that limit Envoy
+/// replaces the provider's answer with its own 500.
+const MAX_JSON_RESPONSE: usize = 3 * 1024 * 1024;
 
 pub struct HttpExchange {
     config: Option<Rc<Config>>,
@@ -204,6 +208,11 @@ impl HttpContext for HttpExchange {
             return Action::Continue;
         };
         let elapsed = glue::elapsed_ms(self.started);
+        if self.holding_response_headers && body_size > MAX_JSON_RESPONSE {
+            log::info!("llm-gateway: JSON response over {MAX_JSON_RESPONSE} bytes passes through unmetered");
+            meter.unreadable = true;
+            self.holding_response_headers = false;
+        }
         if self.holding_response_headers {
             if !end_of_stream {
                 // The host keeps buffering; the whole body is read at the end.
