@@ -25,7 +25,7 @@ build: ## Build the release wasm module and the mock provider
 run: setup build ## Start the mock provider and Envoy with the module (Ctrl-C stops both)
 	@scripts/run.sh
 
-test: setup build unit wasm-test integration ## Everything: setup, build, unit, wasm-test, integration
+test: setup build lint unit wasm-test integration ## Everything: setup, build, lint, unit, wasm-test, integration
 
 unit: ## Native unit tests (with and without the proxy-wasm host glue)
 	cargo test --workspace --exclude wasm-tests

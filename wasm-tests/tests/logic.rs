@@ -25,14 +25,20 @@ fn tokenizer_counts_like_tiktoken_in_wasm() {
         {"role":"user","content":"This late pivot means we don't have time to boil the ocean for the client deliverable."}]}"#,
     )
     .unwrap();
-    assert_eq!(count_openai_chat("gpt-4-0613", req.as_object().unwrap()), 129);
+    assert_eq!(
+        count_openai_chat("gpt-4-0613", req.as_object().unwrap()),
+        129
+    );
     assert_eq!(count_openai_chat("gpt-4o", req.as_object().unwrap()), 124);
 }
 
 #[wasm_bindgen_test]
 fn config_errors_name_the_field() {
     let e = Config::parse(br#"{"api":{"max_body_bytes":0}}"#, &no_env).unwrap_err();
-    assert_eq!(e.0, "api.max_body_bytes must be between 1 and 67108864 (got 0)");
+    assert_eq!(
+        e.0,
+        "api.max_body_bytes must be between 1 and 67108864 (got 0)"
+    );
     let e = Config::parse(br#"{"usage":{"bogus":true}}"#, &no_env).unwrap_err();
     assert!(e.0.contains("unknown field `bogus`"), "{}", e.0);
 }
@@ -40,7 +46,12 @@ fn config_errors_name_the_field() {
 #[wasm_bindgen_test]
 fn bad_requests_get_envelopes() {
     let c = Config::parse(b"{}", &no_env).unwrap();
-    for body in [&b"not json"[..], b"[]", b"{\"model\":1}", b"{\"model\":\"gpt-4o\",\"messages\":[\xff]}"] {
+    for body in [
+        &b"not json"[..],
+        b"[]",
+        b"{\"model\":1}",
+        b"{\"model\":\"gpt-4o\",\"messages\":[\xff]}",
+    ] {
         let e = plan_request(&c, Format::OpenAi, body).unwrap_err();
         let v: serde_json::Value = serde_json::from_slice(&e.envelope(Format::OpenAi)).unwrap();
         assert_eq!(v["error"]["type"], "invalid_request_error");
@@ -52,7 +63,12 @@ fn bad_requests_get_envelopes() {
 #[wasm_bindgen_test]
 fn stream_is_metered_at_every_split_point() {
     let c = Config::parse(br#"{"usage":{}}"#, &no_env).unwrap();
-    let plan = plan_request(&c, Format::OpenAi, br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+    let plan = plan_request(
+        &c,
+        Format::OpenAi,
+        br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .unwrap();
     let stream = concat!(
         "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
         "data: {\"choices\":[{\"delta\":{\"content\":\"lo \u{1F600}\"}}]}\r\n\r\n",
@@ -65,7 +81,11 @@ fn stream_is_metered_at_every_split_point() {
         m.feed(&stream[..split], 1);
         m.feed(&stream[split..], 2);
         let f = settle(&c, &plan, &m.finish(3), 200);
-        assert_eq!((f.input_tokens, f.output_tokens, f.error), (Some(8), Some(4), None), "split {split}");
+        assert_eq!(
+            (f.input_tokens, f.output_tokens, f.error),
+            (Some(8), Some(4), None),
+            "split {split}"
+        );
     }
     let mut p = SseParser::new();
     p.feed(b"data: cut");
