@@ -21,6 +21,9 @@ pub struct RawConfig {
     /// Which paths carry LLM traffic, and body limits. Optional; defaults apply.
     #[serde(default)]
     pub api: RawApi,
+    /// Who is calling: virtual API keys, JWT claims, trusted headers. Absent: the stage is
+    /// off and every caller is anonymous.
+    pub identity: Option<crate::identity::RawIdentity>,
     /// Provider selection. Absent: requests go wherever Envoy's route sends them, and the
     /// provider is reported by API family (`openai` or `anthropic`).
     pub route: Option<RawRoute>,
@@ -157,6 +160,7 @@ pub struct Config {
     pub openai_chat_paths: Vec<String>,
     pub anthropic_messages_paths: Vec<String>,
     pub max_body_bytes: u64,
+    pub identity: Option<crate::identity::Identity>,
     pub route: Option<Route>,
     pub usage: Option<Usage>,
 }
@@ -204,12 +208,14 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
             api.max_body_bytes
         )));
     }
+    let identity = raw.identity.map(crate::identity::compile).transpose()?;
     let route = raw.route.map(|r| compile_route(r, env)).transpose()?;
     let usage = raw.usage.map(compile_usage).transpose()?;
     Ok(Config {
         openai_chat_paths: api.openai_chat_paths,
         anthropic_messages_paths: api.anthropic_messages_paths,
         max_body_bytes: api.max_body_bytes,
+        identity,
         route,
         usage,
     })

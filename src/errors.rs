@@ -16,13 +16,28 @@ pub enum UserError {
     },
     /// The body is larger than `api.max_body_bytes`.
     BodyTooLarge { limit: u64 },
+    /// No valid credential (unknown, missing or malformed key).
+    InvalidApiKey(String),
+    /// The consumer may not use this model.
+    ModelNotAllowed { model: String },
+    /// A request header the gateway reads is malformed.
+    InvalidHeader { name: String, message: String },
+    /// A rate limit refused the request. `unit` is `requests` or `tokens`.
+    RateLimited { message: String, unit: &'static str },
+    /// The consumer's budget is spent.
+    QuotaExceeded { message: String },
 }
 
 impl UserError {
     pub fn status(&self) -> u32 {
         match self {
-            UserError::MalformedBody(_) | UserError::InvalidRequest { .. } => 400,
+            UserError::MalformedBody(_)
+            | UserError::InvalidRequest { .. }
+            | UserError::InvalidHeader { .. } => 400,
             UserError::BodyTooLarge { .. } => 413,
+            UserError::InvalidApiKey(_) => 401,
+            UserError::ModelNotAllowed { .. } => 403,
+            UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
         }
     }
 
@@ -32,6 +47,11 @@ impl UserError {
             UserError::MalformedBody(_) => "malformed_body",
             UserError::InvalidRequest { .. } => "invalid_request",
             UserError::BodyTooLarge { .. } => "body_too_large",
+            UserError::InvalidApiKey(_) => "invalid_api_key",
+            UserError::ModelNotAllowed { .. } => "model_not_allowed",
+            UserError::InvalidHeader { .. } => "invalid_header",
+            UserError::RateLimited { .. } => "rate_limited",
+            UserError::QuotaExceeded { .. } => "insufficient_quota",
         }
     }
 
@@ -44,6 +64,14 @@ impl UserError {
             UserError::BodyTooLarge { limit } => {
                 format!("Request body is larger than the gateway's limit of {limit} bytes")
             }
+            UserError::InvalidApiKey(detail) => format!("Incorrect API key provided: {detail}"),
+            UserError::ModelNotAllowed { model } => {
+                format!("This API key may not use the model `{model}`")
+            }
+            UserError::InvalidHeader { name, message } => format!("Header `{name}`: {message}"),
+            UserError::RateLimited { message, .. } | UserError::QuotaExceeded { message } => {
+                message.clone()
+            }
         }
     }
 
@@ -51,23 +79,34 @@ impl UserError {
     pub fn envelope(&self, format: Format) -> Vec<u8> {
         let param = match self {
             UserError::InvalidRequest { param, .. } => param.clone(),
+            UserError::InvalidHeader { name, .. } => Some(name.clone()),
+            UserError::ModelNotAllowed { .. } => Some("model".to_string()),
             _ => None,
         };
-        let code = match self {
-            UserError::BodyTooLarge { .. } => "request_too_large",
-            _ => "invalid_request_error",
+        let (openai_type, code) = match self {
+            UserError::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large"),
+            UserError::InvalidApiKey(_) => ("invalid_request_error", "invalid_api_key"),
+            UserError::ModelNotAllowed { .. } => ("invalid_request_error", "model_not_allowed"),
+            UserError::RateLimited { unit, .. } => (*unit, "rate_limit_exceeded"),
+            UserError::QuotaExceeded { .. } => ("insufficient_quota", "insufficient_quota"),
+            _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
             Format::Anthropic => {
                 let kind = match self {
                     UserError::BodyTooLarge { .. } => "request_too_large",
+                    UserError::InvalidApiKey(_) => "authentication_error",
+                    UserError::ModelNotAllowed { .. } => "permission_error",
+                    UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
+                        "rate_limit_error"
+                    }
                     _ => "invalid_request_error",
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})
             }
             Format::OpenAi | Format::Both => json!({"error": {
                 "message": self.message(),
-                "type": "invalid_request_error",
+                "type": openai_type,
                 "param": param,
                 "code": code,
             }}),
@@ -99,5 +138,30 @@ mod tests {
         assert_eq!(big.status(), 413);
         let o: Value = serde_json::from_slice(&big.envelope(Format::OpenAi)).unwrap();
         assert_eq!(o["error"]["code"], "request_too_large");
+    }
+
+    #[test]
+    fn gateway_refusals_use_the_codes_sdks_know() {
+        let limited = UserError::RateLimited {
+            message: "Rate limit reached".into(),
+            unit: "requests",
+        };
+        assert_eq!(limited.status(), 429);
+        let o: Value = serde_json::from_slice(&limited.envelope(Format::OpenAi)).unwrap();
+        assert_eq!(
+            (o["error"]["type"].as_str(), o["error"]["code"].as_str()),
+            (Some("requests"), Some("rate_limit_exceeded"))
+        );
+        let quota = UserError::QuotaExceeded {
+            message: "Budget spent".into(),
+        };
+        let o: Value = serde_json::from_slice(&quota.envelope(Format::OpenAi)).unwrap();
+        assert_eq!(o["error"]["code"], "insufficient_quota");
+        let key = UserError::InvalidApiKey("unknown key".into());
+        assert_eq!(key.status(), 401);
+        let a: Value = serde_json::from_slice(&key.envelope(Format::Anthropic)).unwrap();
+        assert_eq!(a["error"]["type"], "authentication_error");
+        let o: Value = serde_json::from_slice(&key.envelope(Format::OpenAi)).unwrap();
+        assert_eq!(o["error"]["code"], "invalid_api_key");
     }
 }

@@ -107,6 +107,19 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
     Ok(plan)
 }
 
+/// Checks that the identified caller may use the requested model.
+pub fn authorize(
+    plan: &RequestPlan,
+    caller: Option<&crate::identity::Caller>,
+) -> Result<(), UserError> {
+    match caller {
+        Some(c) if !c.consumer.may_use(&plan.model) => Err(UserError::ModelNotAllowed {
+            model: plan.model.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// How the response body is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {

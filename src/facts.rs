@@ -27,6 +27,9 @@ pub struct Facts {
     pub status: u32,
     pub ttft_ms: Option<u64>,
     pub duration_ms: Option<u64>,
+    /// The identified consumer and its group (identity stage).
+    pub consumer: Option<String>,
+    pub consumer_group: Option<String>,
 }
 
 impl Facts {
@@ -48,6 +51,8 @@ impl Facts {
             status: 0,
             ttft_ms: None,
             duration_ms: None,
+            consumer: None,
+            consumer_group: None,
         }
     }
 
@@ -116,6 +121,8 @@ impl Facts {
         opt("llm_usage_source", self.usage_source.map(str::to_string));
         opt("llm_error", self.error.map(str::to_string));
         opt("llm_ttft_ms", self.ttft_ms.map(|n| n.to_string()));
+        opt("llm_consumer", self.consumer.clone());
+        opt("llm_consumer_group", self.consumer_group.clone());
         s
     }
 }

@@ -30,6 +30,13 @@ pub fn response_header(name: &str) -> Option<String> {
         .flatten()
 }
 
+/// A host property as a string (e.g. a JWT claim in dynamic metadata). Leaf string
+/// values come back as their raw bytes.
+pub fn property(path: &[&str]) -> Option<String> {
+    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
+    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+}
+
 pub fn set_request_header(name: &str, value: Option<&str>) {
     if let Err(e) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
         log::warn!("llm-gateway: could not set request header {name}: {e:?}");

@@ -11,6 +11,7 @@ use crate::config::{Config, Format};
 use crate::errors::UserError;
 use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
 use crate::facts::Facts;
+use crate::identity::{Caller, Credentials, Identity, IdentityError};
 use crate::metrics;
 
 /// Largest JSON response body held back to read its usage. Past it the held headers and
@@ -27,6 +28,7 @@ pub struct HttpExchange {
     api: Option<Format>,
     started: SystemTime,
     plan: Option<RequestPlan>,
+    caller: Option<Caller>,
     meter: Option<ResponseMeter>,
     /// Response headers are held until the (JSON) body is complete.
     holding_response_headers: bool,
@@ -41,6 +43,7 @@ impl HttpExchange {
             api: None,
             started: SystemTime::UNIX_EPOCH,
             plan: None,
+            caller: None,
             meter: None,
             holding_response_headers: false,
             settled: false,
@@ -94,6 +97,10 @@ impl HttpExchange {
             ),
         };
         let mut facts = exchange::settle(config, plan, &outcome, status);
+        if let Some(c) = &self.caller {
+            facts.consumer = Some(c.consumer.id.clone());
+            facts.consumer_group = Some(c.consumer.group.clone());
+        }
         facts.duration_ms = Some(elapsed);
         facts.ttft_ms = self.meter.as_ref().and_then(|m| m.first_token_ms);
         for (name, value) in facts.filter_state() {
@@ -107,6 +114,45 @@ impl HttpExchange {
         }
         Some(facts)
     }
+}
+
+/// Reads the caller's credentials from the request and identifies them.
+fn identify(identity: &Identity) -> Result<Option<Caller>, UserError> {
+    let authorization = glue::request_header("authorization");
+    let x_api_key = glue::request_header("x-api-key");
+    let claims = identity.jwt.as_ref().map(|jwt| {
+        let claim = |name: &str| {
+            glue::property(&[
+                "metadata",
+                "filter_metadata",
+                &jwt.metadata_namespace,
+                &jwt.payload_key,
+                name,
+            ])
+        };
+        (
+            claim(&jwt.consumer_claim),
+            jwt.group_claim.as_deref().and_then(claim),
+        )
+    });
+    let trusted = identity.trusted_header.as_ref().map(|t| {
+        (
+            glue::request_header(&t.consumer),
+            t.group.as_deref().and_then(glue::request_header),
+        )
+    });
+    let creds = Credentials {
+        authorization: authorization.as_deref(),
+        x_api_key: x_api_key.as_deref(),
+        jwt_claims: claims.as_ref().map(|(c, g)| (c.as_deref(), g.as_deref())),
+        trusted: trusted.as_ref().map(|(c, g)| (c.as_deref(), g.as_deref())),
+    };
+    identity.identify(&creds).map_err(|e| match e {
+        IdentityError::InvalidKey => {
+            UserError::InvalidApiKey("the key is missing or not known to this gateway".into())
+        }
+        IdentityError::MalformedKey(why) => UserError::InvalidApiKey(why.to_string()),
+    })
 }
 
 impl Context for HttpExchange {}
@@ -128,6 +174,16 @@ impl HttpContext for HttpExchange {
         };
         self.api = Some(api);
         self.started = glue::now();
+        if let Some(identity) = &config.identity {
+            match identify(identity) {
+                Ok(caller) => self.caller = caller,
+                Err(e) => return self.reject(api, e),
+            }
+            // The client's credential is for the gateway only; the route stage injects
+            // the provider's own key.
+            glue::set_request_header("authorization", None);
+            glue::set_request_header("x-api-key", None);
+        }
         if end_of_stream {
             return self.reject(api, UserError::MalformedBody("the body is empty".into()));
         }
@@ -162,7 +218,9 @@ impl HttpContext for HttpExchange {
             return Action::Pause;
         }
         let body = glue::body(BufferType::HttpRequestBody, body_size);
-        match exchange::plan_request(&config, api, &body) {
+        let planned = exchange::plan_request(&config, api, &body)
+            .and_then(|plan| exchange::authorize(&plan, self.caller.as_ref()).map(|()| plan));
+        match planned {
             Ok(plan) => {
                 self.apply_plan(&plan, body_size);
                 self.plan = Some(plan);
