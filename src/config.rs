@@ -24,6 +24,8 @@ pub struct RawConfig {
     /// Who is calling: virtual API keys, JWT claims, trusted headers. Absent: the stage is
     /// off and every caller is anonymous.
     pub identity: Option<crate::identity::RawIdentity>,
+    /// Rate limits, token limits, concurrency and budgets. Absent: the stage is off.
+    pub limits: Option<crate::limits::RawLimits>,
     /// Provider selection. Absent: requests go wherever Envoy's route sends them, and the
     /// provider is reported by API family (`openai` or `anthropic`).
     pub route: Option<RawRoute>,
@@ -161,6 +163,7 @@ pub struct Config {
     pub anthropic_messages_paths: Vec<String>,
     pub max_body_bytes: u64,
     pub identity: Option<crate::identity::Identity>,
+    pub limits: Option<crate::limits::Limits>,
     pub route: Option<Route>,
     pub usage: Option<Usage>,
 }
@@ -209,6 +212,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         )));
     }
     let identity = raw.identity.map(crate::identity::compile).transpose()?;
+    let limits = raw.limits.map(crate::limits::compile).transpose()?;
     let route = raw.route.map(|r| compile_route(r, env)).transpose()?;
     let usage = raw.usage.map(compile_usage).transpose()?;
     Ok(Config {
@@ -216,6 +220,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         anthropic_messages_paths: api.anthropic_messages_paths,
         max_body_bytes: api.max_body_bytes,
         identity,
+        limits,
         route,
         usage,
     })

@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::config::{Config, Format};
 use crate::errors::UserError;
 use crate::facts::Facts;
+use crate::identity::Caller;
+use crate::limits::{Actual, Budget, Demand, LimitKind, Limits, Refusal, Subject};
 use crate::providers::{self, anthropic, openai, ProviderUsage, ResponsePiece};
 use crate::sse::SseParser;
 use crate::tokens::{self, Accuracy};
@@ -28,6 +30,8 @@ pub struct RequestPlan {
     pub remove_headers: Vec<&'static str>,
     /// The gateway asked for stream usage that the client did not ask for.
     pub added_stream_usage: bool,
+    /// The output cap the client asked for.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Validates a complete request body and decides what goes upstream.
@@ -42,13 +46,14 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
         Format::Anthropic => anthropic::validate_request(&req)?,
         Format::OpenAi | Format::Both => openai::validate_request(&req)?,
     };
-    let (input_tokens, input_accuracy) = match (&config.usage, api) {
-        (None, _) => (None, Accuracy::Estimate),
-        (Some(_), Format::Anthropic) => (
+    let counts = config.usage.is_some() || config.limits.is_some();
+    let (input_tokens, input_accuracy) = match (counts, api) {
+        (false, _) => (None, Accuracy::Estimate),
+        (true, Format::Anthropic) => (
             Some(tokens::count_anthropic_messages(&req)),
             Accuracy::Estimate,
         ),
-        (Some(_), _) => (
+        (true, _) => (
             Some(tokens::count_openai_chat(&summary.model, &req)),
             tokens::encoding_for_model(&summary.model).1,
         ),
@@ -67,6 +72,7 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
         set_headers: vec![],
         remove_headers: vec![],
         added_stream_usage: false,
+        max_output_tokens: summary.max_output_tokens,
     };
     if let Some(route) = &config.route {
         let serves = |p: &crate::config::Provider| {
@@ -117,6 +123,79 @@ pub fn authorize(
             model: plan.model.clone(),
         }),
         _ => Ok(()),
+    }
+}
+
+/// What the limits stage reserves for a request: counted input, the output cap (or the
+/// configured expectation) and the cost of both at list price.
+pub fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand, UserError> {
+    let reserved_output_tokens =
+        limits
+            .check_max_tokens(plan.max_output_tokens)
+            .map_err(|message| UserError::InvalidRequest {
+                message: format!("`{message}"),
+                param: Some("max_tokens".into()),
+            })?;
+    let input_tokens = plan.input_tokens.unwrap_or(0);
+    let price = config
+        .usage
+        .as_ref()
+        .and_then(|u| u.prices.lookup(&plan.model));
+    let estimated_cost_micro_usd = price.map_or(0, |(_, p)| {
+        let billed = crate::pricing::BilledTokens {
+            input: input_tokens,
+            output: reserved_output_tokens,
+            ..Default::default()
+        };
+        usd_to_micro(p.cost_usd(&billed))
+    });
+    Ok(Demand {
+        input_tokens,
+        reserved_output_tokens,
+        estimated_cost_micro_usd,
+    })
+}
+
+/// What really happened, for settling an admission.
+pub fn actual(facts: &Facts) -> Actual {
+    Actual {
+        input_tokens: facts.input_tokens.unwrap_or(0),
+        output_tokens: facts.output_tokens.unwrap_or(0),
+        cost_micro_usd: facts.cost_usd.map_or(0, usd_to_micro),
+    }
+}
+
+pub fn usd_to_micro(usd: f64) -> u64 {
+    (usd * 1_000_000.0).ceil().max(0.0) as u64
+}
+
+/// The limits' view of the caller.
+pub fn subject<'a>(caller: Option<&'a Caller>, model: &'a str) -> Subject<'a> {
+    Subject {
+        consumer: caller.map(|c| c.consumer.id.as_str()),
+        group: caller.map(|c| c.consumer.group.as_str()),
+        model,
+        budget: caller.map(|c| Budget {
+            daily_micro_usd: c.consumer.daily_budget_usd.map(usd_to_micro),
+            monthly_micro_usd: c.consumer.monthly_budget_usd.map(usd_to_micro),
+        }),
+    }
+}
+
+/// The client's error for a refusal.
+pub fn refusal_error(refusal: &Refusal) -> UserError {
+    match refusal.kind {
+        LimitKind::Budget => UserError::QuotaExceeded {
+            message: refusal.message.clone(),
+        },
+        LimitKind::Tokens => UserError::RateLimited {
+            message: refusal.message.clone(),
+            unit: "tokens",
+        },
+        LimitKind::Requests | LimitKind::Concurrency => UserError::RateLimited {
+            message: refusal.message.clone(),
+            unit: "requests",
+        },
     }
 }
 
@@ -292,9 +371,9 @@ pub fn settle(
 ) -> Facts {
     let mut facts = Facts::from_plan(plan);
     facts.status = status;
-    let Some(usage_cfg) = &config.usage else {
+    if config.usage.is_none() && config.limits.is_none() {
         return facts;
-    };
+    }
     let counted_output = || {
         let (encoding, _) = tokens::encoding_for_model(&plan.model);
         tokens::count_text(encoding, &outcome.generated_text)
@@ -311,7 +390,8 @@ pub fn settle(
     facts.output_tokens = Some(output);
     facts.cached_tokens = outcome.usage.cached_input;
     facts.usage_source = Some(source);
-    if let Some((_, price)) = usage_cfg.prices.lookup(&plan.model) {
+    let prices = config.usage.as_ref().map(|u| &u.prices);
+    if let Some((_, price)) = prices.and_then(|p| p.lookup(&plan.model)) {
         let input = input.unwrap_or(0);
         let billed = crate::pricing::BilledTokens {
             input: input.saturating_sub(outcome.usage.cached_input + outcome.usage.cache_write),
@@ -321,9 +401,8 @@ pub fn settle(
         };
         facts.cost_usd = Some(price.cost_usd(&billed));
     }
-    facts.price_key = usage_cfg
-        .prices
-        .lookup(&plan.model)
+    facts.price_key = prices
+        .and_then(|p| p.lookup(&plan.model))
         .map(|(k, _)| k.to_string());
     if outcome.cut {
         facts.error = Some("stream_cut");

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod exchange;
 pub mod facts;
 pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod pricing;
 pub mod providers;

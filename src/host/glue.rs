@@ -70,10 +70,17 @@ pub fn replace_body(buffer: BufferType, old_size: usize, new: &[u8]) -> bool {
     }
 }
 
-pub fn send_response(status: u32, content_type: &str, body: &[u8]) {
-    if let Err(e) =
-        hostcalls::send_http_response(status, vec![("content-type", content_type)], Some(body))
-    {
+pub fn now_us() -> u64 {
+    now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_micros() as u64
+}
+
+pub fn send_response(status: u32, content_type: &str, body: &[u8], extra: &[(String, String)]) {
+    let mut headers = vec![("content-type", content_type)];
+    headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if let Err(e) = hostcalls::send_http_response(status, headers, Some(body)) {
         log::warn!("llm-gateway: could not send local response: {e:?}");
     }
 }

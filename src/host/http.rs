@@ -12,7 +12,10 @@ use crate::errors::UserError;
 use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
 use crate::facts::Facts;
 use crate::identity::{Caller, Credentials, Identity, IdentityError};
+use crate::limits::{self, Admission, RateLimitStatus};
 use crate::metrics;
+
+use super::store::SharedData;
 
 /// Largest JSON response body held back to read its usage. Past it the held headers and
 /// body are released and the rest streams through unmetered (error
@@ -29,6 +32,8 @@ pub struct HttpExchange {
     started: SystemTime,
     plan: Option<RequestPlan>,
     caller: Option<Caller>,
+    /// What the limits stage reserved; settled exactly once.
+    admission: Option<Admission>,
     meter: Option<ResponseMeter>,
     /// Response headers are held until the (JSON) body is complete.
     holding_response_headers: bool,
@@ -44,6 +49,7 @@ impl HttpExchange {
             started: SystemTime::UNIX_EPOCH,
             plan: None,
             caller: None,
+            admission: None,
             meter: None,
             holding_response_headers: false,
             settled: false,
@@ -51,14 +57,89 @@ impl HttpExchange {
     }
 
     fn reject(&mut self, api: Format, error: UserError) -> Action {
+        self.reject_with(api, error, vec![])
+    }
+
+    fn reject_with(
+        &mut self,
+        api: Format,
+        error: UserError,
+        headers: Vec<(String, String)>,
+    ) -> Action {
         log::info!("llm-gateway: rejected request: {}", error.message());
         self.metrics
             .add(&metrics::rejected_request(error.kind()), 1);
         glue::set_filter_state("llm_error", error.kind());
         glue::set_filter_state("llm_api", crate::facts::api_name(api));
-        glue::send_response(error.status(), "application/json", &error.envelope(api));
+        if let Some(c) = &self.caller {
+            glue::set_filter_state("llm_consumer", &c.consumer.id);
+            glue::set_filter_state("llm_consumer_group", &c.consumer.group);
+        }
+        glue::send_response(
+            error.status(),
+            "application/json",
+            &error.envelope(api),
+            &headers,
+        );
         self.api = None;
         Action::Pause
+    }
+
+    /// The limits stage: reserve this request's demand in every counter that applies.
+    fn admit(
+        &mut self,
+        config: &Config,
+        plan: &RequestPlan,
+    ) -> Result<(), (UserError, Vec<(String, String)>)> {
+        let Some(lim) = &config.limits else {
+            return Ok(());
+        };
+        let demand = exchange::demand(config, lim, plan).map_err(|e| (e, vec![]))?;
+        let policy = match glue::request_header("helicone-ratelimit-policy") {
+            Some(value) if lim.client_policy => {
+                Some(limits::parse_client_policy(&value).map_err(|message| {
+                    let name = limits::CLIENT_POLICY_HEADER.to_string();
+                    (UserError::InvalidHeader { name, message }, vec![])
+                })?)
+            }
+            _ => None,
+        };
+        let subject = exchange::subject(self.caller.as_ref(), &plan.model);
+        let group = metrics::label(subject.group.unwrap_or("anonymous"));
+        let now = glue::now_us();
+        match limits::admit(lim, &SharedData, &subject, &demand, policy.as_ref(), now) {
+            Ok(admission) => {
+                if admission.degraded {
+                    log::warn!("llm-gateway: limits store unavailable; request admitted without some counters");
+                }
+                self.metrics
+                    .add(&format!("llm.limits_admitted.group.{group}"), 1);
+                let reserved = demand.input_tokens + demand.reserved_output_tokens;
+                self.metrics.add(
+                    &format!("llm.limits_reserved_tokens.group.{group}"),
+                    reserved,
+                );
+                self.admission = Some(admission);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.metrics.add(
+                    &format!(
+                        "llm.limits_refused.kind.{}.group.{group}",
+                        refusal.kind.as_str()
+                    ),
+                    1,
+                );
+                let mut headers = rate_limit_headers(plan.api, &refusal.headers, now);
+                if let Some(secs) = refusal.retry_after_secs {
+                    // A little jitter so refused clients do not come back in lockstep.
+                    let ms = secs * 1000 + (now / 1000) % 500;
+                    headers.push(("retry-after".into(), ms.div_ceil(1000).to_string()));
+                    headers.push(("retry-after-ms".into(), ms.to_string()));
+                }
+                Err((exchange::refusal_error(&refusal), headers))
+            }
+        }
     }
 
     fn apply_plan(&mut self, plan: &RequestPlan, body_size: usize) {
@@ -97,6 +178,18 @@ impl HttpExchange {
             ),
         };
         let mut facts = exchange::settle(config, plan, &outcome, status);
+        if let (Some(lim), Some(admission)) = (&config.limits, self.admission.take()) {
+            let actual = exchange::actual(&facts);
+            limits::settle(lim, &SharedData, &admission, &actual, glue::now_us());
+            let group = metrics::label(
+                self.caller
+                    .as_ref()
+                    .map_or("anonymous", |c| c.consumer.group.as_str()),
+            );
+            let settled = actual.input_tokens + actual.output_tokens;
+            self.metrics
+                .add(&format!("llm.limits_settled_tokens.group.{group}"), settled);
+        }
         if let Some(c) = &self.caller {
             facts.consumer = Some(c.consumer.id.clone());
             facts.consumer_group = Some(c.consumer.group.clone());
@@ -114,6 +207,16 @@ impl HttpExchange {
         }
         Some(facts)
     }
+}
+
+/// OpenAI's `x-ratelimit-*` headers, and Anthropic's `anthropic-ratelimit-*` too on the
+/// messages API.
+fn rate_limit_headers(api: Format, status: &RateLimitStatus, now_us: u64) -> Vec<(String, String)> {
+    let mut headers = status.openai_headers();
+    if api == Format::Anthropic {
+        headers.extend(status.anthropic_headers(now_us));
+    }
+    headers
 }
 
 /// Reads the caller's credentials from the request and identifies them.
@@ -220,14 +323,16 @@ impl HttpContext for HttpExchange {
         let body = glue::body(BufferType::HttpRequestBody, body_size);
         let planned = exchange::plan_request(&config, api, &body)
             .and_then(|plan| exchange::authorize(&plan, self.caller.as_ref()).map(|()| plan));
-        match planned {
-            Ok(plan) => {
-                self.apply_plan(&plan, body_size);
-                self.plan = Some(plan);
-                Action::Continue
-            }
-            Err(e) => self.reject(api, e),
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => return self.reject(api, e),
+        };
+        if let Err((e, headers)) = self.admit(&config, &plan) {
+            return self.reject_with(api, e, headers);
         }
+        self.apply_plan(&plan, body_size);
+        self.plan = Some(plan);
+        Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -243,6 +348,11 @@ impl HttpContext for HttpExchange {
         let kind = meter.kind;
         for (name, value) in Facts::from_plan(plan).early_headers() {
             glue::set_response_header(name, &value);
+        }
+        if let Some(admission) = &self.admission {
+            for (name, value) in rate_limit_headers(plan.api, &admission.headers, glue::now_us()) {
+                glue::set_response_header(&name, &value);
+            }
         }
         self.meter = Some(meter);
         if end_of_stream {

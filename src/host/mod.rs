@@ -8,6 +8,7 @@
 mod glue;
 mod http;
 mod root;
+mod store;
 
 pub fn install() {
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

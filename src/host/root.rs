@@ -40,6 +40,18 @@ impl RootContext for GatewayRoot {
                         log::info!("llm-gateway: provider {} has no API key set; its models go to the default provider", p.name);
                     }
                 }
+                if let Some(limits) = &config.limits {
+                    super::store::create_slots(
+                        &limits.slot_keys(),
+                        &crate::limits::empty_slot_value(),
+                    );
+                    // Expired counters are dropped from their slots on this tick.
+                    if let Err(e) =
+                        proxy_wasm::hostcalls::set_tick_period(std::time::Duration::from_secs(10))
+                    {
+                        log::warn!("llm-gateway: could not set tick period: {e:?}");
+                    }
+                }
                 self.config = Some(Rc::new(config));
                 true
             }
@@ -49,6 +61,12 @@ impl RootContext for GatewayRoot {
                 log::error!("{e}");
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(limits) = self.config.as_ref().and_then(|c| c.limits.as_ref()) {
+            crate::limits::sweep(limits, &super::store::SharedData, super::glue::now_us());
         }
     }
 

@@ -78,6 +78,7 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
         model,
         stream,
         client_wants_stream_usage: stream,
+        max_output_tokens: req.get("max_tokens").and_then(Value::as_u64),
     })
 }
 

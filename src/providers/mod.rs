@@ -14,6 +14,8 @@ pub struct RequestSummary {
     pub stream: bool,
     /// The client itself asked for usage in the stream (OpenAI `stream_options`).
     pub client_wants_stream_usage: bool,
+    /// The output cap the client asked for (`max_completion_tokens` / `max_tokens`).
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Usage as a provider reported it, normalised: `input` counts every input token,

@@ -120,10 +120,14 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
             other => return Err(invalid(key, "must be an array", other)),
         }
     }
+    let max_output_tokens = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| req.get(*k).and_then(Value::as_u64));
     Ok(RequestSummary {
         model,
         stream,
         client_wants_stream_usage,
+        max_output_tokens,
     })
 }
 
@@ -246,7 +250,7 @@ mod tests {
     #[test]
     fn accepts_a_normal_request() {
         let s = check(
-            r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            r#"{"model":"gpt-4o","stream":true,"max_tokens":7,"messages":[{"role":"user","content":"hi"}]}"#,
         )
         .unwrap();
         assert_eq!(
@@ -254,7 +258,8 @@ mod tests {
             RequestSummary {
                 model: "gpt-4o".into(),
                 stream: true,
-                client_wants_stream_usage: false
+                client_wants_stream_usage: false,
+                max_output_tokens: Some(7),
             }
         );
     }
