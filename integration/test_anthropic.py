@@ -23,7 +23,7 @@ ECHO = "Bonjour, 세계! Parrot this back 🦜"
 
 @pytest.fixture(scope="module")
 def client(gateway):
-    return anthropic.Anthropic(base_url=gateway.url, api_key="sk-ant-client-not-real", max_retries=0, timeout=30)
+    return anthropic.Anthropic(base_url=gateway.url, api_key="sk-demo-pro", max_retries=0, timeout=30)
 
 
 def cost(input_tokens, output_tokens):

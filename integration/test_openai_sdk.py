@@ -16,7 +16,7 @@ ECHO = MESSAGES[-1]["content"]
 
 @pytest.fixture(scope="module")
 def client(gateway):
-    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-client-not-a-real-key", max_retries=0,
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-demo-pro", max_retries=0,
                          timeout=30)
 
 

@@ -175,9 +175,9 @@ impl Identity {
         let key_configured = self.consumers.iter().any(|c| c.key_sha256.is_some());
         if key_configured {
             let presented = match (creds.authorization, creds.x_api_key) {
-                (Some(auth), _) if self.jwt.is_none() || creds.jwt_claims.is_none() => {
-                    Some(bearer(auth)?)
-                }
+                // A JWT that jwt_authn verified was used above; a bearer value here is a
+                // virtual key (or a JWT that failed verification, which is then unknown).
+                (Some(auth), _) => Some(bearer(auth)?),
                 (_, Some(key)) => Some(key.trim()),
                 _ => None,
             };

@@ -111,6 +111,13 @@ fn jwt_claims_win_and_map_to_known_consumers() {
         (dave.consumer.id.as_str(), dave.consumer.group.as_str()),
         ("dave@example.com", "free")
     );
+    // jwt configured, no verified JWT on this request: the bearer value is a virtual key.
+    let key = Credentials {
+        authorization: Some("Bearer sk-bob"),
+        jwt_claims: Some((None, None)),
+        ..Default::default()
+    };
+    assert_eq!(id.identify(&key).unwrap().unwrap().consumer.id, "bob");
 }
 
 #[test]
