@@ -82,6 +82,27 @@ pub fn histogram_updates(facts: &Facts) -> Vec<(String, u64)> {
     out
 }
 
+/// A consumer group as a metric label: groups the configuration names keep their name;
+/// any other (e.g. from a JWT claim) is `other`, so the label set stays bounded.
+pub fn group_label(config: &crate::config::Config, group: Option<&str>) -> String {
+    let Some(group) = group else {
+        return "anonymous".to_string();
+    };
+    let in_identity = config
+        .identity
+        .as_ref()
+        .is_some_and(|i| i.consumers.iter().any(|c| c.group == group));
+    let in_limits = config
+        .limits
+        .as_ref()
+        .is_some_and(|l| l.rules.iter().any(|r| r.groups.iter().any(|g| g == group)));
+    if in_identity || in_limits || group == "default" {
+        label(group)
+    } else {
+        "other".to_string()
+    }
+}
+
 /// The error counter of a request rejected before it had a model or provider.
 pub fn rejected_request(kind: &str) -> String {
     format!(

@@ -105,7 +105,7 @@ impl HttpExchange {
             _ => None,
         };
         let subject = exchange::subject(self.caller.as_ref(), &plan.model);
-        let group = metrics::label(subject.group.unwrap_or("anonymous"));
+        let group = metrics::group_label(config, subject.group);
         let now = glue::now_us();
         match limits::admit(lim, &SharedData, &subject, &demand, policy.as_ref(), now) {
             Ok(admission) => {
@@ -181,10 +181,9 @@ impl HttpExchange {
         if let (Some(lim), Some(admission)) = (&config.limits, self.admission.take()) {
             let actual = exchange::actual(&facts);
             limits::settle(lim, &SharedData, &admission, &actual, glue::now_us());
-            let group = metrics::label(
-                self.caller
-                    .as_ref()
-                    .map_or("anonymous", |c| c.consumer.group.as_str()),
+            let group = metrics::group_label(
+                config,
+                self.caller.as_ref().map(|c| c.consumer.group.as_str()),
             );
             let settled = actual.input_tokens + actual.output_tokens;
             self.metrics

