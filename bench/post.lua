@@ -10,6 +10,11 @@ wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
+-- The bench consumer's virtual key (identity + limits at work); empty: anonymous.
+local key = os.getenv("BENCH_KEY")
+if key and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key
+end
 -- The mock answers with exactly this many output tokens, so every response is alike.
 wrk.headers["x-mock-output-tokens"] = os.getenv("BENCH_OUTPUT_TOKENS") or "64"
 

@@ -163,6 +163,25 @@ def hcm_of(cfg: dict) -> dict:
     die("no http_connection_manager in envoy/envoy.yaml")
 
 
+# Every benchmark request carries this virtual key, so identity and limits do their full
+# work: a consumer of its own, with limits far above what the bench can send (a request,
+# total-token and concurrency rule: three counters reserved and settled per request).
+BENCH_KEY = "sk-bench-load"
+
+
+def with_bench_consumer(plugin: dict) -> dict:
+    identity = plugin.setdefault("identity", {"required": False, "consumers": []})
+    identity.setdefault("consumers", []).append(
+        {"id": "bench", "group": "bench", "key_sha256": hashlib.sha256(BENCH_KEY.encode()).hexdigest()})
+    limits = plugin.setdefault("limits", {})
+    limits.setdefault("rules", []).extend([
+        {"name": "bench-rpm", "scope": "consumer", "groups": ["bench"], "window": "1m",
+         "requests": 1_000_000_000, "total_tokens": 1_000_000_000},
+        {"name": "bench-concurrency", "scope": "consumer", "groups": ["bench"], "concurrent": 10_000},
+    ])
+    return plugin
+
+
 def render_config(mock_port: int, with_module: bool) -> dict:
     """envoy/envoy.yaml with free ports, the mock's port, an absolute wasm path; without
     the module, the Wasm filter is taken out of the HTTP filter chain and nothing else
@@ -182,6 +201,8 @@ def render_config(mock_port: int, with_module: bool) -> dict:
     if with_module:
         for f in wasm:
             f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = str(WASM)
+            conf = f["typed_config"]["config"]["configuration"]
+            conf["value"] = json.dumps(with_bench_consumer(json.loads(conf["value"])))
     else:
         hcm["http_filters"] = [f for f in filters if f["name"] != "envoy.filters.http.wasm"]
     return cfg
@@ -250,7 +271,8 @@ def post_once(port: int, body: bytes) -> tuple[float, int, dict]:
     t0 = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("POST", "/v1/chat/completions", body=body,
-                 headers={"content-type": "application/json", "x-mock-output-tokens": OUTPUT_TOKENS})
+                 headers={"content-type": "application/json", "x-mock-output-tokens": OUTPUT_TOKENS,
+                          "authorization": f"Bearer {BENCH_KEY}"})
     resp = conn.getresponse()
     resp.read()
     ms = (time.perf_counter() - t0) * 1e3
@@ -297,10 +319,10 @@ def token_speed(chat_body: Path) -> dict:
 
 # --------------------------------------------------------------------------- 2. latency
 
-def wrk(url: str, body: Path, conns: int, seconds: int) -> dict:
+def wrk(url: str, body: Path, conns: int, seconds: int, key: str = BENCH_KEY) -> dict:
     cmd = ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
            "--latency", "-s", str(BENCH / "post.lua"), url]
-    env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS)
+    env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS, BENCH_KEY=key)
     proc = subprocess.Popen(pinned(cmd, CLIENT_CPUS), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     STARTED.append(proc)
@@ -358,6 +380,16 @@ def latency(mock: Mock, bodies: dict[str, Path]) -> tuple[dict, dict]:
         wrk(url, bodies["plain"], c, WARMUP)
         r = wrk(url, bodies["plain"], c, DURATION)
         results[(tname, "plain-repeat", c)] = r
+        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p90 {r['p90_us']} us, "
+            f"p99 {r['p99_us']} us, errors {r['errors']}")
+    # What identity + limits cost: the same Envoy with the module, requests with the bench
+    # key (identified, three counters reserved and settled) against requests without a
+    # key (anonymous: no rule applies), back to back.
+    for tname, key in (("with-anonymous", ""), ("with", BENCH_KEY)):
+        say(f"wrk {tname:<8} plain  {c} conn (stage cost): {WARMUP}s warm-up + {DURATION}s")
+        wrk(with_.url, bodies["plain"], c, WARMUP, key)
+        r = wrk(with_.url, bodies["plain"], c, DURATION, key)
+        results[(tname, "plain-stages", c)] = r
         say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p90 {r['p90_us']} us, "
             f"p99 {r['p99_us']} us, errors {r['errors']}")
     without.stop()
@@ -475,7 +507,9 @@ def report(tok, lat, checks, mem, req_info, facts) -> str:
       f"({wasm_bytes // 1024} KiB), sha256 {wasm_sha}..., source at git {head}"
       f"{' plus uncommitted changes' if dirty else ''}")
     A(f"- plugin configuration: the one in `envoy/envoy.yaml` (`make run`), sections "
-      f"{', '.join(f'`{s}`' for s in sections)}; stages absent there are off")
+      f"{', '.join(f'`{s}`' for s in sections)}, plus a `bench` consumer whose key every request")
+    A("  carries, with limits far above the load (so identity and limits run in full on every")
+    A("  request but never refuse); stages absent there are off")
     A(f"- tools: {version(['wrk', '--version'])}; Node {version(['node', '--version'])}; "
       f"{version(['rustc', '--version'])}; Python {platform.python_version()}; "
       f"tiktoken {tiktoken.__version__}")
@@ -570,6 +604,22 @@ def report(tok, lat, checks, mem, req_info, facts) -> str:
     A(f"| {c} | plain, repeat | **added by the module** | {w['rps'] - wo['rps']:+.0f} "
       f"({(w['rps'] / wo['rps'] - 1) * 100:+.0f} %) | {sms(w['p50_us'] - wo['p50_us'])} | "
       f"{sms(w['p90_us'] - wo['p90_us'])} | {sms(w['p99_us'] - wo['p99_us'])} | |")
+    A("")
+    A("")
+    A("**Cost of identity + limits.** The same Envoy with the module, back to back: requests")
+    A("without a key (anonymous, no limit rule applies) and requests with the bench consumer's")
+    A("key (SHA-256 lookup, then a request/total-token rule and a concurrency rule reserved")
+    A("before the call and settled after it, in Envoy shared data with compare-and-swap):")
+    A("")
+    A("| conns | requests | req/s | p50 ms | p90 ms | p99 ms | errors |")
+    A("|---|---|---|---|---|---|---|")
+    an, ke = lat[("with-anonymous", "plain-stages", c)], lat[("with", "plain-stages", c)]
+    for label, r in (("anonymous", an), ("with key: identity + limits", ke)):
+        A(f"| {c} | {label} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p90_us'])} | "
+          f"{ms(r['p99_us'])} | {r['errors']} |")
+    A(f"| {c} | **added by identity + limits** | {ke['rps'] - an['rps']:+.0f} | "
+      f"{sms(ke['p50_us'] - an['p50_us'])} | {sms(ke['p90_us'] - an['p90_us'])} | "
+      f"{sms(ke['p99_us'] - an['p99_us'])} | |")
     A("")
     A("The repeat rows run the goal's pair once more at the end, in reverse order (with, then")
     A("without), to show how much two runs of the same thing differ on this host.")

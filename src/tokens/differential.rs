@@ -412,7 +412,7 @@ fn known_counts() {
 
 /// Writes `data/*.bin` from tiktoken-rs and regex-syntax. Run by scripts/make-vocab.sh.
 #[test]
-#[ignore]
+#[ignore = "a generator, not a test: scripts/make-vocab.sh runs it to rewrite src/tokens/data"]
 fn regenerate_data_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tokens/data");
     std::fs::create_dir_all(&dir).unwrap();
