@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pricing;
 pub mod providers;
+pub mod routing;
 pub mod sse;
 pub mod tokens;
 

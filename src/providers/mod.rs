@@ -1,7 +1,9 @@
 //! Wire formats: request validation and usage extraction, one file per protocol.
 
 pub mod anthropic;
+pub mod anthropic_to_openai;
 pub mod openai;
+pub mod openai_to_anthropic;
 
 use serde_json::{Map, Value};
 

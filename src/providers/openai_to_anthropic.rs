@@ -1,0 +1,958 @@
+//! OpenAI chat-completions request -> Anthropic Messages request, so a client of the
+//! OpenAI API can be served by a Claude model.
+//!
+//! What Anthropic cannot honour is refused with a message naming the field, never
+//! dropped silently: a client asking for `n: 3` or `logprobs` would otherwise get an
+//! answer that looks right and is not. Sampling hints without an Anthropic equivalent
+//! (`frequency_penalty`, `presence_penalty`, `seed`, `logit_bias`) are ignored.
+
+use serde_json::{json, Map, Value};
+
+use super::{invalid, type_name};
+use crate::errors::UserError;
+
+/// The Anthropic Messages body for an OpenAI chat-completions request.
+///
+/// `upstream_model` replaces the client's `model`; `default_max_tokens` fills Anthropic's
+/// required `max_tokens` when the client set neither `max_completion_tokens` nor
+/// `max_tokens`. System and developer messages are hoisted to the top-level `system`
+/// wherever they appear, joined with a blank line.
+pub fn translate_request(
+    req: &Map<String, Value>,
+    upstream_model: &str,
+    default_max_tokens: u64,
+) -> Result<Vec<u8>, UserError> {
+    refuse_unsupported(req)?;
+    let mut out = Map::new();
+    out.insert("model".into(), upstream_model.into());
+
+    let (system, messages) = translate_messages(req)?;
+    if !system.is_empty() {
+        out.insert("system".into(), system.join("\n\n").into());
+    }
+    out.insert("messages".into(), Value::Array(messages));
+
+    let max_tokens = match ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find(|k| !matches!(req.get(**k), None | Some(Value::Null)))
+    {
+        Some(key) => match req.get(*key).and_then(Value::as_u64) {
+            Some(n) => n,
+            None => {
+                return Err(invalid(
+                    key,
+                    "must be a non-negative integer",
+                    req.get(*key),
+                ))
+            }
+        },
+        None => default_max_tokens,
+    };
+    out.insert("max_tokens".into(), max_tokens.into());
+
+    match req.get("stop") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            out.insert("stop_sequences".into(), json!([s]));
+        }
+        Some(Value::Array(list)) => {
+            for (i, s) in list.iter().enumerate() {
+                if !s.is_string() {
+                    return Err(invalid(&format!("stop[{i}]"), "must be a string", Some(s)));
+                }
+            }
+            if !list.is_empty() {
+                out.insert("stop_sequences".into(), Value::Array(list.clone()));
+            }
+        }
+        other => {
+            return Err(invalid(
+                "stop",
+                "must be a string or an array of strings",
+                other,
+            ))
+        }
+    }
+
+    match req.get("temperature") {
+        None | Some(Value::Null) => {}
+        // OpenAI's range is 0..2, Anthropic's 0..1: clamp rather than refuse, so clients
+        // tuned for OpenAI keep working (at Anthropic's most random setting).
+        Some(Value::Number(t)) => {
+            let t = t.as_f64().unwrap_or(1.0).clamp(0.0, 1.0);
+            out.insert("temperature".into(), json!(t));
+        }
+        other => return Err(invalid("temperature", "must be a number", other)),
+    }
+    match req.get("top_p") {
+        None | Some(Value::Null) => {}
+        Some(p @ Value::Number(_)) => {
+            out.insert("top_p".into(), p.clone());
+        }
+        other => return Err(invalid("top_p", "must be a number", other)),
+    }
+    match req.get("stream") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            out.insert("stream".into(), true.into());
+        }
+        other => return Err(invalid("stream", "must be a boolean", other)),
+    }
+    for key in ["user", "safety_identifier"] {
+        match req.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(u)) => {
+                out.entry("metadata")
+                    .or_insert_with(|| json!({ "user_id": u }));
+            }
+            other => return Err(invalid(key, "must be a string", other)),
+        }
+    }
+
+    let tools = match req.get("tools") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tools)) => translate_tools(tools)?,
+        other => return Err(invalid("tools", "must be an array", other)),
+    };
+    let tool_choice = translate_tool_choice(req, !tools.is_empty())?;
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = tool_choice {
+        out.insert("tool_choice".into(), choice);
+    }
+
+    Ok(Value::Object(out).to_string().into_bytes())
+}
+
+fn unsupported(param: &str, why: &str) -> UserError {
+    UserError::InvalidRequest {
+        message: format!("`{param}` {why}"),
+        param: Some(param.to_string()),
+    }
+}
+
+/// Fields whose meaning a Claude model cannot honour.
+fn refuse_unsupported(req: &Map<String, Value>) -> Result<(), UserError> {
+    match req.get("n") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= 1) => {}
+        Some(Value::Number(n)) if n.as_u64().is_some() => {
+            return Err(unsupported(
+                "n",
+                &format!("must be 1 for Claude models, which return one choice (got {n})"),
+            ))
+        }
+        other => return Err(invalid("n", "must be a non-negative integer", other)),
+    }
+    match req.get("logprobs") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            return Err(unsupported(
+                "logprobs",
+                "is not supported for Claude models",
+            ))
+        }
+        other => return Err(invalid("logprobs", "must be a boolean", other)),
+    }
+    if !matches!(req.get("top_logprobs"), None | Some(Value::Null)) {
+        return Err(unsupported(
+            "top_logprobs",
+            "is not supported for Claude models",
+        ));
+    }
+    match req.get("response_format") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(f)) if f.get("type").and_then(Value::as_str) == Some("text") => {}
+        Some(Value::Object(f)) => {
+            let kind = f.get("type").and_then(Value::as_str).unwrap_or("(none)");
+            return Err(unsupported(
+                "response_format",
+                &format!("of type {kind} is not supported for Claude models"),
+            ));
+        }
+        other => return Err(invalid("response_format", "must be an object", other)),
+    }
+    for key in ["functions", "function_call"] {
+        if !matches!(req.get(key), None | Some(Value::Null)) {
+            return Err(unsupported(
+                key,
+                "is not supported for Claude models; use `tools` and `tool_choice`",
+            ));
+        }
+    }
+    if !matches!(req.get("audio"), None | Some(Value::Null)) {
+        return Err(unsupported("audio", "is not supported for Claude models"));
+    }
+    if let Some(Value::Array(m)) = req.get("modalities") {
+        if m.iter().any(|m| m != "text") {
+            return Err(unsupported(
+                "modalities",
+                "may only contain \"text\" for Claude models",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The system prompt parts and the alternating user/assistant messages.
+fn translate_messages(req: &Map<String, Value>) -> Result<(Vec<String>, Vec<Value>), UserError> {
+    let messages = match req.get("messages") {
+        Some(Value::Array(m)) => m,
+        other => {
+            return Err(invalid(
+                "messages",
+                "is required and must be an array",
+                other,
+            ))
+        }
+    };
+    let mut system = Vec::new();
+    // Anthropic requires user and assistant to alternate: consecutive messages of one
+    // role (e.g. several `tool` results, or a `tool` result then a user turn) become one
+    // message with several content blocks.
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let at = format!("messages[{i}]");
+        let Value::Object(m) = m else {
+            return Err(invalid(&at, "must be an object", Some(m)));
+        };
+        let content = m.get("content");
+        let content_at = format!("{at}.content");
+        let (role, blocks) = match m.get("role").and_then(Value::as_str) {
+            Some("system") | Some("developer") => {
+                let text = plain_text(content, &content_at)?;
+                if !text.is_empty() {
+                    system.push(text);
+                }
+                continue;
+            }
+            Some("user") => ("user", user_blocks(content, &content_at)?),
+            Some("assistant") => ("assistant", assistant_blocks(m, &at)?),
+            Some("tool") => ("user", vec![tool_result(m, &at)?]),
+            Some("function") => {
+                return Err(unsupported(
+                    &format!("{at}.role"),
+                    "\"function\" is not supported for Claude models; use `tool` messages",
+                ))
+            }
+            Some(other) => {
+                return Err(UserError::InvalidRequest {
+                    message: format!(
+                        "`{at}.role` must be one of system, developer, user, assistant, tool (got {other:?})"
+                    ),
+                    param: Some(format!("{at}.role")),
+                })
+            }
+            None => {
+                return Err(invalid(
+                    &format!("{at}.role"),
+                    "is required and must be a string",
+                    m.get("role"),
+                ))
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((last, acc)) if *last == role => acc.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    let messages = turns
+        .into_iter()
+        .map(|(role, content)| json!({ "role": role, "content": content }))
+        .collect();
+    Ok((system, messages))
+}
+
+fn text_block(text: &str) -> Value {
+    json!({ "type": "text", "text": text })
+}
+
+fn part_type<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
+    match part.get("type") {
+        Some(Value::String(t)) => Ok(t),
+        other => Err(invalid(
+            &format!("{at}.type"),
+            "is required and must be a string",
+            other,
+        )),
+    }
+}
+
+fn part_text<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
+    match part.get("text") {
+        Some(Value::String(t)) => Ok(t),
+        other => Err(invalid(
+            &format!("{at}.text"),
+            "is required and must be a string",
+            other,
+        )),
+    }
+}
+
+/// Content that may only hold text (system prompts), joined into one string.
+fn plain_text(content: Option<&Value>, at: &str) -> Result<String, UserError> {
+    match content {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(parts)) => {
+            let mut texts = Vec::new();
+            for (j, part) in parts.iter().enumerate() {
+                let part_at = format!("{at}[{j}]");
+                match part_type(part, &part_at)? {
+                    "text" => texts.push(part_text(part, &part_at)?),
+                    other => {
+                        return Err(unsupported(
+                            &format!("{part_at}.type"),
+                            &format!("{other:?} is not supported here; only text parts are"),
+                        ))
+                    }
+                }
+            }
+            Ok(texts.join("\n\n"))
+        }
+        Some(other) => Err(invalid(
+            at,
+            "must be a string, an array of parts or null",
+            Some(other),
+        )),
+    }
+}
+
+fn user_blocks(content: Option<&Value>, at: &str) -> Result<Vec<Value>, UserError> {
+    match content {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        // Anthropic refuses empty text blocks.
+        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![text_block(s)]),
+        Some(Value::Array(parts)) => {
+            let mut blocks = Vec::new();
+            for (j, part) in parts.iter().enumerate() {
+                let part_at = format!("{at}[{j}]");
+                match part_type(part, &part_at)? {
+                    "text" => {
+                        let text = part_text(part, &part_at)?;
+                        if !text.is_empty() {
+                            blocks.push(text_block(text));
+                        }
+                    }
+                    "image_url" => blocks.push(image_block(part, &part_at)?),
+                    other => {
+                        return Err(unsupported(
+                            &format!("{part_at}.type"),
+                            &format!("{other:?} is not supported for Claude models"),
+                        ))
+                    }
+                }
+            }
+            Ok(blocks)
+        }
+        Some(other) => Err(invalid(
+            at,
+            "must be a string, an array of parts or null",
+            Some(other),
+        )),
+    }
+}
+
+fn image_block(part: &Value, at: &str) -> Result<Value, UserError> {
+    let url_at = format!("{at}.image_url.url");
+    let url = match part.get("image_url") {
+        Some(Value::Object(o)) => o.get("url"),
+        Some(s @ Value::String(_)) => Some(s),
+        other => other,
+    };
+    let Some(Value::String(url)) = url else {
+        return Err(invalid(&url_at, "is required and must be a string", url));
+    };
+    if let Some(rest) = url.strip_prefix("data:") {
+        // data:<media type>;base64,<data>
+        let Some((meta, data)) = rest.split_once(',') else {
+            return Err(unsupported(
+                &url_at,
+                "must be a data: URL with a comma before the data",
+            ));
+        };
+        let Some(media_type) = meta.strip_suffix(";base64") else {
+            return Err(unsupported(
+                &url_at,
+                "must be a base64 data: URL (data:<type>;base64,...)",
+            ));
+        };
+        return Ok(json!({
+            "type": "image",
+            "source": { "type": "base64", "media_type": media_type, "data": data },
+        }));
+    }
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        return Ok(json!({ "type": "image", "source": { "type": "url", "url": url } }));
+    }
+    Err(unsupported(
+        &url_at,
+        "must be an http(s) URL or a base64 data: URL",
+    ))
+}
+
+fn assistant_blocks(m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, UserError> {
+    let content_at = format!("{at}.content");
+    let mut blocks = Vec::new();
+    match m.get("content") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(Value::String(s)) => blocks.push(text_block(s)),
+        Some(Value::Array(parts)) => {
+            for (j, part) in parts.iter().enumerate() {
+                let part_at = format!("{content_at}[{j}]");
+                let text = match part_type(part, &part_at)? {
+                    "text" => part_text(part, &part_at)?,
+                    "refusal" => match part.get("refusal") {
+                        Some(Value::String(r)) => r.as_str(),
+                        other => {
+                            return Err(invalid(
+                                &format!("{part_at}.refusal"),
+                                "is required and must be a string",
+                                other,
+                            ))
+                        }
+                    },
+                    other => {
+                        return Err(unsupported(
+                            &format!("{part_at}.type"),
+                            &format!("{other:?} is not supported in assistant messages"),
+                        ))
+                    }
+                };
+                if !text.is_empty() {
+                    blocks.push(text_block(text));
+                }
+            }
+        }
+        Some(other) => {
+            return Err(invalid(
+                &content_at,
+                "must be a string, an array of parts or null",
+                Some(other),
+            ))
+        }
+    }
+    match m.get("tool_calls") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(calls)) => {
+            for (j, call) in calls.iter().enumerate() {
+                blocks.push(tool_use(call, &format!("{at}.tool_calls[{j}]"))?);
+            }
+        }
+        other => {
+            return Err(invalid(
+                &format!("{at}.tool_calls"),
+                "must be an array",
+                other,
+            ))
+        }
+    }
+    Ok(blocks)
+}
+
+fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        other => Err(invalid(at, "is required and must be a string", other)),
+    }
+}
+
+fn tool_use(call: &Value, at: &str) -> Result<Value, UserError> {
+    match call.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t == "function" => {}
+        Some(other) => {
+            return Err(unsupported(
+                &format!("{at}.type"),
+                &format!("must be \"function\" (got {other})"),
+            ))
+        }
+    }
+    let id = required_str(call.get("id"), &format!("{at}.id"))?;
+    let function = call.get("function");
+    let name = required_str(
+        function.and_then(|f| f.get("name")),
+        &format!("{at}.function.name"),
+    )?;
+    let args_at = format!("{at}.function.arguments");
+    let input = match function.and_then(|f| f.get("arguments")) {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(other) => {
+                return Err(UserError::InvalidRequest {
+                    message: format!(
+                        "`{args_at}` must encode a JSON object (got {})",
+                        type_name(&other)
+                    ),
+                    param: Some(args_at),
+                })
+            }
+            Err(e) => {
+                return Err(UserError::InvalidRequest {
+                    message: format!("`{args_at}` is not valid JSON: {e}"),
+                    param: Some(args_at),
+                })
+            }
+        },
+        other => return Err(invalid(&args_at, "must be a string of JSON", other)),
+    };
+    Ok(json!({ "type": "tool_use", "id": id, "name": name, "input": input }))
+}
+
+fn tool_result(m: &Map<String, Value>, at: &str) -> Result<Value, UserError> {
+    let id = required_str(m.get("tool_call_id"), &format!("{at}.tool_call_id"))?;
+    let mut block = json!({ "type": "tool_result", "tool_use_id": id });
+    let content_at = format!("{at}.content");
+    match m.get("content") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(s @ Value::String(_)) => block["content"] = s.clone(),
+        Some(Value::Array(_)) => {
+            let blocks = user_blocks(m.get("content"), &content_at)?;
+            if !blocks.is_empty() {
+                block["content"] = Value::Array(blocks);
+            }
+        }
+        other => {
+            return Err(invalid(
+                &content_at,
+                "must be a string, an array of parts or null",
+                other,
+            ))
+        }
+    }
+    Ok(block)
+}
+
+fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        let at = format!("tools[{i}]");
+        match tool.get("type") {
+            Some(Value::String(t)) if t == "function" => {}
+            Some(Value::String(t)) => {
+                return Err(unsupported(
+                    &format!("{at}.type"),
+                    &format!("must be \"function\" for Claude models (got {t:?})"),
+                ))
+            }
+            other => {
+                return Err(invalid(
+                    &format!("{at}.type"),
+                    "is required and must be a string",
+                    other,
+                ))
+            }
+        }
+        let function = tool.get("function");
+        let name = required_str(
+            function.and_then(|f| f.get("name")),
+            &format!("{at}.function.name"),
+        )?;
+        let mut t = Map::new();
+        t.insert("name".into(), name.into());
+        match function.and_then(|f| f.get("description")) {
+            None | Some(Value::Null) => {}
+            Some(d @ Value::String(_)) => {
+                t.insert("description".into(), d.clone());
+            }
+            other => {
+                return Err(invalid(
+                    &format!("{at}.function.description"),
+                    "must be a string",
+                    other,
+                ))
+            }
+        }
+        // Anthropic requires a schema; OpenAI's default for a missing one is "no
+        // arguments".
+        let schema = match function.and_then(|f| f.get("parameters")) {
+            None | Some(Value::Null) => json!({ "type": "object", "properties": {} }),
+            Some(p @ Value::Object(_)) => p.clone(),
+            other => {
+                return Err(invalid(
+                    &format!("{at}.function.parameters"),
+                    "must be an object",
+                    other,
+                ))
+            }
+        };
+        t.insert("input_schema".into(), schema);
+        out.push(Value::Object(t));
+    }
+    Ok(out)
+}
+
+/// Anthropic's `tool_choice`, with `parallel_tool_calls: false` folded in as
+/// `disable_parallel_tool_use`. Omitted when there are no tools (Anthropic refuses a
+/// choice without tools; `auto` and `none` mean the same thing then).
+fn translate_tool_choice(
+    req: &Map<String, Value>,
+    has_tools: bool,
+) -> Result<Option<Value>, UserError> {
+    let mut choice = match req.get("tool_choice") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => Some(json!({ "type": "auto" })),
+            "none" => Some(json!({ "type": "none" })),
+            "required" => Some(json!({ "type": "any" })),
+            other => {
+                return Err(UserError::InvalidRequest {
+                    message: format!(
+                        "`tool_choice` must be one of auto, none, required or an object naming a function (got {other:?})"
+                    ),
+                    param: Some("tool_choice".into()),
+                })
+            }
+        },
+        Some(Value::Object(o)) => {
+            match o.get("type") {
+                Some(Value::String(t)) if t == "function" => {}
+                other => {
+                    return Err(unsupported(
+                        "tool_choice.type",
+                        &format!(
+                            "must be \"function\" for Claude models (got {})",
+                            other.map_or("nothing".to_string(), Value::to_string)
+                        ),
+                    ))
+                }
+            }
+            let name = required_str(
+                o.get("function").and_then(|f| f.get("name")),
+                "tool_choice.function.name",
+            )?;
+            Some(json!({ "type": "tool", "name": name }))
+        }
+        other => {
+            return Err(invalid(
+                "tool_choice",
+                "must be a string or an object",
+                other,
+            ))
+        }
+    };
+    if !has_tools {
+        return match choice {
+            Some(c) if c["type"] != "auto" && c["type"] != "none" => Err(unsupported(
+                "tool_choice",
+                "requires `tools` to name at least one function",
+            )),
+            _ => Ok(None),
+        };
+    }
+    match req.get("parallel_tool_calls") {
+        None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => {
+            let c = choice.get_or_insert_with(|| json!({ "type": "auto" }));
+            if c["type"] != "none" {
+                c["disable_parallel_tool_use"] = true.into();
+            }
+        }
+        other => return Err(invalid("parallel_tool_calls", "must be a boolean", other)),
+    }
+    Ok(choice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::parse_object;
+
+    fn translate(body: Value) -> Result<Value, String> {
+        let req = parse_object(body.to_string().as_bytes()).unwrap();
+        translate_request(&req, "claude-sonnet-4-5", 4096)
+            .map(|b| serde_json::from_slice(&b).unwrap())
+            .map_err(|e| e.message())
+    }
+
+    fn error_param(body: Value) -> (String, Option<String>) {
+        let req = parse_object(body.to_string().as_bytes()).unwrap();
+        match translate_request(&req, "c", 1).unwrap_err() {
+            UserError::InvalidRequest { message, param } => (message, param),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_simple_chat_becomes_a_messages_request() {
+        let out = translate(json!({
+            "model": "claude",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+                {"role": "user", "content": "Hello"},
+            ],
+            "max_tokens": 50,
+            "stop": "END",
+            "temperature": 1.6,
+            "top_p": 0.9,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "user": "u-42",
+            "frequency_penalty": 0,
+        }))
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "model": "claude-sonnet-4-5",
+                "system": "Be brief.\n\nAnswer in French.",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}]}],
+                "max_tokens": 50,
+                "stop_sequences": ["END"],
+                "temperature": 1.0,
+                "top_p": 0.9,
+                "stream": true,
+                "metadata": {"user_id": "u-42"},
+            })
+        );
+    }
+
+    #[test]
+    fn max_tokens_prefers_max_completion_tokens_then_the_default() {
+        let msgs = json!([{"role": "user", "content": "x"}]);
+        let both = translate(
+            json!({"model": "m", "messages": msgs, "max_tokens": 9, "max_completion_tokens": 7}),
+        )
+        .unwrap();
+        assert_eq!(both["max_tokens"], 7);
+        let none = translate(json!({"model": "m", "messages": msgs})).unwrap();
+        assert_eq!(none["max_tokens"], 4096);
+        assert!(none.get("system").is_none());
+        assert!(none.get("stream").is_none());
+        let stops = translate(
+            json!({"model": "m", "messages": msgs, "stop": ["a", "b"], "temperature": 0.3}),
+        )
+        .unwrap();
+        assert_eq!(stops["stop_sequences"], json!(["a", "b"]));
+        assert_eq!(stops["temperature"], 0.3);
+    }
+
+    #[test]
+    fn same_role_messages_merge_so_roles_alternate() {
+        let out = translate(json!({"model": "m", "messages": [
+            {"role": "user", "content": "one"},
+            {"role": "user", "content": [{"type": "text", "text": "two"}, {"type": "text", "text": ""}]},
+            {"role": "assistant", "content": "three"},
+            {"role": "system", "content": "late system"},
+            {"role": "assistant", "content": [{"type": "text", "text": "four"}]},
+            {"role": "user", "content": ""},
+            {"role": "user", "content": "five"},
+        ]}))
+        .unwrap();
+        assert_eq!(out["system"], "late system");
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "user", "content": [
+                    {"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+                {"role": "user", "content": [{"type": "text", "text": "five"}]},
+            ])
+        );
+    }
+
+    #[test]
+    fn images_become_base64_or_url_blocks() {
+        let out = translate(json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "high"}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+        ]}]}))
+        .unwrap();
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
+            ])
+        );
+        let (msg, param) = error_param(
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}]}),
+        );
+        assert_eq!(
+            param.as_deref(),
+            Some("messages[0].content[0].image_url.url")
+        );
+        assert!(msg.contains("http(s) URL or a base64 data: URL"), "{msg}");
+        let (_, param) = error_param(
+            json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}]}),
+        );
+        assert_eq!(param.as_deref(), Some("messages[0].content[0].type"));
+    }
+
+    #[test]
+    fn tools_tool_choice_and_tool_turns_translate() {
+        let out = translate(json!({"model": "m",
+            "tools": [
+                {"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+                {"type": "function", "function": {"name": "now"}},
+            ],
+            "tool_choice": "required",
+            "parallel_tool_calls": false,
+            "messages": [
+                {"role": "user", "content": "Weather in Paris and Rome?"},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                    {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}},
+                ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "21C"}]},
+                {"role": "user", "content": "Thanks"},
+            ]}))
+        .unwrap();
+        assert_eq!(
+            out["tools"],
+            json!([
+                {"name": "get_weather", "description": "Weather by city",
+                    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+                {"name": "now", "input_schema": {"type": "object", "properties": {}}},
+            ])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "any", "disable_parallel_tool_use": true})
+        );
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and Rome?"}]},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+                    {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {"city": "Rome"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"},
+                    {"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "21C"}]},
+                    {"type": "text", "text": "Thanks"},
+                ]},
+            ])
+        );
+    }
+
+    #[test]
+    fn every_tool_choice_form_maps() {
+        let base = |choice: Value| {
+            translate(
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": choice}),
+            )
+            .map(|o| o["tool_choice"].clone())
+        };
+        assert_eq!(base(json!("auto")).unwrap(), json!({"type": "auto"}));
+        assert_eq!(base(json!("none")).unwrap(), json!({"type": "none"}));
+        assert_eq!(base(json!("required")).unwrap(), json!({"type": "any"}));
+        assert_eq!(
+            base(json!({"type": "function", "function": {"name": "f"}})).unwrap(),
+            json!({"type": "tool", "name": "f"})
+        );
+        assert_eq!(base(Value::Null).unwrap(), Value::Null);
+        assert!(base(json!("sometimes"))
+            .unwrap_err()
+            .contains("must be one of auto, none, required"));
+        let no_tools = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "auto"})).unwrap();
+        assert!(no_tools.get("tool_choice").is_none());
+        let (_, param) = error_param(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}),
+        );
+        assert_eq!(param.as_deref(), Some("tool_choice"));
+    }
+
+    #[test]
+    fn bad_tool_arguments_name_the_field() {
+        let call = |args: &str| {
+            json!({"model": "m", "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}]},
+            ]})
+        };
+        let (msg, param) = error_param(call("{\"city\":"));
+        assert_eq!(
+            param.as_deref(),
+            Some("messages[1].tool_calls[0].function.arguments")
+        );
+        assert!(
+            msg.starts_with("`messages[1].tool_calls[0].function.arguments` is not valid JSON: "),
+            "{msg}"
+        );
+        let (msg, _) = error_param(call("[1]"));
+        assert_eq!(
+            msg,
+            "`messages[1].tool_calls[0].function.arguments` must encode a JSON object (got array)"
+        );
+        let empty = translate(call("")).unwrap();
+        assert_eq!(empty["messages"][1]["content"][0]["input"], json!({}));
+        let (_, param) =
+            error_param(json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}));
+        assert_eq!(param.as_deref(), Some("messages[0].tool_call_id"));
+    }
+
+    #[test]
+    fn semantics_claude_cannot_honour_are_refused() {
+        let msgs = json!([{"role": "user", "content": "x"}]);
+        let refused = |extra: Value| {
+            let mut body = json!({"model": "m", "messages": msgs});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            error_param(body)
+        };
+        assert_eq!(
+            refused(json!({"n": 2})),
+            (
+                "`n` must be 1 for Claude models, which return one choice (got 2)".into(),
+                Some("n".into())
+            )
+        );
+        assert_eq!(
+            refused(json!({"logprobs": true})).1.as_deref(),
+            Some("logprobs")
+        );
+        assert_eq!(
+            refused(json!({"top_logprobs": 3})).1.as_deref(),
+            Some("top_logprobs")
+        );
+        assert_eq!(
+            refused(json!({"response_format": {"type": "json_schema"}})).0,
+            "`response_format` of type json_schema is not supported for Claude models"
+        );
+        assert_eq!(
+            refused(json!({"functions": []})).1.as_deref(),
+            Some("functions")
+        );
+        assert_eq!(
+            refused(json!({"tools": [{"type": "custom", "custom": {"name": "x"}}]}))
+                .1
+                .as_deref(),
+            Some("tools[0].type")
+        );
+        assert_eq!(
+            refused(json!({"messages": [{"role": "function", "name": "f", "content": "x"}]}))
+                .1
+                .as_deref(),
+            Some("messages[0].role")
+        );
+        assert_eq!(refused(json!({"stop": [1]})).1.as_deref(), Some("stop[0]"));
+        // Harmless forms of the same fields pass.
+        let ok = translate(
+            json!({"model": "m", "messages": msgs, "n": 1, "logprobs": false,
+            "response_format": {"type": "text"}, "modalities": ["text"]}),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+}
