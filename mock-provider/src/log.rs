@@ -13,6 +13,8 @@ pub const CAPACITY: usize = 1000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoggedRequest {
+    /// The `--name` of the mock instance that received it.
+    pub name: String,
     pub method: String,
     /// Path and query as sent.
     pub path: String,
@@ -23,7 +25,7 @@ pub struct LoggedRequest {
 }
 
 impl LoggedRequest {
-    pub fn of(request: &Request) -> Self {
+    pub fn of(request: &Request, name: &str) -> Self {
         let mut headers = Map::new();
         for (name, value) in &request.headers {
             let joined = match headers.get(name) {
@@ -33,6 +35,7 @@ impl LoggedRequest {
             headers.insert(name.clone(), Value::String(joined));
         }
         LoggedRequest {
+            name: name.to_string(),
             method: request.method.clone(),
             path: request.target.clone(),
             headers,
@@ -47,8 +50,8 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub fn record(&self, request: &Request) {
-        let entry = LoggedRequest::of(request);
+    pub fn record(&self, request: &Request, name: &str) {
+        let entry = LoggedRequest::of(request, name);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() == CAPACITY {
             entries.pop_front();
@@ -88,7 +91,7 @@ mod tests {
     fn keeps_the_last_thousand_and_clears() {
         let log = RequestLog::default();
         for i in 0..CAPACITY + 5 {
-            log.record(&request(&i.to_string()));
+            log.record(&request(&i.to_string()), "primary");
         }
         let list: Vec<Value> = serde_json::from_slice(&log.to_json()).unwrap();
         assert_eq!(list.len(), CAPACITY);
@@ -96,6 +99,7 @@ mod tests {
         assert_eq!(list[CAPACITY - 1]["body"], (CAPACITY + 4).to_string());
         assert_eq!(list[0]["headers"]["x-a"], "1, 2");
         assert_eq!(list[0]["path"], "/v1/messages");
+        assert_eq!(list[0]["name"], "primary");
         log.clear();
         assert_eq!(log.to_json(), b"[]");
     }

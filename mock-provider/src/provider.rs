@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::answer::{answer_text, chunks};
 use crate::behaviour::Behaviour;
+use crate::faults::{DownMode, FaultConfig, Faults, Injected};
 use crate::http::{Delivery, Reply, Request};
 use crate::log::RequestLog;
 use crate::openai::{Completion, Usage};
@@ -40,30 +41,100 @@ impl Protocol {
     }
 }
 
-/// The provider's state: the request log and the id counter.
+/// Headers that choose a request's outcome; they win over the failure rate.
+const OUTCOME_HEADERS: [&str; 4] = [
+    "x-mock-status",
+    "x-mock-drop-connection",
+    "x-mock-raw-body",
+    "x-mock-cut-after-bytes",
+];
+
+/// Headers that choose a request's timing; they win over the default `ttft_ms`.
+const TIMING_HEADERS: [&str; 2] = ["x-mock-latency-ms", "x-mock-ttft-ms"];
+
+/// The provider's state: the request log, the id counter and failure injection.
 #[derive(Debug, Default)]
 pub struct MockProvider {
     log: RequestLog,
     next_id: AtomicU64,
+    faults: Faults,
 }
 
 impl MockProvider {
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
 
+    pub fn with_faults(config: FaultConfig) -> Self {
+        MockProvider {
+            faults: Faults::new(config),
+            ..Self::default()
+        }
+    }
+
+    /// Answers one request; every answer carries `x-mock-name`.
     pub fn handle(&self, request: &Request) -> (Reply, Delivery) {
+        let (mut reply, delivery) = self.answer(request);
+        if let Reply::Full { headers, .. } | Reply::Stream { headers, .. } = &mut reply {
+            headers.push(("x-mock-name".to_string(), self.faults.name()));
+        }
+        (reply, delivery)
+    }
+
+    fn answer(&self, request: &Request) -> (Reply, Delivery) {
         let path = request.path();
         if path.starts_with("/__mock/") {
-            return (self.control(&request.method, path), Delivery::default());
+            return (
+                self.control(&request.method, path, &request.body),
+                Delivery::default(),
+            );
         }
-        self.log.record(request);
+        self.log.record(request, &self.faults.name());
         let protocol = Protocol::for_path(path);
-        let behaviour = match Behaviour::from_headers(&request.headers) {
+        let behaviour = Behaviour::from_headers(&request.headers);
+        let overridden =
+            behaviour.is_err() || OUTCOME_HEADERS.iter().any(|h| request.header(h).is_some());
+        let (injected, config) = self.faults.decide(overridden);
+        // Timing headers win over the instance's slow first byte.
+        let timed_by_headers = TIMING_HEADERS.iter().any(|h| request.header(h).is_some());
+        let latency_ms = match &behaviour {
+            Ok(b) if timed_by_headers => b.latency_ms,
+            _ => config.ttft_ms,
+        };
+        let first_byte = Delivery {
+            latency_ms,
+            ..Delivery::default()
+        };
+        match injected {
+            Some(Injected::Down(DownMode::Reset)) => return (Reply::Drop, Delivery::default()),
+            Some(Injected::Down(_)) => {
+                let message = format!("mock provider {} is down", config.name);
+                return (
+                    error_reply(protocol, config.failure_status, &message),
+                    Delivery::default(),
+                );
+            }
+            Some(Injected::Rate) => {
+                let message = format!(
+                    "mock failure injected by {} (failure_rate {})",
+                    config.name, config.failure_rate
+                );
+                return (
+                    error_reply(protocol, config.failure_status, &message),
+                    first_byte,
+                );
+            }
+            None => {}
+        }
+        let behaviour = match behaviour {
             Ok(behaviour) => behaviour,
             Err(message) => return (error_reply(protocol, 400, &message), Delivery::default()),
         };
-        let delivery = behaviour.delivery();
+        let delivery = Delivery {
+            latency_ms,
+            ..behaviour.delivery()
+        };
         if behaviour.drop_connection {
             return (Reply::Drop, delivery);
         }
@@ -100,9 +171,28 @@ impl MockProvider {
         (with_status(reply, behaviour.status), delivery)
     }
 
-    fn control(&self, method: &str, path: &str) -> Reply {
+    fn control(&self, method: &str, path: &str, body: &[u8]) -> Reply {
+        let json = |value: Value| full(200, "application/json", value.to_string().into_bytes());
         match (method, path) {
             ("GET", "/__mock/health") => full(200, "text/plain", b"ok".to_vec()),
+            ("POST", "/__mock/down") => {
+                self.faults.set_down(true);
+                json(self.faults.stats())
+            }
+            ("POST", "/__mock/up") => {
+                self.faults.set_down(false);
+                json(self.faults.stats())
+            }
+            ("GET", "/__mock/config") => json(serde_json::json!(self.faults.config())),
+            ("POST", "/__mock/config") => match self.faults.patch(body) {
+                Ok(config) => json(serde_json::json!(config)),
+                Err(message) => error_reply(Protocol::OpenAi, 400, &message),
+            },
+            ("GET", "/__mock/stats") => json(self.faults.stats()),
+            ("DELETE", "/__mock/stats") => {
+                self.faults.reset_stats();
+                json(self.faults.stats())
+            }
             ("GET", "/__mock/requests") => full(200, "application/json", self.log.to_json()),
             ("DELETE", "/__mock/requests") => {
                 self.log.clear();
@@ -411,7 +501,10 @@ mod tests {
         assert_eq!(body, b"<html>oops</html>");
         assert_eq!(
             headers,
-            [("content-type".to_string(), "text/html".to_string())]
+            [
+                ("content-type".to_string(), "text/html".to_string()),
+                ("x-mock-name".to_string(), "mock".to_string())
+            ]
         );
         let (reply, delivery) = provider.handle(&post(
             "/v1/messages",
@@ -490,5 +583,156 @@ mod tests {
             body: vec![],
         };
         assert_eq!(json_of(&provider.handle(&get).0).1, json!([]));
+    }
+
+    fn control(provider: &MockProvider, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let request = Request {
+            method: method.into(),
+            target: path.into(),
+            http10: false,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
+        json_of(&provider.handle(&request).0)
+    }
+
+    fn faulty(rate: f64) -> MockProvider {
+        MockProvider::with_faults(FaultConfig {
+            name: "openai".into(),
+            failure_rate: rate,
+            seed: 9,
+            ..FaultConfig::default()
+        })
+    }
+
+    #[test]
+    fn failure_rate_answers_failure_status_in_the_protocol_envelope() {
+        let provider = faulty(1.0);
+        let (reply, delivery) = provider.handle(&post("/v1/messages", &[], chat("x")));
+        assert_eq!(delivery, Delivery::default());
+        let Reply::Full {
+            status: 503,
+            ref headers,
+            ..
+        } = reply
+        else {
+            panic!("{reply:?}")
+        };
+        assert!(headers.contains(&("x-mock-name".to_string(), "openai".to_string())));
+        let (_, body) = json_of(&reply);
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failure_rate 1"));
+        // Outcome headers win over the failure rate.
+        let ok = post(
+            "/v1/chat/completions",
+            &[("x-mock-status", "200")],
+            chat("x"),
+        );
+        assert_eq!(json_of(&provider.handle(&ok).0).0, 200);
+        let stats = control(&provider, "GET", "/__mock/stats", "").1;
+        assert_eq!(stats["requests"], 2);
+        assert_eq!(stats["failures_injected"], 1);
+        assert_eq!(stats["name"], "openai");
+    }
+
+    #[test]
+    fn injected_429_carries_retry_after() {
+        let provider = faulty(1.0);
+        control(
+            &provider,
+            "POST",
+            "/__mock/config",
+            r#"{"failure_status":429}"#,
+        );
+        let (reply, _) = provider.handle(&post("/v1/chat/completions", &[], chat("x")));
+        let Reply::Full {
+            status: 429,
+            headers,
+            ..
+        } = reply
+        else {
+            panic!()
+        };
+        assert!(headers.contains(&("retry-after".to_string(), "1".to_string())));
+    }
+
+    #[test]
+    fn ttft_default_delays_the_first_byte_unless_headers_time_it() {
+        let provider = faulty(0.0);
+        control(&provider, "POST", "/__mock/config", r#"{"ttft_ms":40}"#);
+        let (_, delivery) = provider.handle(&post("/v1/chat/completions", &[], chat("x")));
+        assert_eq!(delivery.latency_ms, 40);
+        let timed = [("x-mock-latency-ms", "5")];
+        let (_, delivery) = provider.handle(&post("/v1/chat/completions", &timed, chat("x")));
+        assert_eq!(delivery.latency_ms, 5);
+        let streaming_ttft = [("x-mock-ttft-ms", "7")];
+        let (_, delivery) =
+            provider.handle(&post("/v1/chat/completions", &streaming_ttft, chat("x")));
+        assert_eq!(delivery.latency_ms, 0);
+        // Control requests are never slowed.
+        let get = Request {
+            method: "GET".into(),
+            target: "/__mock/health".into(),
+            http10: false,
+            headers: vec![],
+            body: vec![],
+        };
+        assert_eq!(provider.handle(&get).1.latency_ms, 0);
+    }
+
+    #[test]
+    fn down_and_up_switch_every_request() {
+        let provider = faulty(0.0);
+        let (status, stats) = control(&provider, "POST", "/__mock/down", "");
+        assert_eq!((status, stats["down"].as_bool()), (200, Some(true)));
+        let pinned = [("x-mock-status", "200")];
+        let (status, body) = json_of(
+            &provider
+                .handle(&post("/v1/chat/completions", &pinned, chat("x")))
+                .0,
+        );
+        assert_eq!(status, 503);
+        assert_eq!(body["error"]["message"], "mock provider openai is down");
+        control(
+            &provider,
+            "POST",
+            "/__mock/config",
+            r#"{"down_mode":"reset"}"#,
+        );
+        assert!(matches!(
+            provider.handle(&post("/v1/messages", &[], chat("x"))).0,
+            Reply::Drop
+        ));
+        control(&provider, "POST", "/__mock/up", "");
+        assert_eq!(
+            json_of(&provider.handle(&post("/v1/messages", &[], chat("x"))).0).0,
+            200
+        );
+        let stats = control(&provider, "GET", "/__mock/stats", "").1;
+        assert_eq!(stats["failed_while_down"], 2);
+        // Down requests are still logged, with the instance name.
+        let log = control(&provider, "GET", "/__mock/requests", "").1;
+        assert_eq!(log.as_array().unwrap().len(), 3);
+        assert_eq!(log[0]["name"], "openai");
+    }
+
+    #[test]
+    fn config_endpoint_reports_and_rejects() {
+        let provider = faulty(0.25);
+        let (status, config) = control(&provider, "GET", "/__mock/config", "");
+        assert_eq!((status, config["failure_rate"].as_f64()), (200, Some(0.25)));
+        assert_eq!(config["down_mode"], "status");
+        let (status, body) = control(&provider, "POST", "/__mock/config", r#"{"ttft_ms":-1}"#);
+        assert_eq!(status, 400);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("config body"));
+        let (status, _) = control(&provider, "DELETE", "/__mock/stats", "");
+        assert_eq!(status, 200);
     }
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -21,8 +21,13 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start mock-provider");
@@ -425,4 +430,218 @@ fn many_keep_alive_connections() {
     for thread in threads {
         thread.join().unwrap();
     }
+}
+
+/// Statuses of `count` plain requests, one connection each way (a reset closes it).
+fn statuses(addr: &str, path: &str, count: usize) -> Vec<u16> {
+    let mut client = Client::connect(addr);
+    (0..count)
+        .map(|_| {
+            let response = client.call("POST", path, &[], &chat("x"));
+            assert!(!response.truncated);
+            response.status
+        })
+        .collect()
+}
+
+#[test]
+fn failure_rate_is_seeded_reproducible_and_counted() {
+    let args = ["--name", "openai", "--failure-rate", "0.3", "--seed", "42"];
+    let (one, two) = (start_with(&args), start_with(&args));
+    let first = statuses(&one.addr, "/v1/chat/completions", 400);
+    assert_eq!(first, statuses(&two.addr, "/v1/chat/completions", 400));
+    let failed = first.iter().filter(|s| **s == 503).count();
+    assert!((90..=150).contains(&failed), "{failed} of 400 failed");
+    assert!(first.iter().all(|s| *s == 200 || *s == 503));
+
+    let mut client = Client::connect(&one.addr);
+    let stats = client.call("GET", "/__mock/stats", &[], "");
+    assert_eq!(stats.header("x-mock-name"), Some("openai"));
+    let stats = stats.json();
+    assert_eq!(stats["requests"], 400);
+    assert_eq!(stats["failures_injected"], failed);
+
+    // Another seed, another sequence; the envelope follows the protocol.
+    let other = start_with(&["--failure-rate", "0.3", "--seed", "43"]);
+    assert_ne!(first, statuses(&other.addr, "/v1/chat/completions", 400));
+    let anthropic = start_with(&["--failure-rate", "1", "--failure-status", "529"]);
+    let response = Client::connect(&anthropic.addr).call("POST", "/v1/messages", &[], &chat("x"));
+    assert_eq!(response.status, 529);
+    assert_eq!(response.header("x-mock-name"), Some("mock"));
+    assert_eq!(response.json()["error"]["type"], "overloaded_error");
+}
+
+#[test]
+fn headers_win_over_the_failure_rate() {
+    let server = start_with(&["--failure-rate", "1"]);
+    let mut client = Client::connect(&server.addr);
+    let response = client.call(
+        "POST",
+        "/v1/chat/completions",
+        &[("x-mock-status", "200")],
+        &chat("pinned"),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json()["choices"][0]["message"]["content"],
+        "pinned"
+    );
+    let response = client.call(
+        "POST",
+        "/v1/chat/completions",
+        &[("x-mock-status", "429")],
+        &chat("x"),
+    );
+    assert_eq!(response.status, 429);
+    assert_eq!(response.header("retry-after"), Some("1"));
+}
+
+#[test]
+fn ttft_slows_the_first_byte_of_every_request() {
+    let server = start_with(&["--ttft-ms", "300"]);
+    let mut client = Client::connect(&server.addr);
+    let mut request: Value = serde_json::from_str(&chat("slow start")).unwrap();
+    for stream in [false, true] {
+        request["stream"] = json!(stream);
+        let started = Instant::now();
+        client.send("POST", "/v1/chat/completions", &[], &request.to_string());
+        let mut byte = [0];
+        client.reader.read_exact(&mut byte).unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "stream {stream}"
+        );
+        client = Client::connect(&server.addr);
+    }
+    // A timing header wins over the default; control requests are never slowed.
+    let started = Instant::now();
+    let response = client.call(
+        "POST",
+        "/v1/messages",
+        &[("x-mock-latency-ms", "0")],
+        &chat("x"),
+    );
+    assert_eq!(response.status, 200);
+    client.call("GET", "/__mock/stats", &[], "");
+    assert!(started.elapsed() < Duration::from_millis(300));
+    // Changed at runtime.
+    let config = client.call("POST", "/__mock/config", &[], r#"{"ttft_ms":0}"#);
+    assert_eq!(config.json()["ttft_ms"], 0);
+    let started = Instant::now();
+    client.call("POST", "/v1/chat/completions", &[], &chat("x"));
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[test]
+fn config_changes_the_failure_rate_at_runtime() {
+    let server = start_with(&["--name", "local"]);
+    let mut client = Client::connect(&server.addr);
+    assert!(statuses(&server.addr, "/v1/messages", 20)
+        .iter()
+        .all(|s| *s == 200));
+    let config = client.call(
+        "POST",
+        "/__mock/config",
+        &[],
+        r#"{"failure_rate":1.0,"failure_status":500}"#,
+    );
+    assert_eq!(config.status, 200);
+    assert_eq!(config.json()["failure_rate"], 1.0);
+    assert!(statuses(&server.addr, "/v1/messages", 20)
+        .iter()
+        .all(|s| *s == 500));
+    let bad = client.call("POST", "/__mock/config", &[], r#"{"failure_rate":-0.1}"#);
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["error"]["message"],
+        "failure_rate must be 0.0..=1.0 (got -0.1)"
+    );
+    let stats = client.call("GET", "/__mock/stats", &[], "").json();
+    assert_eq!(
+        (
+            stats["requests"].as_u64(),
+            stats["failures_injected"].as_u64()
+        ),
+        (Some(40), Some(20))
+    );
+    let log = client.call("GET", "/__mock/requests", &[], "").json();
+    assert!(log.as_array().unwrap().iter().all(|e| e["name"] == "local"));
+}
+
+#[test]
+fn down_status_and_reset_modes_then_up() {
+    let server = start_with(&["--name", "anthropic"]);
+    let mut control = Client::connect(&server.addr);
+    assert_eq!(
+        control.call("POST", "/__mock/down", &[], "").json()["down"],
+        true
+    );
+    let response = Client::connect(&server.addr).call(
+        "POST",
+        "/v1/messages",
+        &[("x-mock-status", "200")],
+        &chat("x"),
+    );
+    assert_eq!(response.status, 503);
+    assert_eq!(response.header("x-mock-name"), Some("anthropic"));
+    assert_eq!(response.json()["error"]["type"], "api_error");
+
+    control.call("POST", "/__mock/config", &[], r#"{"down_mode":"reset"}"#);
+    let mut client = Client::connect(&server.addr);
+    client.send("POST", "/v1/chat/completions", &[], &chat("x"));
+    assert!(client.response().is_none());
+
+    assert_eq!(
+        control.call("POST", "/__mock/up", &[], "").json()["down"],
+        false
+    );
+    assert_eq!(statuses(&server.addr, "/v1/chat/completions", 3), [200; 3]);
+    let stats = control.call("GET", "/__mock/stats", &[], "").json();
+    assert_eq!(stats["failed_while_down"], 2);
+    assert_eq!(stats["requests"], 5);
+}
+
+#[test]
+fn down_hang_answers_nothing_until_up() {
+    let server = start_with(&["--down-mode", "hang"]);
+    let mut control = Client::connect(&server.addr);
+    control.call("POST", "/__mock/down", &[], "");
+    let mut client = Client::connect(&server.addr);
+    client
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    client.send("POST", "/v1/chat/completions", &[], &chat("held"));
+    let mut byte = [0];
+    let err = client.reader.get_mut().read(&mut byte).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+    // Control endpoints still answer while down.
+    assert_eq!(control.call("GET", "/__mock/health", &[], "").status, 200);
+    control.call("POST", "/__mock/up", &[], "");
+    client
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let response = client.response().unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["choices"][0]["message"]["content"], "held");
+}
+
+#[test]
+fn bad_flags_exit_with_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
+        .args(["--failure-rate", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--failure-rate must be 0.0..=1.0 (got 2)"),
+        "{stderr}"
+    );
 }
