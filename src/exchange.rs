@@ -32,7 +32,22 @@ pub struct RequestPlan {
     pub added_stream_usage: bool,
     /// The output cap the client asked for.
     pub max_output_tokens: Option<u64>,
+    /// The wire format the provider speaks for this request: `api`, or Anthropic when an
+    /// OpenAI request is translated for an Anthropic provider.
+    pub upstream_format: Format,
+    /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
+    pub client_wants_stream_usage: bool,
 }
+
+impl RequestPlan {
+    /// The request is translated on the way up and the response on the way back.
+    pub fn translated(&self) -> bool {
+        self.upstream_format != self.api
+    }
+}
+
+/// `max_tokens` sent to Anthropic (which requires it) when an OpenAI client set none.
+pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
 
 /// Validates a complete request body and decides what goes upstream.
 pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<RequestPlan, UserError> {
@@ -73,11 +88,15 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
         remove_headers: vec![],
         added_stream_usage: false,
         max_output_tokens: summary.max_output_tokens,
+        upstream_format: api,
+        client_wants_stream_usage: summary.client_wants_stream_usage,
     };
     if let Some(route) = &config.route {
         let serves = |p: &crate::config::Provider| {
             !p.missing_key
-                && (p.format == Format::Both || p.format == api)
+                && (p.format == Format::Both
+                    || p.format == api
+                    || (api == Format::OpenAi && p.format == Format::Anthropic))
                 && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
         };
         let provider = route
@@ -86,6 +105,21 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
             .find(|p| serves(p))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
+        if api == Format::OpenAi && provider.format == Format::Anthropic {
+            // The OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
+            let max_tokens = summary
+                .max_output_tokens
+                .unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS);
+            plan.new_body = Some(crate::providers::openai_to_anthropic::translate_request(
+                &req,
+                &plan.model,
+                max_tokens,
+            )?);
+            plan.upstream_format = Format::Anthropic;
+            plan.set_headers.push((":path", "/v1/messages".to_string()));
+            plan.set_headers
+                .push(("anthropic-version", "2023-06-01".to_string()));
+        }
         plan.set_headers
             .push(("x-llm-provider", provider.name.clone()));
         if let Some(key) = &provider.api_key {
@@ -106,7 +140,12 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
         .usage
         .as_ref()
         .is_some_and(|u| u.request_stream_usage);
-    if wants_usage && api == Format::OpenAi && plan.stream && !summary.client_wants_stream_usage {
+    if wants_usage
+        && api == Format::OpenAi
+        && !plan.translated()
+        && plan.stream
+        && !summary.client_wants_stream_usage
+    {
         plan.new_body = Some(openai::with_stream_usage(body, &req));
         plan.added_stream_usage = true;
     }

@@ -158,3 +158,31 @@ fn anthropic_stream_usage() {
     );
     assert!((f.cost_usd.unwrap() - (12.0 * 1.0 + 3.0 * 5.0) / 1e6).abs() < 1e-15);
 }
+
+#[test]
+fn openai_request_for_an_anthropic_provider_is_translated() {
+    let env = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk-ant".to_string());
+    let c = Config::parse(ROUTED.as_bytes(), &env).unwrap();
+    let body = br#"{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    assert!(plan.translated());
+    assert_eq!(
+        (plan.provider.as_str(), plan.upstream_format),
+        ("anthropic", Format::Anthropic)
+    );
+    assert!(plan
+        .set_headers
+        .contains(&(":path", "/v1/messages".to_string())));
+    assert!(plan
+        .set_headers
+        .contains(&("x-api-key", "sk-ant".to_string())));
+    assert!(
+        !plan.added_stream_usage,
+        "Anthropic streams carry usage; no stream_options upstream"
+    );
+    let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(up["system"], "be brief");
+    assert_eq!(up["max_tokens"], DEFAULT_TRANSLATED_MAX_TOKENS);
+    assert_eq!(up["stream"], true);
+    assert!(up.get("stream_options").is_none());
+}

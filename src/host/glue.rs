@@ -43,6 +43,12 @@ pub fn set_request_header(name: &str, value: Option<&str>) {
     }
 }
 
+pub fn remove_response_header(name: &str) {
+    if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, None) {
+        log::warn!("llm-gateway: could not remove response header {name}: {e:?}");
+    }
+}
+
 pub fn set_response_header(name: &str, value: &str) {
     if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value)) {
         log::warn!("llm-gateway: could not set response header {name}: {e:?}");

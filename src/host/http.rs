@@ -14,6 +14,7 @@ use crate::facts::Facts;
 use crate::identity::{Caller, Credentials, Identity, IdentityError};
 use crate::limits::{self, Admission, RateLimitStatus};
 use crate::metrics;
+use crate::providers::anthropic_to_openai::{self, StreamTranslator};
 
 use super::store::SharedData;
 
@@ -37,6 +38,8 @@ pub struct HttpExchange {
     meter: Option<ResponseMeter>,
     /// Response headers are held until the (JSON) body is complete.
     holding_response_headers: bool,
+    /// Anthropic events -> OpenAI chunks, for a translated stream.
+    stream_translator: Option<StreamTranslator>,
     settled: bool,
 }
 
@@ -52,6 +55,7 @@ impl HttpExchange {
             admission: None,
             meter: None,
             holding_response_headers: false,
+            stream_translator: None,
             settled: false,
         }
     }
@@ -154,7 +158,15 @@ impl HttpExchange {
             glue::set_request_header(name, None);
         }
         for (name, value) in &plan.set_headers {
-            glue::set_request_header(name, Some(value));
+            if *name == ":path" {
+                // A new path keeps the client's query string.
+                let query = glue::request_header(":path")
+                    .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
+                    .unwrap_or_default();
+                glue::set_request_header(name, Some(&format!("{value}{query}")));
+            } else {
+                glue::set_request_header(name, Some(value));
+            }
         }
     }
 
@@ -205,6 +217,19 @@ impl HttpExchange {
             self.metrics.record(&name, value);
         }
         Some(facts)
+    }
+}
+
+/// An Anthropic answer or error, whole, as the OpenAI client expects it.
+fn translate_whole_body(plan: &RequestPlan, status: u32, body: &[u8], created: u64) -> Vec<u8> {
+    if status >= 400 {
+        return anthropic_to_openai::translate_error(status, body);
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => anthropic_to_openai::translate_response(&v, &plan.model, created)
+            .to_string()
+            .into_bytes(),
+        Err(_) => anthropic_to_openai::translate_error(502, body),
     }
 }
 
@@ -342,9 +367,26 @@ impl HttpContext for HttpExchange {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let content_type = glue::response_header("content-type");
-        let meter =
-            ResponseMeter::new(plan.api, status, content_type.as_deref(), MAX_JSON_RESPONSE);
+        // Usage is read in the provider's own format, before any translation.
+        let meter = ResponseMeter::new(
+            plan.upstream_format,
+            status,
+            content_type.as_deref(),
+            MAX_JSON_RESPONSE,
+        );
         let kind = meter.kind;
+        let translated = plan.translated();
+        if translated && kind == BodyKind::EventStream && status < 400 {
+            let now = glue::now_us();
+            self.stream_translator = Some(StreamTranslator::new(
+                &plan.model,
+                &format!("{now:x}"),
+                plan.client_wants_stream_usage,
+                now / 1_000_000,
+            ));
+            // The translated stream has another length.
+            glue::remove_response_header("content-length");
+        }
         for (name, value) in Facts::from_plan(plan).early_headers() {
             glue::set_response_header(name, &value);
         }
@@ -362,8 +404,9 @@ impl HttpContext for HttpExchange {
             }
             return Action::Continue;
         }
-        if kind == BodyKind::Json {
-            // Hold the headers so tokens and cost can go into them once the body is read.
+        if kind == BodyKind::Json || (translated && self.stream_translator.is_none()) {
+            // Hold the headers so tokens and cost can go into them once the body is read
+            // (and, when translating, the body's length).
             self.holding_response_headers = true;
             return Action::Pause;
         }
@@ -387,10 +430,25 @@ impl HttpContext for HttpExchange {
             }
             let body = glue::body(BufferType::HttpResponseBody, body_size);
             meter.feed(&body, elapsed);
-        } else if meter.kind == BodyKind::EventStream && body_size > 0 {
+            if let Some(plan) = self.plan.as_ref().filter(|p| p.translated()) {
+                let status = meter.status;
+                let out = translate_whole_body(plan, status, &body, glue::now_us() / 1_000_000);
+                if glue::replace_body(BufferType::HttpResponseBody, body_size, &out) {
+                    glue::set_response_header("content-length", &out.len().to_string());
+                    glue::set_response_header("content-type", "application/json");
+                }
+            }
+        } else if meter.kind == BodyKind::EventStream {
             // After Continue, each callback's buffer holds only the new chunk.
             let chunk = glue::body(BufferType::HttpResponseBody, body_size);
             meter.feed(&chunk, elapsed);
+            if let Some(translator) = self.stream_translator.as_mut() {
+                let mut out = translator.feed(&chunk);
+                if end_of_stream {
+                    out.extend(translator.finish());
+                }
+                glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+            }
         }
         if end_of_stream {
             let holding = self.holding_response_headers;

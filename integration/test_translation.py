@@ -1,0 +1,110 @@
+"""The OpenAI SDK talking to a Claude model: with an `anthropic` provider configured (its
+key in Envoy's environment), an OpenAI chat-completions request for claude-* is
+translated to Anthropic's Messages API on the way up and the answer back to OpenAI's
+format, plain and streaming. The `anthropic` cluster points at the mock, which answers
+in Anthropic's format, so the test sees both sides."""
+
+import copy
+import json
+
+import openai
+import pytest
+
+from conftest import cluster_of
+from helpers import access_log_for, mock_requests_for, new_tag
+
+ANTHROPIC_KEY = "sk-ant-test-789"
+MODEL = "claude-sonnet-4-5"
+
+
+@pytest.fixture(scope="module")
+def gw(envoy_factory):
+    cfg = envoy_factory.config()
+    clusters = cfg["static_resources"]["clusters"]
+    to_mock = copy.deepcopy(cluster_of(cfg, "mock"))
+    to_mock["name"] = to_mock["load_assignment"]["cluster_name"] = "anthropic"
+    clusters[clusters.index(cluster_of(cfg, "anthropic"))] = to_mock
+    envoy = envoy_factory.start(envoy_config=cfg, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY})
+    yield envoy
+    envoy.stop()
+
+
+def client(gw, tag):
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sk-demo-pro", max_retries=0, timeout=30,
+                         default_query={"tag": tag})
+
+
+def upstream_of(mock, tag):
+    (seen,) = mock_requests_for(mock, tag)
+    return seen
+
+
+def test_plain_answer_is_translated_both_ways(gw, mock_provider):
+    tag = new_tag()
+    raw = client(gw, tag).chat.completions.with_raw_response.create(
+        model=MODEL, max_tokens=50, stop=["END"],
+        messages=[{"role": "system", "content": "Be brief."},
+                  {"role": "user", "content": "Hello Claude, via OpenAI"}])
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.content == "Hello Claude, via OpenAI"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.model == MODEL
+    assert raw.headers["x-llm-provider"] == "anthropic"
+    up = upstream_of(mock_provider, tag)
+    assert up["path"].split("?")[0] == "/v1/messages"
+    body = json.loads(up["body"])
+    assert body["system"] == "Be brief."
+    (message,) = body["messages"]
+    assert message["role"] == "user"
+    content = message["content"]
+    text = content if isinstance(content, str) else "".join(b["text"] for b in content if b["type"] == "text")
+    assert text == "Hello Claude, via OpenAI"
+    assert (body["max_tokens"], body["stop_sequences"]) == (50, ["END"])
+    assert up["headers"]["x-api-key"] == ANTHROPIC_KEY
+    assert up["headers"]["anthropic-version"] == "2023-06-01"
+    assert "authorization" not in up["headers"]
+    # Usage is the provider's, mapped to OpenAI's names, and priced as the Claude model.
+    assert completion.usage.completion_tokens == int(raw.headers["x-llm-output-tokens"])
+    assert completion.usage.prompt_tokens == int(raw.headers["x-llm-input-tokens"])
+    assert float(raw.headers["x-llm-cost-usd"]) > 0
+    line = access_log_for(gw, tag)
+    assert (line["provider"], line["usage_source"]) == ("anthropic", "provider")
+
+
+def test_stream_is_translated_to_openai_chunks(gw, mock_provider):
+    tag = new_tag()
+    stream = client(gw, tag).chat.completions.create(
+        model=MODEL, stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Stream me back, please, in several pieces"}],
+        extra_headers={"x-mock-stream-chunks": "5"})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Stream me back, please, in several pieces"
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    assert upstream_of(mock_provider, tag)["path"].split("?")[0] == "/v1/messages"
+    line = access_log_for(gw, tag)
+    assert line["output_tokens"] == str(chunks[-1].usage.completion_tokens)
+
+
+def test_provider_errors_come_back_in_openai_envelope(gw):
+    tag = new_tag()
+    with pytest.raises(openai.RateLimitError) as e:
+        client(gw, tag).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-mock-status": "429"})
+    assert e.value.body["code"] == "rate_limit_exceeded"
+    with pytest.raises(openai.InternalServerError):
+        client(gw, tag).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-mock-status": "529"})
+
+
+def test_untranslatable_request_is_refused_before_the_provider(gw, mock_provider):
+    tag = new_tag()
+    with pytest.raises(openai.BadRequestError) as e:
+        client(gw, tag).chat.completions.create(model=MODEL, n=2, messages=[{"role": "user", "content": "x"}])
+    assert "n" in e.value.body["message"]
+    assert mock_requests_for(mock_provider, tag) == []
