@@ -76,6 +76,9 @@ pub struct RawRoute {
     pub default_provider: String,
     /// Providers in order of preference; the first whose `models` matches wins.
     pub providers: Vec<RawProvider>,
+    /// Routing aliases such as `model: "auto"` (OpenAI chat requests): a tier picked from
+    /// cheap signals, and the tier's model. See src/routing. Default off.
+    pub auto: Option<crate::routing::RawRouting>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +151,7 @@ pub struct Provider {
 pub struct Route {
     pub default_provider: usize,
     pub providers: Vec<Provider>,
+    pub auto: Option<crate::routing::Routing>,
 }
 
 #[derive(Debug, Clone)]
@@ -316,9 +320,11 @@ fn compile_route(
             raw.default_provider
         )));
     }
+    let auto = raw.auto.map(crate::routing::compile).transpose()?;
     Ok(Route {
         default_provider,
         providers,
+        auto,
     })
 }
 

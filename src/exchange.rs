@@ -37,6 +37,14 @@ pub struct RequestPlan {
     pub upstream_format: Format,
     /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
     pub client_wants_stream_usage: bool,
+    /// Why a routing alias (`auto`) chose `model`; for `x-llm-route-reason`.
+    pub route_reason: Option<String>,
+}
+
+/// What routing may look at besides the body.
+pub struct RouteContext<'a> {
+    pub group: Option<&'a str>,
+    pub header: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl RequestPlan {
@@ -51,16 +59,68 @@ pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
 
 /// Validates a complete request body and decides what goes upstream.
 pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<RequestPlan, UserError> {
+    plan_routed_request(
+        config,
+        api,
+        body,
+        &RouteContext {
+            group: None,
+            header: &|_| None,
+        },
+    )
+}
+
+/// Validates a complete request body and decides what goes upstream, resolving routing
+/// aliases with the caller's group and request headers.
+pub fn plan_routed_request(
+    config: &Config,
+    api: Format,
+    body: &[u8],
+    ctx: &RouteContext,
+) -> Result<RequestPlan, UserError> {
     if body.len() as u64 > config.max_body_bytes {
         return Err(UserError::BodyTooLarge {
             limit: config.max_body_bytes,
         });
     }
-    let req = providers::parse_object(body)?;
-    let summary = match api {
+    let mut req = providers::parse_object(body)?;
+    let mut summary = match api {
         Format::Anthropic => anthropic::validate_request(&req)?,
         Format::OpenAi | Format::Both => openai::validate_request(&req)?,
     };
+    let mut routed_body = None;
+    let mut route_reason = None;
+    let routing = config.route.as_ref().and_then(|r| r.auto.as_ref());
+    if let Some(routing) = routing.filter(|r| api == Format::OpenAi && r.is_alias(&summary.model)) {
+        let estimate = tokens::count_openai_chat(&summary.model, &req);
+        match crate::routing::decide(
+            routing,
+            &summary.model,
+            &req,
+            estimate,
+            ctx.group,
+            ctx.header,
+        ) {
+            Ok(decision) => {
+                req.insert("model".into(), decision.model.clone().into());
+                routed_body = Some(
+                    serde_json::Value::Object(req.clone())
+                        .to_string()
+                        .into_bytes(),
+                );
+                summary.model = decision.model;
+                route_reason = Some(decision.reason);
+            }
+            Err(crate::routing::RouteError::AllForbidden { reason }) => {
+                log::info!("llm-gateway: routing refused {}: {reason}", summary.model);
+                return Err(UserError::ModelNotAllowed {
+                    model: summary.model,
+                });
+            }
+            Err(crate::routing::RouteError::UnknownAlias) => {}
+        }
+    }
+    let body: &[u8] = routed_body.as_deref().unwrap_or(body);
     let counts = config.usage.is_some() || config.limits.is_some();
     let (input_tokens, input_accuracy) = match (counts, api) {
         (false, _) => (None, Accuracy::Estimate),
@@ -90,7 +150,11 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
         max_output_tokens: summary.max_output_tokens,
         upstream_format: api,
         client_wants_stream_usage: summary.client_wants_stream_usage,
+        route_reason,
     };
+    if routed_body.is_some() {
+        plan.new_body = Some(body.to_vec());
+    }
     if let Some(route) = &config.route {
         let serves = |p: &crate::config::Provider| {
             !p.missing_key

@@ -30,6 +30,8 @@ pub struct Facts {
     /// The identified consumer and its group (identity stage).
     pub consumer: Option<String>,
     pub consumer_group: Option<String>,
+    /// Why a routing alias chose the model.
+    pub route_reason: Option<String>,
 }
 
 impl Facts {
@@ -53,6 +55,7 @@ impl Facts {
             duration_ms: None,
             consumer: None,
             consumer_group: None,
+            route_reason: plan.route_reason.clone(),
         }
     }
 
@@ -65,6 +68,9 @@ impl Facts {
         ];
         if let Some(n) = self.input_tokens_counted {
             h.push(("x-llm-input-tokens", n.to_string()));
+        }
+        if let Some(r) = &self.route_reason {
+            h.push(("x-llm-route-reason", r.clone()));
         }
         h
     }
@@ -83,6 +89,9 @@ impl Facts {
         }
         if let Some(c) = self.cost_usd {
             h.push(("x-llm-cost-usd", format_usd(c)));
+        }
+        if let Some(r) = &self.route_reason {
+            h.push(("x-llm-route-reason", r.clone()));
         }
         h
     }
@@ -122,6 +131,7 @@ impl Facts {
         opt("llm_error", self.error.map(str::to_string));
         opt("llm_ttft_ms", self.ttft_ms.map(|n| n.to_string()));
         opt("llm_consumer", self.consumer.clone());
+        opt("llm_route_reason", self.route_reason.clone());
         opt("llm_consumer_group", self.consumer_group.clone());
         s
     }

@@ -186,3 +186,33 @@ fn openai_request_for_an_anthropic_provider_is_translated() {
     assert_eq!(up["stream"], true);
     assert!(up.get("stream_options").is_none());
 }
+
+#[test]
+fn auto_alias_is_routed_and_explained() {
+    let c = config(
+        r#"{"route":{"default_provider":"mock","providers":[{"name":"mock","format":"both"}],
+            "auto":{"aliases":{"auto":{"tiers":{"simple":"gpt-4o-mini","complex":"o3"}}}}},"usage":{}}"#,
+    );
+    let simple = br#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}"#;
+    let plan = plan_request(&c, Format::OpenAi, simple).unwrap();
+    assert_eq!(plan.model, "gpt-4o-mini");
+    assert!(plan
+        .route_reason
+        .as_deref()
+        .unwrap()
+        .starts_with("tier=simple"));
+    let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(up["model"], "gpt-4o-mini");
+    let hard = br#"{"model":"auto","messages":[{"role":"user","content":"Prove step by step that there are infinitely many primes, then analyze the proof's assumptions."}]}"#;
+    assert_eq!(plan_request(&c, Format::OpenAi, hard).unwrap().model, "o3");
+    let plain = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&c, Format::OpenAi, plain).unwrap();
+    assert_eq!(
+        (
+            plan.model.as_str(),
+            plan.route_reason.is_none(),
+            plan.new_body.is_none()
+        ),
+        ("gpt-4o", true, true)
+    );
+}

@@ -345,7 +345,12 @@ impl HttpContext for HttpExchange {
             return Action::Pause;
         }
         let body = glue::body(BufferType::HttpRequestBody, body_size);
-        let planned = exchange::plan_request(&config, api, &body)
+        let group = self.caller.as_ref().map(|c| c.consumer.group.clone());
+        let ctx = exchange::RouteContext {
+            group: group.as_deref(),
+            header: &glue::request_header,
+        };
+        let planned = exchange::plan_routed_request(&config, api, &body, &ctx)
             .and_then(|plan| exchange::authorize(&plan, self.caller.as_ref()).map(|()| plan));
         let plan = match planned {
             Ok(plan) => plan,
