@@ -108,3 +108,54 @@ def test_untranslatable_request_is_refused_before_the_provider(gw, mock_provider
         client(gw, tag).chat.completions.create(model=MODEL, n=2, messages=[{"role": "user", "content": "x"}])
     assert "n" in e.value.body["message"]
     assert mock_requests_for(mock_provider, tag) == []
+
+
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def test_tools_round_trip_through_translation(gw, mock_provider):
+    tag = new_tag()
+    c = client(gw, tag)
+    headers = {"x-mock-tool-call": "get_weather", "x-mock-tool-args": '{"city": "Seoul"}'}
+    first = c.chat.completions.create(
+        model=MODEL, tools=[WEATHER_TOOL], tool_choice="auto",
+        messages=[{"role": "user", "content": "Weather in Seoul?"}], extra_headers=headers)
+    (call,) = first.choices[0].message.tool_calls
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Seoul"})
+    sent = json.loads(upstream_of(mock_provider, tag)["body"])
+    assert sent["tools"][0]["name"] == "get_weather"
+    assert sent["tools"][0]["input_schema"]["properties"] == {"city": {"type": "string"}}
+    assert sent["tool_choice"] == {"type": "auto"}
+    # The SDK sends the tool's result back; Anthropic must see tool_use then tool_result.
+    tag2 = new_tag()
+    second = client(gw, tag2).chat.completions.create(
+        model=MODEL, tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "Weather in Seoul?"},
+                  first.choices[0].message.model_dump(exclude_none=True),
+                  {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21 C"}])
+    assert second.choices[0].message.content  # the mock answers with text now
+    back = json.loads(upstream_of(mock_provider, tag2)["body"])["messages"]
+    assert [m["role"] for m in back] == ["user", "assistant", "user"]
+    tool_use = next(b for b in back[1]["content"] if b["type"] == "tool_use")
+    tool_result = next(b for b in back[2]["content"] if b["type"] == "tool_result")
+    assert tool_use["id"] == tool_result["tool_use_id"] == call.id
+    assert tool_use["input"] == {"city": "Seoul"}
+
+
+def test_streamed_tool_call_arrives_as_openai_deltas(gw):
+    tag = new_tag()
+    stream = client(gw, tag).chat.completions.create(
+        model=MODEL, tools=[WEATHER_TOOL], stream=True,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        extra_headers={"x-mock-tool-call": "get_weather", "x-mock-tool-args": '{"city": "Paris"}'})
+    name, args, finish = None, "", None
+    for chunk in stream:
+        for choice in chunk.choices:
+            for tc in choice.delta.tool_calls or []:
+                name = tc.function.name or name
+                args += tc.function.arguments or ""
+            finish = choice.finish_reason or finish
+    assert (name, json.loads(args), finish) == ("get_weather", {"city": "Paris"}, "tool_calls")

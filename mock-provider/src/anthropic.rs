@@ -16,6 +16,11 @@ pub fn plain_body(c: &Completion) -> Value {
         "stop_reason": "end_turn",
         "stop_sequence": null,
     });
+    if let Some((name, input)) = c.tool_call {
+        body["content"] =
+            json!([{"type": "tool_use", "id": tool_use_id(c), "name": name, "input": input}]);
+        body["stop_reason"] = json!("tool_use");
+    }
     if let Some(usage) = c.usage {
         body["usage"] = json!({
             "input_tokens": usage.input,
@@ -60,6 +65,43 @@ pub fn stream_events(c: &Completion) -> EventStream {
         ),
         named_event("ping", &json!({"type": "ping"})),
     ];
+    if let Some((name, input)) = c.tool_call {
+        // The tool block replaces the text block; its input arrives as JSON pieces.
+        events.pop();
+        events.pop();
+        events.push(named_event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "tool_use", "id": tool_use_id(c), "name": name, "input": {}}}),
+        ));
+        events.push(named_event("ping", &json!({"type": "ping"})));
+        let input = input.to_string();
+        let mid = input
+            .char_indices()
+            .nth(input.chars().count() / 2)
+            .map_or(0, |(i, _)| i);
+        for piece in [&input[..mid], &input[mid..]] {
+            events.push(named_event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        events.push(named_event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ));
+        message_delta["delta"]["stop_reason"] = json!("tool_use");
+        events.push(named_event("message_delta", &message_delta));
+        events.push(named_event(
+            "message_stop",
+            &json!({"type": "message_stop"}),
+        ));
+        return EventStream {
+            events,
+            preamble: 3,
+        };
+    }
     events.extend(c.chunks.iter().map(|text| {
         named_event(
             "content_block_delta",
@@ -79,6 +121,10 @@ pub fn stream_events(c: &Completion) -> EventStream {
         events,
         preamble: 3,
     }
+}
+
+fn tool_use_id(c: &Completion) -> String {
+    format!("toolu_{}", c.id.trim_start_matches("msg_"))
 }
 
 /// `{"type":"error","error":{"type","message"}}` with the type Anthropic uses for `status`.
@@ -108,6 +154,7 @@ mod tests {
             answer: "Hi there",
             chunks: vec!["Hi", " there"],
             usage,
+            tool_call: None,
         }
     }
 

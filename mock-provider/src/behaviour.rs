@@ -31,6 +31,9 @@ pub struct Behaviour {
     pub raw_body: Option<String>,
     /// `x-mock-content-type`: the content type of a raw body (default `text/plain`).
     pub content_type: Option<String>,
+    /// `x-mock-tool-call: NAME` with `x-mock-tool-args: JSON object` (default `{}`): on
+    /// `/v1/messages`, answer with a `tool_use` block instead of text.
+    pub tool_call: Option<(String, serde_json::Value)>,
 }
 
 impl Behaviour {
@@ -75,6 +78,20 @@ impl Behaviour {
             drop_connection: flag(&get, "x-mock-drop-connection")?,
             raw_body: get("x-mock-raw-body").map(str::to_string),
             content_type: get("x-mock-content-type").map(str::to_string),
+            tool_call: match get("x-mock-tool-call") {
+                None => None,
+                Some(name) => {
+                    let args = get("x-mock-tool-args").unwrap_or("{}");
+                    match serde_json::from_str::<serde_json::Value>(args) {
+                        Ok(v) if v.is_object() => Some((name.to_string(), v)),
+                        _ => {
+                            return Err(format!(
+                                "x-mock-tool-args must be a JSON object (got {args:?})"
+                            ))
+                        }
+                    }
+                }
+            },
         })
     }
 

@@ -23,6 +23,8 @@ pub struct Completion<'a> {
     pub chunks: Vec<&'a str>,
     /// `None` when usage is omitted.
     pub usage: Option<Usage>,
+    /// Answer with this tool call (name, input) instead of text (Anthropic only).
+    pub tool_call: Option<&'a (String, Value)>,
 }
 
 fn usage_json(usage: Usage) -> Value {
@@ -121,6 +123,7 @@ mod tests {
             answer: "Hi there",
             chunks: vec!["Hi", " there"],
             usage,
+            tool_call: None,
         }
     }
 

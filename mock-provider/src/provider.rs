@@ -245,6 +245,7 @@ impl MockProvider {
             answer: &answer,
             chunks: chunks(&answer, behaviour.stream_chunks),
             usage,
+            tool_call: behaviour.tool_call.as_ref(),
         };
 
         if request.get("stream").and_then(Value::as_bool) != Some(true) {
