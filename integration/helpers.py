@@ -4,6 +4,7 @@ request log, and a small SSE reader."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -241,3 +242,16 @@ def raw_post(base_url: str, path: str, body: bytes, headers: dict | None = None,
         resp.body = payload
         resp.complete = len(payload) == int(resp.headers.get("content-length", len(payload)))
     return resp
+
+
+def providers_at_mock(cfg: dict, names: tuple[str, ...]) -> dict:
+    """Points the named provider clusters of an Envoy config at the mock (plain HTTP), so
+    a test sees what each provider route would receive; the routes keep their
+    host_rewrite, which shows the route a request took."""
+    clusters = cfg["static_resources"]["clusters"]
+    mock = next(c for c in clusters if c["name"] == "mock")
+    for name in names:
+        to_mock = copy.deepcopy(mock)
+        to_mock["name"] = to_mock["load_assignment"]["cluster_name"] = name
+        clusters[next(i for i, c in enumerate(clusters) if c["name"] == name)] = to_mock
+    return cfg

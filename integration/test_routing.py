@@ -8,14 +8,13 @@ the provider route with its own `x-llm-provider` header.
 The `openai` and `anthropic` clusters point at the mock here (plain HTTP); the route's
 `host_rewrite_literal` still shows which route a request took."""
 
-import copy
 import json
 
 import pytest
 import requests
 
-from conftest import cluster_of
-from helpers import CHAT, MESSAGES, access_log_for, chat_body, messages_body, mock_requests_for, new_tag, tagged
+from helpers import (CHAT, MESSAGES, access_log_for, chat_body, messages_body, mock_requests_for, new_tag,
+                     providers_at_mock, tagged)
 
 OPENAI_KEY = "sk-test-123"
 ANTHROPIC_KEY = "sk-ant-test-456"
@@ -25,12 +24,7 @@ CLIENT_AUTH = "Bearer sk-demo-pro"
 
 @pytest.fixture(scope="module")
 def gw(envoy_factory):
-    cfg = envoy_factory.config()
-    clusters = cfg["static_resources"]["clusters"]
-    for name in ("openai", "anthropic"):
-        to_mock = copy.deepcopy(cluster_of(cfg, "mock"))
-        to_mock["name"] = to_mock["load_assignment"]["cluster_name"] = name
-        clusters[clusters.index(cluster_of(cfg, name))] = to_mock
+    cfg = providers_at_mock(envoy_factory.config(), ("openai", "anthropic"))
     envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY})
     yield envoy
     envoy.stop()

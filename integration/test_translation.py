@@ -4,14 +4,12 @@ translated to Anthropic's Messages API on the way up and the answer back to Open
 format, plain and streaming. The `anthropic` cluster points at the mock, which answers
 in Anthropic's format, so the test sees both sides."""
 
-import copy
 import json
 
 import openai
 import pytest
 
-from conftest import cluster_of
-from helpers import access_log_for, mock_requests_for, new_tag
+from helpers import access_log_for, mock_requests_for, new_tag, providers_at_mock
 
 ANTHROPIC_KEY = "sk-ant-test-789"
 MODEL = "claude-sonnet-4-5"
@@ -19,11 +17,7 @@ MODEL = "claude-sonnet-4-5"
 
 @pytest.fixture(scope="module")
 def gw(envoy_factory):
-    cfg = envoy_factory.config()
-    clusters = cfg["static_resources"]["clusters"]
-    to_mock = copy.deepcopy(cluster_of(cfg, "mock"))
-    to_mock["name"] = to_mock["load_assignment"]["cluster_name"] = "anthropic"
-    clusters[clusters.index(cluster_of(cfg, "anthropic"))] = to_mock
+    cfg = providers_at_mock(envoy_factory.config(), ("anthropic",))
     envoy = envoy_factory.start(envoy_config=cfg, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY})
     yield envoy
     envoy.stop()

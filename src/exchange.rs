@@ -90,6 +90,8 @@ pub fn plan_routed_request(
     };
     let mut routed_body = None;
     let mut route_reason = None;
+    // The count made for routing, and the model it was made for.
+    let mut routing_count: Option<(String, u64)> = None;
     let routing = config.route.as_ref().and_then(|r| r.auto.as_ref());
     if let Some(routing) = routing.filter(|r| api == Format::OpenAi && r.is_alias(&summary.model)) {
         let estimate = tokens::count_openai_chat(&summary.model, &req);
@@ -102,6 +104,7 @@ pub fn plan_routed_request(
             ctx.header,
         ) {
             Ok(decision) => {
+                routing_count = Some((summary.model.clone(), estimate));
                 req.insert("model".into(), decision.model.clone().into());
                 routed_body = Some(
                     serde_json::Value::Object(req.clone())
@@ -128,10 +131,13 @@ pub fn plan_routed_request(
             Some(tokens::count_anthropic_messages(&req)),
             Accuracy::Estimate,
         ),
-        (true, _) => (
-            Some(tokens::count_openai_chat(&summary.model, &req)),
-            tokens::encoding_for_model(&summary.model).1,
-        ),
+        (true, _) => {
+            let count = match routing_count {
+                Some((alias, n)) if tokens::same_chat_counting(&alias, &summary.model) => n,
+                _ => tokens::count_openai_chat(&summary.model, &req),
+            };
+            (Some(count), tokens::encoding_for_model(&summary.model).1)
+        }
     };
     let mut plan = RequestPlan {
         api,

@@ -3,23 +3,14 @@
 use serde_json::{Map, Value};
 
 use super::{
-    invalid, optional_bool, optional_count, optional_number, required_model, u64_at, ProviderUsage,
-    RequestSummary, ResponsePiece,
+    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
 };
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
     let model = required_model(req)?;
-    let messages = match req.get("messages") {
-        Some(Value::Array(m)) => m,
-        other => {
-            return Err(invalid(
-                "messages",
-                "is required and must be an array",
-                other,
-            ))
-        }
-    };
+    let messages = required_array(req, "messages")?;
     for (i, m) in messages.iter().enumerate() {
         let Value::Object(m) = m else {
             return Err(invalid(
@@ -31,12 +22,11 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
         match m.get("role") {
             Some(Value::String(r)) if r == "user" || r == "assistant" => {}
             Some(Value::String(r)) => {
-                return Err(UserError::InvalidRequest {
-                    message: format!(
-                        "`messages[{i}].role` must be one of user, assistant (got {r:?})"
-                    ),
-                    param: Some(format!("messages[{i}].role")),
-                })
+                return Err(not_one_of(
+                    &format!("messages[{i}].role"),
+                    "user, assistant",
+                    r,
+                ))
             }
             other => {
                 return Err(invalid(

@@ -99,6 +99,25 @@ pub(crate) fn invalid(param: &str, rule: &str, got: Option<&Value>) -> UserError
     }
 }
 
+/// `req[key]` as an array, or the error naming the field.
+pub(crate) fn required_array<'a>(
+    req: &'a Map<String, Value>,
+    key: &str,
+) -> Result<&'a Vec<Value>, UserError> {
+    match req.get(key) {
+        Some(Value::Array(items)) => Ok(items),
+        other => Err(invalid(key, "is required and must be an array", other)),
+    }
+}
+
+/// A string field whose value is not one of the allowed ones.
+pub(crate) fn not_one_of(param: &str, allowed: &str, got: &str) -> UserError {
+    UserError::InvalidRequest {
+        message: format!("`{param}` must be one of {allowed} (got {got:?})"),
+        param: Some(param.to_string()),
+    }
+}
+
 pub(crate) fn required_model(req: &Map<String, Value>) -> Result<String, UserError> {
     match req.get("model") {
         Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),

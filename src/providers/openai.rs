@@ -3,8 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    invalid, optional_bool, optional_count, optional_number, required_model, u64_at, ProviderUsage,
-    RequestSummary, ResponsePiece,
+    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
 };
 use crate::errors::UserError;
 
@@ -19,16 +19,7 @@ const ROLES: &[&str] = &[
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
     let model = required_model(req)?;
-    let messages = match req.get("messages") {
-        Some(Value::Array(m)) => m,
-        other => {
-            return Err(invalid(
-                "messages",
-                "is required and must be an array",
-                other,
-            ))
-        }
-    };
+    let messages = required_array(req, "messages")?;
     if messages.is_empty() {
         return Err(UserError::InvalidRequest {
             message: "`messages` must contain at least one message".into(),
@@ -46,13 +37,11 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
         match m.get("role") {
             Some(Value::String(r)) if ROLES.contains(&r.as_str()) => {}
             Some(Value::String(r)) => {
-                return Err(UserError::InvalidRequest {
-                    message: format!(
-                        "`messages[{i}].role` must be one of {} (got {r:?})",
-                        ROLES.join(", ")
-                    ),
-                    param: Some(format!("messages[{i}].role")),
-                })
+                return Err(not_one_of(
+                    &format!("messages[{i}].role"),
+                    &ROLES.join(", "),
+                    r,
+                ))
             }
             other => {
                 return Err(invalid(

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{invalid, type_name};
+use super::{invalid, not_one_of, required_array, type_name};
 use crate::errors::UserError;
 
 /// The Anthropic Messages body for an OpenAI chat-completions request.
@@ -197,16 +197,7 @@ fn refuse_unsupported(req: &Map<String, Value>) -> Result<(), UserError> {
 
 /// The system prompt parts and the alternating user/assistant messages.
 fn translate_messages(req: &Map<String, Value>) -> Result<(Vec<String>, Vec<Value>), UserError> {
-    let messages = match req.get("messages") {
-        Some(Value::Array(m)) => m,
-        other => {
-            return Err(invalid(
-                "messages",
-                "is required and must be an array",
-                other,
-            ))
-        }
-    };
+    let messages = required_array(req, "messages")?;
     let mut system = Vec::new();
     // Anthropic requires user and assistant to alternate: consecutive messages of one
     // role (e.g. several `tool` results, or a `tool` result then a user turn) become one
@@ -237,12 +228,11 @@ fn translate_messages(req: &Map<String, Value>) -> Result<(Vec<String>, Vec<Valu
                 ))
             }
             Some(other) => {
-                return Err(UserError::InvalidRequest {
-                    message: format!(
-                        "`{at}.role` must be one of system, developer, user, assistant, tool (got {other:?})"
-                    ),
-                    param: Some(format!("{at}.role")),
-                })
+                return Err(not_one_of(
+                    &format!("{at}.role"),
+                    "system, developer, user, assistant, tool",
+                    other,
+                ))
             }
             None => {
                 return Err(invalid(

@@ -35,6 +35,13 @@ fn tool_overheads(encoding: Encoding) -> ToolOverheads {
     }
 }
 
+/// Whether two models count a chat request the same way (same encoding and overheads),
+/// so a count made for one holds for the other.
+pub fn same_chat_counting(a: &str, b: &str) -> bool {
+    let legacy = |m: &str| m.starts_with("gpt-3.5-turbo-0301");
+    encoding_for_model(a).0 == encoding_for_model(b).0 && legacy(a) == legacy(b)
+}
+
 /// Counts the input tokens of a validated chat-completions request object.
 pub fn count_openai_chat(model: &str, request: &Map<String, Value>) -> u64 {
     let (encoding, _) = encoding_for_model(model);
@@ -185,6 +192,13 @@ mod tests {
             129
         );
         assert_eq!(count(json!({"model": "gpt-4o", "messages": messages})), 124);
+    }
+
+    #[test]
+    fn models_that_count_alike() {
+        assert!(same_chat_counting("auto", "gpt-4o-mini"));
+        assert!(!same_chat_counting("auto", "gpt-4"));
+        assert!(!same_chat_counting("gpt-3.5-turbo", "gpt-3.5-turbo-0301"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod messages;
 mod pretokenize;
 mod vocab;
 
-pub use chat::count_openai_chat;
+pub use chat::{count_openai_chat, same_chat_counting};
 pub use messages::count_anthropic_messages;
 
 use std::sync::OnceLock;
