@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod exchange;
 pub mod facts;
+pub mod guard;
 pub mod identity;
 pub mod limits;
 pub mod metrics;

@@ -2,6 +2,8 @@
 
 pub mod anthropic;
 pub mod anthropic_to_openai;
+pub mod chat_to_messages;
+pub mod messages_to_chat;
 pub mod openai;
 pub mod openai_to_anthropic;
 

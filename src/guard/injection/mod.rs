@@ -1,0 +1,1 @@
+//! Prompt-injection detection (work in progress).

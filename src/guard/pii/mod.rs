@@ -1,0 +1,1 @@
+//! PII detection, masking and restore (work in progress).

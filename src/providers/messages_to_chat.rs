@@ -1,0 +1,1 @@
+//! Anthropic Messages request -> OpenAI chat-completions request (work in progress).
