@@ -117,13 +117,15 @@ class MockProvider:
         r.raise_for_status()
 
 
-def start_mock_provider(log_dir: Path) -> MockProvider:
+def start_mock_provider(log_dir: Path, name: str = "mock", args: list[str] | None = None) -> MockProvider:
+    """Starts a mock provider instance; `name` names its log and its answers
+    (`x-mock-name`), `args` are more command-line flags (failure injection)."""
     if not MOCK_BIN.exists():
         pytest.fail(f"{MOCK_BIN} is missing: run `make build` first")
-    log_path = log_dir / "mock-provider.log"
+    log_path = log_dir / f"mock-provider-{name}.log"
     err = open(log_path, "wb")
     proc = subprocess.Popen(
-        [str(MOCK_BIN), "--listen", "127.0.0.1:0"],
+        [str(MOCK_BIN), "--listen", "127.0.0.1:0", "--name", name, *(args or [])],
         stdout=subprocess.PIPE,
         stderr=err,
         cwd=ROOT,
@@ -192,6 +194,30 @@ def hcm_of(cfg: dict) -> dict:
     raise KeyError("no http_connection_manager in envoy.yaml")
 
 
+CHAIN_PROVIDERS = ("primary", "secondary", "local")
+
+
+def endpoint_address(cluster: dict) -> dict:
+    return cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+
+
+def all_wasm_filters(cfg: dict) -> list[dict]:
+    """Every Wasm filter config: the listener's and the clusters' upstream filters."""
+    out = [wasm_filter_of(cfg)]
+    for c in cfg["static_resources"]["clusters"]:
+        opts = c.get("typed_extension_protocol_options", {})
+        for o in opts.values():
+            for flt in o.get("http_filters", []):
+                if flt["name"] == "envoy.filters.http.wasm":
+                    out.append(flt["typed_config"]["config"])
+    return out
+
+
+def attempt_filter_of(cfg: dict) -> dict:
+    """The fallback chain's upstream Wasm filter (role "upstream")."""
+    return all_wasm_filters(cfg)[1]
+
+
 def wasm_filter_of(cfg: dict) -> dict:
     for flt in hcm_of(cfg)["http_filters"]:
         if flt["name"] == "envoy.filters.http.wasm":
@@ -230,10 +256,12 @@ def render_config(
     cfg["admin"]["address"]["socket_address"]["port_value"] = admin_port
     cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = listen_port
     if mock_port is not None:
-        mock = cluster_of(cfg, "mock")
-        addr = mock["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        addr["socket_address"]["port_value"] = mock_port
-    wasm_filter_of(cfg)["vm_config"]["code"]["local"]["filename"] = str(WASM)
+        # The chain's providers are separate instances in `make run`; tests that do not
+        # start their own (test_fallback.py does) send the chain to the session mock.
+        for name in ("mock", *CHAIN_PROVIDERS):
+            endpoint_address(cluster_of(cfg, name))["port_value"] = mock_port
+    for wasm in all_wasm_filters(cfg):
+        wasm["vm_config"]["code"]["local"]["filename"] = str(WASM)
     if config is not None:
         set_plugin_config(cfg, config)
     if patch is not None:

@@ -31,6 +31,12 @@ pub struct RawConfig {
     pub route: Option<RawRoute>,
     /// Token counting, cost and usage facts. Absent: the stage is off.
     pub usage: Option<RawUsage>,
+    /// Where this instance of the filter is installed: `downstream` (the listener's HTTP
+    /// filters; every stage runs there) or `upstream` (an upstream HTTP filter of the
+    /// fallback chain's aggregate cluster, see envoy/FALLBACK.md: per attempt it adapts
+    /// the request to the attempt's provider and the answer back, and holds a stream's
+    /// headers until its first token). Default `downstream`.
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +85,30 @@ pub struct RawRoute {
     /// Routing aliases such as `model: "auto"` (OpenAI chat requests): a tier picked from
     /// cheap signals, and the tier's model. See src/routing. Default off.
     pub auto: Option<crate::routing::RawRouting>,
+    /// Models served by a fallback chain (an Envoy aggregate cluster that retries the next
+    /// provider). Absent: no chain; every model goes to one provider.
+    pub fallback: Option<RawFallback>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFallback {
+    /// The `x-llm-provider` value whose Envoy route leads to the aggregate cluster, also
+    /// reported as the provider until an attempt answers. Default `chain`.
+    #[serde(default = "default_chain_name")]
+    pub name: String,
+    /// The providers of the aggregate cluster, in its order (the first is the primary).
+    /// Each names one of `route.providers`; the cluster's endpoints carry the same name in
+    /// `metadata.filter_metadata.llm_gateway.provider`.
+    pub providers: Vec<String>,
+    /// Public model name -> the model each provider of `providers` serves for it, in the
+    /// same order, e.g. `"gpt-4o-mini": ["gpt-4o-mini", "claude-haiku-4-5", "llama3.2"]`.
+    /// Usage, cost and limits account for the model that answered.
+    pub models: BTreeMap<String, Vec<String>>,
+}
+
+fn default_chain_name() -> String {
+    "chain".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +182,32 @@ pub struct Route {
     pub default_provider: usize,
     pub providers: Vec<Provider>,
     pub auto: Option<crate::routing::Routing>,
+    pub fallback: Option<Fallback>,
+}
+
+/// A compiled fallback chain.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub name: String,
+    /// Indexes into `Route::providers`, in chain order.
+    pub providers: Vec<usize>,
+    /// Public model -> upstream model per chain provider (same order as `providers`).
+    pub models: BTreeMap<String, Vec<String>>,
+}
+
+impl Fallback {
+    /// The model that `provider` serves for the public `model`, when the chain covers it.
+    pub fn upstream_model(&self, model: &str, provider: usize) -> Option<&str> {
+        let slot = self.providers.iter().position(|p| *p == provider)?;
+        self.models.get(model).map(|list| list[slot].as_str())
+    }
+}
+
+/// Where this instance of the filter runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Downstream,
+    Upstream,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +226,7 @@ pub struct Config {
     pub limits: Option<crate::limits::Limits>,
     pub route: Option<Route>,
     pub usage: Option<Usage>,
+    pub role: Role,
 }
 
 /// A configuration error, worded as the rule that was broken.
@@ -219,6 +276,20 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
     let limits = raw.limits.map(crate::limits::compile).transpose()?;
     let route = raw.route.map(|r| compile_route(r, env)).transpose()?;
     let usage = raw.usage.map(compile_usage).transpose()?;
+    let role = match raw.role.as_deref() {
+        None | Some("downstream") => Role::Downstream,
+        Some("upstream") => Role::Upstream,
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "role must be one of downstream, upstream (got {other:?})"
+            )))
+        }
+    };
+    if role == Role::Upstream && route.as_ref().and_then(|r| r.fallback.as_ref()).is_none() {
+        return Err(ConfigError(
+            "route.fallback must be set when role is upstream (the attempt filter serves a fallback chain)".into(),
+        ));
+    }
     Ok(Config {
         openai_chat_paths: api.openai_chat_paths,
         anthropic_messages_paths: api.anthropic_messages_paths,
@@ -227,6 +298,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         limits,
         route,
         usage,
+        role,
     })
 }
 
@@ -321,10 +393,85 @@ fn compile_route(
         )));
     }
     let auto = raw.auto.map(crate::routing::compile).transpose()?;
+    let fallback = raw
+        .fallback
+        .map(|f| compile_fallback(f, &providers))
+        .transpose()?;
     Ok(Route {
         default_provider,
         providers,
         auto,
+        fallback,
+    })
+}
+
+fn compile_fallback(raw: RawFallback, providers: &[Provider]) -> Result<Fallback, ConfigError> {
+    let valid_name = !raw.name.is_empty()
+        && raw.name.len() <= 64
+        && raw
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_name {
+        return Err(ConfigError(format!(
+            "route.fallback.name must be 1-64 characters of [A-Za-z0-9_-] (got {:?})",
+            raw.name
+        )));
+    }
+    if providers.iter().any(|p| p.name == raw.name) {
+        return Err(ConfigError(format!(
+            "route.fallback.name must differ from every provider's name (got {:?})",
+            raw.name
+        )));
+    }
+    if raw.providers.len() < 2 {
+        return Err(ConfigError(format!(
+            "route.fallback.providers must list at least 2 providers (got {})",
+            raw.providers.len()
+        )));
+    }
+    let mut chain = Vec::with_capacity(raw.providers.len());
+    for (i, name) in raw.providers.iter().enumerate() {
+        let Some(p) = providers.iter().position(|p| &p.name == name) else {
+            return Err(ConfigError(format!(
+                "route.fallback.providers[{i}] must name one of route.providers (got {name:?})"
+            )));
+        };
+        if chain.contains(&p) {
+            return Err(ConfigError(format!(
+                "route.fallback.providers[{i}] must not repeat a provider (got {name:?} twice)"
+            )));
+        }
+        chain.push(p);
+    }
+    if raw.models.is_empty() {
+        return Err(ConfigError(
+            "route.fallback.models must map at least one model (got none)".into(),
+        ));
+    }
+    for (model, list) in &raw.models {
+        if model.is_empty() {
+            return Err(ConfigError(
+                "route.fallback.models must not have an empty model name".into(),
+            ));
+        }
+        if list.len() != chain.len() {
+            return Err(ConfigError(format!(
+                "route.fallback.models.{model} must list one model per chain provider ({} expected, got {})",
+                chain.len(),
+                list.len()
+            )));
+        }
+        if let Some(j) = list.iter().position(String::is_empty) {
+            return Err(ConfigError(format!(
+                "route.fallback.models.{model}[{j}] must not be empty"
+            )));
+        }
+    }
+    Ok(Fallback {
+        name: raw.name,
+        providers: chain,
+        models: raw.models,
     })
 }
 

@@ -39,7 +39,18 @@ pub struct RequestPlan {
     pub client_wants_stream_usage: bool,
     /// Why a routing alias (`auto`) chose `model`; for `x-llm-route-reason`.
     pub route_reason: Option<String>,
+    /// The request goes to the fallback chain: the upstream filter adapts each attempt
+    /// and names the provider and model that answered in the response headers.
+    pub fallback: bool,
 }
+
+/// Request headers the downstream filter sets for the chain's upstream filter: the
+/// client's wire format (an attempt cannot tell it from `:path`, which an earlier attempt
+/// may have rewritten; header changes persist across attempts, bodies do not).
+pub const CLIENT_API_HEADER: &str = "x-llm-client-api";
+/// Set to `true` on streaming requests, so Envoy's route can give streams their own
+/// retry policy (the per-try timeout is the time-to-first-token limit).
+pub const STREAM_HEADER: &str = "x-llm-stream";
 
 /// What routing may look at besides the body.
 pub struct RouteContext<'a> {
@@ -157,11 +168,28 @@ pub fn plan_routed_request(
         upstream_format: api,
         client_wants_stream_usage: summary.client_wants_stream_usage,
         route_reason,
+        fallback: false,
     };
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
     }
-    if let Some(route) = &config.route {
+    let chain = config
+        .route
+        .as_ref()
+        .and_then(|r| r.fallback.as_ref())
+        .filter(|f| f.models.contains_key(&plan.model));
+    if let Some(chain) = chain {
+        // The chain's upstream filter picks the body, path and key per attempt.
+        plan.fallback = true;
+        plan.provider = chain.name.clone();
+        plan.set_headers
+            .push(("x-llm-provider", chain.name.clone()));
+        plan.set_headers
+            .push((CLIENT_API_HEADER, crate::facts::api_name(api).to_string()));
+        if plan.stream {
+            plan.set_headers.push((STREAM_HEADER, "true".to_string()));
+        }
+    } else if let Some(route) = &config.route {
         let serves = |p: &crate::config::Provider| {
             !p.missing_key
                 && (p.format == Format::Both
@@ -343,6 +371,8 @@ pub struct ResponseMeter {
     text: String,
     model: Option<String>,
     saw_done: bool,
+    /// The stream carried an error event (an explicit, if unhappy, end).
+    saw_error: bool,
     /// Time of the first generated content of a stream, in ms since the request started.
     pub first_token_ms: Option<u64>,
     /// The body could not be read as its content type claims.
@@ -363,6 +393,7 @@ impl ResponseMeter {
             text: String::new(),
             model: None,
             saw_done: false,
+            saw_error: false,
             first_token_ms: None,
             unreadable: false,
             bytes: 0,
@@ -398,6 +429,11 @@ impl ResponseMeter {
         }
         match serde_json::from_str::<Value>(data) {
             Ok(v) => {
+                let is_error = match self.api {
+                    Format::Anthropic => v.get("type").and_then(Value::as_str) == Some("error"),
+                    _ => v.get("error").is_some(),
+                };
+                self.saw_error |= is_error;
                 if self.api == Format::Anthropic
                     && v.get("type").and_then(Value::as_str) == Some("message_stop")
                 {
@@ -424,6 +460,16 @@ impl ResponseMeter {
         if self.model.is_none() {
             self.model = piece.model;
         }
+    }
+
+    /// The wire format this meter reads.
+    pub fn api(&self) -> Format {
+        self.api
+    }
+
+    /// The stream reached its final event (`[DONE]`, `message_stop`) or an error event.
+    pub fn stream_ended_explicitly(&self) -> bool {
+        self.saw_done || self.saw_error
     }
 
     /// Ends the body; returns what was learned. Safe to call on a cut stream.

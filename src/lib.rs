@@ -3,6 +3,7 @@
 //! Everything outside `host` is pure logic (bytes, strings and `now` in, decisions out)
 //! so it builds and tests without the proxy-wasm SDK. Only `host` touches the host.
 
+pub mod attempt;
 pub mod config;
 pub mod errors;
 pub mod exchange;

@@ -178,3 +178,89 @@ mod tests {
         assert_eq!(p.finish().unwrap().data, "{\"cut");
     }
 }
+
+/// Passes a stream on in whole events: the bytes of an unfinished event wait for the
+/// rest, so a stream the gateway has to end early can end with a clean final event
+/// instead of half an event.
+#[derive(Debug, Default)]
+pub struct WholeEvents {
+    tail: Vec<u8>,
+}
+
+impl WholeEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes that may go on now. `None` means the chunk goes on as it is (it ends on
+    /// an event boundary and nothing was waiting), so the caller need not copy it.
+    pub fn feed(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
+        if self.tail.is_empty() && ends_event(chunk) {
+            return None;
+        }
+        self.tail.extend_from_slice(chunk);
+        let cut = last_boundary(&self.tail);
+        let rest = self.tail.split_off(cut);
+        Some(std::mem::replace(&mut self.tail, rest))
+    }
+
+    /// The bytes of an unfinished last event (empty when the stream ended on a boundary).
+    pub fn take_tail(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.tail)
+    }
+}
+
+fn ends_event(bytes: &[u8]) -> bool {
+    bytes.is_empty() || last_boundary(bytes) == bytes.len()
+}
+
+/// Offset just past the last blank line (`\n\n`, `\r\r` or `\r\n\r\n`), 0 if none.
+fn last_boundary(bytes: &[u8]) -> usize {
+    let mut i = bytes.len();
+    while i >= 2 {
+        let pair = &bytes[i - 2..i];
+        if pair == b"\n\n"
+            || pair == b"\r\r"
+            || (pair == b"\r\n" && i >= 3 && bytes[i - 3] == b'\n')
+        {
+            return i;
+        }
+        i -= 1;
+    }
+    0
+}
+
+#[cfg(test)]
+mod whole_events_tests {
+    use super::*;
+
+    const STREAM: &[u8] = b"data: {\"a\":1}\n\ndata: {\"b\":2}\r\n\r\n: c\n\nevent: x\ndata: y\n\n";
+
+    #[test]
+    fn every_split_passes_only_whole_events_and_loses_nothing() {
+        for split in 0..=STREAM.len() {
+            let mut w = WholeEvents::new();
+            let mut out = Vec::new();
+            for part in [&STREAM[..split], &STREAM[split..]] {
+                let passed = w.feed(part).unwrap_or_else(|| part.to_vec());
+                if !passed.is_empty() {
+                    assert!(ends_event(&passed), "split {split}: {passed:?}");
+                }
+                out.extend(passed);
+            }
+            assert!(w.take_tail().is_empty(), "split {split}");
+            assert_eq!(out, STREAM, "split {split}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_event_waits_in_the_tail() {
+        let mut w = WholeEvents::new();
+        assert_eq!(
+            w.feed(b"data: 1\n\ndata: {\"par"),
+            Some(b"data: 1\n\n".to_vec())
+        );
+        assert_eq!(w.take_tail(), b"data: {\"par".to_vec());
+        assert_eq!(w.feed(b"data: 2\n\n"), None);
+    }
+}

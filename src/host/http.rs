@@ -14,7 +14,9 @@ use crate::facts::Facts;
 use crate::identity::{Caller, Credentials, Identity, IdentityError};
 use crate::limits::{self, Admission, RateLimitStatus};
 use crate::metrics;
-use crate::providers::anthropic_to_openai::{self, StreamTranslator};
+use crate::providers::anthropic_to_openai::StreamTranslator;
+use crate::providers::stream_end;
+use crate::sse::WholeEvents;
 
 use super::store::SharedData;
 
@@ -40,6 +42,9 @@ pub struct HttpExchange {
     holding_response_headers: bool,
     /// Anthropic events -> OpenAI chunks, for a translated stream.
     stream_translator: Option<StreamTranslator>,
+    /// A stream in the client's format passes in whole events, so that one the provider
+    /// ends early can be closed with an explicit error event.
+    whole_events: Option<WholeEvents>,
     settled: bool,
 }
 
@@ -56,6 +61,7 @@ impl HttpExchange {
             meter: None,
             holding_response_headers: false,
             stream_translator: None,
+            whole_events: None,
             settled: false,
         }
     }
@@ -220,19 +226,6 @@ impl HttpExchange {
     }
 }
 
-/// An Anthropic answer or error, whole, as the OpenAI client expects it.
-fn translate_whole_body(plan: &RequestPlan, status: u32, body: &[u8], created: u64) -> Vec<u8> {
-    if status >= 400 {
-        return anthropic_to_openai::translate_error(status, body);
-    }
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) => anthropic_to_openai::translate_response(&v, &plan.model, created)
-            .to_string()
-            .into_bytes(),
-        Err(_) => anthropic_to_openai::translate_error(502, body),
-    }
-}
-
 /// OpenAI's `x-ratelimit-*` headers, and Anthropic's `anthropic-ratelimit-*` too on the
 /// messages API.
 fn rate_limit_headers(api: Format, status: &RateLimitStatus, now_us: u64) -> Vec<(String, String)> {
@@ -365,6 +358,15 @@ impl HttpContext for HttpExchange {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if let Some(plan) = self.plan.as_mut().filter(|p| p.fallback) {
+            // The chain's upstream filter names the provider and model that answered.
+            if let Some(provider) = glue::response_header("x-llm-provider") {
+                plan.provider = provider;
+            }
+            if let Some(model) = glue::response_header("x-llm-model") {
+                plan.model = model;
+            }
+        }
         let Some(plan) = &self.plan else {
             return Action::Continue;
         };
@@ -390,6 +392,10 @@ impl HttpContext for HttpExchange {
                 now / 1_000_000,
             ));
             // The translated stream has another length.
+            glue::remove_response_header("content-length");
+        } else if kind == BodyKind::EventStream && status < 400 {
+            self.whole_events = Some(WholeEvents::new());
+            // A stream ended early gets a final event: another length.
             glue::remove_response_header("content-length");
         }
         for (name, value) in Facts::from_plan(plan).early_headers() {
@@ -437,7 +443,12 @@ impl HttpContext for HttpExchange {
             meter.feed(&body, elapsed);
             if let Some(plan) = self.plan.as_ref().filter(|p| p.translated()) {
                 let status = meter.status;
-                let out = translate_whole_body(plan, status, &body, glue::now_us() / 1_000_000);
+                let out = crate::attempt::translate_whole_body(
+                    &plan.model,
+                    status,
+                    &body,
+                    glue::now_us() / 1_000_000,
+                );
                 if glue::replace_body(BufferType::HttpResponseBody, body_size, &out) {
                     glue::set_response_header("content-length", &out.len().to_string());
                     glue::set_response_header("content-type", "application/json");
@@ -453,6 +464,24 @@ impl HttpContext for HttpExchange {
                     out.extend(translator.finish());
                 }
                 glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+            } else if let Some(whole) = self.whole_events.as_mut() {
+                let mut out = whole.feed(&chunk);
+                if end_of_stream {
+                    let mut last = out.take().unwrap_or(chunk);
+                    if meter.stream_ended_explicitly() {
+                        last.extend(whole.take_tail());
+                    } else {
+                        // The provider closed before its final event: say so, instead of
+                        // a clean end that looks complete. A half event is dropped.
+                        log::info!("llm-gateway: stream ended before its final event; closing it with an error event");
+                        whole.take_tail();
+                        last.extend(stream_end::truncated(meter.api()));
+                    }
+                    out = Some(last);
+                }
+                if let Some(out) = out {
+                    glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+                }
             }
         }
         if end_of_stream {

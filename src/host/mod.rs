@@ -5,6 +5,7 @@
 //! than the context traits' helpers (which panic on a host error): a panic kills the
 //! worker's VM.
 
+mod attempt;
 mod glue;
 mod http;
 mod root;

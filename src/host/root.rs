@@ -5,9 +5,10 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
+use super::attempt::UpstreamAttempt;
 use super::glue::Metrics;
 use super::http::HttpExchange;
-use crate::config::Config;
+use crate::config::{Config, Role};
 
 #[derive(Default)]
 pub struct GatewayRoot {
@@ -72,6 +73,12 @@ impl RootContext for GatewayRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Never return None here: the SDK panics on it.
+        if let Some(config) = self.config.as_ref().filter(|c| c.role == Role::Upstream) {
+            return Some(Box::new(UpstreamAttempt::new(
+                config.clone(),
+                self.metrics.clone(),
+            )));
+        }
         Some(Box::new(HttpExchange::new(
             self.config.clone(),
             self.metrics.clone(),

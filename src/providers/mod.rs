@@ -6,6 +6,7 @@ pub mod chat_to_messages;
 pub mod messages_to_chat;
 pub mod openai;
 pub mod openai_to_anthropic;
+pub mod stream_end;
 
 use serde_json::{Map, Value};
 

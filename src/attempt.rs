@@ -1,0 +1,363 @@
+//! One attempt of the fallback chain, as the upstream filter sees it (pure logic).
+//!
+//! Envoy's router retries a chain request on the next provider of an aggregate cluster
+//! (envoy/FALLBACK.md). The downstream filter sends the client's body unchanged; for each
+//! attempt the upstream filter learns which provider Envoy picked and:
+//! - adapts the request: the provider's model for the public one, the provider's wire
+//!   format (OpenAI chat <-> Anthropic Messages), its path and its key;
+//! - adapts the answer back to the client's format, plain, streaming and errors;
+//! - holds a stream's response headers until its first token, so that Envoy's per-try
+//!   timeout is a time-to-first-token limit: a provider that stalls before its first
+//!   token is abandoned and the next one tried, while the client has seen nothing.
+//!
+//! The request body is fresh on every attempt (the router replays its copy), but header
+//! changes persist into later attempts: every header an attempt depends on is *set* or
+//! *removed* here, never appended, and nothing is read back from a header that an earlier
+//! attempt wrote.
+
+use serde_json::Value;
+
+use crate::config::{Config, Fallback, Format, Provider};
+use crate::errors::UserError;
+use crate::exchange::{BodyKind, DEFAULT_TRANSLATED_MAX_TOKENS};
+use crate::providers::{self, anthropic, anthropic_to_openai, openai};
+use crate::sse::SseParser;
+
+/// What one attempt sends upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptPlan {
+    /// The provider Envoy picked for this attempt.
+    pub provider: String,
+    /// The model the provider serves for the client's public model.
+    pub model: String,
+    pub client_api: Format,
+    pub upstream_format: Format,
+    pub stream: bool,
+    /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
+    pub client_wants_stream_usage: bool,
+    pub body: Vec<u8>,
+    /// Headers to set, `:path` among them. Values may be secrets: never log them.
+    pub set_headers: Vec<(&'static str, String)>,
+    pub remove_headers: Vec<&'static str>,
+}
+
+impl AttemptPlan {
+    pub fn translated(&self) -> bool {
+        self.upstream_format != self.client_api
+    }
+}
+
+/// Why an attempt cannot be adapted.
+#[derive(Debug, PartialEq)]
+pub enum AttemptError {
+    /// The endpoint names no provider of the chain: a configuration mismatch between
+    /// envoy.yaml and the filter. The request passes through unchanged.
+    UnknownProvider(String),
+    /// The chain does not cover this model (the downstream filter only sends models it
+    /// covers). The request passes through unchanged.
+    UnknownModel(String),
+    /// The client's request cannot be served in this provider's format; the client gets
+    /// this error in its own envelope.
+    User(UserError),
+}
+
+/// The client's wire format, from the header the downstream filter set.
+pub fn client_api(header: &str) -> Option<Format> {
+    match header {
+        "openai_chat" => Some(Format::OpenAi),
+        "anthropic_messages" => Some(Format::Anthropic),
+        _ => None,
+    }
+}
+
+/// Adapts the client's request body to the attempt's provider.
+pub fn plan_attempt(
+    config: &Config,
+    client_api: Format,
+    provider_name: &str,
+    body: &[u8],
+) -> Result<AttemptPlan, AttemptError> {
+    let Some((route, chain)) = config
+        .route
+        .as_ref()
+        .and_then(|r| r.fallback.as_ref().map(|f| (r, f)))
+    else {
+        return Err(AttemptError::UnknownProvider(provider_name.to_string()));
+    };
+    let Some(index) = route.providers.iter().position(|p| p.name == provider_name) else {
+        return Err(AttemptError::UnknownProvider(provider_name.to_string()));
+    };
+    let provider = &route.providers[index];
+    let mut req = providers::parse_object(body).map_err(AttemptError::User)?;
+    let summary = match client_api {
+        Format::Anthropic => anthropic::validate_request(&req),
+        _ => openai::validate_request(&req),
+    }
+    .map_err(AttemptError::User)?;
+    let model = upstream_model(chain, &summary.model, index)?;
+    let upstream_format = match (client_api, provider.format) {
+        (api, Format::Both) => api,
+        (_, format) => format,
+    };
+    let (path, body) = match (client_api, upstream_format) {
+        (Format::OpenAi, Format::Anthropic) => {
+            let max_tokens = summary
+                .max_output_tokens
+                .unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS);
+            let body =
+                crate::providers::openai_to_anthropic::translate_request(&req, &model, max_tokens)
+                    .map_err(AttemptError::User)?;
+            ("/v1/messages", body)
+        }
+        (Format::Anthropic, Format::OpenAi) => {
+            return Err(AttemptError::User(UserError::InvalidRequest {
+                message: format!(
+                    "provider {} speaks the OpenAI API; Anthropic requests cannot be sent to it",
+                    provider.name
+                ),
+                param: Some("model".into()),
+            }))
+        }
+        (api, _) => {
+            req.insert("model".into(), Value::String(model.clone()));
+            let path = match api {
+                Format::Anthropic => "/v1/messages",
+                _ => "/v1/chat/completions",
+            };
+            (path, Value::Object(req).to_string().into_bytes())
+        }
+    };
+    let mut plan = AttemptPlan {
+        provider: provider.name.clone(),
+        model,
+        client_api,
+        upstream_format,
+        stream: summary.stream,
+        client_wants_stream_usage: summary.client_wants_stream_usage,
+        body,
+        set_headers: vec![(":path", path.to_string())],
+        remove_headers: vec![],
+    };
+    key_headers(provider, upstream_format, &mut plan);
+    Ok(plan)
+}
+
+fn upstream_model(chain: &Fallback, model: &str, provider: usize) -> Result<String, AttemptError> {
+    if !chain.providers.contains(&provider) {
+        return Err(AttemptError::UnknownProvider(model.to_string()));
+    }
+    chain
+        .upstream_model(model, provider)
+        .map(str::to_string)
+        .ok_or_else(|| AttemptError::UnknownModel(model.to_string()))
+}
+
+/// The provider's key in the provider's header; the other provider's header removed, so
+/// that a key set for an earlier attempt never reaches this one.
+fn key_headers(provider: &Provider, format: Format, plan: &mut AttemptPlan) {
+    match format {
+        Format::Anthropic => {
+            plan.set_headers
+                .push(("anthropic-version", "2023-06-01".to_string()));
+            plan.remove_headers.push("authorization");
+            match &provider.api_key {
+                Some(key) => plan.set_headers.push(("x-api-key", key.clone())),
+                None => plan.remove_headers.push("x-api-key"),
+            }
+        }
+        _ => {
+            plan.remove_headers.push("anthropic-version");
+            plan.remove_headers.push("x-api-key");
+            match &provider.api_key {
+                Some(key) => plan
+                    .set_headers
+                    .push(("authorization", format!("Bearer {key}"))),
+                None => plan.remove_headers.push("authorization"),
+            }
+        }
+    }
+}
+
+/// How the upstream filter treats an attempt's response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Pass it through as it comes.
+    None,
+    /// Hold headers and body to the end (a translated JSON answer or error).
+    WholeBody,
+    /// Hold headers (and the body so far) until the first token of a stream.
+    FirstToken,
+}
+
+/// The answer of one attempt, adapted back to the client's format.
+pub struct AttemptAnswer {
+    pub hold: Hold,
+    pub status: u32,
+    translate: bool,
+    client_model: String,
+    gate: FirstTokenGate,
+    stream: Option<anthropic_to_openai::StreamTranslator>,
+}
+
+impl AttemptAnswer {
+    /// `client_model` names the model in translated answers (the client's own name for
+    /// it); `now_us` seeds ids and timestamps of translated chunks.
+    pub fn new(
+        plan: &AttemptPlan,
+        client_model: &str,
+        status: u32,
+        content_type: Option<&str>,
+        now_us: u64,
+    ) -> Self {
+        let kind = BodyKind::from_content_type(content_type);
+        let translate = plan.translated();
+        let hold = match (status, kind) {
+            (s, _) if s >= 400 && translate => Hold::WholeBody,
+            (s, _) if s >= 400 => Hold::None,
+            (_, BodyKind::EventStream) => Hold::FirstToken,
+            _ if translate => Hold::WholeBody,
+            _ => Hold::None,
+        };
+        let stream = (hold == Hold::FirstToken && translate).then(|| {
+            anthropic_to_openai::StreamTranslator::new(
+                client_model,
+                &format!("{now_us:x}"),
+                plan.client_wants_stream_usage,
+                now_us / 1_000_000,
+            )
+        });
+        AttemptAnswer {
+            hold,
+            status,
+            translate,
+            client_model: client_model.to_string(),
+            gate: FirstTokenGate::new(plan.upstream_format),
+            stream,
+        }
+    }
+
+    /// Whether the body changes length (the provider's `content-length` must go).
+    pub fn rewrites_body(&self) -> bool {
+        self.translate && self.hold != Hold::None
+    }
+
+    /// Watches a held stream until its first token. `held` is everything received so
+    /// far (the host's buffer grows while held); true once the first token has arrived,
+    /// or the stream failed or said it has nothing to say.
+    pub fn first_token_in(&mut self, held: &[u8]) -> bool {
+        let new = held.get(self.gate.seen..).unwrap_or_default();
+        self.gate.feed(new)
+    }
+
+    /// Adapts stream bytes for the client; `end` ends the stream (a translated stream
+    /// that stopped early then ends with an explicit error event).
+    pub fn stream_chunk(&mut self, bytes: &[u8], end: bool) -> Option<Vec<u8>> {
+        let translator = self.stream.as_mut()?;
+        let mut out = translator.feed(bytes);
+        if end {
+            out.extend(translator.finish());
+        }
+        Some(out)
+    }
+
+    /// A whole translated answer or error, as the client expects it.
+    pub fn whole_body(&self, body: &[u8], now_us: u64) -> Vec<u8> {
+        translate_whole_body(&self.client_model, self.status, body, now_us / 1_000_000)
+    }
+}
+
+/// An Anthropic answer or error, whole, as an OpenAI client expects it.
+pub fn translate_whole_body(client_model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
+    if status >= 400 {
+        return anthropic_to_openai::translate_error(status, body);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => anthropic_to_openai::translate_response(&v, client_model, created)
+            .to_string()
+            .into_bytes(),
+        Err(_) => anthropic_to_openai::translate_error(502, body),
+    }
+}
+
+/// Largest part of a stream held back while waiting for its first token; past it the
+/// stream is released as it is (a provider that sends that much without a token is not
+/// stalled).
+const MAX_HELD_BYTES: usize = 64 * 1024;
+
+/// Watches a provider's event stream for its first token.
+#[derive(Debug)]
+pub struct FirstTokenGate {
+    format: Format,
+    parser: SseParser,
+    seen: usize,
+    open: bool,
+}
+
+impl FirstTokenGate {
+    pub fn new(format: Format) -> Self {
+        FirstTokenGate {
+            format,
+            parser: SseParser::new(),
+            seen: 0,
+            open: false,
+        }
+    }
+
+    /// Feeds the next bytes of the stream; true once the gate is open.
+    pub fn feed(&mut self, bytes: &[u8]) -> bool {
+        if self.open {
+            return true;
+        }
+        self.seen += bytes.len();
+        self.parser.feed(bytes);
+        while let Some(event) = self.parser.next_event() {
+            if self.opens(&event.event, &event.data) {
+                self.open = true;
+                return true;
+            }
+        }
+        if self.seen > MAX_HELD_BYTES {
+            self.open = true;
+        }
+        self.open
+    }
+
+    fn opens(&self, event: &str, data: &str) -> bool {
+        let data = data.trim();
+        if data == "[DONE]" || event == "error" {
+            return true;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            // Not ours to judge: let the client see it.
+            return true;
+        };
+        if v.get("error").is_some() {
+            return true;
+        }
+        match self.format {
+            Format::Anthropic => {
+                let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+                matches!(
+                    kind,
+                    "content_block_delta" | "message_delta" | "message_stop" | "error"
+                ) || (kind == "content_block_start"
+                    && v.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use"))
+            }
+            _ => {
+                let choice_done = v
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter().any(|c| {
+                            c.get("finish_reason").is_some_and(|f| !f.is_null())
+                                || c.pointer("/delta/tool_calls").is_some()
+                        })
+                    });
+                choice_done || !openai::read_stream_event(&v).text.is_empty()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

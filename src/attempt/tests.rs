@@ -1,0 +1,268 @@
+use super::*;
+use crate::config::Config;
+
+fn config() -> Config {
+    let json = r#"{
+        "role": "upstream",
+        "route": {
+            "default_provider": "local",
+            "providers": [
+                {"name": "openai", "format": "openai", "models": ["gpt-"], "api_key_env": "OPENAI_API_KEY"},
+                {"name": "anthropic", "format": "anthropic", "models": ["claude-"], "api_key_env": "ANTHROPIC_API_KEY"},
+                {"name": "local", "format": "openai"},
+                {"name": "mock", "format": "both"}
+            ],
+            "fallback": {
+                "providers": ["openai", "anthropic", "local"],
+                "models": {"gpt-4o-mini": ["gpt-4o-mini-2024-07-18", "claude-haiku-4-5", "llama3.2"]}
+            }
+        }
+    }"#;
+    let env = |name: &str| match name {
+        "OPENAI_API_KEY" => Some("sk-openai".to_string()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant".to_string()),
+        _ => None,
+    };
+    Config::parse(json.as_bytes(), &env).expect("valid config")
+}
+
+const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"max_tokens":50}"#;
+
+fn header<'a>(plan: &'a AttemptPlan, name: &str) -> Option<&'a str> {
+    plan.set_headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn body_json(plan: &AttemptPlan) -> Value {
+    serde_json::from_slice(&plan.body).unwrap()
+}
+
+#[test]
+fn openai_attempt_gets_the_providers_model_path_and_key() {
+    let plan = plan_attempt(&config(), Format::OpenAi, "openai", CHAT.as_bytes()).unwrap();
+    assert_eq!(plan.model, "gpt-4o-mini-2024-07-18");
+    assert!(!plan.translated());
+    assert_eq!(body_json(&plan)["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(body_json(&plan)["messages"][1]["content"], "hi");
+    assert_eq!(header(&plan, ":path"), Some("/v1/chat/completions"));
+    assert_eq!(header(&plan, "authorization"), Some("Bearer sk-openai"));
+    assert!(plan.remove_headers.contains(&"x-api-key"));
+    assert!(plan.remove_headers.contains(&"anthropic-version"));
+}
+
+#[test]
+fn anthropic_attempt_of_an_openai_request_is_translated() {
+    let plan = plan_attempt(&config(), Format::OpenAi, "anthropic", CHAT.as_bytes()).unwrap();
+    assert!(plan.translated());
+    assert_eq!(plan.upstream_format, Format::Anthropic);
+    let body = body_json(&plan);
+    assert_eq!(body["model"], "claude-haiku-4-5");
+    assert_eq!(body["system"], "Be brief.");
+    assert_eq!(body["max_tokens"], 50);
+    assert_eq!(body["messages"][0]["role"], "user");
+    assert_eq!(header(&plan, ":path"), Some("/v1/messages"));
+    assert_eq!(header(&plan, "x-api-key"), Some("sk-ant"));
+    assert_eq!(header(&plan, "anthropic-version"), Some("2023-06-01"));
+    assert!(plan.remove_headers.contains(&"authorization"));
+}
+
+#[test]
+fn a_provider_without_key_gets_no_key_from_an_earlier_attempt() {
+    let plan = plan_attempt(&config(), Format::OpenAi, "local", CHAT.as_bytes()).unwrap();
+    assert_eq!(plan.model, "llama3.2");
+    assert!(plan.remove_headers.contains(&"authorization"));
+    assert!(plan.remove_headers.contains(&"x-api-key"));
+    assert_eq!(header(&plan, "authorization"), None);
+}
+
+#[test]
+fn mismatches_between_envoy_and_the_config_pass_through() {
+    let c = config();
+    assert_eq!(
+        plan_attempt(&c, Format::OpenAi, "azure", CHAT.as_bytes()),
+        Err(AttemptError::UnknownProvider("azure".into()))
+    );
+    // A provider of route.providers that is not in the chain.
+    assert!(matches!(
+        plan_attempt(&c, Format::OpenAi, "mock", CHAT.as_bytes()),
+        Err(AttemptError::UnknownProvider(_))
+    ));
+    let other = CHAT.replace("gpt-4o-mini", "gpt-4.1");
+    assert_eq!(
+        plan_attempt(&c, Format::OpenAi, "openai", other.as_bytes()),
+        Err(AttemptError::UnknownModel("gpt-4.1".into()))
+    );
+}
+
+#[test]
+fn bad_bodies_are_user_errors() {
+    let c = config();
+    assert!(matches!(
+        plan_attempt(&c, Format::OpenAi, "openai", b"{not json"),
+        Err(AttemptError::User(_))
+    ));
+    // Something Anthropic cannot honour is refused by name on the Anthropic attempt.
+    let n3 = CHAT.replace("\"max_tokens\":50", "\"max_tokens\":50,\"n\":3");
+    match plan_attempt(&c, Format::OpenAi, "anthropic", n3.as_bytes()) {
+        Err(AttemptError::User(e)) => assert!(e.message().contains('n'), "{}", e.message()),
+        other => panic!("expected a user error, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_api_header_values() {
+    assert_eq!(client_api("openai_chat"), Some(Format::OpenAi));
+    assert_eq!(client_api("anthropic_messages"), Some(Format::Anthropic));
+    assert_eq!(client_api("other"), None);
+}
+
+fn plan_for(provider: &str, stream: bool) -> AttemptPlan {
+    let body = CHAT.replace(
+        "\"max_tokens\":50",
+        &format!("\"max_tokens\":50,\"stream\":{stream}"),
+    );
+    plan_attempt(&config(), Format::OpenAi, provider, body.as_bytes()).unwrap()
+}
+
+#[test]
+fn what_is_held_back() {
+    let direct = plan_for("openai", true);
+    let translated = plan_for("anthropic", true);
+    let sse = Some("text/event-stream");
+    let json = Some("application/json");
+    let hold =
+        |p: &AttemptPlan, status, ct| AttemptAnswer::new(p, "gpt-4o-mini", status, ct, 0).hold;
+    assert_eq!(hold(&direct, 200, sse), Hold::FirstToken);
+    assert_eq!(hold(&direct, 200, json), Hold::None);
+    assert_eq!(hold(&direct, 503, json), Hold::None);
+    assert_eq!(hold(&translated, 200, sse), Hold::FirstToken);
+    assert_eq!(hold(&translated, 200, json), Hold::WholeBody);
+    assert_eq!(hold(&translated, 429, json), Hold::WholeBody);
+    assert!(AttemptAnswer::new(&translated, "gpt-4o-mini", 200, sse, 0).rewrites_body());
+    assert!(!AttemptAnswer::new(&direct, "gpt-4o-mini", 200, sse, 0).rewrites_body());
+}
+
+const OPENAI_STREAM: &str = concat!(
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
+    ": keep-alive\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+    "data: [DONE]\n\n",
+);
+
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+/// Byte offset just past the first event that carries `marker`.
+fn end_of_event_with(stream: &str, marker: &str) -> usize {
+    let at = stream.find(marker).unwrap();
+    at + stream[at..].find("\n\n").unwrap() + 2
+}
+
+#[test]
+fn the_gate_opens_exactly_when_the_first_token_event_is_complete() {
+    for (format, stream, marker) in [
+        (Format::OpenAi, OPENAI_STREAM, "\"Hel\""),
+        (Format::Anthropic, ANTHROPIC_STREAM, "\"Hel\""),
+    ] {
+        let opens_at = end_of_event_with(stream, marker);
+        for split in 0..stream.len() {
+            let mut gate = FirstTokenGate::new(format);
+            let (a, b) = stream.as_bytes().split_at(split);
+            let after_a = gate.feed(a);
+            assert_eq!(after_a, split >= opens_at, "{format:?} split at {split}");
+            assert!(gate.feed(b), "{format:?} split at {split}");
+        }
+    }
+}
+
+#[test]
+fn the_gate_opens_on_errors_and_tool_calls_too() {
+    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    assert!(gate.feed(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"));
+    let mut gate = FirstTokenGate::new(Format::Anthropic);
+    assert!(gate.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n"));
+    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    assert!(gate.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}\n\n"));
+    let mut gate = FirstTokenGate::new(Format::Anthropic);
+    assert!(gate.feed(b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}\n\n"));
+    // Keep-alive comments alone never open it, but a flood of them eventually does.
+    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    assert!(!gate.feed(b": ping\n\n"));
+    let flood = b": ping\n\n".repeat(MAX_HELD_BYTES / 8 + 1);
+    assert!(gate.feed(&flood));
+}
+
+#[test]
+fn a_translated_stream_reaches_the_client_as_openai_chunks_under_its_model_name() {
+    let plan = plan_for("anthropic", true);
+    let mut answer = AttemptAnswer::new(
+        &plan,
+        "gpt-4o-mini",
+        200,
+        Some("text/event-stream"),
+        1_700_000_000_000_000,
+    );
+    let out = answer
+        .stream_chunk(ANTHROPIC_STREAM.as_bytes(), true)
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\"model\":\"gpt-4o-mini\""), "{text}");
+    assert!(text.contains("\"content\":\"Hel\""), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert!(!text.contains("error"), "{text}");
+
+    // Cut before message_stop: the client gets an explicit error event, then [DONE].
+    let cut = &ANTHROPIC_STREAM[..end_of_event_with(ANTHROPIC_STREAM, "\"Hel\"")];
+    let mut answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    let out = String::from_utf8(answer.stream_chunk(cut.as_bytes(), true).unwrap()).unwrap();
+    assert!(out.contains("\"code\":\"stream_truncated\""), "{out}");
+    assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+
+    // Direct streams are not rewritten here.
+    let direct = plan_for("openai", true);
+    let mut answer = AttemptAnswer::new(&direct, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    assert_eq!(answer.stream_chunk(OPENAI_STREAM.as_bytes(), true), None);
+}
+
+#[test]
+fn translated_errors_and_answers_use_the_clients_envelope() {
+    let plan = plan_for("anthropic", false);
+    let answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 429, Some("application/json"), 0);
+    let err: Value = serde_json::from_slice(&answer.whole_body(
+        br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+        0,
+    ))
+    .unwrap();
+    assert_eq!(err["error"]["message"], "slow down");
+    let answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("application/json"), 0);
+    let ok: Value = serde_json::from_slice(&answer.whole_body(
+        br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#,
+        0,
+    ))
+    .unwrap();
+    assert_eq!(ok["model"], "gpt-4o-mini");
+    assert_eq!(ok["choices"][0]["message"]["content"], "hi");
+    assert_eq!(ok["usage"]["prompt_tokens"], 3);
+}
+
+#[test]
+fn a_held_buffer_is_read_once_however_often_it_grows() {
+    let plan = plan_for("openai", true);
+    let mut answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    let opens_at = end_of_event_with(OPENAI_STREAM, "\"Hel\"");
+    // The host hands over the whole held buffer each time, one byte longer.
+    for n in 0..OPENAI_STREAM.len() {
+        let seen = answer.first_token_in(&OPENAI_STREAM.as_bytes()[..=n]);
+        assert_eq!(seen, n + 1 >= opens_at, "after {} bytes", n + 1);
+    }
+}

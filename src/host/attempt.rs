@@ -1,0 +1,210 @@
+//! One attempt of the fallback chain: the filter installed as an upstream HTTP filter of
+//! the aggregate cluster (`role: upstream`). See `crate::attempt` for the logic.
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType};
+
+use super::glue::{self, Metrics};
+use crate::attempt::{self, AttemptAnswer, AttemptError, AttemptPlan, Hold};
+use crate::config::Config;
+use crate::exchange::CLIENT_API_HEADER;
+
+/// The endpoint metadata that names an attempt's provider (and, optionally, the
+/// `:authority` it expects): `metadata.filter_metadata.llm_gateway` in envoy.yaml.
+const METADATA: [&str; 4] = [
+    "xds",
+    "upstream_host_metadata",
+    "filter_metadata",
+    "llm_gateway",
+];
+
+pub struct UpstreamAttempt {
+    config: Rc<Config>,
+    metrics: Rc<Metrics>,
+    client_api: Option<crate::config::Format>,
+    provider: Option<String>,
+    plan: Option<AttemptPlan>,
+    /// The client's model name (translated answers carry it).
+    client_model: String,
+    answer: Option<AttemptAnswer>,
+    /// Response headers (and body) held until the first token or the whole body.
+    holding: bool,
+}
+
+impl UpstreamAttempt {
+    pub fn new(config: Rc<Config>, metrics: Rc<Metrics>) -> Self {
+        UpstreamAttempt {
+            config,
+            metrics,
+            client_api: None,
+            provider: None,
+            plan: None,
+            client_model: String::new(),
+            answer: None,
+            holding: false,
+        }
+    }
+
+    fn metadata(key: &str) -> Option<String> {
+        let [a, b, c, d] = METADATA;
+        glue::property(&[a, b, c, d, key])
+    }
+}
+
+impl Context for UpstreamAttempt {}
+
+impl HttpContext for UpstreamAttempt {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        // Only requests the downstream filter sent to the chain carry this header.
+        let Some(api) =
+            glue::request_header(CLIENT_API_HEADER).and_then(|h| attempt::client_api(&h))
+        else {
+            return Action::Continue;
+        };
+        let Some(provider) = Self::metadata("provider") else {
+            log::warn!("llm-gateway: chain endpoint without metadata.filter_metadata.llm_gateway.provider; attempt passes through");
+            return Action::Continue;
+        };
+        if let Some(authority) = Self::metadata("host") {
+            glue::set_request_header(":authority", Some(&authority));
+        }
+        if end_of_stream {
+            return Action::Continue;
+        }
+        self.client_api = Some(api);
+        self.provider = Some(provider);
+        // Hold the headers until the body is read: path, key and length change with it.
+        Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(api), Some(provider)) = (self.client_api, self.provider.clone()) else {
+            return Action::Continue;
+        };
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = glue::body(BufferType::HttpRequestBody, body_size);
+        match attempt::plan_attempt(&self.config, api, &provider, &body) {
+            Ok(plan) => {
+                if glue::replace_body(BufferType::HttpRequestBody, body_size, &plan.body) {
+                    glue::set_request_header("content-length", Some(&plan.body.len().to_string()));
+                }
+                for name in &plan.remove_headers {
+                    glue::set_request_header(name, None);
+                }
+                for (name, value) in &plan.set_headers {
+                    if *name == ":path" {
+                        // Keep the client's query string. (This header map is the one
+                        // the access log reads, and it outlives the attempt.)
+                        let query = glue::request_header(":path")
+                            .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
+                            .unwrap_or_default();
+                        glue::set_request_header(name, Some(&format!("{value}{query}")));
+                    } else {
+                        glue::set_request_header(name, Some(value));
+                    }
+                }
+                self.client_model = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_string))
+                    .unwrap_or_default();
+                self.metrics
+                    .add(&format!("llm.chain_attempts.provider.{provider}"), 1);
+                self.plan = Some(plan);
+            }
+            Err(AttemptError::User(e)) => {
+                glue::send_response(e.status(), "application/json", &e.envelope(api), &[]);
+                return Action::Pause;
+            }
+            Err(e) => {
+                log::warn!("llm-gateway: chain attempt passes through unchanged: {e:?}");
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(plan) = &self.plan else {
+            return Action::Continue;
+        };
+        let status = glue::response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if status >= 500 || status == 429 {
+            self.metrics
+                .add(&format!("llm.chain_failures.provider.{}", plan.provider), 1);
+        }
+        let content_type = glue::response_header("content-type");
+        let answer = AttemptAnswer::new(
+            plan,
+            &self.client_model,
+            status,
+            content_type.as_deref(),
+            glue::now_us(),
+        );
+        // The downstream filter reads these: the provider and model that answered are
+        // what usage, cost and limits account for.
+        glue::set_response_header("x-llm-provider", &plan.provider);
+        glue::set_response_header("x-llm-model", &plan.model);
+        if answer.rewrites_body() {
+            glue::remove_response_header("content-length");
+            glue::set_response_header(
+                "content-type",
+                if answer.hold == Hold::FirstToken {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            );
+        }
+        self.holding = answer.hold != Hold::None && !end_of_stream;
+        self.answer = Some(answer);
+        if self.holding {
+            // Envoy's router sees no response until the first token: its per-try timeout
+            // then abandons a stalled provider for the next one.
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(answer) = self.answer.as_mut() else {
+            return Action::Continue;
+        };
+        match answer.hold {
+            Hold::None => Action::Continue,
+            Hold::WholeBody => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let body = glue::body(BufferType::HttpResponseBody, body_size);
+                let out = answer.whole_body(&body, glue::now_us());
+                if glue::replace_body(BufferType::HttpResponseBody, body_size, &out) && self.holding
+                {
+                    glue::set_response_header("content-length", &out.len().to_string());
+                }
+                self.holding = false;
+                Action::Continue
+            }
+            Hold::FirstToken => {
+                // While held, the buffer holds everything so far; once released, each
+                // callback sees only its new chunk.
+                let bytes = glue::body(BufferType::HttpResponseBody, body_size);
+                if self.holding {
+                    let seen = answer.first_token_in(&bytes);
+                    if !seen && !end_of_stream {
+                        return Action::Pause;
+                    }
+                    self.holding = false;
+                }
+                if let Some(out) = answer.stream_chunk(&bytes, end_of_stream) {
+                    glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+                }
+                Action::Continue
+            }
+        }
+    }
+}

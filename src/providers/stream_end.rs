@@ -1,0 +1,54 @@
+//! Final events the gateway writes when it ends a client's stream itself, in the
+//! client's protocol. A stream must never end in a way that looks complete when it is not.
+
+use serde_json::json;
+
+use crate::config::Format;
+
+/// Message of the error event that ends a stream the provider stopped early.
+pub const TRUNCATED_MESSAGE: &str = "The upstream stream ended before the response was complete";
+
+/// The error event for a stream that the provider ended before its final event.
+/// OpenAI: an `error` chunk (the SDK raises `APIError`), then `[DONE]`; Anthropic: an
+/// `error` event (the SDK raises), the way Anthropic reports an overloaded stream.
+pub fn truncated(api: Format) -> Vec<u8> {
+    match api {
+        Format::Anthropic => {
+            let error = json!({"type": "error", "error": {"type": "api_error", "message": TRUNCATED_MESSAGE}});
+            format!("event: error\ndata: {error}\n\n").into_bytes()
+        }
+        _ => {
+            let error = json!({"error": {
+                "message": TRUNCATED_MESSAGE,
+                "type": "server_error",
+                "param": null,
+                "code": "stream_truncated",
+            }});
+            format!("data: {error}\n\ndata: [DONE]\n\n").into_bytes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+
+    #[test]
+    fn truncation_events_parse_as_each_protocols_error() {
+        let mut p = SseParser::new();
+        p.feed(&truncated(Format::OpenAi));
+        let first = p.next_event().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&first.data).unwrap();
+        assert_eq!(v["error"]["code"], "stream_truncated");
+        assert_eq!(p.next_event().unwrap().data, "[DONE]");
+
+        let mut p = SseParser::new();
+        p.feed(&truncated(Format::Anthropic));
+        let ev = p.next_event().unwrap();
+        assert_eq!(ev.event, "error");
+        let v: serde_json::Value = serde_json::from_str(&ev.data).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "api_error");
+    }
+}
