@@ -194,21 +194,15 @@ pub struct AttemptAnswer {
     pub hold: Hold,
     pub status: u32,
     translate: bool,
-    client_model: String,
+    model: String,
     gate: FirstTokenGate,
     stream: Option<anthropic_to_openai::StreamTranslator>,
 }
 
 impl AttemptAnswer {
-    /// `client_model` names the model in translated answers (the client's own name for
-    /// it); `now_us` seeds ids and timestamps of translated chunks.
-    pub fn new(
-        plan: &AttemptPlan,
-        client_model: &str,
-        status: u32,
-        content_type: Option<&str>,
-        now_us: u64,
-    ) -> Self {
+    /// Translated answers name the model that served them, as untranslated ones do
+    /// (`plan.model`); `now_us` seeds ids and timestamps of translated chunks.
+    pub fn new(plan: &AttemptPlan, status: u32, content_type: Option<&str>, now_us: u64) -> Self {
         let kind = BodyKind::from_content_type(content_type);
         let translate = plan.translated();
         let hold = match (status, kind) {
@@ -220,7 +214,7 @@ impl AttemptAnswer {
         };
         let stream = (hold == Hold::FirstToken && translate).then(|| {
             anthropic_to_openai::StreamTranslator::new(
-                client_model,
+                &plan.model,
                 &format!("{now_us:x}"),
                 plan.client_wants_stream_usage,
                 now_us / 1_000_000,
@@ -230,7 +224,7 @@ impl AttemptAnswer {
             hold,
             status,
             translate,
-            client_model: client_model.to_string(),
+            model: plan.model.clone(),
             gate: FirstTokenGate::new(plan.upstream_format),
             stream,
         }
@@ -262,17 +256,17 @@ impl AttemptAnswer {
 
     /// A whole translated answer or error, as the client expects it.
     pub fn whole_body(&self, body: &[u8], now_us: u64) -> Vec<u8> {
-        translate_whole_body(&self.client_model, self.status, body, now_us / 1_000_000)
+        translate_whole_body(&self.model, self.status, body, now_us / 1_000_000)
     }
 }
 
 /// An Anthropic answer or error, whole, as an OpenAI client expects it.
-pub fn translate_whole_body(client_model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
+pub fn translate_whole_body(model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
     if status >= 400 {
         return anthropic_to_openai::translate_error(status, body);
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(v) => anthropic_to_openai::translate_response(&v, client_model, created)
+        Ok(v) => anthropic_to_openai::translate_response(&v, model, created)
             .to_string()
             .into_bytes(),
         Err(_) => anthropic_to_openai::translate_error(502, body),

@@ -132,16 +132,15 @@ fn what_is_held_back() {
     let translated = plan_for("anthropic", true);
     let sse = Some("text/event-stream");
     let json = Some("application/json");
-    let hold =
-        |p: &AttemptPlan, status, ct| AttemptAnswer::new(p, "gpt-4o-mini", status, ct, 0).hold;
+    let hold = |p: &AttemptPlan, status, ct| AttemptAnswer::new(p, status, ct, 0).hold;
     assert_eq!(hold(&direct, 200, sse), Hold::FirstToken);
     assert_eq!(hold(&direct, 200, json), Hold::None);
     assert_eq!(hold(&direct, 503, json), Hold::None);
     assert_eq!(hold(&translated, 200, sse), Hold::FirstToken);
     assert_eq!(hold(&translated, 200, json), Hold::WholeBody);
     assert_eq!(hold(&translated, 429, json), Hold::WholeBody);
-    assert!(AttemptAnswer::new(&translated, "gpt-4o-mini", 200, sse, 0).rewrites_body());
-    assert!(!AttemptAnswer::new(&direct, "gpt-4o-mini", 200, sse, 0).rewrites_body());
+    assert!(AttemptAnswer::new(&translated, 200, sse, 0).rewrites_body());
+    assert!(!AttemptAnswer::new(&direct, 200, sse, 0).rewrites_body());
 }
 
 const OPENAI_STREAM: &str = concat!(
@@ -203,54 +202,49 @@ fn the_gate_opens_on_errors_and_tool_calls_too() {
 }
 
 #[test]
-fn a_translated_stream_reaches_the_client_as_openai_chunks_under_its_model_name() {
+fn a_translated_stream_reaches_the_client_as_openai_chunks_naming_the_served_model() {
     let plan = plan_for("anthropic", true);
-    let mut answer = AttemptAnswer::new(
-        &plan,
-        "gpt-4o-mini",
-        200,
-        Some("text/event-stream"),
-        1_700_000_000_000_000,
-    );
+    let mut answer =
+        AttemptAnswer::new(&plan, 200, Some("text/event-stream"), 1_700_000_000_000_000);
     let out = answer
         .stream_chunk(ANTHROPIC_STREAM.as_bytes(), true)
         .unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("\"model\":\"gpt-4o-mini\""), "{text}");
+    assert!(text.contains("\"model\":\"claude-haiku-4-5\""), "{text}");
     assert!(text.contains("\"content\":\"Hel\""), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     assert!(!text.contains("error"), "{text}");
 
     // Cut before message_stop: the client gets an explicit error event, then [DONE].
     let cut = &ANTHROPIC_STREAM[..end_of_event_with(ANTHROPIC_STREAM, "\"Hel\"")];
-    let mut answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    let mut answer = AttemptAnswer::new(&plan, 200, Some("text/event-stream"), 0);
     let out = String::from_utf8(answer.stream_chunk(cut.as_bytes(), true).unwrap()).unwrap();
     assert!(out.contains("\"code\":\"stream_truncated\""), "{out}");
     assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
 
     // Direct streams are not rewritten here.
     let direct = plan_for("openai", true);
-    let mut answer = AttemptAnswer::new(&direct, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    let mut answer = AttemptAnswer::new(&direct, 200, Some("text/event-stream"), 0);
     assert_eq!(answer.stream_chunk(OPENAI_STREAM.as_bytes(), true), None);
 }
 
 #[test]
 fn translated_errors_and_answers_use_the_clients_envelope() {
     let plan = plan_for("anthropic", false);
-    let answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 429, Some("application/json"), 0);
+    let answer = AttemptAnswer::new(&plan, 429, Some("application/json"), 0);
     let err: Value = serde_json::from_slice(&answer.whole_body(
         br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
         0,
     ))
     .unwrap();
     assert_eq!(err["error"]["message"], "slow down");
-    let answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("application/json"), 0);
+    let answer = AttemptAnswer::new(&plan, 200, Some("application/json"), 0);
     let ok: Value = serde_json::from_slice(&answer.whole_body(
         br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#,
         0,
     ))
     .unwrap();
-    assert_eq!(ok["model"], "gpt-4o-mini");
+    assert_eq!(ok["model"], "claude-haiku-4-5");
     assert_eq!(ok["choices"][0]["message"]["content"], "hi");
     assert_eq!(ok["usage"]["prompt_tokens"], 3);
 }
@@ -258,7 +252,7 @@ fn translated_errors_and_answers_use_the_clients_envelope() {
 #[test]
 fn a_held_buffer_is_read_once_however_often_it_grows() {
     let plan = plan_for("openai", true);
-    let mut answer = AttemptAnswer::new(&plan, "gpt-4o-mini", 200, Some("text/event-stream"), 0);
+    let mut answer = AttemptAnswer::new(&plan, 200, Some("text/event-stream"), 0);
     let opens_at = end_of_event_with(OPENAI_STREAM, "\"Hel\"");
     // The host hands over the whole held buffer each time, one byte longer.
     for n in 0..OPENAI_STREAM.len() {

@@ -26,8 +26,6 @@ pub struct UpstreamAttempt {
     client_api: Option<crate::config::Format>,
     provider: Option<String>,
     plan: Option<AttemptPlan>,
-    /// The client's model name (translated answers carry it).
-    client_model: String,
     answer: Option<AttemptAnswer>,
     /// Response headers (and body) held until the first token or the whole body.
     holding: bool,
@@ -41,7 +39,6 @@ impl UpstreamAttempt {
             client_api: None,
             provider: None,
             plan: None,
-            client_model: String::new(),
             answer: None,
             holding: false,
         }
@@ -107,10 +104,6 @@ impl HttpContext for UpstreamAttempt {
                         glue::set_request_header(name, Some(value));
                     }
                 }
-                self.client_model = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_string))
-                    .unwrap_or_default();
                 self.metrics
                     .add(&format!("llm.chain_attempts.provider.{provider}"), 1);
                 self.plan = Some(plan);
@@ -138,13 +131,7 @@ impl HttpContext for UpstreamAttempt {
                 .add(&format!("llm.chain_failures.provider.{}", plan.provider), 1);
         }
         let content_type = glue::response_header("content-type");
-        let answer = AttemptAnswer::new(
-            plan,
-            &self.client_model,
-            status,
-            content_type.as_deref(),
-            glue::now_us(),
-        );
+        let answer = AttemptAnswer::new(plan, status, content_type.as_deref(), glue::now_us());
         // The downstream filter reads these: the provider and model that answered are
         // what usage, cost and limits account for.
         glue::set_response_header("x-llm-provider", &plan.provider);
