@@ -31,8 +31,8 @@ pub struct Behaviour {
     pub raw_body: Option<String>,
     /// `x-mock-content-type`: the content type of a raw body (default `text/plain`).
     pub content_type: Option<String>,
-    /// `x-mock-tool-call: NAME` with `x-mock-tool-args: JSON object` (default `{}`): on
-    /// `/v1/messages`, answer with a `tool_use` block instead of text.
+    /// `x-mock-tool-call: NAME` with `x-mock-tool-args: JSON object` (default `{}`):
+    /// answer with a tool call instead of text (`tool_use` block / `tool_calls`).
     pub tool_call: Option<(String, serde_json::Value)>,
 }
 

@@ -407,6 +407,64 @@ mod tests {
     }
 
     #[test]
+    fn tool_call_headers_answer_tool_calls_in_both_formats() {
+        let provider = MockProvider::new();
+        let headers = [
+            ("x-mock-tool-call", "get_weather"),
+            ("x-mock-tool-args", r#"{"city":"Paris"}"#),
+        ];
+        let (_, answer) = json_of(
+            &provider
+                .handle(&post("/v1/chat/completions", &headers, chat("weather?")))
+                .0,
+        );
+        assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(answer["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(
+            answer["choices"][0]["message"]["tool_calls"][0]["function"],
+            json!({"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"})
+        );
+        // Usage is the text answer's, as for Anthropic tool calls.
+        let (_, text) = json_of(
+            &provider
+                .handle(&post("/v1/chat/completions", &[], chat("weather?")))
+                .0,
+        );
+        assert_eq!(answer["usage"], text["usage"]);
+        let messages = json!({"model": "claude-x", "max_tokens": 10,
+            "messages": [{"role": "user", "content": "weather?"}]});
+        let (_, answer) = json_of(&provider.handle(&post("/v1/messages", &headers, messages)).0);
+        assert_eq!(answer["stop_reason"], "tool_use");
+        assert_eq!(answer["content"][0]["input"], json!({"city": "Paris"}));
+
+        let mut streamed = chat("weather?");
+        streamed["stream"] = json!(true);
+        let reply = provider
+            .handle(&post("/v1/chat/completions", &headers, streamed))
+            .0;
+        let Reply::Stream { pieces, .. } = reply else {
+            panic!("{reply:?}")
+        };
+        let body: String = pieces
+            .iter()
+            .map(|p| String::from_utf8(p.bytes.clone()).unwrap())
+            .collect();
+        let arguments: String = body
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .filter_map(|d| {
+                let v: Value = serde_json::from_str(d).unwrap();
+                v["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(arguments, r#"{"city":"Paris"}"#);
+        assert!(body.contains(r#""finish_reason":"tool_calls""#));
+    }
+
+    #[test]
     fn errors_use_the_protocol_envelope() {
         let provider = MockProvider::new();
         let (status, body) = json_of(

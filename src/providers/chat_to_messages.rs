@@ -1,1 +1,601 @@
-//! OpenAI chat-completions response -> Anthropic Messages response, plain and streaming (work in progress).
+//! OpenAI chat-completions answers -> Anthropic Messages answers: whole bodies, error
+//! envelopes and the event stream, so the `anthropic` SDK can use a model behind an
+//! OpenAI-format backend unchanged.
+//!
+//! Usage follows Anthropic's meaning: `input_tokens` counts only uncached input, cached
+//! input is `cache_read_input_tokens` (OpenAI's `prompt_tokens` counts both). Reasoning
+//! text some backends add (`reasoning_content`) is dropped: the client did not ask for
+//! thinking (`messages_to_chat` refuses it), and Anthropic thinking blocks need a
+//! signature no backend can give.
+
+use serde_json::{json, Value};
+
+use crate::sse::SseParser;
+
+/// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
+pub fn stop_reason(finish_reason: &str) -> &'static str {
+    match finish_reason {
+        "length" => "max_tokens",
+        "tool_calls" | "function_call" => "tool_use",
+        "content_filter" => "refusal",
+        // stop, eos (some servers) and reasons added later.
+        _ => "end_turn",
+    }
+}
+
+/// (stop_reason, stop_sequence) of a finished choice. vLLM names the stop string that
+/// matched in `stop_reason`; OpenAI does not say, so its stops read as `end_turn`. A
+/// `stop` beside tool calls is `tool_use` (Ollama answers tool calls with `stop`, and
+/// Anthropic clients run tools only on `tool_use`); a refusal is `refusal`.
+fn stop_of(choice: &Value, finish: &str, has_tools: bool, refused: bool) -> (&'static str, Value) {
+    if refused {
+        return ("refusal", Value::Null);
+    }
+    if finish == "stop" {
+        if has_tools {
+            return ("tool_use", Value::Null);
+        }
+        if let Some(Value::String(s)) = choice.get("stop_reason") {
+            return ("stop_sequence", Value::String(s.clone()));
+        }
+    }
+    (stop_reason(finish), Value::Null)
+}
+
+fn count(u: &Value, key: &str) -> u64 {
+    u.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn cached_tokens(u: &Value) -> u64 {
+    u.get("prompt_tokens_details")
+        .map_or(0, |d| count(d, "cached_tokens"))
+}
+
+/// Anthropic usage from OpenAI usage.
+fn anthropic_usage(u: &Value) -> Value {
+    let cached = cached_tokens(u);
+    json!({
+        "input_tokens": count(u, "prompt_tokens").saturating_sub(cached),
+        "output_tokens": count(u, "completion_tokens"),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+    })
+}
+
+/// `msg_<id>` from a `chatcmpl-<id>`, keeping the backend's id visible for debugging.
+fn message_id(openai_id: &str) -> String {
+    format!(
+        "msg_{}",
+        openai_id.strip_prefix("chatcmpl-").unwrap_or(openai_id)
+    )
+}
+
+/// An id for a tool call the backend sent without one (`toolu_<message>_<n>`).
+fn fallback_tool_id(message_id: &str, n: u64) -> String {
+    format!(
+        "toolu_{}_{n}",
+        message_id.strip_prefix("msg_").unwrap_or(message_id)
+    )
+}
+
+/// A `tool_use` input from a tool call's `arguments`. Empty arguments are `{}` (servers
+/// send them for tools without parameters). Arguments that are not a JSON object are
+/// kept whole as `{"_raw_arguments": "..."}`: Anthropic's `input` must be an object, and
+/// the client's schema check then fails loudly instead of running the tool with `{}`.
+fn tool_input(arguments: Option<&Value>) -> Value {
+    match arguments {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::String(s)) if s.trim().is_empty() => json!({}),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => json!({ "_raw_arguments": s }),
+        },
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(other) => json!({ "_raw_arguments": other.to_string() }),
+    }
+}
+
+/// Text of a `content` that is a string or (some servers) an array of text parts.
+fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// A whole Anthropic message for a successful chat.completion (its first choice; the
+/// gateway never asks for more).
+pub fn translate_response(body: &Value, requested_model: &str) -> Value {
+    let choice = body
+        .get("choices")
+        .and_then(|c| c.get(0))
+        .unwrap_or(&Value::Null);
+    let message = choice.get("message").unwrap_or(&Value::Null);
+    let mut content = Vec::new();
+    let text = content_text(message.get("content"));
+    if !text.is_empty() {
+        content.push(json!({ "type": "text", "text": text }));
+    }
+    let refusal = message
+        .get("refusal")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty());
+    if let Some(r) = refusal {
+        content.push(json!({ "type": "text", "text": r }));
+    }
+    let id = message_id(body.get("id").and_then(Value::as_str).unwrap_or("unknown"));
+    let mut has_tools = false;
+    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+        for (i, call) in calls.iter().enumerate() {
+            let function = call.get("function").unwrap_or(&Value::Null);
+            let call_id = match call.get("id").and_then(Value::as_str) {
+                Some(call_id) if !call_id.is_empty() => call_id.to_string(),
+                _ => fallback_tool_id(&id, i as u64),
+            };
+            content.push(json!({
+                "type": "tool_use",
+                "id": call_id,
+                "name": function.get("name").and_then(Value::as_str).unwrap_or(""),
+                "input": tool_input(function.get("arguments")),
+            }));
+            has_tools = true;
+        }
+    }
+    let (stop, stop_sequence) = match choice.get("finish_reason").and_then(Value::as_str) {
+        Some(finish) => {
+            let (s, seq) = stop_of(choice, finish, has_tools, refusal.is_some());
+            (Value::from(s), seq)
+        }
+        None => (Value::Null, Value::Null),
+    };
+    json!({
+        "id": id,
+        "type": "message",
+        "role": "assistant",
+        "model": requested_model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": stop_sequence,
+        "usage": anthropic_usage(body.get("usage").unwrap_or(&Value::Null)),
+    })
+}
+
+/// Anthropic's error `type` for an HTTP status.
+pub fn error_type(status: u32) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+fn anthropic_error(kind: &str, message: &str) -> Value {
+    json!({ "type": "error", "error": { "type": kind, "message": message } })
+}
+
+/// The message of an OpenAI-format error body: OpenAI's `{"error":{"message"}}`,
+/// Ollama's `{"error":"..."}`, older vLLM's `{"object":"error","message"}`.
+fn openai_error_message(v: &Value) -> Option<&str> {
+    match v.get("error") {
+        Some(Value::Object(e)) => e.get("message").and_then(Value::as_str),
+        Some(Value::String(s)) => Some(s),
+        _ => v.get("message").and_then(Value::as_str),
+    }
+}
+
+/// Longest upstream text quoted in a wrapped non-JSON error (an HTML page from a proxy
+/// can be large; its start says enough).
+const QUOTE_LIMIT: usize = 200;
+
+/// An Anthropic error envelope for an OpenAI-format error response, its type from the
+/// status. A body that is not an OpenAI-format error (an HTML page from a proxy,
+/// Envoy's own "upstream connect error") is wrapped, its start quoted.
+pub fn translate_error(status: u32, body: &[u8]) -> Vec<u8> {
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let envelope = match parsed.as_ref().and_then(openai_error_message) {
+        Some(message) => anthropic_error(error_type(status), message),
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
+            if quoted.len() < text.len() {
+                quoted.push_str("...");
+            }
+            let message = if quoted.is_empty() {
+                format!("The upstream provider returned HTTP {status} with an empty body")
+            } else {
+                format!("The upstream provider returned HTTP {status}: {quoted}")
+            };
+            anthropic_error(error_type(status), &message)
+        }
+    };
+    envelope.to_string().into_bytes()
+}
+
+/// The status an error object sent inside a stream stands for: vLLM puts it in `code`;
+/// OpenAI names the kind in `type` or `code`.
+fn stream_error_status(e: &Value) -> u32 {
+    if let Some(code) = e.get("code").and_then(Value::as_u64) {
+        if (400..600).contains(&code) {
+            return code as u32;
+        }
+    }
+    let named = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+    let kind = format!("{} {}", named("type"), named("code"));
+    if kind.contains("rate_limit") {
+        429
+    } else if kind.contains("overloaded") {
+        529
+    } else if kind.contains("invalid_request") {
+        400
+    } else {
+        500
+    }
+}
+
+/// `event: <type>` and `data:`; the `anthropic` SDK skips events without a name.
+fn sse_event(v: &Value) -> Vec<u8> {
+    let name = v.get("type").and_then(Value::as_str).unwrap_or("error");
+    format!("event: {name}\ndata: {v}\n\n").into_bytes()
+}
+
+/// The content block being streamed. Anthropic streams blocks one after the other, each
+/// `content_block_start`, deltas, `content_block_stop`, indexed 0, 1, 2...; the SDK
+/// appends each delta to `content[index]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OpenBlock {
+    Text { index: u64 },
+    Tool { index: u64, call: u64 },
+}
+
+/// OpenAI's chat.completion.chunk stream -> Anthropic's event stream.
+///
+/// `message_start` goes out with the first chunk, its usage 0: OpenAI-format backends
+/// report usage in their last chunk only, and Anthropic's `message_delta` carries the
+/// real `input_tokens`, `cache_read_input_tokens` and `output_tokens`, which the SDK
+/// writes over the start's (anthropic 2.14 `accumulate_event`). `message_delta` and
+/// `message_stop` wait for `[DONE]`, after the usage chunk.
+///
+/// Output depends only on complete input events, so however the upstream bytes are
+/// split, the concatenated output is the same, and every `feed` returns whole events.
+/// Once the stream has ended (cleanly or with an error event), input is ignored.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    parser: SseParser,
+    model: String,
+    /// Message id until the first chunk names one.
+    id: String,
+    started: bool,
+    done: bool,
+    open: Option<OpenBlock>,
+    next_index: u64,
+    /// OpenAI tool call indexes whose block is closed.
+    closed_calls: Vec<u64>,
+    /// The id of the last tool call, for backends that omit `index`.
+    last_call: Option<(u64, String)>,
+    saw_tool_call: bool,
+    refused: bool,
+    /// (stop_reason, stop_sequence) once a choice finished.
+    stop: Option<(&'static str, Value)>,
+    /// The backend's usage, later chunks replacing earlier ones (it is cumulative).
+    usage: Option<Value>,
+}
+
+impl StreamTranslator {
+    /// `id_seed` names the message (`msg_<seed>`) when the backend's chunks carry no id.
+    pub fn new(requested_model: &str, id_seed: &str) -> Self {
+        Self {
+            parser: SseParser::new(),
+            model: requested_model.to_string(),
+            id: format!("msg_{id_seed}"),
+            started: false,
+            done: false,
+            open: None,
+            next_index: 0,
+            closed_calls: Vec::new(),
+            last_call: None,
+            saw_tool_call: false,
+            refused: false,
+            stop: None,
+            usage: None,
+        }
+    }
+
+    /// Whether the stream ended, cleanly or with an error event.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        self.parser.feed(bytes);
+        while let Some(event) = self.parser.next_event() {
+            self.translate_event(&event.data, &mut out);
+            if self.done {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Ends the stream. One that ends after a `finish_reason` but without `[DONE]` ends
+    /// cleanly (the answer is whole; usage may be missing); one that stopped before
+    /// any `finish_reason` ends with an error event, so a cut never looks like a
+    /// complete answer to the client.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        // Servers may omit the blank line after the last event; one cut mid-line is
+        // not JSON and counts as the truncation it is.
+        if let Some(event) = self.parser.finish() {
+            let data = event.data.trim();
+            if data == "[DONE]" || serde_json::from_str::<Value>(data).is_ok() {
+                self.translate_event(data, &mut out);
+            }
+        }
+        if !self.done {
+            if self.stop.is_some() {
+                self.end(&mut out);
+            } else {
+                self.fail(
+                    "api_error",
+                    "The upstream stream ended before the response was complete",
+                    &mut out,
+                );
+            }
+        }
+        out
+    }
+
+    fn fail(&mut self, kind: &str, message: &str, out: &mut Vec<u8>) {
+        out.extend(sse_event(&anthropic_error(kind, message)));
+        self.done = true;
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let message = json!({
+            "type": "message_start",
+            "message": {
+                "id": self.id,
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            },
+        });
+        out.extend(sse_event(&message));
+    }
+
+    fn close_block(&mut self, out: &mut Vec<u8>) {
+        if let Some(block) = self.open.take() {
+            let index = match block {
+                OpenBlock::Text { index } => index,
+                OpenBlock::Tool { index, call } => {
+                    self.closed_calls.push(call);
+                    index
+                }
+            };
+            out.extend(sse_event(
+                &json!({ "type": "content_block_stop", "index": index }),
+            ));
+        }
+    }
+
+    fn open_block(&mut self, block: OpenBlock, content_block: Value, out: &mut Vec<u8>) {
+        self.close_block(out);
+        let index = match block {
+            OpenBlock::Text { index } | OpenBlock::Tool { index, .. } => index,
+        };
+        self.next_index += 1;
+        self.open = Some(block);
+        out.extend(sse_event(&json!({
+            "type": "content_block_start",
+            "index": index,
+            "content_block": content_block,
+        })));
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if text.is_empty() {
+            return;
+        }
+        let index = match self.open {
+            Some(OpenBlock::Text { index }) => index,
+            _ => {
+                let index = self.next_index;
+                self.open_block(
+                    OpenBlock::Text { index },
+                    json!({ "type": "text", "text": "" }),
+                    out,
+                );
+                index
+            }
+        };
+        out.extend(sse_event(&json!({
+            "type": "content_block_delta",
+            "index": index,
+            "delta": { "type": "text_delta", "text": text },
+        })));
+    }
+
+    /// One entry of a delta's `tool_calls`: a new call opens a `tool_use` block, its
+    /// argument pieces become `input_json_delta`s, passed as they come (the SDK parses
+    /// them as partial JSON and reports arguments that are not JSON itself).
+    fn tool_call(&mut self, tc: &Value, out: &mut Vec<u8>) {
+        let id = tc
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let call = match tc.get("index").and_then(Value::as_u64) {
+            Some(i) => i,
+            // Without `index`: a new id is a new call, otherwise the last call goes on.
+            None => match (&self.last_call, id) {
+                (Some((i, last)), Some(id)) if last != id => i + 1,
+                (Some((i, _)), _) => *i,
+                (None, _) => 0,
+            },
+        };
+        let function = tc.get("function").unwrap_or(&Value::Null);
+        let arguments = function
+            .get("arguments")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let index = match self.open {
+            Some(OpenBlock::Tool { index, call: open }) if open == call => index,
+            _ => {
+                if self.closed_calls.contains(&call) {
+                    // Anthropic streams one block at a time and clients finish a tool's
+                    // input at its content_block_stop: arguments for a closed call
+                    // cannot be placed, and dropping them would run the tool wrongly.
+                    self.fail(
+                        "api_error",
+                        "The upstream stream interleaved tool calls, which cannot be translated",
+                        out,
+                    );
+                    return;
+                }
+                let index = self.next_index;
+                let id = id.map_or_else(|| fallback_tool_id(&self.id, call), str::to_string);
+                let name = function.get("name").and_then(Value::as_str).unwrap_or("");
+                self.last_call = Some((call, id.clone()));
+                self.saw_tool_call = true;
+                self.open_block(
+                    OpenBlock::Tool { index, call },
+                    json!({ "type": "tool_use", "id": id, "name": name, "input": {} }),
+                    out,
+                );
+                index
+            }
+        };
+        if !arguments.is_empty() {
+            out.extend(sse_event(&json!({
+                "type": "content_block_delta",
+                "index": index,
+                "delta": { "type": "input_json_delta", "partial_json": arguments },
+            })));
+        }
+    }
+
+    /// message_delta (stop reason, the backend's usage) and message_stop.
+    fn end(&mut self, out: &mut Vec<u8>) {
+        self.start(out);
+        self.close_block(out);
+        let (stop, stop_sequence) = self.stop.take().unwrap_or(("end_turn", Value::Null));
+        let usage = match &self.usage {
+            Some(u) => anthropic_usage(u),
+            // output_tokens is required; 0 says "unknown" no worse than leaving it out.
+            None => json!({ "output_tokens": 0 }),
+        };
+        out.extend(sse_event(&json!({
+            "type": "message_delta",
+            "delta": { "stop_reason": stop, "stop_sequence": stop_sequence },
+            "usage": usage,
+        })));
+        out.extend(sse_event(&json!({ "type": "message_stop" })));
+        self.done = true;
+    }
+
+    fn translate_event(&mut self, data: &str, out: &mut Vec<u8>) {
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.end(out);
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            self.fail(
+                "api_error",
+                "The upstream stream sent an event that is not JSON",
+                out,
+            );
+            return;
+        };
+        if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
+            let message = match e {
+                Value::String(s) => s.as_str(),
+                _ => e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("The upstream stream failed"),
+            };
+            self.fail(error_type(stream_error_status(e)), message, out);
+            return;
+        }
+        if !self.started {
+            if let Some(id) = v
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
+                self.id = message_id(id);
+            }
+        }
+        self.start(out);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(u.clone());
+        }
+        let Some(Value::Array(choices)) = v.get("choices") else {
+            return;
+        };
+        // The gateway never asks for more than one choice; others are not Anthropic's.
+        let Some(choice) = choices
+            .iter()
+            .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+        else {
+            return;
+        };
+        if let Some(delta) = choice.get("delta") {
+            if let Some(text) = delta.get("content").and_then(Value::as_str) {
+                self.text(text, out);
+            }
+            if let Some(refusal) = delta.get("refusal").and_then(Value::as_str) {
+                if !refusal.is_empty() {
+                    self.refused = true;
+                    self.text(refusal, out);
+                }
+            }
+            if let Some(Value::Array(calls)) = delta.get("tool_calls") {
+                for tc in calls {
+                    self.tool_call(tc, out);
+                    if self.done {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.close_block(out);
+            self.stop = Some(stop_of(choice, finish, self.saw_tool_call, self.refused));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
