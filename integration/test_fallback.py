@@ -264,3 +264,41 @@ def test_every_provider_down_gives_an_error_envelope(chain, providers):
     # primary, secondary, local, then primary again (num_retries: 3), unless ejected.
     tried = sum(mock_stats(m)["failed_while_down"] for m in providers.values())
     assert tried == 4, tried
+
+
+@pytest.mark.parametrize("serving", CHAIN_PROVIDERS)
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_the_anthropic_sdk_is_served_by_every_provider_of_the_chain(chain, providers, serving, stream):
+    """An Anthropic Messages client: the OpenAI-format providers (primary, local) get a
+    translated chat-completions request; the Anthropic-format one gets it as sent."""
+    import anthropic
+
+    for name in CHAIN_PROVIDERS[:CHAIN_PROVIDERS.index(serving)]:
+        mock_post(providers[name], "down")
+    tag = new_tag()
+    c = anthropic.Anthropic(base_url=chain.url, api_key="unused", max_retries=0, timeout=30,
+                            default_query={"tag": tag})
+    kwargs = dict(model=MODEL, max_tokens=40, system="Answer briefly.",
+                  messages=[{"role": "user", "content": ECHO}])
+    if stream:
+        with c.messages.stream(**kwargs) as s:
+            message = s.get_final_message()
+    else:
+        message = c.messages.create(**kwargs)
+    assert message.content[0].text == ECHO
+    assert message.model == UPSTREAM_MODEL[serving]
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    (upstream,) = seen_by(providers, tag)[serving]
+    body = json.loads(upstream["body"])
+    assert body["model"] == UPSTREAM_MODEL[serving]
+    if serving == "secondary":
+        assert upstream["path"].split("?")[0] == "/v1/messages" and body["system"] == "Answer briefly."
+    else:
+        assert upstream["path"].split("?")[0] == "/v1/chat/completions"
+        assert body["messages"][0] == {"role": "system", "content": "Answer briefly."}
+        assert "anthropic-version" not in upstream["headers"]
+        if stream:
+            assert body["stream_options"] == {"include_usage": True}
+    line = access_log_for(chain, tag)
+    assert (line["provider"], line["model"], line["api"]) == (serving, UPSTREAM_MODEL[serving], "anthropic_messages")
+    assert int(line["output_tokens"]) == message.usage.output_tokens, line

@@ -153,3 +153,47 @@ def test_streamed_tool_call_arrives_as_openai_deltas(gw):
                 args += tc.function.arguments or ""
             finish = choice.finish_reason or finish
     assert (name, json.loads(args), finish) == ("get_weather", {"city": "Paris"}, "tool_calls")
+
+
+OPENAI_KEY = "sk-openai-test-123"
+
+
+@pytest.fixture(scope="module")
+def gw_openai(envoy_factory):
+    cfg = providers_at_mock(envoy_factory.config(), ("openai",))
+    envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY})
+    yield envoy
+    envoy.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_the_anthropic_sdk_talks_to_an_openai_model(gw_openai, mock_provider, stream):
+    """The other direction: an Anthropic Messages request for gpt-4o goes to the OpenAI
+    provider as chat completions, with OpenAI's key, and comes back as a message."""
+    import anthropic
+
+    tag = new_tag()
+    c = anthropic.Anthropic(base_url=gw_openai.url, api_key="sk-demo-pro", max_retries=0, timeout=30,
+                            default_query={"tag": tag})
+    kwargs = dict(model="gpt-4o", max_tokens=30, system="Be brief.",
+                  messages=[{"role": "user", "content": "bonjour"}], stop_sequences=["END"])
+    if stream:
+        with c.messages.stream(**kwargs) as s:
+            text = "".join(s.text_stream)
+            message = s.get_final_message()
+    else:
+        message = c.messages.create(**kwargs)
+        text = message.content[0].text
+    assert text == "bonjour"
+    assert message.stop_reason == "end_turn"
+    upstream = upstream_of(mock_provider, tag)
+    assert upstream["path"].split("?")[0] == "/v1/chat/completions"
+    assert upstream["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert "x-api-key" not in upstream["headers"] and "anthropic-version" not in upstream["headers"]
+    body = json.loads(upstream["body"])
+    assert body["model"] == "gpt-4o" and body["max_tokens"] == 30 and body["stop"] == ["END"]
+    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "bonjour"}]
+    line = access_log_for(gw_openai, tag)
+    assert (line["provider"], line["api"], line["usage_source"]) == ("openai", "anthropic_messages", "provider"), line
+    assert int(line["output_tokens"]) == message.usage.output_tokens
+    assert int(line["input_tokens"]) == message.usage.input_tokens, line

@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use crate::config::{Config, Fallback, Format, Provider};
 use crate::errors::UserError;
-use crate::exchange::{BodyKind, DEFAULT_TRANSLATED_MAX_TOKENS};
-use crate::providers::{self, anthropic, anthropic_to_openai, openai};
+use crate::exchange::BodyKind;
+use crate::providers::translate::{Direction, StreamBack};
+use crate::providers::{self, anthropic, openai};
 use crate::sse::SseParser;
 
 /// What one attempt sends upstream.
@@ -43,7 +44,11 @@ pub struct AttemptPlan {
 
 impl AttemptPlan {
     pub fn translated(&self) -> bool {
-        self.upstream_format != self.client_api
+        self.translation().is_some()
+    }
+
+    pub fn translation(&self) -> Option<Direction> {
+        Direction::between(self.client_api, self.upstream_format)
     }
 }
 
@@ -99,28 +104,16 @@ pub fn plan_attempt(
         (api, Format::Both) => api,
         (_, format) => format,
     };
-    let (path, body) = match (client_api, upstream_format) {
-        (Format::OpenAi, Format::Anthropic) => {
-            let max_tokens = summary
-                .max_output_tokens
-                .unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS);
-            let body =
-                crate::providers::openai_to_anthropic::translate_request(&req, &model, max_tokens)
-                    .map_err(AttemptError::User)?;
-            ("/v1/messages", body)
-        }
-        (Format::Anthropic, Format::OpenAi) => {
-            return Err(AttemptError::User(UserError::InvalidRequest {
-                message: format!(
-                    "provider {} speaks the OpenAI API; Anthropic requests cannot be sent to it",
-                    provider.name
-                ),
-                param: Some("model".into()),
-            }))
-        }
-        (api, _) => {
+    let (path, body) = match Direction::between(client_api, upstream_format) {
+        Some(direction) => (
+            direction.upstream_path(),
+            direction
+                .request(&req, &model, summary.max_output_tokens)
+                .map_err(AttemptError::User)?,
+        ),
+        None => {
             req.insert("model".into(), Value::String(model.clone()));
-            let path = match api {
+            let path = match client_api {
                 Format::Anthropic => "/v1/messages",
                 _ => "/v1/chat/completions",
             };
@@ -193,10 +186,10 @@ pub enum Hold {
 pub struct AttemptAnswer {
     pub hold: Hold,
     pub status: u32,
-    translate: bool,
+    translation: Option<Direction>,
     model: String,
     gate: FirstTokenGate,
-    stream: Option<anthropic_to_openai::StreamTranslator>,
+    stream: Option<StreamBack>,
 }
 
 impl AttemptAnswer {
@@ -204,7 +197,8 @@ impl AttemptAnswer {
     /// (`plan.model`); `now_us` seeds ids and timestamps of translated chunks.
     pub fn new(plan: &AttemptPlan, status: u32, content_type: Option<&str>, now_us: u64) -> Self {
         let kind = BodyKind::from_content_type(content_type);
-        let translate = plan.translated();
+        let translation = plan.translation();
+        let translate = translation.is_some();
         let hold = match (status, kind) {
             (s, _) if s >= 400 && translate => Hold::WholeBody,
             (s, _) if s >= 400 => Hold::None,
@@ -212,18 +206,21 @@ impl AttemptAnswer {
             _ if translate => Hold::WholeBody,
             _ => Hold::None,
         };
-        let stream = (hold == Hold::FirstToken && translate).then(|| {
-            anthropic_to_openai::StreamTranslator::new(
-                &plan.model,
-                &format!("{now_us:x}"),
-                plan.client_wants_stream_usage,
-                now_us / 1_000_000,
-            )
-        });
+        let stream = translation
+            .filter(|_| hold == Hold::FirstToken)
+            .map(|direction| {
+                StreamBack::new(
+                    direction,
+                    &plan.model,
+                    &format!("{now_us:x}"),
+                    plan.client_wants_stream_usage,
+                    now_us / 1_000_000,
+                )
+            });
         AttemptAnswer {
             hold,
             status,
-            translate,
+            translation,
             model: plan.model.clone(),
             gate: FirstTokenGate::new(plan.upstream_format),
             stream,
@@ -232,7 +229,7 @@ impl AttemptAnswer {
 
     /// Whether the body changes length (the provider's `content-length` must go).
     pub fn rewrites_body(&self) -> bool {
-        self.translate && self.hold != Hold::None
+        self.translation.is_some() && self.hold != Hold::None
     }
 
     /// Watches a held stream until its first token. `held` is everything received so
@@ -254,22 +251,13 @@ impl AttemptAnswer {
         Some(out)
     }
 
-    /// A whole translated answer or error, as the client expects it.
+    /// A whole translated answer or error, as the client expects it (unchanged when
+    /// the formats match).
     pub fn whole_body(&self, body: &[u8], now_us: u64) -> Vec<u8> {
-        translate_whole_body(&self.model, self.status, body, now_us / 1_000_000)
-    }
-}
-
-/// An Anthropic answer or error, whole, as an OpenAI client expects it.
-pub fn translate_whole_body(model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
-    if status >= 400 {
-        return anthropic_to_openai::translate_error(status, body);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => anthropic_to_openai::translate_response(&v, model, created)
-            .to_string()
-            .into_bytes(),
-        Err(_) => anthropic_to_openai::translate_error(502, body),
+        match self.translation {
+            Some(d) => d.whole_body(&self.model, self.status, body, now_us / 1_000_000),
+            None => body.to_vec(),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::identity::Caller;
 use crate::limits::{Actual, Budget, Demand, LimitKind, Limits, Refusal, Subject};
+use crate::providers::translate::Direction;
 use crate::providers::{self, anthropic, openai, ProviderUsage, ResponsePiece};
 use crate::sse::SseParser;
 use crate::tokens::{self, Accuracy};
@@ -61,12 +62,16 @@ pub struct RouteContext<'a> {
 impl RequestPlan {
     /// The request is translated on the way up and the response on the way back.
     pub fn translated(&self) -> bool {
-        self.upstream_format != self.api
+        self.translation().is_some()
+    }
+
+    /// Which way, when the request is translated.
+    pub fn translation(&self) -> Option<Direction> {
+        Direction::between(self.api, self.upstream_format)
     }
 }
 
-/// `max_tokens` sent to Anthropic (which requires it) when an OpenAI client set none.
-pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
+pub use crate::providers::translate::DEFAULT_TRANSLATED_MAX_TOKENS;
 
 /// Validates a complete request body and decides what goes upstream.
 pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<RequestPlan, UserError> {
@@ -190,12 +195,10 @@ pub fn plan_routed_request(
             plan.set_headers.push((STREAM_HEADER, "true".to_string()));
         }
     } else if let Some(route) = &config.route {
+        // Any provider can serve either API: the body is translated when the formats
+        // differ.
         let serves = |p: &crate::config::Provider| {
-            !p.missing_key
-                && (p.format == Format::Both
-                    || p.format == api
-                    || (api == Format::OpenAi && p.format == Format::Anthropic))
-                && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
+            !p.missing_key && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
         };
         let provider = route
             .providers
@@ -203,20 +206,22 @@ pub fn plan_routed_request(
             .find(|p| serves(p))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
-        if api == Format::OpenAi && provider.format == Format::Anthropic {
-            // The OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
-            let max_tokens = summary
-                .max_output_tokens
-                .unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS);
-            plan.new_body = Some(crate::providers::openai_to_anthropic::translate_request(
-                &req,
-                &plan.model,
-                max_tokens,
-            )?);
-            plan.upstream_format = Format::Anthropic;
-            plan.set_headers.push((":path", "/v1/messages".to_string()));
+        if let Some(direction) = Direction::between(api, provider.format) {
+            // E.g. the OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
+            plan.new_body =
+                Some(direction.request(&req, &plan.model, summary.max_output_tokens)?);
+            plan.upstream_format = provider.format;
             plan.set_headers
-                .push(("anthropic-version", "2023-06-01".to_string()));
+                .push((":path", direction.upstream_path().to_string()));
+            match direction {
+                Direction::OpenAiToAnthropic => plan
+                    .set_headers
+                    .push(("anthropic-version", "2023-06-01".to_string())),
+                Direction::AnthropicToOpenAi => {
+                    plan.remove_headers.push("anthropic-version");
+                    plan.remove_headers.push("anthropic-beta");
+                }
+            }
         }
         plan.set_headers
             .push(("x-llm-provider", provider.name.clone()));

@@ -260,3 +260,39 @@ fn a_held_buffer_is_read_once_however_often_it_grows() {
         assert_eq!(seen, n + 1 >= opens_at, "after {} bytes", n + 1);
     }
 }
+
+const MESSAGES: &str = r#"{"model":"gpt-4o-mini","system":"Be brief.","max_tokens":30,"messages":[{"role":"user","content":"hi"}]}"#;
+
+#[test]
+fn an_anthropic_client_is_served_by_every_provider_of_the_chain() {
+    let c = config();
+    let openai = plan_attempt(&c, Format::Anthropic, "openai", MESSAGES.as_bytes()).unwrap();
+    assert_eq!(openai.translation(), Some(Direction::AnthropicToOpenAi));
+    let body = body_json(&openai);
+    assert_eq!(body["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(
+        body["messages"][0],
+        serde_json::json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(header(&openai, ":path"), Some("/v1/chat/completions"));
+    assert_eq!(header(&openai, "authorization"), Some("Bearer sk-openai"));
+
+    let claude = plan_attempt(&c, Format::Anthropic, "anthropic", MESSAGES.as_bytes()).unwrap();
+    assert!(!claude.translated());
+    assert_eq!(body_json(&claude)["model"], "claude-haiku-4-5");
+    assert_eq!(body_json(&claude)["system"], "Be brief.");
+    assert_eq!(header(&claude, ":path"), Some("/v1/messages"));
+
+    // The OpenAI-format answer goes back as an Anthropic message.
+    let answer = AttemptAnswer::new(&openai, 200, Some("application/json"), 0);
+    let msg: Value = serde_json::from_slice(&answer.whole_body(
+        br#"{"id":"chatcmpl-9","object":"chat.completion","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"hey"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":1,"total_tokens":8}}"#,
+        0,
+    ))
+    .unwrap();
+    assert_eq!(
+        (msg["type"].as_str(), msg["content"][0]["text"].as_str()),
+        (Some("message"), Some("hey"))
+    );
+    assert_eq!(msg["stop_reason"], "end_turn");
+}

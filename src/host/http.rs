@@ -14,8 +14,8 @@ use crate::facts::Facts;
 use crate::identity::{Caller, Credentials, Identity, IdentityError};
 use crate::limits::{self, Admission, RateLimitStatus};
 use crate::metrics;
-use crate::providers::anthropic_to_openai::StreamTranslator;
 use crate::providers::stream_end;
+use crate::providers::translate::StreamBack;
 use crate::sse::WholeEvents;
 
 use super::store::SharedData;
@@ -40,8 +40,8 @@ pub struct HttpExchange {
     meter: Option<ResponseMeter>,
     /// Response headers are held until the (JSON) body is complete.
     holding_response_headers: bool,
-    /// Anthropic events -> OpenAI chunks, for a translated stream.
-    stream_translator: Option<StreamTranslator>,
+    /// The provider's events -> the client's, for a translated stream.
+    stream_translator: Option<StreamBack>,
     /// A stream in the client's format passes in whole events, so that one the provider
     /// ends early can be closed with an explicit error event.
     whole_events: Option<WholeEvents>,
@@ -383,9 +383,13 @@ impl HttpContext for HttpExchange {
         );
         let kind = meter.kind;
         let translated = plan.translated();
-        if translated && kind == BodyKind::EventStream && status < 400 {
+        if let Some(direction) = plan
+            .translation()
+            .filter(|_| kind == BodyKind::EventStream && status < 400)
+        {
             let now = glue::now_us();
-            self.stream_translator = Some(StreamTranslator::new(
+            self.stream_translator = Some(StreamBack::new(
+                direction,
                 &plan.model,
                 &format!("{now:x}"),
                 plan.client_wants_stream_usage,
@@ -441,14 +445,13 @@ impl HttpContext for HttpExchange {
             }
             let body = glue::body(BufferType::HttpResponseBody, body_size);
             meter.feed(&body, elapsed);
-            if let Some(plan) = self.plan.as_ref().filter(|p| p.translated()) {
-                let status = meter.status;
-                let out = crate::attempt::translate_whole_body(
-                    &plan.model,
-                    status,
-                    &body,
-                    glue::now_us() / 1_000_000,
-                );
+            if let Some((plan, direction)) = self
+                .plan
+                .as_ref()
+                .and_then(|p| p.translation().map(|d| (p, d)))
+            {
+                let created = glue::now_us() / 1_000_000;
+                let out = direction.whole_body(&plan.model, meter.status, &body, created);
                 if glue::replace_body(BufferType::HttpResponseBody, body_size, &out) {
                     glue::set_response_header("content-length", &out.len().to_string());
                     glue::set_response_header("content-type", "application/json");

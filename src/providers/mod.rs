@@ -7,6 +7,7 @@ pub mod messages_to_chat;
 pub mod openai;
 pub mod openai_to_anthropic;
 pub mod stream_end;
+pub mod translate;
 
 use serde_json::{Map, Value};
 

@@ -1,0 +1,178 @@
+//! The two translation directions behind one switch: which one applies to a client and a
+//! provider, and the answer (whole or streamed) turned back into the client's format.
+//! The direction-specific work lives in one file per direction.
+
+use serde_json::{Map, Value};
+
+use super::{anthropic_to_openai, chat_to_messages, messages_to_chat, openai_to_anthropic};
+use crate::config::Format;
+use crate::errors::UserError;
+
+/// A client of one API served by a provider of the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// OpenAI chat-completions client, Anthropic Messages provider.
+    OpenAiToAnthropic,
+    /// Anthropic Messages client, OpenAI chat-completions provider (OpenAI, vLLM, Ollama).
+    AnthropicToOpenAi,
+}
+
+impl Direction {
+    /// The direction for a client format and the format the provider speaks; `None`
+    /// when no translation is needed (same format, or a provider that speaks both).
+    pub fn between(client: Format, provider: Format) -> Option<Direction> {
+        match (client, provider) {
+            (Format::OpenAi, Format::Anthropic) => Some(Direction::OpenAiToAnthropic),
+            (Format::Anthropic, Format::OpenAi) => Some(Direction::AnthropicToOpenAi),
+            _ => None,
+        }
+    }
+
+    /// The provider's path for this direction.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Direction::OpenAiToAnthropic => "/v1/messages",
+            Direction::AnthropicToOpenAi => "/v1/chat/completions",
+        }
+    }
+
+    /// The request body in the provider's format, for `upstream_model`.
+    /// `max_output_tokens` is the client's cap; Anthropic requires one, so the default
+    /// applies when the client set none.
+    pub fn request(
+        self,
+        req: &Map<String, Value>,
+        upstream_model: &str,
+        max_output_tokens: Option<u64>,
+    ) -> Result<Vec<u8>, UserError> {
+        match self {
+            Direction::OpenAiToAnthropic => openai_to_anthropic::translate_request(
+                req,
+                upstream_model,
+                max_output_tokens.unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS),
+            ),
+            Direction::AnthropicToOpenAi => {
+                messages_to_chat::translate_request(req, upstream_model)
+            }
+        }
+    }
+
+    /// A whole answer or error of the provider, in the client's format. `model` names
+    /// the model in the answer.
+    pub fn whole_body(self, model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
+        match self {
+            Direction::OpenAiToAnthropic => {
+                if status >= 400 {
+                    return anthropic_to_openai::translate_error(status, body);
+                }
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(v) => anthropic_to_openai::translate_response(&v, model, created)
+                        .to_string()
+                        .into_bytes(),
+                    Err(_) => anthropic_to_openai::translate_error(502, body),
+                }
+            }
+            Direction::AnthropicToOpenAi => {
+                if status >= 400 {
+                    return chat_to_messages::translate_error(status, body);
+                }
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(v) => chat_to_messages::translate_response(&v, model)
+                        .to_string()
+                        .into_bytes(),
+                    Err(_) => chat_to_messages::translate_error(502, body),
+                }
+            }
+        }
+    }
+}
+
+/// `max_tokens` sent to Anthropic (which requires it) when an OpenAI client set none.
+pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
+
+/// A provider's event stream turned into the client's, event by event.
+#[derive(Debug)]
+pub enum StreamBack {
+    ToOpenAi(anthropic_to_openai::StreamTranslator),
+    ToAnthropic(chat_to_messages::StreamTranslator),
+}
+
+impl StreamBack {
+    /// `id_seed` names the stream until the provider's id is known; `include_usage` is
+    /// the OpenAI client's `stream_options.include_usage`; `created` in Unix seconds.
+    pub fn new(
+        direction: Direction,
+        model: &str,
+        id_seed: &str,
+        include_usage: bool,
+        created: u64,
+    ) -> StreamBack {
+        match direction {
+            Direction::OpenAiToAnthropic => StreamBack::ToOpenAi(
+                anthropic_to_openai::StreamTranslator::new(model, id_seed, include_usage, created),
+            ),
+            Direction::AnthropicToOpenAi => {
+                StreamBack::ToAnthropic(chat_to_messages::StreamTranslator::new(model, id_seed))
+            }
+        }
+    }
+
+    /// Whole client events for the provider's bytes so far.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            StreamBack::ToOpenAi(t) => t.feed(bytes),
+            StreamBack::ToAnthropic(t) => t.feed(bytes),
+        }
+    }
+
+    /// Ends the stream; one the provider stopped early ends with an error event.
+    pub fn finish(&mut self) -> Vec<u8> {
+        match self {
+            StreamBack::ToOpenAi(t) => t.finish(),
+            StreamBack::ToAnthropic(t) => t.finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_between_formats() {
+        use Format::*;
+        assert_eq!(
+            Direction::between(OpenAi, Anthropic),
+            Some(Direction::OpenAiToAnthropic)
+        );
+        assert_eq!(
+            Direction::between(Anthropic, OpenAi),
+            Some(Direction::AnthropicToOpenAi)
+        );
+        assert_eq!(Direction::between(OpenAi, OpenAi), None);
+        assert_eq!(Direction::between(Anthropic, Both), None);
+        assert_eq!(
+            Direction::AnthropicToOpenAi.upstream_path(),
+            "/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn whole_bodies_come_back_in_the_clients_envelope() {
+        let d = Direction::AnthropicToOpenAi;
+        let ok: Value = serde_json::from_slice(&d.whole_body(
+            "gpt-4o",
+            200,
+            br#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#,
+            0,
+        ))
+        .unwrap();
+        assert_eq!(ok["type"], "message");
+        assert_eq!(ok["content"][0]["text"], "hi");
+        let err: Value =
+            serde_json::from_slice(&d.whole_body("gpt-4o", 503, b"not json", 0)).unwrap();
+        assert_eq!(err["type"], "error");
+        let garbled: Value = serde_json::from_slice(&d.whole_body("gpt-4o", 200, b"{", 0)).unwrap();
+        assert_eq!(garbled["type"], "error");
+    }
+}
