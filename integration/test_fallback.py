@@ -302,3 +302,34 @@ def test_the_anthropic_sdk_is_served_by_every_provider_of_the_chain(chain, provi
     line = access_log_for(chain, tag)
     assert (line["provider"], line["model"], line["api"]) == (serving, UPSTREAM_MODEL[serving], "anthropic_messages")
     assert int(line["output_tokens"]) == message.usage.output_tokens, line
+
+
+def test_a_stall_after_the_headers_falls_back_too(chain, providers):
+    """The primary answers 200 and its role chunk at once, then nothing for 5 s. The
+    upstream filter holds the response until the first token, so Envoy's per-try timeout
+    (1 s) still applies: the client never sees the primary, the secondary answers."""
+    stall = {"x-mock-for": "primary", "x-mock-ttft-ms": "5000"}
+    start = time.monotonic()
+    with client(chain, default_headers=stall).chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES, stream=True) as resp:
+        text = "".join(ch.choices[0].delta.content or "" for ch in resp.parse() if ch.choices)
+        by = resp.headers["x-mock-name"]
+    assert (text, by) == (ECHO, "secondary")
+    assert time.monotonic() - start < 4.5
+    assert chain.stats(r"cluster\.llm_chain\.upstream_rq_per_try_timeout")["stats"][0]["value"] == 1
+
+
+@pytest.mark.parametrize("serving", ["primary", "secondary"])
+def test_a_chain_stream_ended_early_ends_with_an_error_event(chain, providers, serving):
+    """Once a stream's first token reached the client there is no retry: a provider that
+    then ends early gives the client an explicit error, translated or not."""
+    if serving == "secondary":
+        mock_post(providers["primary"], "down")
+    early = {"x-mock-for": serving, "x-mock-stream-chunks": "6", "x-mock-end-after-events": "4"}
+    got = []
+    with pytest.raises(openai.APIError) as e:
+        for ch in client(chain, default_headers=early).chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "a b c d e f"}], stream=True):
+            got.append(ch)
+    assert "ended before the response was complete" in str(e.value)
+    assert got and all(ch.model == UPSTREAM_MODEL[serving] for ch in got)

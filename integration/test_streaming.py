@@ -6,6 +6,8 @@ import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import anthropic
+import openai
 import pytest
 import requests
 
@@ -178,3 +180,40 @@ def test_stream_over_http2(gateway):
     line = access_log_for(gateway, tag)
     assert line["usage_source"] == "provider" and line["error"] is None, line
     assert as_int(line["output_tokens"]) == chunks[-1]["usage"]["completion_tokens"], line
+
+
+def test_a_stream_ended_early_gets_an_explicit_error_event(gateway):
+    """The provider ends its response cleanly after 3 events, before finish_reason and
+    [DONE]: the client must not see a clean end that looks complete."""
+    tag = new_tag()
+    body = chat_body("one two three four five six", model="gpt-4o")
+    mock = {"x-mock-stream-chunks": "6", "x-mock-end-after-events": "3"}
+    r = stream(gateway, body, mock, tag)
+    assert r.status == 200 and r.complete
+    events = sse_data(r.body)
+    assert events[-1] == "[DONE]"
+    error = json.loads(events[-2])["error"]
+    assert (error["code"], error["type"]) == ("stream_truncated", "server_error")
+    assert access_log_for(gateway, tag)["error"] == "stream_cut"
+
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-demo-pro", max_retries=0,
+                           default_headers=mock)
+    with pytest.raises(openai.APIError) as e:
+        for _ in client.chat.completions.create(model="gpt-4o", stream=True, messages=body["messages"]):
+            pass
+    assert "ended before the response was complete" in str(e.value)
+
+
+def test_an_anthropic_stream_ended_early_gets_an_error_event(gateway):
+    body = messages_body("uno dos tres cuatro", model="claude-haiku-4-5", stream=True)
+    mock = {"x-mock-stream-chunks": "4", "x-mock-end-after-events": "5"}
+    r = raw_post(gateway.url, tagged("/v1/messages", new_tag()), json.dumps(body).encode(), mock)
+    assert r.status == 200 and r.complete
+    assert r.body.endswith(b"\n\n") and b"event: error\n" in r.body.rsplit(b"\n\n", 2)[-2]
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="sk-demo-pro", max_retries=0,
+                                 default_headers=mock)
+    with pytest.raises(anthropic.APIError):
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=50,
+                                    messages=body["messages"]) as s:
+            for _ in s.text_stream:
+                pass

@@ -25,6 +25,10 @@ pub struct Behaviour {
     pub omit_usage: bool,
     /// `x-mock-cut-after-bytes`: send this many body bytes, then close.
     pub cut_after_bytes: Option<usize>,
+    /// `x-mock-end-after-events`: streaming, send this many events, then end the
+    /// response cleanly (its last chunk) without the final events (`[DONE]`,
+    /// `message_stop`): a stream that looks ended but is not complete.
+    pub end_after_events: Option<usize>,
     /// `x-mock-drop-connection`: close without answering.
     pub drop_connection: bool,
     /// `x-mock-raw-body`: answer exactly this body.
@@ -75,6 +79,7 @@ impl Behaviour {
             output_tokens: optional_number(&get, "x-mock-output-tokens")?,
             omit_usage: flag(&get, "x-mock-omit-usage")?,
             cut_after_bytes: optional_number(&get, "x-mock-cut-after-bytes")?,
+            end_after_events: optional_number(&get, "x-mock-end-after-events")?,
             drop_connection: flag(&get, "x-mock-drop-connection")?,
             raw_body: get("x-mock-raw-body").map(str::to_string),
             content_type: get("x-mock-content-type").map(str::to_string),

@@ -92,12 +92,13 @@ impl MockProvider {
         }
         self.log.record(request, &self.faults.name());
         let protocol = Protocol::for_path(path);
-        let behaviour = Behaviour::from_headers(&request.headers);
-        let overridden =
-            behaviour.is_err() || OUTCOME_HEADERS.iter().any(|h| request.header(h).is_some());
+        let headers = behaviour_headers(&request.headers, &self.faults.name());
+        let has = |name: &str| crate::http::header(&headers, name).is_some();
+        let behaviour = Behaviour::from_headers(&headers);
+        let overridden = behaviour.is_err() || OUTCOME_HEADERS.iter().any(|h| has(h));
         let (injected, config) = self.faults.decide(overridden);
         // Timing headers win over the instance's slow first byte.
-        let timed_by_headers = TIMING_HEADERS.iter().any(|h| request.header(h).is_some());
+        let timed_by_headers = TIMING_HEADERS.iter().any(|h| has(h));
         let latency_ms = match &behaviour {
             Ok(b) if timed_by_headers => b.latency_ms,
             _ => config.ttft_ms,
@@ -269,11 +270,30 @@ impl MockProvider {
             ("content-type".to_string(), "text/event-stream".to_string()),
             ("cache-control".to_string(), "no-cache".to_string()),
         ];
+        let mut events = events;
+        if let Some(n) = behaviour.end_after_events {
+            // A clean end (last chunk, no reset) before the stream's final events.
+            events.events.truncate(n);
+        }
         Reply::Stream {
             status: 200,
             headers,
             pieces: pace(events, behaviour.ttft_ms, behaviour.chunk_delay_ms),
         }
+    }
+}
+
+/// The request headers that choose this instance's behaviour: all of them, unless
+/// `x-mock-for` names other instances, in which case none of the `x-mock-*` headers
+/// apply here (so a test can make one provider of a chain misbehave).
+fn behaviour_headers(headers: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    match crate::http::header(headers, "x-mock-for") {
+        Some(names) if !names.split(',').any(|n| n.trim() == name) => headers
+            .iter()
+            .filter(|(k, _)| !k.to_ascii_lowercase().starts_with("x-mock-"))
+            .cloned()
+            .collect(),
+        _ => headers.to_vec(),
     }
 }
 
@@ -793,5 +813,42 @@ mod tests {
             .starts_with("config body"));
         let (status, _) = control(&provider, "DELETE", "/__mock/stats", "");
         assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn x_mock_for_scopes_behaviour_headers_to_named_instances() {
+        let headers = vec![
+            ("x-mock-for".to_string(), "primary, local".to_string()),
+            ("x-mock-status".to_string(), "500".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        assert_eq!(behaviour_headers(&headers, "primary"), headers);
+        assert_eq!(behaviour_headers(&headers, "local"), headers);
+        assert_eq!(
+            behaviour_headers(&headers, "secondary"),
+            vec![("content-type".to_string(), "application/json".to_string())]
+        );
+        let unscoped = vec![("x-mock-status".to_string(), "500".to_string())];
+        assert_eq!(behaviour_headers(&unscoped, "anyone"), unscoped);
+    }
+
+    #[test]
+    fn end_after_events_ends_a_stream_cleanly_before_its_final_events() {
+        let provider = MockProvider::new();
+        let body = json!({"model": "gpt-4o", "stream": true,
+                          "messages": [{"role": "user", "content": "one two three"}]});
+        let request = post(
+            "/v1/chat/completions",
+            &[("x-mock-end-after-events", "2")],
+            body,
+        );
+        match provider.handle(&request).0 {
+            Reply::Stream { pieces, .. } => {
+                assert_eq!(pieces.len(), 2);
+                let all: Vec<u8> = pieces.into_iter().flat_map(|p| p.bytes).collect();
+                assert!(!String::from_utf8(all).unwrap().contains("[DONE]"));
+            }
+            _ => panic!("expected a stream"),
+        }
     }
 }
