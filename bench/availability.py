@@ -118,6 +118,13 @@ def stat(admin: int, name: str) -> int:
     return int(r["stats"][0]["value"]) if r["stats"] else 0
 
 
+def wait_for_no_ejection(admin: int) -> None:
+    """Each run starts with the primary in the chain (an ejection lasts 30 s or more)."""
+    deadline = time.monotonic() + 400
+    while stat(admin, "cluster.primary.outlier_detection.ejections_active") and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def mock_call(url: str, method: str, what: str, body: dict | None = None) -> dict:
     r = requests.request(method, f"{url}/__mock/{what}", data=json.dumps(body) if body else None, timeout=10)
     r.raise_for_status()
@@ -158,6 +165,7 @@ def measure() -> list[str]:
         wait_ready(admin, port)
         lines = []
         for label, n, conc, stream in (("A. plain", 2000, 16, False), ("B. streaming", 500, 8, True)):
+            wait_for_no_ejection(admin)
             for url in mocks.values():
                 mock_call(url, "DELETE", "stats")
             mock_call(mocks["primary"], "POST", "config", {"failure_rate": 0.3})
@@ -178,12 +186,9 @@ def measure() -> list[str]:
             mock_call(mocks["primary"], "POST", "config", {"failure_rate": 0.0})
             time.sleep(1)
         # C. down, ejected, healed.
-        procs_stop_wait = 0
+        wait_for_no_ejection(admin)
         for url in mocks.values():
             mock_call(url, "DELETE", "stats")
-        while stat(admin, "cluster.primary.outlier_detection.ejections_active"):
-            time.sleep(0.5)
-            procs_stop_wait += 0.5
         mock_call(mocks["primary"], "POST", "down")
         served_down = []
         for _ in range(40):

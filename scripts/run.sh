@@ -41,10 +41,22 @@ wait_for() { # url, what, pid
 pids+=($!)
 wait_for http://127.0.0.1:10001/__mock/health "the mock provider" "${pids[0]}"
 
+# The fallback chain's providers (envoy/FALLBACK.md): a flaky primary that fails 30 % of
+# its requests, an Anthropic-format secondary and a self-hosted "local" model.
+"$MOCK" --listen 127.0.0.1:10011 --name primary --failure-rate 0.3 --seed 1 &
+pids+=($!)
+"$MOCK" --listen 127.0.0.1:10012 --name secondary &
+pids+=($!)
+"$MOCK" --listen 127.0.0.1:10013 --name local &
+pids+=($!)
+for port in 10011 10012 10013; do
+  wait_for "http://127.0.0.1:$port/__mock/health" "the chain mock on $port" "${pids[-1]}"
+done
+
 # Access-log lines show within 200 ms (Envoy's default flush interval is 10 s).
 "$ENVOY" -c "$CONFIG" --log-level "${ENVOY_LOG_LEVEL:-info}" --file-flush-interval-msec 200 &
 pids+=($!)
-wait_for http://127.0.0.1:9901/ready "Envoy" "${pids[1]}"
+wait_for http://127.0.0.1:9901/ready "Envoy" "${pids[-1]}"
 
 key_state() { if [[ -n "${!1:-}" ]]; then echo set; else echo "unset (its models go to the mock)"; fi; }
 
@@ -54,12 +66,24 @@ llm-gateway is up:
   gateway         http://127.0.0.1:10000   (OpenAI /v1/chat/completions, Anthropic /v1/messages)
   Envoy admin     http://127.0.0.1:9901    (/stats/prometheus, /config_dump)
   mock provider   http://127.0.0.1:10001   (/__mock/requests lists what it received)
+  fallback chain  primary :10011 (fails 30 %) -> secondary :10012 (Anthropic format) -> local :10013
   module          $WASM
   provider keys   OPENAI_API_KEY $(key_state OPENAI_API_KEY), ANTHROPIC_API_KEY $(key_state ANTHROPIC_API_KEY)
 
 Try:
   curl -sS http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hello gateway"}]}' -D -
+
+The fallback chain serves gpt-4o-mini: run this a few times and watch x-mock-name and
+x-llm-provider switch to "secondary" when the primary fails (the client never sees it):
+  curl -sS http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' -D - -o /dev/null | grep -E 'x-mock-name|x-llm-(provider|model)'
+  curl -XPOST http://127.0.0.1:10011/__mock/down    # primary down: ejected after 5 failures
+  curl -XPOST http://127.0.0.1:10011/__mock/up      # back after the ejection time (30 s)
+
+Auto routing picks a tier's model and says why:
+  curl -sS http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"auto","messages":[{"role":"user","content":"Prove that the halting problem is undecidable, step by step."}]}' -D - -o /dev/null | grep x-llm-route-reason
 
 Envoy's access log (one JSON line per request) follows. Ctrl-C stops everything.
 
