@@ -78,8 +78,22 @@ def test_anthropic_models_get_the_anthropic_key(gw, mock_provider):
     assert_no_secret(gw, tag, r)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_self_hosted_models_go_to_the_local_provider(gw, mock_provider, stream):
+    """llama*, qwen*, mistral* go to the `local` cluster (a vLLM or Ollama server in
+    production, OpenAI-compatible, no key); the mock plays it here."""
+    tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("hello llama", model="llama3.1-8b", stream=stream))
+    assert r.status_code == 200, r.text
+    assert ("data: [DONE]" in r.text) if stream else r.json()["choices"][0]["message"]["content"] == "hello llama"
+    assert r.headers["x-llm-provider"] == "local" and upstream["x-llm-provider"] == "local"
+    assert "authorization" not in upstream and "x-api-key" not in upstream
+    line = access_log_for(gw, tag)
+    assert (line["upstream_cluster"], line["provider"], line["model"]) == ("local", "local", "llama3.1-8b"), line
+    assert line["usage_source"] == "provider" and int(line["output_tokens"]) > 0, line
+
+
 def test_unclaimed_models_go_to_the_default_provider_without_a_key(gw, mock_provider):
-    tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("who am I?", model="llama3.1-8b"))
+    tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("who am I?", model="my-finetune-7b"))
     assert r.status_code == 200
     assert r.headers["x-llm-provider"] == "mock"
     assert upstream["x-llm-provider"] == "mock"
@@ -90,7 +104,7 @@ def test_unclaimed_models_go_to_the_default_provider_without_a_key(gw, mock_prov
 
 def test_client_cannot_choose_the_provider_route(gw, mock_provider):
     # An unclaimed model with a forged header must not reach the openai route (nor its key).
-    tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("sneak", model="llama3.1-8b"),
+    tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("sneak", model="my-finetune-7b"),
                             headers={"x-llm-provider": "openai"})
     assert upstream["x-llm-provider"] == "mock"
     assert upstream["host"] != "api.openai.com"
