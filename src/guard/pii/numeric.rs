@@ -1,0 +1,203 @@
+//! Number-like entities (phone, card, SSN, RRN, IBAN) share one candidate finder.
+//!
+//! A *piece* is a maximal run of `[A-Za-z0-9+().-]`. Pieces that look like groups of a
+//! number (they hold a digit, or are 1-4 capital letters as in `GB29 NWBK 6016`) and are
+//! separated by exactly one space form a *run*, so `4111 1111 1111 1111` and
+//! `+1 (415) 555 0132` are one run. Inside a run every span of up to [`MAX_PIECES`]
+//! consecutive pieces is tried, longest first, against each validator; a span whose
+//! neighbour in the run is a bare group of 3+ digits is skipped (it is a slice of a longer
+//! number). Work per piece is bounded, so the scan is linear.
+//!
+//! The output guard holds back a trailing run for the same reason (see `scan::holdback`).
+
+use super::card::is_card;
+use super::entity::Builtin;
+use super::iban::is_iban;
+use super::national_id::{is_kr_rrn, is_us_ssn};
+use super::phone::is_phone;
+use super::scan::Span;
+
+/// Most pieces in one candidate (an IBAN in print form has up to 9 groups).
+pub(super) const MAX_PIECES: usize = 9;
+/// Longest candidate, in bytes.
+const MAX_CANDIDATE: usize = 48;
+/// Longest piece that can join a run.
+pub(super) const MAX_GROUP: usize = 34;
+
+static PIECE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'(' | b')' | b'.' | b'-');
+        b += 1;
+    }
+    t
+};
+
+pub(super) fn is_piece_byte(b: u8) -> bool {
+    PIECE[b as usize]
+}
+
+/// Whether a whole piece may join a run.
+pub(super) fn group_like(p: &[u8]) -> bool {
+    p.len() <= MAX_GROUP
+        && (p.iter().any(u8::is_ascii_digit)
+            || (p.len() <= 4 && p.iter().all(u8::is_ascii_uppercase)))
+}
+
+#[derive(Clone, Copy)]
+struct Piece {
+    start: usize,
+    end: usize,
+    /// A group of 3 or more digits and no letters: a span next to one is a slice of a
+    /// longer number.
+    long_digits: bool,
+    has_digit: bool,
+}
+
+/// Which validators to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Wanted {
+    pub phone: bool,
+    pub card: bool,
+    pub ssn: bool,
+    pub rrn: bool,
+    pub iban: bool,
+}
+
+impl Wanted {
+    pub fn any(self) -> bool {
+        self.phone || self.card || self.ssn || self.rrn || self.iban
+    }
+}
+
+pub(super) fn find(text: &[u8], want: Wanted, out: &mut Vec<Span>) {
+    let mut run: Vec<Piece> = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !is_piece_byte(text[i]) {
+            i += 1;
+            continue;
+        }
+        let st = i;
+        while i < text.len() && is_piece_byte(text[i]) {
+            i += 1;
+        }
+        let p = &text[st..i];
+        let (mut digits, mut upper, mut lower) = (0, 0, 0);
+        for &b in p {
+            digits += usize::from(b.is_ascii_digit());
+            upper += usize::from(b.is_ascii_uppercase());
+            lower += usize::from(b.is_ascii_lowercase());
+        }
+        if digits == 0 && (lower > 0 || upper > 4) {
+            // A plain word: ends any run, starts no candidate.
+            if !run.is_empty() {
+                check_run(text, &run, want, out);
+                run.clear();
+            }
+            continue;
+        }
+        let piece = Piece {
+            start: st,
+            end: i,
+            long_digits: digits >= 3 && upper + lower == 0,
+            has_digit: digits > 0,
+        };
+        let joins = run.last().is_some_and(|prev| {
+            prev.end + 1 == st
+                && text[prev.end] == b' '
+                && group_like(&text[prev.start..prev.end])
+                && group_like(p)
+        });
+        if !joins && !run.is_empty() {
+            check_run(text, &run, want, out);
+            run.clear();
+        }
+        run.push(piece);
+    }
+    if !run.is_empty() {
+        check_run(text, &run, want, out);
+    }
+}
+
+fn check_run(text: &[u8], run: &[Piece], want: Wanted, out: &mut Vec<Span>) {
+    let n = run.len();
+    let mut i = 0;
+    'start: while i < n {
+        if !run[i].has_digit {
+            i += 1;
+            continue;
+        }
+        // A `+CC` piece before the span belongs to the number.
+        let left_digits = i > 0 && (run[i - 1].long_digits || text[run[i - 1].start] == b'+');
+        for j in (i + 1..=(i + MAX_PIECES).min(n)).rev() {
+            if run[j - 1].end - run[i].start > MAX_CANDIDATE && j > i + 1 {
+                continue;
+            }
+            if left_digits || (j < n && run[j].long_digits) {
+                continue;
+            }
+            let Some((a, b)) = trim(text, run[i].start, run[j - 1].end) else {
+                continue;
+            };
+            if let Some(kind) = classify(&text[a..b], want) {
+                out.push(Span {
+                    start: a,
+                    end: b,
+                    kind,
+                });
+                i = j;
+                continue 'start;
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Drops sentence punctuation around a candidate: leading `.`/`-`, and a trailing tail
+/// after the last alphanumeric that starts with `.`, `-` or `)` and holds no digit
+/// (`0132.`, `0132-Office`, `0132)`); a `)` closing a `(` inside is kept out too, since
+/// every accepted form ends in a digit or letter.
+fn trim(text: &[u8], mut a: usize, b: usize) -> Option<(usize, usize)> {
+    while a < b && matches!(text[a], b'.' | b'-') {
+        a += 1;
+    }
+    let c = &text[a..b];
+    let last_digit = c.iter().rposition(u8::is_ascii_digit)?;
+    let mut end = last_digit + 1;
+    if end < c.len() {
+        let tail = &c[end..];
+        let letters_after_sep =
+            matches!(tail[0], b'.' | b'-' | b')') && tail[1..].iter().all(u8::is_ascii_alphabetic);
+        let punct = tail.iter().all(|x| matches!(x, b'.' | b'-' | b')'));
+        if !(letters_after_sep || punct) {
+            // An IBAN may end in letters (Malta, Seychelles).
+            end = c.len();
+        }
+    }
+    (end > 0).then_some((a, a + end))
+}
+
+fn classify(c: &[u8], want: Wanted) -> Option<Builtin> {
+    if c.len() > MAX_CANDIDATE {
+        return None;
+    }
+    if want.rrn && is_kr_rrn(c) {
+        return Some(Builtin::KrRrn);
+    }
+    if want.ssn && is_us_ssn(c) {
+        return Some(Builtin::UsSsn);
+    }
+    if want.card && is_card(c) {
+        return Some(Builtin::CreditCard);
+    }
+    if want.iban && is_iban(c) {
+        return Some(Builtin::Iban);
+    }
+    if want.phone && is_phone(c) {
+        return Some(Builtin::Phone);
+    }
+    None
+}
