@@ -31,6 +31,9 @@ pub struct RawConfig {
     pub route: Option<RawRoute>,
     /// Token counting, cost and usage facts. Absent: the stage is off.
     pub usage: Option<RawUsage>,
+    /// Guardrails: input validation, prompt injection, PII in and out, leak checks.
+    /// Absent: the stage is off. See src/guard.
+    pub guard: Option<crate::guard::RawGuard>,
     /// Where this instance of the filter is installed: `downstream` (the listener's HTTP
     /// filters; every stage runs there) or `upstream` (an upstream HTTP filter of the
     /// fallback chain's aggregate cluster, see envoy/FALLBACK.md: per attempt it adapts
@@ -226,6 +229,7 @@ pub struct Config {
     pub limits: Option<crate::limits::Limits>,
     pub route: Option<Route>,
     pub usage: Option<Usage>,
+    pub guard: Option<crate::guard::Guard>,
     pub role: Role,
 }
 
@@ -276,6 +280,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
     let limits = raw.limits.map(crate::limits::compile).transpose()?;
     let route = raw.route.map(|r| compile_route(r, env)).transpose()?;
     let usage = raw.usage.map(compile_usage).transpose()?;
+    let guard = raw.guard.map(crate::guard::compile).transpose()?;
     let role = match raw.role.as_deref() {
         None | Some("downstream") => Role::Downstream,
         Some("upstream") => Role::Upstream,
@@ -298,6 +303,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         limits,
         route,
         usage,
+        guard,
         role,
     })
 }

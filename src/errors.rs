@@ -26,6 +26,9 @@ pub enum UserError {
     RateLimited { message: String, unit: &'static str },
     /// The consumer's budget is spent.
     QuotaExceeded { message: String },
+    /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
+    /// `injection`, ...), never the value that triggered it.
+    ContentFilter { category: String },
 }
 
 impl UserError {
@@ -33,7 +36,8 @@ impl UserError {
         match self {
             UserError::MalformedBody(_)
             | UserError::InvalidRequest { .. }
-            | UserError::InvalidHeader { .. } => 400,
+            | UserError::InvalidHeader { .. }
+            | UserError::ContentFilter { .. } => 400,
             UserError::BodyTooLarge { .. } => 413,
             UserError::InvalidApiKey(_) => 401,
             UserError::ModelNotAllowed { .. } => 403,
@@ -52,6 +56,7 @@ impl UserError {
             UserError::InvalidHeader { .. } => "invalid_header",
             UserError::RateLimited { .. } => "rate_limited",
             UserError::QuotaExceeded { .. } => "insufficient_quota",
+            UserError::ContentFilter { .. } => "content_filter",
         }
     }
 
@@ -72,6 +77,9 @@ impl UserError {
             UserError::RateLimited { message, .. } | UserError::QuotaExceeded { message } => {
                 message.clone()
             }
+            UserError::ContentFilter { category } => format!(
+                "The request was blocked by the gateway's content policy (category: {category})"
+            ),
         }
     }
 
@@ -89,6 +97,7 @@ impl UserError {
             UserError::ModelNotAllowed { .. } => ("invalid_request_error", "model_not_allowed"),
             UserError::RateLimited { unit, .. } => (*unit, "rate_limit_exceeded"),
             UserError::QuotaExceeded { .. } => ("insufficient_quota", "insufficient_quota"),
+            UserError::ContentFilter { .. } => ("invalid_request_error", "content_filter"),
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -138,6 +147,22 @@ mod tests {
         assert_eq!(big.status(), 413);
         let o: Value = serde_json::from_slice(&big.envelope(Format::OpenAi)).unwrap();
         assert_eq!(o["error"]["code"], "request_too_large");
+    }
+
+    #[test]
+    fn content_filter_names_the_category_only() {
+        let e = UserError::ContentFilter {
+            category: "pii.credit_card".into(),
+        };
+        assert_eq!(e.status(), 400);
+        let o: Value = serde_json::from_slice(&e.envelope(Format::OpenAi)).unwrap();
+        assert_eq!(o["error"]["code"], "content_filter");
+        assert!(o["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pii.credit_card"));
+        let a: Value = serde_json::from_slice(&e.envelope(Format::Anthropic)).unwrap();
+        assert_eq!(a["error"]["type"], "invalid_request_error");
     }
 
     #[test]

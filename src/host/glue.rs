@@ -132,3 +132,40 @@ impl Metrics {
         }
     }
 }
+
+/// Starts an HTTP call through an Envoy cluster; the answer comes to
+/// `on_http_call_response` of the calling context.
+pub fn dispatch_call(
+    cluster: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Option<u32> {
+    match hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), vec![], timeout) {
+        Ok(token) => Some(token),
+        Err(e) => {
+            log::warn!("llm-gateway: could not call cluster {cluster}: {e:?}");
+            None
+        }
+    }
+}
+
+/// Status and body of the HTTP call being answered (status 0 when missing).
+pub fn call_response(body_size: usize) -> (u32, Vec<u8>) {
+    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    (status, body)
+}
+
+pub fn resume_request() {
+    if let Err(e) = hostcalls::resume_http_request() {
+        log::warn!("llm-gateway: could not resume the request: {e:?}");
+    }
+}

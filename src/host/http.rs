@@ -11,6 +11,7 @@ use crate::config::{Config, Format};
 use crate::errors::UserError;
 use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
 use crate::facts::Facts;
+use crate::guard::{self, answer::GuardedStream, judge::Judge, Acted, AnswerGuard, Mode};
 use crate::identity::{Caller, Credentials, Identity, IdentityError};
 use crate::limits::{self, Admission, RateLimitStatus};
 use crate::metrics;
@@ -45,6 +46,13 @@ pub struct HttpExchange {
     /// A stream in the client's format passes in whole events, so that one the provider
     /// ends early can be closed with an explicit error event.
     whole_events: Option<WholeEvents>,
+    /// Guard rules that acted on this exchange, in order (input, then output).
+    guard_acted: Vec<Acted>,
+    /// The guard's output side, until the response shows whether it streams.
+    answer_guard: Option<AnswerGuard>,
+    guarded_stream: Option<GuardedStream>,
+    /// A plan waiting for the judge's verdict.
+    judging: Option<RequestPlan>,
     settled: bool,
 }
 
@@ -62,6 +70,10 @@ impl HttpExchange {
             holding_response_headers: false,
             stream_translator: None,
             whole_events: None,
+            guard_acted: Vec::new(),
+            answer_guard: None,
+            guarded_stream: None,
+            judging: None,
             settled: false,
         }
     }
@@ -77,6 +89,13 @@ impl HttpExchange {
         headers: Vec<(String, String)>,
     ) -> Action {
         log::info!("llm-gateway: rejected request: {}", error.message());
+        let mut headers = headers;
+        if !self.guard_acted.is_empty() {
+            let value = guard::header_value(&self.guard_acted);
+            glue::set_filter_state("llm_guard", &value);
+            self.record_guard_metrics();
+            headers.push(("x-llm-guard".into(), value));
+        }
         self.metrics
             .add(&metrics::rejected_request(error.kind()), 1);
         glue::set_filter_state("llm_error", error.kind());
@@ -93,6 +112,73 @@ impl HttpExchange {
         );
         self.api = None;
         Action::Pause
+    }
+
+    /// One counter per guard rule and action: `llm.guard.rule.<rule>.action.<action>`.
+    fn record_guard_metrics(&self) {
+        for a in &self.guard_acted {
+            self.metrics
+                .add(&metrics::guard_action(&a.rule, a.action), 1);
+        }
+    }
+
+    /// Admits the planned request (limits) and lets it go upstream.
+    fn proceed(&mut self, config: &Config, plan: RequestPlan) -> Action {
+        if let Err((e, headers)) = self.admit(config, &plan) {
+            return self.reject_with(plan.api, e, headers);
+        }
+        self.plan = Some(plan);
+        Action::Continue
+    }
+
+    /// Asks the judge about a grey-zone request; the plan waits in `judging`.
+    fn ask_judge(
+        &mut self,
+        config: &Config,
+        judge: &Judge,
+        plan: RequestPlan,
+        text: &str,
+    ) -> Action {
+        let body = judge.request_body(text);
+        let len = body.len().to_string();
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", judge.path.as_str()),
+            (":authority", judge.authority.as_str()),
+            ("content-type", "application/json"),
+            ("content-length", len.as_str()),
+        ];
+        headers.extend(judge.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let timeout = std::time::Duration::from_millis(judge.timeout_ms);
+        match glue::dispatch_call(&judge.cluster, &headers, &body, timeout) {
+            Some(_) => {
+                self.judging = Some(plan);
+                Action::Pause
+            }
+            None => self.judged(config, judge, guard::judge::JudgeVerdict::Unclear, plan),
+        }
+    }
+
+    fn judged(
+        &mut self,
+        config: &Config,
+        judge: &Judge,
+        verdict: guard::judge::JudgeVerdict,
+        plan: RequestPlan,
+    ) -> Action {
+        if judge.blocks(verdict) {
+            self.guard_acted.push(Acted {
+                rule: "judge".into(),
+                action: "block",
+            });
+            let category = "prompt_injection".to_string();
+            return self.reject(plan.api, UserError::ContentFilter { category });
+        }
+        self.guard_acted.push(Acted {
+            rule: "judge".into(),
+            action: "allow",
+        });
+        self.proceed(config, plan)
     }
 
     /// The limits stage: reserve this request's demand in every counter that applies.
@@ -212,6 +298,13 @@ impl HttpExchange {
             facts.consumer_group = Some(c.consumer.group.clone());
         }
         facts.duration_ms = Some(elapsed);
+        if let Some(g) = self.guarded_stream.as_ref() {
+            self.guard_acted.extend(g.acted.iter().cloned());
+        }
+        if !self.guard_acted.is_empty() {
+            glue::set_filter_state("llm_guard", &guard::header_value(&self.guard_acted));
+            self.record_guard_metrics();
+        }
         facts.ttft_ms = self.meter.as_ref().and_then(|m| m.first_token_ms);
         for (name, value) in facts.filter_state() {
             glue::set_filter_state(name, &value);
@@ -275,7 +368,28 @@ fn identify(identity: &Identity) -> Result<Option<Caller>, UserError> {
     })
 }
 
-impl Context for HttpExchange {}
+impl Context for HttpExchange {
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let (Some(plan), Some(config)) = (self.judging.take(), self.config.clone()) else {
+            return;
+        };
+        let Some(judge) = config.guard.as_ref().and_then(|g| g.judge.as_ref()) else {
+            return;
+        };
+        // A timeout arrives here too, as Envoy's own 504.
+        let (status, answer) = glue::call_response(body_size);
+        let verdict = Judge::verdict(status, &answer);
+        if self.judged(&config, judge, verdict, plan) == Action::Continue {
+            glue::resume_request();
+        }
+    }
+}
 
 impl HttpContext for HttpExchange {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -339,22 +453,54 @@ impl HttpContext for HttpExchange {
         }
         let body = glue::body(BufferType::HttpRequestBody, body_size);
         let group = self.caller.as_ref().map(|c| c.consumer.group.clone());
+        let consumer = self.caller.as_ref().map(|c| c.consumer.id.clone());
+        let path = glue::request_header(":path").unwrap_or_default();
+        let policy = config
+            .guard
+            .as_ref()
+            .map(|g| g.policy_for(&path, group.as_deref(), consumer.as_deref()));
+        let mut guarded_body = None;
+        let mut judge_ask = None;
+        if let Some(policy) = policy {
+            let outcome = guard::inspect_request(policy, api, &body);
+            self.guard_acted = outcome.acted;
+            if let Some(e) = outcome.blocked {
+                return self.reject(api, e);
+            }
+            self.answer_guard = outcome.answer;
+            guarded_body = outcome.body;
+            judge_ask = outcome.judge.filter(|_| policy.mode == Mode::Enforce);
+        }
         let ctx = exchange::RouteContext {
             group: group.as_deref(),
             header: &glue::request_header,
         };
-        let planned = exchange::plan_routed_request(&config, api, &body, &ctx)
+        let sent = guarded_body.as_deref().unwrap_or(&body);
+        let planned = exchange::plan_routed_request(&config, api, sent, &ctx)
             .and_then(|plan| exchange::authorize(&plan, self.caller.as_ref()).map(|()| plan));
-        let plan = match planned {
+        let mut plan = match planned {
             Ok(plan) => plan,
             Err(e) => return self.reject(api, e),
         };
-        if let Err((e, headers)) = self.admit(&config, &plan) {
-            return self.reject_with(api, e, headers);
+        if plan.new_body.is_none() {
+            plan.new_body = guarded_body;
         }
+        if let Some(policy) = policy {
+            if let Err((acted, error)) = guard::check_tokens(policy, plan.input_tokens) {
+                self.guard_acted.push(acted);
+                if let Some(e) = error {
+                    return self.reject(api, e);
+                }
+            }
+        }
+        // The body and route are set now, so that the judge's verdict only has to let the
+        // request go (a body cannot be replaced from an HTTP-call callback).
         self.apply_plan(&plan, body_size);
-        self.plan = Some(plan);
-        Action::Continue
+        let judge = config.guard.as_ref().and_then(|g| g.judge.as_ref());
+        if let (Some(ask), Some(judge)) = (judge_ask, judge) {
+            return self.ask_judge(&config, judge, plan, &ask.text);
+        }
+        self.proceed(&config, plan)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -404,6 +550,17 @@ impl HttpContext for HttpExchange {
         }
         for (name, value) in Facts::from_plan(plan).early_headers() {
             glue::set_response_header(name, &value);
+        }
+        if !self.guard_acted.is_empty() {
+            glue::set_response_header("x-llm-guard", &guard::header_value(&self.guard_acted));
+        }
+        if status >= 400 {
+            self.answer_guard = None;
+        } else if kind == BodyKind::EventStream {
+            if let Some(answer) = self.answer_guard.take() {
+                self.guarded_stream = Some(answer.stream());
+                glue::remove_response_header("content-length");
+            }
         }
         if let Some(admission) = &self.admission {
             for (name, value) in rate_limit_headers(plan.api, &admission.headers, glue::now_us()) {
@@ -457,20 +614,38 @@ impl HttpContext for HttpExchange {
                     glue::set_response_header("content-type", "application/json");
                 }
             }
+            if let Some(answer) = self.answer_guard.take() {
+                // The client's format now (translated above if need be).
+                let current = glue::body(BufferType::HttpResponseBody, usize::MAX);
+                let (out, acted) = answer.filter_body(&current);
+                if let Some(out) = out {
+                    if glue::replace_body(BufferType::HttpResponseBody, current.len(), &out) {
+                        glue::set_response_header("content-length", &out.len().to_string());
+                    }
+                }
+                if !acted.is_empty() {
+                    self.guard_acted.extend(acted);
+                    glue::set_response_header(
+                        "x-llm-guard",
+                        &guard::header_value(&self.guard_acted),
+                    );
+                }
+            }
         } else if meter.kind == BodyKind::EventStream {
             // After Continue, each callback's buffer holds only the new chunk.
             let chunk = glue::body(BufferType::HttpResponseBody, body_size);
             meter.feed(&chunk, elapsed);
+            let mut out = None;
             if let Some(translator) = self.stream_translator.as_mut() {
-                let mut out = translator.feed(&chunk);
+                let mut bytes = translator.feed(&chunk);
                 if end_of_stream {
-                    out.extend(translator.finish());
+                    bytes.extend(translator.finish());
                 }
-                glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+                out = Some(bytes);
             } else if let Some(whole) = self.whole_events.as_mut() {
-                let mut out = whole.feed(&chunk);
+                out = whole.feed(&chunk);
                 if end_of_stream {
-                    let mut last = out.take().unwrap_or(chunk);
+                    let mut last = out.take().unwrap_or_else(|| chunk.clone());
                     if meter.stream_ended_explicitly() {
                         last.extend(whole.take_tail());
                     } else {
@@ -482,9 +657,17 @@ impl HttpContext for HttpExchange {
                     }
                     out = Some(last);
                 }
-                if let Some(out) = out {
-                    glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
+            }
+            if let Some(guarded) = self.guarded_stream.as_mut() {
+                let input = out.as_deref().unwrap_or(&chunk);
+                let mut bytes = guarded.feed(input);
+                if end_of_stream {
+                    bytes.extend(guarded.finish());
                 }
+                out = Some(bytes);
+            }
+            if let Some(out) = out {
+                glue::replace_body(BufferType::HttpResponseBody, body_size, &out);
             }
         }
         if end_of_stream {

@@ -1,0 +1,416 @@
+//! The output side of the guard on an answer in the client's wire format: PII the model
+//! wrote is masked (or stops the answer), the request's placeholders are restored, leaks
+//! are caught. Plain answers are rewritten whole; streams event by event, holding back
+//! only the text that could still begin a match (see `pii::OutputGuard`), so the rest
+//! reaches the client in order and at once. A stream stopped midway ends with a valid
+//! final event: OpenAI `finish_reason: "content_filter"` then `[DONE]`; Anthropic an
+//! `error` event. Tool-call arguments are not rewritten.
+
+use serde_json::{json, Value};
+
+use super::pii::{Finding, OutputGuard, OutputPiece, PiiPolicy, PiiVault};
+use super::Acted;
+use crate::config::Format;
+use crate::sse::SseParser;
+
+/// The output guard of one request, built by `inspect_request`.
+pub struct AnswerGuard {
+    policy: PiiPolicy,
+    vault: PiiVault,
+    system_prompt: Option<String>,
+    api: Format,
+    enforce: bool,
+}
+
+impl AnswerGuard {
+    pub fn new(
+        policy: &PiiPolicy,
+        vault: PiiVault,
+        system_prompt: Option<&str>,
+        api: Format,
+        enforce: bool,
+    ) -> Self {
+        AnswerGuard {
+            policy: policy.clone(),
+            vault,
+            system_prompt: system_prompt.map(str::to_string),
+            api,
+            enforce,
+        }
+    }
+
+    fn output_guard(&self) -> OutputGuard {
+        OutputGuard::new(
+            &self.policy,
+            self.vault.clone(),
+            self.system_prompt.as_deref(),
+        )
+    }
+
+    /// A whole JSON answer: the rewritten body (when anything changed) and what acted.
+    pub fn filter_body(&self, body: &[u8]) -> (Option<Vec<u8>>, Vec<Acted>) {
+        let mut acted = Vec::new();
+        let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+            return (None, acted);
+        };
+        let mut changed = false;
+        match self.api {
+            Format::Anthropic => {
+                let mut stop = false;
+                if let Some(Value::Array(blocks)) = v.get_mut("content") {
+                    let mut keep = blocks.len();
+                    for (i, b) in blocks.iter_mut().enumerate() {
+                        let Some(Value::String(text)) = b.get_mut("text") else {
+                            continue;
+                        };
+                        let piece = self.output_guard().filter_all(text);
+                        note(&mut acted, &piece, self.enforce);
+                        if self.enforce && piece.text != *text {
+                            *text = piece.text;
+                            changed = true;
+                        }
+                        if self.enforce && piece.blocked.is_some() {
+                            keep = i + 1;
+                            stop = true;
+                            break;
+                        }
+                    }
+                    blocks.truncate(keep);
+                }
+                if stop {
+                    v["stop_reason"] = json!("refusal");
+                    changed = true;
+                }
+            }
+            _ => {
+                if let Some(Value::Array(choices)) = v.get_mut("choices") {
+                    for c in choices.iter_mut() {
+                        let Some(Value::String(text)) = c.pointer_mut("/message/content") else {
+                            continue;
+                        };
+                        let piece = self.output_guard().filter_all(text);
+                        note(&mut acted, &piece, self.enforce);
+                        if self.enforce && piece.text != *text {
+                            *text = piece.text;
+                            changed = true;
+                        }
+                        if self.enforce && piece.blocked.is_some() {
+                            c["finish_reason"] = json!("content_filter");
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        (changed.then(|| v.to_string().into_bytes()), acted)
+    }
+
+    /// The guard for a streamed answer.
+    pub fn stream(self) -> GuardedStream {
+        let guard = (self.api != Format::Anthropic).then(|| self.output_guard());
+        GuardedStream {
+            answer: self,
+            parser: SseParser::new(),
+            guard,
+            template: None,
+            text_block: None,
+            stopped: false,
+            acted: Vec::new(),
+        }
+    }
+}
+
+/// Records a piece's findings (and its block) as acted rules.
+fn note(acted: &mut Vec<Acted>, piece: &OutputPiece, enforce: bool) {
+    for f in &piece.findings {
+        push_finding(acted, f, enforce);
+    }
+}
+
+fn push_finding(acted: &mut Vec<Acted>, f: &Finding, enforce: bool) {
+    let rule = match f.entity.as_str() {
+        "canary" | "system_prompt" => format!("leak.{}", f.entity),
+        e => format!("pii.{e}"),
+    };
+    let action = if enforce {
+        f.action.as_str()
+    } else {
+        "monitor"
+    };
+    if !acted.iter().any(|a| a.rule == rule && a.action == action) {
+        acted.push(Acted { rule, action });
+    }
+}
+
+/// A streamed answer through the output guard: whole SSE events in, whole events out.
+pub struct GuardedStream {
+    answer: AnswerGuard,
+    parser: SseParser,
+    /// OpenAI: one guard for the answer's text. Anthropic: one per text block.
+    guard: Option<OutputGuard>,
+    /// OpenAI: the last content chunk, the shape of chunks the gateway writes itself.
+    template: Option<Value>,
+    /// Anthropic: index of the open text block.
+    text_block: Option<u64>,
+    stopped: bool,
+    /// Rules that acted so far (output side).
+    pub acted: Vec<Acted>,
+}
+
+impl GuardedStream {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        self.parser.feed(bytes);
+        while let Some(event) = self.parser.next_event() {
+            match self.answer.api {
+                Format::Anthropic => self.anthropic_event(&event.event, &event.data, &mut out),
+                _ => self.openai_event(&event.data, &mut out),
+            }
+            if self.stopped {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The end of the upstream stream: an unterminated last event, and held text.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        if let Some(event) = self.parser.finish() {
+            match self.answer.api {
+                Format::Anthropic => self.anthropic_event(&event.event, &event.data, &mut out),
+                _ => self.openai_event(&event.data, &mut out),
+            }
+        }
+        if !self.stopped {
+            self.flush(&mut out);
+        }
+        out
+    }
+
+    /// Whether the guard ended the stream (the rest of the upstream is to be dropped).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn take(&mut self, piece: &OutputPiece) {
+        note(&mut self.acted, piece, self.answer.enforce);
+    }
+
+    fn openai_event(&mut self, data: &str, out: &mut Vec<u8>) {
+        let trimmed = data.trim();
+        let parsed = serde_json::from_str::<Value>(trimmed).ok();
+        let content = parsed.as_ref().and_then(|v| {
+            let choices = v.get("choices")?.as_array()?;
+            (choices.len() == 1)
+                .then(|| choices[0].pointer("/delta/content")?.as_str())
+                .flatten()
+        });
+        let (Some(mut v), Some(text)) = (parsed.clone(), content.map(str::to_string)) else {
+            let terminal = trimmed == "[DONE]"
+                || parsed.as_ref().is_some_and(|v| {
+                    v.get("error").is_some()
+                        || v.get("choices")
+                            .and_then(Value::as_array)
+                            .is_some_and(|cs| {
+                                cs.is_empty() || cs.iter().any(|c| !c["finish_reason"].is_null())
+                            })
+                });
+            if terminal {
+                self.flush(out);
+            }
+            if !self.stopped {
+                out.extend(format!("data: {data}\n\n").into_bytes());
+            }
+            return;
+        };
+        let Some(guard) = self.guard.as_mut() else {
+            out.extend(format!("data: {data}\n\n").into_bytes());
+            return;
+        };
+        let finished = !v["choices"][0]["finish_reason"].is_null();
+        let mut piece = guard.feed(&text);
+        if finished && piece.blocked.is_none() {
+            // Content and finish in one chunk: what is held goes out in it.
+            let rest = guard.finish();
+            piece.text.push_str(&rest.text);
+            piece.findings.extend(rest.findings);
+            piece.blocked = rest.blocked;
+            self.guard = None;
+        }
+        self.take(&piece);
+        let only_content = v
+            .pointer("/choices/0/delta")
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.len() == 1);
+        if !self.answer.enforce {
+            out.extend(format!("data: {data}\n\n").into_bytes());
+        } else if !(piece.text.is_empty() && only_content && !finished) {
+            v["choices"][0]["delta"]["content"] = json!(piece.text);
+            out.extend(format!("data: {v}\n\n").into_bytes());
+        }
+        self.template = Some(v);
+        if piece.blocked.is_some() && self.answer.enforce {
+            self.stop_openai(out);
+        }
+    }
+
+    /// OpenAI: a chunk of the last chunk's shape carrying `content`, or finishing.
+    fn openai_chunk(&self, content: Option<&str>, finish: Option<&str>) -> Vec<u8> {
+        let mut c = self.template.clone().unwrap_or_else(|| {
+            json!({"id": "chatcmpl-guard", "object": "chat.completion.chunk", "created": 0,
+                   "model": "", "choices": [{"index": 0}]})
+        });
+        c["choices"][0]["delta"] = match content {
+            Some(t) => json!({ "content": t }),
+            None => json!({}),
+        };
+        c["choices"][0]["finish_reason"] = json!(finish);
+        if let Some(u) = c.get_mut("usage") {
+            *u = Value::Null;
+        }
+        format!("data: {c}\n\n").into_bytes()
+    }
+
+    fn stop_openai(&mut self, out: &mut Vec<u8>) {
+        out.extend(self.openai_chunk(None, Some("content_filter")));
+        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.stopped = true;
+    }
+
+    fn anthropic_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
+        let Ok(mut v) = serde_json::from_str::<Value>(data.trim()) else {
+            self.flush(out);
+            out.extend(raw_event(name, data));
+            return;
+        };
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_string();
+        match kind.as_str() {
+            "content_block_start" => {
+                if v.pointer("/content_block/type").and_then(Value::as_str) == Some("text") {
+                    self.flush(out);
+                    self.text_block = v.get("index").and_then(Value::as_u64);
+                    self.guard = Some(self.answer.output_guard());
+                }
+                out.extend(raw_event(name, data));
+            }
+            "content_block_delta"
+                if v.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta")
+                    && self.guard.is_some() =>
+            {
+                let text = v
+                    .pointer("/delta/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let piece = self
+                    .guard
+                    .as_mut()
+                    .map(|g| g.feed(&text))
+                    .unwrap_or_default();
+                self.take(&piece);
+                if !self.answer.enforce {
+                    out.extend(raw_event(name, data));
+                } else if !piece.text.is_empty() {
+                    v["delta"]["text"] = json!(piece.text);
+                    out.extend(named("content_block_delta", &v));
+                }
+                if piece.blocked.is_some() && self.answer.enforce {
+                    self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
+                }
+            }
+            "content_block_stop" | "message_delta" | "message_stop" | "error" => {
+                // The end of a text block, the message or an error: what is held goes first.
+                self.flush(out);
+                if !self.stopped {
+                    out.extend(raw_event(name, data));
+                }
+            }
+            // ping, tool input deltas, events added later: as they are.
+            _ => out.extend(raw_event(name, data)),
+        }
+    }
+
+    fn stop_anthropic(&mut self, entity: &str, out: &mut Vec<u8>) {
+        let error = json!({"type": "error", "error": {
+            "type": "invalid_request_error",
+            "message": format!("The answer was stopped by the gateway's content policy (category: {})", category(entity)),
+        }});
+        out.extend(named("error", &error));
+        self.stopped = true;
+    }
+
+    /// Releases the text held by the current guard (ends it).
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        let Some(mut guard) = self.guard.take() else {
+            return;
+        };
+        let piece = guard.finish();
+        self.take(&piece);
+        let enforce = self.answer.enforce;
+        match self.answer.api {
+            Format::Anthropic => {
+                if enforce && !piece.text.is_empty() {
+                    let index = self.text_block.unwrap_or(0);
+                    out.extend(named(
+                        "content_block_delta",
+                        &json!({"type": "content_block_delta", "index": index,
+                                "delta": {"type": "text_delta", "text": piece.text}}),
+                    ));
+                }
+                if enforce && piece.blocked.is_some() {
+                    self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
+                }
+            }
+            _ => {
+                if enforce && !piece.text.is_empty() {
+                    out.extend(self.openai_chunk(Some(&piece.text), None));
+                }
+                if enforce && piece.blocked.is_some() {
+                    self.stop_openai(out);
+                }
+                // OpenAI: one guard per answer; a finished guard is not replaced.
+            }
+        }
+    }
+}
+
+fn category(entity: &str) -> String {
+    match entity {
+        "canary" | "system_prompt" => format!("leak.{entity}"),
+        e => format!("pii.{e}"),
+    }
+}
+
+fn named(name: &str, v: &Value) -> Vec<u8> {
+    format!("event: {name}\ndata: {v}\n\n").into_bytes()
+}
+
+fn raw_event(name: &str, data: &str) -> Vec<u8> {
+    let mut out = String::new();
+    if !name.is_empty() {
+        out.push_str("event: ");
+        out.push_str(name);
+        out.push('\n');
+    }
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests;

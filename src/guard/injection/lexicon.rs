@@ -1,0 +1,370 @@
+//! The words the signal rules reason about, grouped into concepts ("a verb that discards
+//! instructions", "a word that points back at earlier text"), in English and the common
+//! European languages. A word may belong to several concepts; the rules combine concepts
+//! within word windows, so a new phrasing of a known idea still matches.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Concept bits of a word.
+pub(super) type Mask = u64;
+
+pub(super) const IGNORE: Mask = 1 << 0;
+pub(super) const PRIOR: Mask = 1 << 1;
+pub(super) const INSTR: Mask = 1 << 2;
+pub(super) const ALL: Mask = 1 << 3;
+pub(super) const SYSTEM: Mask = 1 << 4;
+pub(super) const REVEAL: Mask = 1 << 5;
+pub(super) const REVEAL_WEAK: Mask = 1 << 6;
+pub(super) const YOUR: Mask = 1 << 7;
+pub(super) const MY: Mask = 1 << 8;
+pub(super) const WH: Mask = 1 << 9;
+pub(super) const YOU: Mask = 1 << 10;
+pub(super) const TOLD: Mask = 1 << 11;
+pub(super) const TEXTY: Mask = 1 << 12;
+pub(super) const VERBATIM: Mask = 1 << 13;
+pub(super) const NEG: Mask = 1 << 14;
+pub(super) const LIMIT: Mask = 1 << 15;
+pub(super) const VOID: Mask = 1 << 16;
+pub(super) const STOP: Mask = 1 << 17;
+pub(super) const FOLLOW: Mask = 1 << 18;
+pub(super) const NEGATOR: Mask = 1 << 19;
+pub(super) const REFUSE: Mask = 1 << 20;
+pub(super) const MODE: Mask = 1 << 21;
+pub(super) const DEVWORD: Mask = 1 << 22;
+pub(super) const ENABLE: Mask = 1 << 23;
+pub(super) const SEND: Mask = 1 << 24;
+pub(super) const URL: Mask = 1 << 25;
+pub(super) const SECRET_DATA: Mask = 1 << 26;
+pub(super) const UNBOUND: Mask = 1 << 27;
+pub(super) const NEW: Mask = 1 << 28;
+pub(super) const TASK: Mask = 1 << 29;
+pub(super) const ABOVE: Mask = 1 << 30;
+/// The rot13 form of a concept word ("vtaber"): the text may be rot13-encoded.
+pub(super) const ROT13: Mask = 1 << 31;
+/// A concept word spelt backwards ("erongi"): the text may be reversed.
+pub(super) const REVERSED: Mask = 1 << 32;
+pub(super) const SECRET_ID: Mask = 1 << 33;
+/// Words of people discussing attacks rather than making one ("how do we mitigate …").
+pub(super) const META: Mask = 1 << 34;
+pub(super) const TIMES: Mask = 1 << 35;
+
+/// Words of each concept, already in normalised form (lower case, no diacritics).
+const CONCEPTS: &[(Mask, &str)] = &[
+    (
+        IGNORE,
+        "ignore ignoring disregard disregarding forget forgetting \
+         overlook override overriding overrule bypass discard abandon neglect nevermind \
+         dismiss skip drop erase unlearn scrap \
+         ignora ignorar ignoren olvida olvidar olvides omite omitir descarta \
+         ignoriere ignorieren ignoriert vergiss vergessen missachte missachten verwirf \
+         ignorez oublie oubliez oublier dimentica dimenticare ignorare esqueca esquecer \
+         ignorem игнорируй игнорировать забудь забудьте injoro injoroni shperfill \
+         shperfillni harro harroni ziba zibe",
+    ),
+    (
+        PRIOR,
+        "previous previously prior above earlier preceding former original old initial before \
+         aforementioned existing preexisting foregoing prior's past starting beginning first \
+         anteriores anterior previas previo previos arriba vorherigen vorherige vorherigen \
+         bisherigen bisherige obigen obige fruheren fruhere vorangegangenen precedentes \
+         precedente precedent precedents cidessus anterieures precedenti sopra \
+         предыдущие предыдущих прежние meparshme meparshem fillestare fillestar \
+         dangaphambili roimhe",
+    ),
+    (
+        INSTR,
+        "instruction instructions instructed directions direction directive directives rule \
+         rules guideline guidelines prompt prompts command commands orders order constraints \
+         policies programming guardrails requests request prompting prefix preprompt \
+         sysprompt systemprompt \
+         instrucciones instruccion reglas indicaciones directrices normas anweisungen \
+         anweisung regeln instruktionen befehle vorgaben richtlinien systemanweisungen \
+         systemprompt consignes directives regles istruzioni regole instrucoes regras \
+         инструкции инструкций правила указания промпт udhezime udhezimet udhezimi \
+         imiyalelo imiyalo treoracha treoir stiuireadh stiuiridhean rregullat",
+    ),
+    (ALL, "all any every everything todas todos toutes tous alle allen jede tutte tutti все"),
+    (
+        SYSTEM,
+        "system systems initial hidden secret internal confidential original starting \
+         underlying sistema systeme systems systemnachricht systemprompt sysprompt \
+         systemprompt preprompt системный системные sistemit sistemi wesistimu sistimu \
+         sistim",
+    ),
+    (
+        REVEAL,
+        "repeat reveal print show display output dump leak disclose recite echo paste expose \
+         tell spill regurgitate reproduce divulge \
+         muestra muestrame revela repite dime imprime ensename mostrar revelar repetir \
+         zeig zeige zeigen gib wiederhole verrate nenne ausgeben affiche revele repete montre \
+         donne dis afficher reveler mostra mostrami rivela ripeti mostre revele repita \
+         покажи выведи повтори shfaq perserit zbulo namathisela phinda veza nochd \
+         taispeain",
+    ),
+    (
+        REVEAL_WEAK,
+        "write give share provide list return type copy spell translate encode summarize \
+         see read",
+    ),
+    (YOUR, "your yours you've tu tus tes ton ta vos dein deine deinen deiner ihre tuo tue tuoi seu sua seus suas твой твои свой свои ваш"),
+    (MY, "my our mine nuestro mis mes mon meine unsere mio miei"),
+    (WH, "what which whats que quel quelle quels was welche cosa qual"),
+    (YOU, "you u"),
+    (TIMES, "times"),
+    (TOLD, "told instructed programmed given asked prompted trained configured"),
+    (
+        TEXTY,
+        "text everything words content conversation contents message messages context \
+         above said wrote written",
+    ),
+    (
+        VERBATIM,
+        "verbatim exactly full entire entirety complete word literally unchanged unaltered \
+         palabra wortlaut mot",
+    ),
+    (
+        NEG,
+        "no without free unbound unrestricted beyond bypass ignore ignoring break broken \
+         evade circumvent disable disabled remove removed lift lifted abandon escape regardless \
+         exempt outside unlimited zero none sin ohne sans senza sem без",
+    ),
+    (
+        LIMIT,
+        "restrictions restriction restricted filters filter filtering limitations limits limit \
+         censorship censored guidelines rules ethics ethical morals moral morality boundaries \
+         constraints policies policy safeguards guardrails restraints principles \
+         considerations content safety confines norms tos restricciones einschrankungen \
+         restrictions limites regeln ограничений ограничения",
+    ),
+    (
+        VOID,
+        "void null cancelled canceled obsolete revoked invalid overridden superseded replaced \
+         suspended deactivated nullified lifted",
+    ),
+    (STOP, "stop cease quit"),
+    (FOLLOW, "follow following obey obeying adhere comply listen heed"),
+    (NEGATOR, "never not dont don't no without nor cannot cant can't wont won't"),
+    (
+        REFUSE,
+        "refuse refusal refusals refusing decline declining apologize apologise apologies \
+         apology warn warning warnings disclaimer disclaimers moralize moralizing lecture \
+         censor caution cautionary sorry",
+    ),
+    (MODE, "mode modus modo"),
+    (
+        DEVWORD,
+        "developer dev debug debugging maintenance admin administrator god sudo root \
+         unrestricted jailbreak jailbroken unfiltered uncensored opposite evil chaos dan \
+         superuser diagnostic",
+    ),
+    (
+        ENABLE,
+        "enabled enable activated activate unlocked unlock entering enter switched switch \
+         engaged engage initiated initiate on now",
+    ),
+    (
+        SEND,
+        "send sending post posting forward upload transmit exfiltrate submit email mail \
+         fetch visit load render embed beacon",
+    ),
+    (URL, "http https url webhook endpoint webhooks"),
+    (
+        SECRET_DATA,
+        "conversation history data password passwords credentials secrets secret token \
+         tokens keys key chat messages context prompt instructions cookies session email \
+         emails contacts information summary",
+    ),
+    (
+        UNBOUND,
+        "unfiltered uncensored unrestricted amoral unethical immoral unbound unshackled \
+         unchained unlimited unleashed limitless lawless boundless restrictionless",
+    ),
+    (
+        NEW,
+        "new updated different real actual true revised additional nuevas nuevo neue neuen \
+         nouvelles nouveau nuove novas reja emisha nua ur",
+    ),
+    (
+        SECRET_ID,
+        "id identifier configuration config settings password passwords credentials secret \
+         secrets key keys token",
+    ),
+    (
+        META,
+        "mitigate mitigation mitigating mitigations defend defending defense defence defenses \
+         defences detect detecting detection detector prevent preventing prevention protect \
+         protecting vulnerable vulnerability owasp moderation classifier cliche novel \
+         recognise recognize injection injections xss sanitize sanitise sanitizing escaping \
+         dangerous",
+    ),
+    (TASK, "task tasks job mission objective goal assignment directive instructions orders"),
+    (ABOVE, "above before earlier preceding previous prior sofar"),
+];
+
+/// Concept words of languages with fewer speakers online, where attack templates are
+/// machine-translated to slip past English-only filters (Albanian, Zulu, Irish, Scottish
+/// Gaelic), plus Dutch, Polish, Turkish and Indonesian basics.
+const MORE_LANGUAGES: &[(Mask, &str)] = &[
+    (
+        INSTR,
+        "kerkesen kerkeses kerkesa kerkesat umyalezo imiyalezo teachtaireacht \
+         teachdaireachd instructies regels instrukcje polecenia zasady talimatlar talimatlari \
+         kurallar instruksi aturan perintah",
+    ),
+    (
+        SYSTEM,
+        "coras chorais siostam siostaim systeem systemowy systemu sistem",
+    ),
+    (
+        REVEAL,
+        "phumela athdhean athaithris herhaal toon pokaz powtorz goster tekrarla tampilkan \
+         ulangi",
+    ),
+    (REVEAL_WEAK, "roinn tairg"),
+    (
+        YOUR,
+        "tende tenden tuaj wakho yakho lakho kwakho agad je jouw twoj twoje twojego senin \
+         anda",
+    ),
+    (
+        IGNORE,
+        "negeer vergeet zignoruj zapomnij yoksay unut abaikan lupakan",
+    ),
+    (
+        PRIOR,
+        "thuas eerdere vorige poprzednie wczesniejsze onceki sebelumnya",
+    ),
+    (
+        DEVWORD,
+        "zhvillues yonjiniyela unjiniyela forbartha leasachaidh ontwikkelaar",
+    ),
+    (
+        MODE,
+        "modalitetin modaliteti kwimodi imodi mod modh modus tryb",
+    ),
+    (SECRET_ID, "aitheantais chumraiocht cumraiocht"),
+    (WH, "cila"),
+    (YOU, "thu tu"),
+    (TEXTY, "faclan fhaclan"),
+    (ABOVE, "thuas ard"),
+];
+
+/// Function words the segmenter needs to split glued text ("ignoreallthe…"); they belong
+/// to no concept.
+const GLUE: &str = "the a an and or to of in on at for is are was were be been this that these \
+    those it its me us them from with as by now then please just only say do does did have has \
+    had will would should can could must may might act pretend be being am i he she they we \
+    they're mode role character anything tell say print answer respond reply ai assistant \
+    chatbot model language user human here there so far up out youre youll im";
+
+/// A word's concepts and the phrases that start with it.
+#[derive(Default, Clone)]
+pub(super) struct Entry {
+    pub mask: Mask,
+    /// Indexes into the phrase table whose first word this is.
+    pub phrases: Vec<u16>,
+}
+
+/// FxHash (rustc's hasher): a multiply-rotate per 8 bytes, several times faster than
+/// SipHash on short keys. Keys are our own words, so flooding is not a concern.
+#[derive(Default, Clone, Copy)]
+pub(super) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Word -> concepts and phrase starts. Built once per compiled policy.
+#[derive(Clone)]
+pub(super) struct Lexicon {
+    words: FxMap<String, Entry>,
+}
+
+impl Lexicon {
+    /// Builds the lexicon; `phrases` are word sequences (already normalised) whose first
+    /// word gets the phrase's index.
+    pub fn build(phrases: &[(Vec<String>, super::Signal, f32)]) -> Lexicon {
+        let mut words: FxMap<String, Entry> = FxMap::default();
+        for (mask, list) in CONCEPTS {
+            for w in list.split_whitespace() {
+                words.entry(w.to_string()).or_default().mask |= mask;
+            }
+        }
+        for (mask, list) in MORE_LANGUAGES {
+            for w in list.split_whitespace() {
+                words.entry(w.to_string()).or_default().mask |= mask;
+            }
+        }
+        for w in GLUE.split_whitespace() {
+            words.entry(w.to_string()).or_default();
+        }
+        // Disguised forms of the concept words, where they are not real words themselves.
+        let plain: Vec<String> = words
+            .iter()
+            .filter(|(w, e)| e.mask != 0 && w.is_ascii() && w.len() >= 3)
+            .map(|(w, _)| w.clone())
+            .collect();
+        for w in plain {
+            let rot: String = w.chars().map(rot13).collect();
+            if !words.contains_key(&rot) {
+                words.entry(rot).or_default().mask |= ROT13;
+            }
+            let rev: String = w.chars().rev().collect();
+            if w.len() >= 4 && !words.contains_key(&rev) {
+                words.entry(rev).or_default().mask |= REVERSED;
+            }
+        }
+        for (i, (p, _, _)) in phrases.iter().enumerate() {
+            for (k, w) in p.iter().enumerate() {
+                let e = words.entry(w.clone()).or_default();
+                if k == 0 {
+                    e.phrases.push(i as u16);
+                }
+            }
+        }
+        Lexicon { words }
+    }
+
+    pub fn get(&self, w: &str) -> Option<&Entry> {
+        self.words.get(w)
+    }
+
+    pub fn knows(&self, w: &str) -> bool {
+        self.words.contains_key(w)
+    }
+
+    pub fn mask(&self, w: &str) -> Mask {
+        self.words.get(w).map_or(0, |e| e.mask)
+    }
+}
+
+pub(super) fn rot13(c: char) -> char {
+    match c {
+        'a'..='m' | 'A'..='M' => (c as u8 + 13) as char,
+        'n'..='z' | 'N'..='Z' => (c as u8 - 13) as char,
+        _ => c,
+    }
+}

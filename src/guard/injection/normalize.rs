@@ -1,0 +1,545 @@
+//! Text normalisation before any cue is looked for: the attacker's formatting tricks are
+//! undone here once, so the signal rules only ever see plain lower-case words.
+//!
+//! No `unicode-normalization` crate: a hand-written fold covers the compatibility
+//! characters that attackers actually use (fullwidth forms, mathematical alphanumerics,
+//! circled / squared / parenthesised letters, regional indicators, superscripts and
+//! subscripts, small capitals, ligatures), strips diacritics from Latin letters, turns
+//! Unicode tag characters back into the ASCII they smuggle, and drops zero-width, bidi and
+//! variation-selector characters. Everything else passes through lower-cased. Cyrillic and
+//! Greek look-alikes are folded per word (see [`Words`]) so genuine Russian or Greek text
+//! keeps its letters.
+
+/// The folded text of one input: lower case, compatibility characters folded, invisible
+/// characters removed. Punctuation and line breaks are kept (template tokens and fake
+/// conversation turns are read from here).
+pub(super) struct Folded {
+    pub text: String,
+    /// Any Han, Hiragana, Katakana or Hangul character: the CJK phrase rules run only then.
+    pub cjk: bool,
+    /// How many invisible or smuggling characters were removed or decoded.
+    pub hidden: usize,
+}
+
+pub(super) fn fold(raw: &str) -> Folded {
+    if raw.is_ascii() {
+        return Folded {
+            text: raw.to_ascii_lowercase(),
+            cjk: false,
+            hidden: 0,
+        };
+    }
+    let mut text = String::with_capacity(raw.len());
+    let mut cjk = false;
+    let mut hidden = 0;
+    for c in raw.chars() {
+        if c.is_ascii() {
+            text.push(c.to_ascii_lowercase());
+            continue;
+        }
+        match fold_char(c) {
+            Fold::Drop => hidden += 1,
+            Fold::Smuggled(a) => {
+                hidden += 1;
+                text.push(a.to_ascii_lowercase());
+            }
+            Fold::One(a) => text.push(a),
+            Fold::Two(a, b) => {
+                text.push(a);
+                text.push(b);
+            }
+            Fold::Keep => {
+                cjk |= is_cjk(c);
+                // `to_lowercase` of one char is one char for every script we read.
+                text.push(c.to_lowercase().next().unwrap_or(c));
+            }
+        }
+    }
+    Folded { text, cjk, hidden }
+}
+
+enum Fold {
+    Drop,
+    Smuggled(char),
+    One(char),
+    Two(char, char),
+    Keep,
+}
+
+/// Base letters of U+0100..=U+017F (Latin Extended-A), in code point order.
+const LATIN_EXT_A: &[u8; 128] = b"aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+/// Base letters of U+00C0..=U+00FF (Latin-1 letters); `*` marks the two symbols.
+const LATIN_1: &[u8; 64] = b"aaaaaaaceeeeiiiidnooooo*ouuuuypsaaaaaaaceeeeiiiidnooooo*ouuuuypy";
+
+fn fold_char(c: char) -> Fold {
+    let u = c as u32;
+    let az = |k: u32| Fold::One(char::from(b'a' + (k % 26) as u8));
+    match u {
+        // Invisible: zero-width, joiners, bidi controls, word joiner, BOM, soft hyphen,
+        // Mongolian vowel separator, variation selectors, combining diacritics.
+        0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x2069
+        | 0xFEFF
+        | 0x00AD
+        | 0x180E
+        | 0x034F
+        | 0xFE00..=0xFE0F
+        | 0xE0100..=0xE01EF
+        | 0x0300..=0x036F => Fold::Drop,
+        // Unicode tags: invisible copies of ASCII ("ASCII smuggling").
+        0xE0020..=0xE007E => Fold::Smuggled(char::from((u - 0xE0000) as u8)),
+        0xE0000..=0xE001F | 0xE007F => Fold::Drop,
+        // Spaces of every width.
+        0x00A0 | 0x1680 | 0x2000..=0x200A | 0x202F | 0x205F | 0x3000 => Fold::One(' '),
+        0x2028 | 0x2029 | 0x0085 => Fold::One('\n'),
+        0x00C0..=0x00FF => match LATIN_1[(u - 0xC0) as usize] {
+            b'*' => Fold::Keep,
+            b's' if u == 0xDF => Fold::Two('s', 's'),
+            b'a' if u == 0xC6 || u == 0xE6 => Fold::Two('a', 'e'),
+            b => Fold::One(char::from(b)),
+        },
+        0x0152 | 0x0153 => Fold::Two('o', 'e'),
+        0x0132 | 0x0133 => Fold::Two('i', 'j'),
+        0x0100..=0x017F => Fold::One(char::from(LATIN_EXT_A[(u - 0x100) as usize])),
+        // Fullwidth ASCII.
+        0xFF01..=0xFF5E => {
+            Fold::One(char::from_u32(u - 0xFEE0).map_or(c, |a| a.to_ascii_lowercase()))
+        }
+        // Mathematical alphanumerics: 13 styles of A-Z a-z, then digits in 5 styles.
+        0x1D400..=0x1D6A3 => az((u - 0x1D400) % 52),
+        0x1D7CE..=0x1D7FF => Fold::One(char::from(b'0' + ((u - 0x1D7CE) % 10) as u8)),
+        // Circled, parenthesised, squared, negative and regional-indicator letters.
+        0x24B6..=0x24CF => az(u - 0x24B6),
+        0x24D0..=0x24E9 => az(u - 0x24D0),
+        0x249C..=0x24B5 => az(u - 0x249C),
+        0x1F130..=0x1F149 => az(u - 0x1F130),
+        0x1F150..=0x1F169 => az(u - 0x1F150),
+        0x1F170..=0x1F189 => az(u - 0x1F170),
+        0x1F1E6..=0x1F1FF => az(u - 0x1F1E6),
+        // Circled and superscript digits.
+        0x2460..=0x2468 => Fold::One(char::from(b'1' + (u - 0x2460) as u8)),
+        0x2070 => Fold::One('0'),
+        0x00B9 => Fold::One('1'),
+        0x00B2 => Fold::One('2'),
+        0x00B3 => Fold::One('3'),
+        0x2074..=0x2079 => Fold::One(char::from(b'4' + (u - 0x2074) as u8)),
+        0x2080..=0x2089 => Fold::One(char::from(b'0' + (u - 0x2080) as u8)),
+        // Ligatures.
+        0xFB00 => Fold::Two('f', 'f'),
+        0xFB01 => Fold::Two('f', 'i'),
+        0xFB02 => Fold::Two('f', 'l'),
+        0xFB03 | 0xFB04 => Fold::Two('f', 'f'),
+        0xFB05 | 0xFB06 => Fold::Two('s', 't'),
+        _ => match letterlike(c) {
+            Some(a) => Fold::One(a),
+            None => Fold::Keep,
+        },
+    }
+}
+
+/// Superscript and subscript letters, small capitals, and the letter-like symbols that
+/// fill the holes of the mathematical alphanumeric block.
+fn letterlike(c: char) -> Option<char> {
+    Some(match c {
+        'ᵃ' | 'ₐ' | 'ᴀ' => 'a',
+        'ᵇ' | 'ʙ' | 'ℬ' => 'b',
+        'ᶜ' | 'ᴄ' | 'ℂ' | 'ℭ' => 'c',
+        'ᵈ' | 'ᴅ' | 'ⅆ' => 'd',
+        'ᵉ' | 'ₑ' | 'ᴇ' | 'ℯ' | 'ℰ' | 'ⅇ' => 'e',
+        'ᶠ' | 'ꜰ' | 'ℱ' => 'f',
+        'ᵍ' | 'ɢ' | 'ℊ' => 'g',
+        'ʰ' | 'ₕ' | 'ʜ' | 'ℎ' | 'ℋ' | 'ℌ' | 'ℍ' => 'h',
+        'ⁱ' | 'ɪ' | 'ℐ' | 'ℑ' | 'ⅈ' | 'ı' => 'i',
+        'ʲ' | 'ᴊ' | 'ⅉ' => 'j',
+        'ᵏ' | 'ₖ' | 'ᴋ' => 'k',
+        'ˡ' | 'ₗ' | 'ʟ' | 'ℒ' | 'ℓ' => 'l',
+        'ᵐ' | 'ₘ' | 'ᴍ' | 'ℳ' => 'm',
+        'ⁿ' | 'ₙ' | 'ɴ' | 'ℕ' => 'n',
+        'ᵒ' | 'ₒ' | 'ᴏ' | 'ℴ' => 'o',
+        'ᵖ' | 'ₚ' | 'ᴘ' | 'ℙ' => 'p',
+        'ǫ' | 'ℚ' => 'q',
+        'ʳ' | 'ʀ' | 'ℛ' | 'ℜ' | 'ℝ' => 'r',
+        'ˢ' | 'ₛ' | 'ꜱ' => 's',
+        'ᵗ' | 'ₜ' | 'ᴛ' => 't',
+        'ᵘ' | 'ᴜ' => 'u',
+        'ᵛ' | 'ᴠ' => 'v',
+        'ʷ' | 'ᴡ' => 'w',
+        'ˣ' | 'ₓ' => 'x',
+        'ʸ' | 'ʏ' => 'y',
+        'ᶻ' | 'ᴢ' | 'ℤ' | 'ℨ' => 'z',
+        _ => return None,
+    })
+}
+
+pub(super) fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F)
+}
+
+/// A Cyrillic or Greek letter that looks like a Latin one, and that Latin letter.
+fn lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'а' | 'α' => 'a',
+        'в' | 'β' | 'ь' => 'b',
+        'с' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'ε' | 'ё' => 'e',
+        'һ' | 'н' | 'η' => 'h',
+        'і' | 'ι' | 'ї' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'ӏ' => 'l',
+        'м' | 'μ' => 'm',
+        'ν' | 'п' => 'n',
+        'о' | 'ο' | 'σ' => 'o',
+        'р' | 'ρ' => 'p',
+        'ԛ' => 'q',
+        'г' => 'r',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'υ' => 'u',
+        'ԝ' | 'ω' => 'w',
+        'х' | 'χ' => 'x',
+        'у' | 'γ' => 'y',
+        'ζ' => 'z',
+        _ => return None,
+    })
+}
+
+fn is_cyrillic_or_greek(c: char) -> bool {
+    matches!(c as u32, 0x0370..=0x03FF | 0x0400..=0x052F)
+}
+
+/// Leetspeak digit or symbol inside a word, and the letter it stands for.
+fn leet(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' | '+' => 't',
+        '8' => 'b',
+        '9' => 'g',
+        '|' => 'l',
+        _ => return None,
+    })
+}
+
+/// The words of a folded text, separated by single spaces in `text`, with the
+/// spacing tricks undone:
+/// - runs of single letters split by one repeated separator are joined
+///   (`i g n o r e`, `i.g.n.o.r.e`, `i-g-n-o-r-e`); a different gap ends the word;
+/// - a hyphen, apostrophe or underscore between letters is dropped when the joined word is
+///   known (`ig-nore`), otherwise it separates;
+/// - leetspeak is read as letters inside words that mix letters and digits;
+/// - Cyrillic and Greek look-alikes are read as Latin in words that mix scripts or use
+///   only look-alike letters.
+pub(super) struct Words {
+    pub text: String,
+    /// Byte range of each word in `text`.
+    pub spans: Vec<(u32, u32)>,
+    /// Whether any spacing trick (a joined run of at least three single letters) was seen.
+    pub despaced: bool,
+    /// Whether each word sits inside a short quotation (at most `SHORT_QUOTE` words):
+    /// someone citing an attack phrase rather than issuing it.
+    pub quoted: Vec<bool>,
+}
+
+const SHORT_QUOTE: usize = 12;
+
+/// Whether a gap between words opens or closes a quotation. An apostrophe between two
+/// letters (`don't`) is not a quote.
+fn quote_in(gap: &str) -> bool {
+    gap.chars().any(|c| {
+        matches!(
+            c,
+            '"' | '“' | '”' | '«' | '»' | '„' | '「' | '」' | '『' | '』'
+        )
+    }) || (gap.chars().count() > 1 && gap.chars().any(|c| matches!(c, '\'' | '‘' | '’')))
+}
+
+impl Words {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let (a, b) = self.spans[i];
+        &self.text[a as usize..b as usize]
+    }
+}
+
+/// Raw tokens of the folded text: maximal runs of word characters, with the gap (the
+/// separator characters) that preceded each.
+struct Token<'a> {
+    word: &'a str,
+    gap: &'a str,
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c) || matches!(c, '@' | '$')
+}
+
+fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let start = rest.find(is_word_char)?;
+        let gap = &rest[..start];
+        let after = &rest[start..];
+        let len = after
+            .find(|c: char| !is_word_char(c))
+            .unwrap_or(after.len());
+        let word = &after[..len];
+        rest = &after[len..];
+        Some(Token { word, gap })
+    })
+}
+
+/// Tokens at least this long that are not known words are tried as glued words.
+const GLUED_MIN: usize = 12;
+/// Bytes of glued tokens segmented per text (each costs up to `MAX_WORD` lookups a byte).
+const GLUED_BUDGET: usize = 2048;
+
+/// The longest word a lexicon holds; longer tokens are never looked up as a whole.
+pub(super) const MAX_WORD: usize = 40;
+
+pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
+    let mut out = Words {
+        text: String::with_capacity(folded.len() + 16),
+        spans: Vec::with_capacity(folded.len() / 5 + 1),
+        despaced: false,
+        quoted: Vec::new(),
+    };
+    let mut toggles: Vec<usize> = Vec::new();
+    let mut glued_budget = GLUED_BUDGET;
+    let mut scratch = String::new();
+    // A pending run of single letters: its letters and the separator that joins them.
+    let mut run = String::new();
+    let mut run_gap: Option<&str> = None;
+    let mut prev: Option<&str> = None;
+    let mut joined_with_prev = false;
+    for t in tokens(folded) {
+        let single = t.word.chars().count() == 1 && t.word.chars().all(char::is_alphabetic);
+        if single {
+            let joins = !run.is_empty() && run_gap.is_none_or(|g| g == t.gap) && t.gap.len() <= 3;
+            if joins {
+                run_gap = Some(t.gap);
+                run.push_str(t.word);
+                continue;
+            }
+            flush_run(&mut out, &mut run, known, &mut scratch);
+            if quote_in(t.gap) {
+                toggles.push(out.spans.len());
+            }
+            run_gap = None;
+            run.push_str(t.word);
+            prev = None;
+            continue;
+        }
+        flush_run(&mut out, &mut run, known, &mut scratch);
+        if quote_in(t.gap) {
+            toggles.push(out.spans.len());
+        }
+        run_gap = None;
+        // `ig-nore`, `don't`: a one-character joiner between two word pieces.
+        let joiner = matches!(t.gap, "-" | "'" | "’" | "_" | "." | "*");
+        if joiner && !joined_with_prev {
+            if let Some(p) = prev {
+                scratch.clear();
+                read_word(p, &mut scratch);
+                let plen = scratch.len();
+                read_word(t.word, &mut scratch);
+                if plen > 0 && scratch.len() <= MAX_WORD && known(&scratch) {
+                    // Replace the previous word with the joined one.
+                    if let Some((a, _)) = out.spans.pop() {
+                        out.text.truncate(a.saturating_sub(1) as usize);
+                        if out.spans.is_empty() {
+                            out.text.clear();
+                        }
+                        for w in expand(&scratch) {
+                            push_word(&mut out, w);
+                        }
+                        joined_with_prev = true;
+                        prev = Some(t.word);
+                        continue;
+                    }
+                }
+            }
+        }
+        joined_with_prev = false;
+        scratch.clear();
+        read_word(t.word, &mut scratch);
+        let w = scratch.clone();
+        if w.len() >= GLUED_MIN && glued_budget >= w.len() && !known(&w) {
+            // "IgnoreAllPreviousInstructions", "systemprompt": words glued together.
+            glued_budget -= w.len();
+            segment_glued(&mut out, &w, known);
+        } else {
+            push_word(&mut out, &w);
+        }
+        prev = Some(t.word);
+    }
+    flush_run(&mut out, &mut run, known, &mut scratch);
+    out.quoted = vec![false; out.spans.len()];
+    for pair in toggles.chunks_exact(2) {
+        let (a, b) = (pair[0], pair[1].min(out.spans.len()));
+        if b > a && b - a <= SHORT_QUOTE {
+            out.quoted[a..b].iter_mut().for_each(|q| *q = true);
+        }
+    }
+    out
+}
+
+fn flush_run(
+    out: &mut Words,
+    run: &mut String,
+    known: &dyn Fn(&str) -> bool,
+    scratch: &mut String,
+) {
+    if run.is_empty() {
+        return;
+    }
+    if run.chars().count() >= 3 {
+        out.despaced = true;
+        scratch.clear();
+        read_word(run, scratch);
+        let w = scratch.clone();
+        segment(out, &w, known);
+    } else {
+        // "a", "i", "e g": ordinary single letters.
+        for c in run.chars() {
+            let mut b = [0u8; 4];
+            push_word(out, c.encode_utf8(&mut b));
+        }
+    }
+    run.clear();
+}
+
+/// Splits a run of letters with no spaces into known words, greedily taking the longest
+/// known word at each position ("ignoreallpreviousinstructions"). Letters that start no
+/// known word are skipped. Bounded: at most `MAX_WORD` lookups per letter, and runs longer
+/// than 256 bytes are kept whole.
+pub(super) fn segment(out: &mut Words, run: &str, known: &dyn Fn(&str) -> bool) {
+    if run.len() > 256 || known(run) {
+        push_word(out, run);
+        return;
+    }
+    let b = run.as_bytes();
+    let mut i = 0;
+    let mut found = false;
+    while i < b.len() {
+        let mut best = 0;
+        let max = (b.len() - i).min(MAX_WORD);
+        for len in (2..=max).rev() {
+            if run.is_char_boundary(i) && run.is_char_boundary(i + len) && known(&run[i..i + len]) {
+                best = len;
+                break;
+            }
+        }
+        if best > 0 {
+            push_word(out, &run[i..i + best]);
+            found = true;
+            i += best;
+        } else {
+            i += 1;
+        }
+    }
+    if !found {
+        push_word(out, run);
+    }
+}
+
+/// Like [`segment`], for a single glued token: the split is kept only when known words
+/// cover at least three quarters of it, otherwise the token stays whole.
+fn segment_glued(out: &mut Words, run: &str, known: &dyn Fn(&str) -> bool) {
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    let mut covered = 0;
+    let mut i = 0;
+    while i < run.len() {
+        let max = (run.len() - i).min(MAX_WORD);
+        let best = (3..=max).rev().find(|&len| {
+            run.is_char_boundary(i) && run.is_char_boundary(i + len) && known(&run[i..i + len])
+        });
+        match best {
+            Some(len) => {
+                parts.push((i, i + len));
+                covered += len;
+                i += len;
+            }
+            None => i += 1,
+        }
+    }
+    if parts.len() >= 2 && covered * 4 >= run.len() * 3 {
+        for (a, b) in parts {
+            push_word(out, &run[a..b]);
+        }
+    } else {
+        push_word(out, run);
+    }
+}
+
+/// Contractions that the phrase table spells out.
+fn expand(w: &str) -> Vec<&str> {
+    match w {
+        "youre" => vec!["you", "are"],
+        "youll" => vec!["you", "will"],
+        "im" => vec!["i", "am"],
+        _ => vec![w],
+    }
+}
+
+fn push_word(out: &mut Words, w: &str) {
+    if w.is_empty() {
+        return;
+    }
+    if !out.text.is_empty() {
+        out.text.push(' ');
+    }
+    let a = out.text.len() as u32;
+    out.text.push_str(w);
+    out.spans.push((a, out.text.len() as u32));
+}
+
+/// Appends `word` read as letters: leetspeak in words that mix letters and digits or
+/// symbols, look-alikes in words that mix Latin with Cyrillic or Greek.
+fn read_word(word: &str, out: &mut String) {
+    let mut letters = 0;
+    let mut leets = 0;
+    let mut latin = 0;
+    let mut foreign = 0;
+    let mut foreign_lookalike = 0;
+    for c in word.chars() {
+        if c.is_ascii_alphabetic() {
+            letters += 1;
+            latin += 1;
+        } else if leet(c).is_some() {
+            leets += 1;
+        } else if c.is_alphabetic() {
+            letters += 1;
+            if is_cyrillic_or_greek(c) {
+                foreign += 1;
+                if lookalike(c).is_some() {
+                    foreign_lookalike += 1;
+                }
+            }
+        }
+    }
+    let use_leet = letters > 0 && leets > 0;
+    let fold_foreign = foreign > 0 && (latin > 0 || foreign_lookalike == foreign);
+    for c in word.chars() {
+        let c = if fold_foreign {
+            lookalike(c).unwrap_or(c)
+        } else {
+            c
+        };
+        match leet(c) {
+            Some(l) if use_leet => out.push(l),
+            Some(_) if !c.is_alphanumeric() => {}
+            _ => out.push(c),
+        }
+    }
+}

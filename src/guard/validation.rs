@@ -1,0 +1,276 @@
+//! Input validation: limits on a request's shape, each refused with a precise error.
+//! Field types are checked for every request by the wire-format validation in
+//! `providers` (400 naming the field), before this stage runs.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::{ConfigError, Format};
+use crate::errors::UserError;
+
+/// `guard.validation`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidation {
+    /// Most input tokens (the gateway's count, as billed by OpenAI). Default none.
+    pub max_input_tokens: Option<u64>,
+    /// Most entries in `messages`. Default none.
+    pub max_messages: Option<usize>,
+    /// Most bytes of text in one message (its text parts together; the system prompt
+    /// counts as a message). Default none.
+    pub max_message_bytes: Option<usize>,
+    /// Models a client may ask for: exact names, or prefixes ending in `*`
+    /// (`"gpt-4o*"`). Default: any.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    /// Roles a message may have (OpenAI: system, developer, user, assistant, tool;
+    /// Anthropic: user, assistant). Default: any the API defines.
+    #[serde(default)]
+    pub allowed_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Validation {
+    max_input_tokens: Option<u64>,
+    max_messages: Option<usize>,
+    max_message_bytes: Option<usize>,
+    allowed_models: Vec<String>,
+    allowed_roles: Vec<String>,
+}
+
+/// A broken rule: its name (for `x-llm-guard` and metrics) and the client's error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub error: UserError,
+}
+
+impl Validation {
+    pub fn compile(field: &str, raw: RawValidation) -> Result<Validation, ConfigError> {
+        for (name, v) in [
+            ("max_input_tokens", raw.max_input_tokens.map(|n| n as usize)),
+            ("max_messages", raw.max_messages),
+            ("max_message_bytes", raw.max_message_bytes),
+        ] {
+            if v == Some(0) {
+                return Err(ConfigError(format!("{field}.{name} must be > 0 (got 0)")));
+            }
+        }
+        if let Some(m) = raw
+            .allowed_models
+            .iter()
+            .find(|m| m.is_empty() || *m == "*")
+        {
+            return Err(ConfigError(format!(
+                "{field}.allowed_models entries must name a model or a prefix ending in '*' (got {m:?}); leave the list out to allow any"
+            )));
+        }
+        if let Some(r) = raw.allowed_roles.iter().find(|r| r.is_empty()) {
+            return Err(ConfigError(format!(
+                "{field}.allowed_roles entries must not be empty (got {r:?})"
+            )));
+        }
+        Ok(Validation {
+            max_input_tokens: raw.max_input_tokens,
+            max_messages: raw.max_messages,
+            max_message_bytes: raw.max_message_bytes,
+            allowed_models: raw.allowed_models,
+            allowed_roles: raw.allowed_roles,
+        })
+    }
+
+    /// Checks what can be seen without counting tokens.
+    pub fn check_shape(&self, api: Format, req: &Map<String, Value>) -> Result<(), Violation> {
+        let model = req.get("model").and_then(Value::as_str).unwrap_or("");
+        if !self.allowed_models.is_empty()
+            && !self.allowed_models.iter().any(|m| model_matches(m, model))
+        {
+            return Err(violation(
+                "validation.allowed_models",
+                format!("The model `{model}` is not allowed on this gateway route"),
+                "model",
+            ));
+        }
+        let messages = req
+            .get("messages")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if let Some(max) = self.max_messages {
+            if messages.len() > max {
+                return Err(violation(
+                    "validation.max_messages",
+                    format!(
+                        "`messages` has {} entries; this gateway allows at most {max}",
+                        messages.len()
+                    ),
+                    "messages",
+                ));
+            }
+        }
+        for (i, m) in messages.iter().enumerate() {
+            let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+            if !self.allowed_roles.is_empty() && !self.allowed_roles.iter().any(|r| r == role) {
+                return Err(violation(
+                    "validation.allowed_roles",
+                    format!(
+                        "`messages[{i}].role` is `{role}`; this gateway allows {}",
+                        self.allowed_roles.join(", ")
+                    ),
+                    &format!("messages[{i}].role"),
+                ));
+            }
+            if let Some(max) = self.max_message_bytes {
+                let n = text_bytes(m.get("content"));
+                if n > max {
+                    return Err(violation(
+                        "validation.max_message_bytes",
+                        format!("`messages[{i}].content` has {n} bytes of text; this gateway allows at most {max} per message"),
+                        &format!("messages[{i}].content"),
+                    ));
+                }
+            }
+        }
+        if let (Some(max), Format::Anthropic) = (self.max_message_bytes, api) {
+            let n = text_bytes(req.get("system"));
+            if n > max {
+                return Err(violation(
+                    "validation.max_message_bytes",
+                    format!("`system` has {n} bytes of text; this gateway allows at most {max} per message"),
+                    "system",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the counted input tokens.
+    pub fn check_tokens(&self, input_tokens: Option<u64>) -> Result<(), Violation> {
+        match (self.max_input_tokens, input_tokens) {
+            (Some(max), Some(n)) if n > max => Err(violation(
+                "validation.max_input_tokens",
+                format!("The request has {n} input tokens; this gateway allows at most {max}"),
+                "messages",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn model_matches(rule: &str, model: &str) -> bool {
+    match rule.strip_suffix('*') {
+        Some(prefix) => model.starts_with(prefix),
+        None => rule == model,
+    }
+}
+
+/// Bytes of text in a content value: a string, or the `text` of its parts / blocks
+/// (tool results' nested content included).
+fn text_bytes(content: Option<&Value>) -> usize {
+    match content {
+        Some(Value::String(s)) => s.len(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| {
+                p.get("text").and_then(Value::as_str).map_or(0, str::len)
+                    + match p.get("content") {
+                        c @ Some(Value::String(_) | Value::Array(_)) => text_bytes(c),
+                        _ => 0,
+                    }
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+fn violation(rule: &'static str, message: String, param: &str) -> Violation {
+    Violation {
+        rule,
+        error: UserError::InvalidRequest {
+            message,
+            param: Some(param.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(raw: serde_json::Value) -> Validation {
+        Validation::compile("guard.validation", serde_json::from_value(raw).unwrap()).unwrap()
+    }
+
+    fn obj(v: serde_json::Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn each_rule_names_itself_and_the_field() {
+        let rules = v(json!({"max_messages": 2, "max_message_bytes": 10,
+                             "allowed_models": ["gpt-4o*", "o3"], "allowed_roles": ["system", "user"],
+                             "max_input_tokens": 100}));
+        let ok =
+            obj(json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}));
+        assert_eq!(rules.check_shape(Format::OpenAi, &ok), Ok(()));
+        let cases = [
+            (
+                json!({"model": "gpt-4.1", "messages": []}),
+                "validation.allowed_models",
+                "model",
+            ),
+            (
+                json!({"model": "o3", "messages": [{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"user","content":"c"}]}),
+                "validation.max_messages",
+                "messages",
+            ),
+            (
+                json!({"model": "o3", "messages": [{"role": "assistant", "content": "a"}]}),
+                "validation.allowed_roles",
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "o3", "messages": [{"role": "user", "content": [{"type": "text", "text": "0123456789X"}]}]}),
+                "validation.max_message_bytes",
+                "messages[0].content",
+            ),
+        ];
+        for (req, rule, param) in cases {
+            let err = rules.check_shape(Format::OpenAi, &obj(req)).unwrap_err();
+            assert_eq!(err.rule, rule);
+            match err.error {
+                UserError::InvalidRequest { param: Some(p), .. } => assert_eq!(p, param),
+                other => panic!("{other:?}"),
+            }
+        }
+        let long_system = obj(json!({"model": "o3", "system": "0123456789X", "messages": []}));
+        assert_eq!(
+            rules
+                .check_shape(Format::Anthropic, &long_system)
+                .unwrap_err()
+                .rule,
+            "validation.max_message_bytes"
+        );
+        assert_eq!(rules.check_tokens(Some(100)), Ok(()));
+        assert_eq!(
+            rules.check_tokens(Some(101)).unwrap_err().rule,
+            "validation.max_input_tokens"
+        );
+        assert_eq!(rules.check_tokens(None), Ok(()));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_the_rule() {
+        let err = |raw: serde_json::Value| {
+            Validation::compile("guard.validation", serde_json::from_value(raw).unwrap())
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(
+            err(json!({"max_messages": 0})),
+            "guard.validation.max_messages must be > 0 (got 0)"
+        );
+        assert!(err(json!({"allowed_models": ["*"]})).contains("allowed_models"));
+    }
+}
