@@ -266,3 +266,41 @@ def test_with_mask_on_not_one_raw_value_reaches_the_provider(envoy_factory, mock
         assert not leaked, f"{len(leaked)} raw values reached the provider: {leaked[:5]}"
     finally:
         envoy.stop()
+
+
+ADVERSARIAL = {
+    "at-signs": "a@" * 450_000,
+    "digits": "4" * 900_000,
+    "digit-groups": "1234 " * 180_000,
+    "base64-run": "QUJD" * 225_000,
+    "hex-run": "4a" * 450_000,
+    "zero-width": "i\u200bg\u200bn\u200bo\u200br\u200be " * 40_000,
+    "spaced-letters": "i g n o r e " * 75_000,
+    "brackets": "[EMAIL_" * 130_000,
+    "dots": "1." * 450_000,
+    "pem-start": "-----BEGIN PRIVATE KEY-----\n" * 30_000,
+}
+
+
+@pytest.fixture(scope="module")
+def unlimited(envoy_factory):
+    """make run's guard without its size limits, so that every scanner reads the body."""
+    envoy = start(envoy_factory, {"validation": None})
+    yield envoy
+    envoy.stop()
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_a_1mb_body_crafted_against_the_scanners_is_answered(unlimited, mock_provider, name):
+    """Nearly 1 MB of text built to make a backtracking scanner explode: the filter
+    answers (passes or refuses) well within the test's timeout, and keeps serving."""
+    gw = unlimited
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": ADVERSARIAL[name]}]},
+                      ensure_ascii=False).encode()
+    assert len(body) < 1024 * 1024
+    r = requests.post(f"{gw.url}/v1/chat/completions", data=body, timeout=60,
+                      headers={"content-type": "application/json", "x-mock-content": "ok"})
+    assert r.status_code in (200, 400), r.text[:300]
+    after = requests.post(f"{gw.url}/v1/chat/completions", timeout=30,
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": "still there?"}]})
+    assert after.status_code == 200
