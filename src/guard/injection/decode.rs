@@ -7,8 +7,8 @@ const MIN_BASE64: usize = 20;
 /// Fewest hex bytes worth decoding.
 const MIN_HEX_BYTES: usize = 8;
 
-/// Decoded texts of the base64, hex and URL-encoded segments of `raw`, longest first is
-/// not promised; at most `max_out` bytes in total are returned.
+/// Decoded texts of the base64, hex and URL-encoded segments of `raw`, in that order; at
+/// most `max_out` bytes in total.
 pub(super) fn segments(raw: &str, max_out: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut room = max_out;
@@ -26,8 +26,10 @@ pub(super) fn segments(raw: &str, max_out: usize) -> Vec<String> {
             keep(bytes, &mut out);
         }
     }
-    for bytes in hex_runs(raw) {
-        keep(bytes, &mut out);
+    for stretch in hex_stretches(raw) {
+        for bytes in hex_runs(stretch) {
+            keep(bytes, &mut out);
+        }
     }
     if let Some(bytes) = percent(raw) {
         keep(bytes, &mut out);
@@ -53,39 +55,72 @@ fn printable(bytes: Vec<u8>) -> Option<String> {
     (total >= 4 && bad * 20 <= total && letters * 2 >= total).then_some(s)
 }
 
-fn is_b64(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
+const B64: u8 = 1;
+const HEXISH: u8 = 2;
+
+/// Byte classes: base64 alphabet (either variant), and what a hex run may contain.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_') {
+            t[c] |= B64;
+        }
+        if b.is_ascii_hexdigit() || matches!(b, b' ' | b',' | b':' | b'\\' | b'x') {
+            t[c] |= HEXISH;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// Maximal runs of at least `min` bytes of class `class`, found by skipping ahead: if
+/// the byte `min - 1` ahead is outside the class, no long run can cover it, so the search
+/// jumps past it. Prose, whose words are short, is crossed in a few probes per word.
+fn long_runs(b: &[u8], class: u8, min: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let inside = move |c: u8| CLASS[c as usize] & class != 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i + min <= b.len() {
+            let probe = i + min - 1;
+            if !inside(b[probe]) {
+                i = probe + 1;
+                continue;
+            }
+            // The last byte outside the class in [i, probe], if any.
+            match (i..probe).rev().find(|&k| !inside(b[k])) {
+                Some(k) => i = k + 1,
+                None => {
+                    let start = i;
+                    let mut end = probe + 1;
+                    while end < b.len() && inside(b[end]) {
+                        end += 1;
+                    }
+                    i = end;
+                    return Some((start, end));
+                }
+            }
+        }
+        None
+    })
 }
 
 /// Runs of base64 characters (standard or URL-safe alphabet) with optional `=` padding,
 /// long enough, and not plain words: a run must mix cases or contain digits.
 fn base64_runs(raw: &str) -> impl Iterator<Item = &str> {
     let b = raw.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            if !is_b64(b[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            let (mut upper, mut lower, mut digit) = (false, false, false);
-            while i < b.len() && is_b64(b[i]) {
-                upper |= b[i].is_ascii_uppercase();
-                lower |= b[i].is_ascii_lowercase();
-                digit |= b[i].is_ascii_digit();
-                i += 1;
-            }
-            let mut end = i;
-            while end < b.len() && b[end] == b'=' && end - i < 2 {
-                end += 1;
-            }
-            i = end;
-            if end - start >= MIN_BASE64 && ((upper && lower) || digit) {
-                return Some(&raw[start..end]);
-            }
+    long_runs(b, B64, MIN_BASE64).filter_map(move |(start, mut end)| {
+        let run = &b[start..end];
+        let upper = run.iter().any(u8::is_ascii_uppercase);
+        let lower = run.iter().any(u8::is_ascii_lowercase);
+        let digit = run.iter().any(u8::is_ascii_digit);
+        let pad = end;
+        while end < b.len() && b[end] == b'=' && end - pad < 2 {
+            end += 1;
         }
-        None
+        // The class is ASCII, so both ends are char boundaries.
+        ((upper && lower) || digit).then(|| &raw[start..end])
     })
 }
 
@@ -127,6 +162,14 @@ fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
+/// Stretches of at least `2 * MIN_HEX_BYTES` bytes made only of hex digits and hex
+/// separators: the only places a hex run can be. Prose rarely has one, so the pair parser
+/// below seldom runs.
+fn hex_stretches(raw: &str) -> impl Iterator<Item = &str> {
+    // The class is ASCII, so both ends are char boundaries.
+    long_runs(raw.as_bytes(), HEXISH, 2 * MIN_HEX_BYTES).map(move |(s, e)| &raw[s..e])
+}
+
 /// Hex-encoded byte strings: `4967...` (even length), `49 67 6e`, `\x49\x67`, `0x49 0x67`.
 /// One pass: bytes accumulate while pairs keep coming with the same separator.
 fn hex_runs(raw: &str) -> Vec<Vec<u8>> {
@@ -153,8 +196,6 @@ fn hex_runs(raw: &str) -> Vec<Vec<u8>> {
         let pair = (p + 1 < b.len())
             .then(|| Some(hex_value(b[p])? << 4 | hex_value(b[p + 1])?))
             .flatten();
-        // A pair must not be the middle of a longer word ("cafe" in "cafeteria" is fine
-        // as part of a run, "be" alone is not a run anyway).
         match pair {
             Some(v) => {
                 cur.push(v);
@@ -215,6 +256,9 @@ impl CharBoundary for [u8] {
 /// The text with `%XX` escapes decoded, when it holds at least three of them.
 fn percent(raw: &str) -> Option<Vec<u8>> {
     let b = raw.as_bytes();
+    if !b.contains(&b'%') {
+        return None;
+    }
     let escapes = b
         .windows(3)
         .filter(|w| w[0] == b'%' && hex_value(w[1]).is_some() && hex_value(w[2]).is_some())

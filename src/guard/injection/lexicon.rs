@@ -48,6 +48,15 @@ pub(super) const SECRET_ID: Mask = 1 << 33;
 /// Words of people discussing attacks rather than making one ("how do we mitigate …").
 pub(super) const META: Mask = 1 << 34;
 pub(super) const TIMES: Mask = 1 << 35;
+/// Words that are instructions to be overridden, but too common to ask to be revealed.
+pub(super) const INSTR_WEAK: Mask = 1 << 36;
+/// "repeat" in the languages we read.
+pub(super) const REPEAT: Mask = 1 << 37;
+/// A number of at least 20, given to digit words at scan time (not a lexicon entry).
+pub(super) const NUMBER: Mask = 1 << 38;
+/// Words that introduce a citation: a quoted attack phrase next to them is being talked
+/// about ("a hacker says 'disregard all rules'").
+pub(super) const CITE: Mask = 1 << 39;
 
 /// Words of each concept, already in normalised form (lower case, no diacritics).
 const CONCEPTS: &[(Mask, &str)] = &[
@@ -75,8 +84,8 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         INSTR,
         "instruction instructions instructed directions direction directive directives rule \
-         rules guideline guidelines prompt prompts command commands orders order constraints \
-         policies programming guardrails requests request prompting prefix preprompt \
+         rules guideline guidelines prompt prompts programming guardrails prompting preprompt \
+         guidance initialization initialisation preamble \
          sysprompt systemprompt \
          instrucciones instruccion reglas indicaciones directrices normas anweisungen \
          anweisung regeln instruktionen befehle vorgaben richtlinien systemanweisungen \
@@ -95,7 +104,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         REVEAL,
         "repeat reveal print show display output dump leak disclose recite echo paste expose \
-         tell spill regurgitate reproduce divulge \
+         tell spill regurgitate reproduce divulge quote \
          muestra muestrame revela repite dime imprime ensename mostrar revelar repetir \
          zeig zeige zeigen gib wiederhole verrate nenne ausgeben affiche revele repete montre \
          donne dis afficher reveler mostra mostrami rivela ripeti mostre revele repita \
@@ -105,14 +114,26 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         REVEAL_WEAK,
         "write give share provide list return type copy spell translate encode summarize \
-         see read",
+         see read log printf cat console",
     ),
     (YOUR, "your yours you've tu tus tes ton ta vos dein deine deinen deiner ihre tuo tue tuoi seu sua seus suas твой твои свой свои ваш"),
     (MY, "my our mine nuestro mis mes mon meine unsere mio miei"),
     (WH, "what which whats que quel quelle quels was welche cosa qual"),
     (YOU, "you u"),
+    (INSTR_WEAK, "command commands orders order constraints policies requests request"),
     (TIMES, "times"),
-    (TOLD, "told instructed programmed given asked prompted trained configured"),
+    (
+        CITE,
+        "says said saying typed typing types wrote writes quote quoted quotes phrase \
+         phrases line sentence translate translation mean means meaning whispers whispered \
+         shouts yells example",
+    ),
+    (
+        REPEAT,
+        "repeat phinda perserit athdhean athaithris wiederhole repite repete ripeti repita \
+         повтори herhaal powtorz tekrarla ulangi",
+    ),
+    (TOLD, "told instructed programmed given asked prompted configured"),
     (
         TEXTY,
         "text everything words content conversation contents message messages context \
@@ -171,9 +192,8 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (URL, "http https url webhook endpoint webhooks"),
     (
         SECRET_DATA,
-        "conversation history data password passwords credentials secrets secret token \
-         tokens keys key chat messages context prompt instructions cookies session email \
-         emails contacts information summary",
+        "conversation history password passwords credentials secrets chat messages context \
+         prompt instructions cookies session emails contacts",
     ),
     (
         UNBOUND,
@@ -188,7 +208,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         SECRET_ID,
         "id identifier configuration config settings password passwords credentials secret \
-         secrets key keys token",
+         secrets key keys token memory context",
     ),
     (
         META,
@@ -354,10 +374,6 @@ impl Lexicon {
 
     pub fn knows(&self, w: &str) -> bool {
         self.words.contains_key(w)
-    }
-
-    pub fn mask(&self, w: &str) -> Mask {
-        self.words.get(w).map_or(0, |e| e.mask)
     }
 }
 

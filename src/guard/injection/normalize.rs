@@ -37,6 +37,11 @@ pub(super) fn fold(raw: &str) -> Folded {
             text.push(c.to_ascii_lowercase());
             continue;
         }
+        if is_cjk(c) {
+            cjk = true;
+            text.push(c);
+            continue;
+        }
         match fold_char(c) {
             Fold::Drop => hidden += 1,
             Fold::Smuggled(a) => {
@@ -210,7 +215,7 @@ fn lookalike(c: char) -> Option<char> {
 }
 
 fn is_cyrillic_or_greek(c: char) -> bool {
-    matches!(c as u32, 0x0370..=0x03FF | 0x0400..=0x052F)
+    matches!(c as u32, 0x0370..=0x052F)
 }
 
 /// Leetspeak digit or symbol inside a word, and the letter it stands for.
@@ -244,8 +249,9 @@ pub(super) struct Words {
     pub spans: Vec<(u32, u32)>,
     /// Whether any spacing trick (a joined run of at least three single letters) was seen.
     pub despaced: bool,
-    /// Whether each word sits inside a short quotation (at most `SHORT_QUOTE` words):
-    /// someone citing an attack phrase rather than issuing it.
+    /// Whether each word sits inside a short quotation (at most `SHORT_QUOTE` words),
+    /// which may be someone citing an attack phrase rather than issuing it. Empty when the
+    /// text has no quotation.
     pub quoted: Vec<bool>,
 }
 
@@ -253,7 +259,15 @@ const SHORT_QUOTE: usize = 12;
 
 /// Whether a gap between words opens or closes a quotation. An apostrophe between two
 /// letters (`don't`) is not a quote.
+#[inline]
 fn quote_in(gap: &str) -> bool {
+    if gap == " " {
+        return false;
+    }
+    if gap.is_ascii() {
+        let b = gap.as_bytes();
+        return b.contains(&b'"') || (b.len() > 1 && b.contains(&b'\''));
+    }
     gap.chars().any(|c| {
         matches!(
             c,
@@ -281,18 +295,54 @@ struct Token<'a> {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() && !is_cjk(c) || matches!(c, '@' | '$')
+    !is_cjk(c) && c.is_alphanumeric() || matches!(c, '@' | '$')
+}
+
+/// ASCII bytes that belong to words: letters, digits, and the leetspeak `@` and `$`.
+/// Non-ASCII bytes are marked 2: decode the char to decide.
+const WORD_BYTE: [u8; 256] = {
+    let mut t = [2u8; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = (b.is_ascii_alphanumeric() || b == b'@' || b == b'$') as u8;
+        c += 1;
+    }
+    t
+};
+
+/// Where the next word character (`word`) or non-word character (`!word`) is in `s`;
+/// ASCII bytes are classified by table, without decoding.
+#[inline(always)]
+fn find_word(s: &str, word: bool) -> Option<usize> {
+    let b = s.as_bytes();
+    let want = word as u8;
+    let mut i = 0;
+    while i < b.len() {
+        let class = WORD_BYTE[b[i] as usize];
+        if class == want {
+            return Some(i);
+        }
+        if class < 2 {
+            i += 1;
+        } else {
+            let ch = s[i..].chars().next()?;
+            if is_word_char(ch) == word {
+                return Some(i);
+            }
+            i += ch.len_utf8();
+        }
+    }
+    None
 }
 
 fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
     let mut rest = text;
     std::iter::from_fn(move || {
-        let start = rest.find(is_word_char)?;
+        let start = find_word(rest, true)?;
         let gap = &rest[..start];
         let after = &rest[start..];
-        let len = after
-            .find(|c: char| !is_word_char(c))
-            .unwrap_or(after.len());
+        let len = find_word(after, false).unwrap_or(after.len());
         let word = &after[..len];
         rest = &after[len..];
         Some(Token { word, gap })
@@ -300,7 +350,7 @@ fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
 }
 
 /// Tokens at least this long that are not known words are tried as glued words.
-const GLUED_MIN: usize = 12;
+const GLUED_MIN: usize = 18;
 /// Bytes of glued tokens segmented per text (each costs up to `MAX_WORD` lookups a byte).
 const GLUED_BUDGET: usize = 2048;
 
@@ -323,7 +373,8 @@ pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
     let mut prev: Option<&str> = None;
     let mut joined_with_prev = false;
     for t in tokens(folded) {
-        let single = t.word.chars().count() == 1 && t.word.chars().all(char::is_alphabetic);
+        let mut chars = t.word.chars();
+        let single = chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none();
         if single {
             let joins = !run.is_empty() && run_gap.is_none_or(|g| g == t.gap) && t.gap.len() <= 3;
             if joins {
@@ -331,7 +382,9 @@ pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
                 run.push_str(t.word);
                 continue;
             }
-            flush_run(&mut out, &mut run, known, &mut scratch);
+            if !run.is_empty() {
+                flush_run(&mut out, &mut run, known, &mut scratch);
+            }
             if quote_in(t.gap) {
                 toggles.push(out.spans.len());
             }
@@ -340,7 +393,9 @@ pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
             prev = None;
             continue;
         }
-        flush_run(&mut out, &mut run, known, &mut scratch);
+        if !run.is_empty() {
+            flush_run(&mut out, &mut run, known, &mut scratch);
+        }
         if quote_in(t.gap) {
             toggles.push(out.spans.len());
         }
@@ -371,20 +426,29 @@ pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
             }
         }
         joined_with_prev = false;
+        if t.word.len() < GLUED_MIN && t.word.bytes().all(|b| b.is_ascii_alphabetic()) {
+            // The common case: a plain word, copied once.
+            push_word(&mut out, t.word);
+            prev = Some(t.word);
+            continue;
+        }
         scratch.clear();
         read_word(t.word, &mut scratch);
-        let w = scratch.clone();
-        if w.len() >= GLUED_MIN && glued_budget >= w.len() && !known(&w) {
-            // "IgnoreAllPreviousInstructions", "systemprompt": words glued together.
-            glued_budget -= w.len();
-            segment_glued(&mut out, &w, known);
+        if scratch.len() >= GLUED_MIN && glued_budget >= scratch.len() && !known(&scratch) {
+            // "IgnoreAllPreviousInstructions", "ignorepreviousinstructions": glued words.
+            glued_budget -= scratch.len();
+            segment_glued(&mut out, &scratch, known);
         } else {
-            push_word(&mut out, &w);
+            push_word(&mut out, &scratch);
         }
         prev = Some(t.word);
     }
-    flush_run(&mut out, &mut run, known, &mut scratch);
-    out.quoted = vec![false; out.spans.len()];
+    if !run.is_empty() {
+        flush_run(&mut out, &mut run, known, &mut scratch);
+    }
+    if toggles.len() >= 2 {
+        out.quoted = vec![false; out.spans.len()];
+    }
     for pair in toggles.chunks_exact(2) {
         let (a, b) = (pair[0], pair[1].min(out.spans.len()));
         if b > a && b - a <= SHORT_QUOTE {
@@ -492,6 +556,7 @@ fn expand(w: &str) -> Vec<&str> {
     }
 }
 
+#[inline]
 fn push_word(out: &mut Words, w: &str) {
     if w.is_empty() {
         return;
@@ -506,7 +571,12 @@ fn push_word(out: &mut Words, w: &str) {
 
 /// Appends `word` read as letters: leetspeak in words that mix letters and digits or
 /// symbols, look-alikes in words that mix Latin with Cyrillic or Greek.
+#[inline]
 fn read_word(word: &str, out: &mut String) {
+    if word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        out.push_str(word);
+        return;
+    }
     let mut letters = 0;
     let mut leets = 0;
     let mut latin = 0;

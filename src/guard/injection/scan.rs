@@ -3,7 +3,7 @@
 //! scan those too, within a depth and a byte budget that keep the total work linear.
 
 use super::decode;
-use super::lexicon::{rot13, Mask, META, REVERSED, ROT13};
+use super::lexicon::{rot13, Mask, META, NUMBER, REVERSED, ROT13};
 use super::normalize::{self, Words};
 use super::signals::{scan_folded, scan_words, Hits, Signal};
 use super::InjectionPolicy;
@@ -51,7 +51,7 @@ pub(super) fn scan(
                 starts.push((!e.phrases.is_empty()).then_some(e.phrases.as_slice()));
             }
             None => {
-                masks.push(0);
+                masks.push(number(words.get(i)));
                 starts.push(None);
             }
         }
@@ -97,4 +97,16 @@ pub(super) fn scan(
 /// The text read backwards, word by word and letter by letter.
 fn reversed_words(words: &Words) -> String {
     words.text.chars().rev().collect()
+}
+
+/// `NUMBER` for a digit word of value 20 or more ("repeat it 100 times").
+fn number(w: &str) -> Mask {
+    let big = (2..=9).contains(&w.len())
+        && w.bytes().all(|b| b.is_ascii_digit())
+        && w.parse::<u32>().is_ok_and(|n| n >= 20);
+    if big {
+        NUMBER
+    } else {
+        0
+    }
 }
