@@ -92,6 +92,21 @@ def test_self_hosted_models_go_to_the_local_provider(gw, mock_provider, stream):
     assert line["usage_source"] == "provider" and int(line["output_tokens"]) > 0, line
 
 
+@pytest.mark.parametrize("public, provider, upstream", [
+    ("claude-sonnet", "anthropic", "claude-sonnet-4-5"), ("fast", "local", "llama3.2")])
+def test_aliases_send_the_providers_own_model_name(gw, mock_provider, public, provider, upstream):
+    """route.aliases in envoy.yaml: a public name -> a provider and the name it knows;
+    that name is what is sent, reported and accounted."""
+    tag, r, _ = call(gw, mock_provider, CHAT, chat_body("alias me", model=public))
+    assert r.status_code == 200, r.text
+    (seen,) = mock_requests_for(mock_provider, tag)
+    assert json.loads(seen["body"])["model"] == upstream
+    assert (r.headers["x-llm-provider"], r.headers["x-llm-model"]) == (provider, upstream)
+    assert r.headers["x-llm-route-reason"] == f"alias={public} provider={provider}"
+    line = access_log_for(gw, tag)
+    assert (line["model"], line["provider"]) == (upstream, provider), line
+
+
 def test_unclaimed_models_go_to_the_default_provider_without_a_key(gw, mock_provider):
     tag, r, upstream = call(gw, mock_provider, CHAT, chat_body("who am I?", model="my-finetune-7b"))
     assert r.status_code == 200

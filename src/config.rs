@@ -91,6 +91,20 @@ pub struct RawRoute {
     /// Models served by a fallback chain (an Envoy aggregate cluster that retries the next
     /// provider). Absent: no chain; every model goes to one provider.
     pub fallback: Option<RawFallback>,
+    /// Public model names served by one provider under the provider's own name, e.g.
+    /// `"claude-sonnet": {"provider": "anthropic", "model": "claude-sonnet-4-5-20250929"}`.
+    /// The provider's name is what is sent, counted, priced and limited. Default none.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, RawAlias>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    /// One of `route.providers`.
+    pub provider: String,
+    /// The model name the provider knows.
+    pub model: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +200,8 @@ pub struct Route {
     pub providers: Vec<Provider>,
     pub auto: Option<crate::routing::Routing>,
     pub fallback: Option<Fallback>,
+    /// Public model -> (provider index, provider's model name).
+    pub aliases: BTreeMap<String, (usize, String)>,
 }
 
 /// A compiled fallback chain.
@@ -403,11 +419,28 @@ fn compile_route(
         .fallback
         .map(|f| compile_fallback(f, &providers))
         .transpose()?;
+    let mut aliases = BTreeMap::new();
+    for (public, a) in raw.aliases {
+        let field = format!("route.aliases.{public}");
+        let Some(p) = providers.iter().position(|p| p.name == a.provider) else {
+            return Err(ConfigError(format!(
+                "{field}.provider must name one of route.providers (got {:?})",
+                a.provider
+            )));
+        };
+        if public.is_empty() || a.model.is_empty() {
+            return Err(ConfigError(format!(
+                "{field}: the public name and model must not be empty"
+            )));
+        }
+        aliases.insert(public, (p, a.model));
+    }
     Ok(Route {
         default_provider,
         providers,
         auto,
         fallback,
+        aliases,
     })
 }
 

@@ -139,6 +139,23 @@ pub fn plan_routed_request(
             Err(crate::routing::RouteError::UnknownAlias) => {}
         }
     }
+    // An alias: the provider's own model name from here on (sent, counted, priced).
+    let alias = config.route.as_ref().and_then(|r| {
+        r.aliases
+            .get(&summary.model)
+            .map(|(p, m)| (&r.providers[*p], m))
+    });
+    if let Some((provider, model)) = alias {
+        route_reason
+            .get_or_insert_with(|| format!("alias={} provider={}", summary.model, provider.name));
+        req.insert("model".into(), model.clone().into());
+        routed_body = Some(
+            serde_json::Value::Object(req.clone())
+                .to_string()
+                .into_bytes(),
+        );
+        summary.model = model.clone();
+    }
     let body: &[u8] = routed_body.as_deref().unwrap_or(body);
     let counts = config.usage.is_some() || config.limits.is_some();
     let (input_tokens, input_accuracy) = match (counts, api) {
@@ -200,10 +217,11 @@ pub fn plan_routed_request(
         let serves = |p: &crate::config::Provider| {
             !p.missing_key && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
         };
-        let provider = route
-            .providers
-            .iter()
-            .find(|p| serves(p))
+        // An alias's provider without its key is skipped like any other.
+        let provider = alias
+            .map(|(p, _)| p)
+            .filter(|p| !p.missing_key)
+            .or_else(|| route.providers.iter().find(|p| serves(p)))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
         if let Some(direction) = Direction::between(api, provider.format) {

@@ -216,3 +216,37 @@ fn auto_alias_is_routed_and_explained() {
         ("gpt-4o", true, true)
     );
 }
+
+#[test]
+fn an_alias_sends_the_providers_own_model_name() {
+    let c = config(
+        r#"{"route":{"default_provider":"mock","providers":[
+            {"name":"anthropic","format":"anthropic","models":["claude-"]},
+            {"name":"mock","format":"both"}],
+            "aliases":{"sonnet":{"provider":"anthropic","model":"claude-sonnet-4-5-20250929"}}},"usage":{}}"#,
+    );
+    let body = br#"{"model":"sonnet","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&c, Format::Anthropic, body).unwrap();
+    assert_eq!(plan.provider, "anthropic");
+    assert_eq!(plan.model, "claude-sonnet-4-5-20250929");
+    assert_eq!(
+        plan.route_reason.as_deref(),
+        Some("alias=sonnet provider=anthropic")
+    );
+    let sent: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
+    // Through translation too: an OpenAI client asking for the alias.
+    let body = br#"{"model":"sonnet","messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (sent["model"].as_str(), plan.upstream_format),
+        (Some("claude-sonnet-4-5-20250929"), Format::Anthropic)
+    );
+    let err = Config::parse(
+        br#"{"route":{"default_provider":"m","providers":[{"name":"m","format":"both"}],"aliases":{"x":{"provider":"nope","model":"y"}}}}"#,
+        &|_| None,
+    )
+    .unwrap_err();
+    assert!(err.0.contains("route.aliases.x.provider"), "{}", err.0);
+}
