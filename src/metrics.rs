@@ -111,6 +111,12 @@ pub fn rejected_request(kind: &str) -> String {
     )
 }
 
+/// The counter of one guard rule's action: `llm.guard.rule.<rule>.action.<action>`, the
+/// rule's dots as underscores (`pii.email` -> `pii_email`) so the stats tags can cut it.
+pub fn guard_action(rule: &str, action: &str) -> String {
+    format!("llm.guard.rule.{}.action.{action}", rule.replace('.', "_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,10 +127,4 @@ mod tests {
         assert_eq!(label(""), "unknown");
         assert_eq!(label(&"x".repeat(100)).len(), 64);
     }
-}
-
-/// The counter of one guard rule's action: `llm.guard.rule.<rule>.action.<action>`, the
-/// rule's dots as underscores (`pii.email` -> `pii_email`) so the stats tags can cut it.
-pub fn guard_action(rule: &str, action: &str) -> String {
-    format!("llm.guard.rule.{}.action.{action}", rule.replace('.', "_"))
 }
