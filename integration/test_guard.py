@@ -304,3 +304,22 @@ def test_a_1mb_body_crafted_against_the_scanners_is_answered(unlimited, mock_pro
     after = requests.post(f"{gw.url}/v1/chat/completions", timeout=30,
                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "still there?"}]})
     assert after.status_code == 200
+
+
+def test_overrides_give_some_traffic_another_rule_set(envoy_factory, mock_provider):
+    """The Anthropic path gets PII in monitor mode; the OpenAI path keeps make run's rules."""
+    envoy = start(envoy_factory, {"overrides": [{"when": {"paths": ["/v1/messages"]}, "mode": "monitor"}]})
+    try:
+        tag = new_tag()
+        raw = client(envoy, tag).chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "mail ann@example.org"}])
+        assert raw.headers["x-llm-guard"] == "pii.email:mask"
+        assert "ann@example.org" not in upstream_bodies(mock_provider, tag)
+        tag = new_tag()
+        c = anthropic.Anthropic(base_url=envoy.url, api_key="unused", max_retries=0, default_query={"tag": tag})
+        raw = c.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=20,
+                                                  messages=[{"role": "user", "content": "mail ann@example.org"}])
+        assert raw.headers["x-llm-guard"] == "pii.email:monitor"
+        assert "ann@example.org" in upstream_bodies(mock_provider, tag)
+    finally:
+        envoy.stop()
