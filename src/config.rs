@@ -347,12 +347,7 @@ fn compile_route(
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (i, p) in raw.providers.into_iter().enumerate() {
         let field = format!("route.providers[{i}]");
-        let valid_name = !p.name.is_empty()
-            && p.name.len() <= 64
-            && p.name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid_name {
+        if !valid_name(&p.name) {
             return Err(ConfigError(format!(
                 "{field}.name must be 1-64 characters of [A-Za-z0-9_-] (got {:?})",
                 p.name
@@ -444,14 +439,17 @@ fn compile_route(
     })
 }
 
-fn compile_fallback(raw: RawFallback, providers: &[Provider]) -> Result<Fallback, ConfigError> {
-    let valid_name = !raw.name.is_empty()
-        && raw.name.len() <= 64
-        && raw
-            .name
+/// A name that can travel in a header and a metric name: 1-64 of `[A-Za-z0-9_-]`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid_name {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn compile_fallback(raw: RawFallback, providers: &[Provider]) -> Result<Fallback, ConfigError> {
+    if !valid_name(&raw.name) {
         return Err(ConfigError(format!(
             "route.fallback.name must be 1-64 characters of [A-Za-z0-9_-] (got {:?})",
             raw.name

@@ -86,24 +86,13 @@ impl HttpContext for UpstreamAttempt {
         let body = glue::body(BufferType::HttpRequestBody, body_size);
         match attempt::plan_attempt(&self.config, api, &provider, &body) {
             Ok(plan) => {
-                if glue::replace_body(BufferType::HttpRequestBody, body_size, &plan.body) {
-                    glue::set_request_header("content-length", Some(&plan.body.len().to_string()));
-                }
-                for name in &plan.remove_headers {
-                    glue::set_request_header(name, None);
-                }
-                for (name, value) in &plan.set_headers {
-                    if *name == ":path" {
-                        // Keep the client's query string. (This header map is the one
-                        // the access log reads, and it outlives the attempt.)
-                        let query = glue::request_header(":path")
-                            .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
-                            .unwrap_or_default();
-                        glue::set_request_header(name, Some(&format!("{value}{query}")));
-                    } else {
-                        glue::set_request_header(name, Some(value));
-                    }
-                }
+                // The header map is the one the access log reads; it outlives the attempt.
+                glue::rewrite_request(
+                    body_size,
+                    Some(&plan.body),
+                    &plan.remove_headers,
+                    &plan.set_headers,
+                );
                 self.metrics
                     .add(&format!("llm.chain_attempts.provider.{provider}"), 1);
                 self.plan = Some(plan);

@@ -43,6 +43,35 @@ pub fn set_request_header(name: &str, value: Option<&str>) {
     }
 }
 
+/// Applies a rewritten request: the body (with its `content-length`, which Envoy does not
+/// fix; headers must still be held), then header removals and sets. A new `:path` keeps
+/// the client's query string.
+pub fn rewrite_request(
+    body_size: usize,
+    body: Option<&[u8]>,
+    remove: &[&str],
+    set: &[(&str, String)],
+) {
+    if let Some(new_body) = body {
+        if replace_body(BufferType::HttpRequestBody, body_size, new_body) {
+            set_request_header("content-length", Some(&new_body.len().to_string()));
+        }
+    }
+    for name in remove {
+        set_request_header(name, None);
+    }
+    for (name, value) in set {
+        if *name == ":path" {
+            let query = request_header(":path")
+                .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
+                .unwrap_or_default();
+            set_request_header(name, Some(&format!("{value}{query}")));
+        } else {
+            set_request_header(name, Some(value));
+        }
+    }
+}
+
 pub fn remove_response_header(name: &str) {
     if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, None) {
         log::warn!("llm-gateway: could not remove response header {name}: {e:?}");

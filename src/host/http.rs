@@ -239,27 +239,13 @@ impl HttpExchange {
     }
 
     fn apply_plan(&mut self, plan: &RequestPlan, body_size: usize) {
-        if let Some(new_body) = &plan.new_body {
-            // Headers are still held (we paused in on_http_request_headers), so the
-            // content-length can be fixed; Envoy does not do it when a body changes.
-            if glue::replace_body(BufferType::HttpRequestBody, body_size, new_body) {
-                glue::set_request_header("content-length", Some(&new_body.len().to_string()));
-            }
-        }
-        for name in &plan.remove_headers {
-            glue::set_request_header(name, None);
-        }
-        for (name, value) in &plan.set_headers {
-            if *name == ":path" {
-                // A new path keeps the client's query string.
-                let query = glue::request_header(":path")
-                    .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
-                    .unwrap_or_default();
-                glue::set_request_header(name, Some(&format!("{value}{query}")));
-            } else {
-                glue::set_request_header(name, Some(value));
-            }
-        }
+        // Headers are still held (we paused in on_http_request_headers).
+        glue::rewrite_request(
+            body_size,
+            plan.new_body.as_deref(),
+            &plan.remove_headers,
+            &plan.set_headers,
+        );
     }
 
     /// Computes the facts once, publishes them to filter state and metrics, and returns
