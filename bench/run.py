@@ -914,6 +914,7 @@ def write_report(path: Path) -> None:
         "",
         *r.get("availability", ["(not measured in this run)"]),
         "",
+        "",
     ])
     g = r.get("guard_speed")
     if g:
