@@ -1,7 +1,7 @@
 //! One request/response exchange on an LLM path, as pure logic: the host feeds it the
 //! request body, then response headers and body chunks, and asks for facts at the end.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::{Config, Format};
 use crate::errors::UserError;
@@ -94,12 +94,27 @@ pub fn plan_routed_request(
     body: &[u8],
     ctx: &RouteContext,
 ) -> Result<RequestPlan, UserError> {
+    plan_parsed_request(config, api, body, None, ctx)
+}
+
+/// As [`plan_routed_request`], with `parsed` the body already parsed (by the guard stage),
+/// so it is not parsed twice.
+pub fn plan_parsed_request(
+    config: &Config,
+    api: Format,
+    body: &[u8],
+    parsed: Option<Map<String, Value>>,
+    ctx: &RouteContext,
+) -> Result<RequestPlan, UserError> {
     if body.len() as u64 > config.max_body_bytes {
         return Err(UserError::BodyTooLarge {
             limit: config.max_body_bytes,
         });
     }
-    let mut req = providers::parse_object(body)?;
+    let mut req = match parsed {
+        Some(req) => req,
+        None => providers::parse_object(body)?,
+    };
     let mut summary = match api {
         Format::Anthropic => anthropic::validate_request(&req)?,
         Format::OpenAi | Format::Both => openai::validate_request(&req)?,

@@ -79,6 +79,9 @@ pub struct InputOutcome {
     pub judge: Option<JudgeAsk>,
     /// The output side, for the answer.
     pub answer: Option<AnswerGuard>,
+    /// The body as parsed (and rewritten) here, for the route stage not to parse it again;
+    /// `body` is its serialisation when it changed.
+    pub parsed: Option<serde_json::Map<String, Value>>,
 }
 
 fn block(outcome: &mut InputOutcome, enforce: bool, rule: String, error: UserError) {
@@ -183,6 +186,9 @@ pub fn inspect_request(policy: &GuardPolicy, api: Format, body: &[u8]) -> InputO
     }
     if changed && outcome.blocked.is_none() {
         outcome.body = Some(req.to_string().into_bytes());
+    }
+    if let Value::Object(obj) = req {
+        outcome.parsed = Some(obj);
     }
     outcome
 }

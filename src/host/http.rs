@@ -446,6 +446,7 @@ impl HttpContext for HttpExchange {
             .as_ref()
             .map(|g| g.policy_for(&path, group.as_deref(), consumer.as_deref()));
         let mut guarded_body = None;
+        let mut parsed = None;
         let mut judge_ask = None;
         if let Some(policy) = policy {
             let outcome = guard::inspect_request(policy, api, &body);
@@ -455,6 +456,7 @@ impl HttpContext for HttpExchange {
             }
             self.answer_guard = outcome.answer;
             guarded_body = outcome.body;
+            parsed = outcome.parsed;
             judge_ask = outcome.judge.filter(|_| policy.mode == Mode::Enforce);
         }
         let ctx = exchange::RouteContext {
@@ -462,7 +464,7 @@ impl HttpContext for HttpExchange {
             header: &glue::request_header,
         };
         let sent = guarded_body.as_deref().unwrap_or(&body);
-        let planned = exchange::plan_routed_request(&config, api, sent, &ctx)
+        let planned = exchange::plan_parsed_request(&config, api, sent, parsed, &ctx)
             .and_then(|plan| exchange::authorize(&plan, self.caller.as_ref()).map(|()| plan));
         let mut plan = match planned {
             Ok(plan) => plan,
