@@ -148,8 +148,8 @@ pub struct GuardedStream {
     parser: SseParser,
     /// OpenAI: one guard for the answer's text. Anthropic: one per text block.
     guard: Option<OutputGuard>,
-    /// OpenAI: the last content chunk, the shape of chunks the gateway writes itself.
-    template: Option<Value>,
+    /// OpenAI: the last content chunk (raw JSON), the shape of chunks the gateway writes.
+    template: Option<String>,
     /// Anthropic: index of the open text block.
     text_block: Option<u64>,
     stopped: bool,
@@ -204,6 +204,25 @@ impl GuardedStream {
     }
 
     fn openai_event(&mut self, data: &str, out: &mut Vec<u8>) {
+        if let (Some(spot), Some(guard)) = (ContentSpot::find(data), self.guard.as_mut()) {
+            // The common event, a piece of text: rewritten in place, without a JSON tree.
+            let piece = guard.feed(&spot.text);
+            self.take(&piece);
+            if !self.answer.enforce {
+                out.extend(format!("data: {data}\n\n").into_bytes());
+            } else if !piece.text.is_empty() {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&data.as_bytes()[..spot.start]);
+                out.extend(Value::String(piece.text.clone()).to_string().into_bytes());
+                out.extend_from_slice(&data.as_bytes()[spot.end..]);
+                out.extend_from_slice(b"\n\n");
+            }
+            self.template = Some(data.to_string());
+            if piece.blocked.is_some() && self.answer.enforce {
+                self.stop_openai(out);
+            }
+            return;
+        }
         let trimmed = data.trim();
         let parsed = serde_json::from_str::<Value>(trimmed).ok();
         let content = parsed.as_ref().and_then(|v| {
@@ -255,7 +274,7 @@ impl GuardedStream {
             v["choices"][0]["delta"]["content"] = json!(piece.text);
             out.extend(format!("data: {v}\n\n").into_bytes());
         }
-        self.template = Some(v);
+        self.template = Some(v.to_string());
         if piece.blocked.is_some() && self.answer.enforce {
             self.stop_openai(out);
         }
@@ -263,7 +282,11 @@ impl GuardedStream {
 
     /// OpenAI: a chunk of the last chunk's shape carrying `content`, or finishing.
     fn openai_chunk(&self, content: Option<&str>, finish: Option<&str>) -> Vec<u8> {
-        let mut c = self.template.clone().unwrap_or_else(|| {
+        let template = self
+            .template
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let mut c = template.unwrap_or_else(|| {
             json!({"id": "chatcmpl-guard", "object": "chat.completion.chunk", "created": 0,
                    "model": "", "choices": [{"index": 0}]})
         });
@@ -382,6 +405,50 @@ impl GuardedStream {
                 // OpenAI: one guard per answer; a finished guard is not replaced.
             }
         }
+    }
+}
+
+/// Where the text of an OpenAI chunk that carries only text is: one choice, a delta whose
+/// only field is `content` (a string), no finish reason. Found on the raw JSON: an
+/// unescaped `"` cannot occur inside a JSON string, so these key patterns are structure.
+/// Anything else (spaces after colons, tool calls, several choices) takes the slow path.
+struct ContentSpot {
+    /// The string literal's byte range in the data, quotes included.
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+impl ContentSpot {
+    fn find(data: &str) -> Option<ContentSpot> {
+        const KEY: &str = "\"delta\":{\"content\":";
+        let at = data.find(KEY)?;
+        if data[at + 1..].contains("\"delta\":")
+            || !data.contains("\"finish_reason\":null")
+            || data.contains("\"tool_calls\"")
+        {
+            return None;
+        }
+        let start = at + KEY.len();
+        let b = data.as_bytes();
+        if b.get(start) != Some(&b'"') {
+            return None;
+        }
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        // The delta holds the content only.
+        if b.get(i + 1) != Some(&b'}') {
+            return None;
+        }
+        let end = i + 1;
+        let text = serde_json::from_str::<String>(data.get(start..end)?).ok()?;
+        Some(ContentSpot { start, end, text })
     }
 }
 

@@ -224,3 +224,20 @@ fn monitor_mode_reports_output_findings_and_passes_bytes_unchanged() {
     assert_eq!(read_openai(&out).0, "mail root@corp.example.org now");
     assert_eq!(header_of(&s.acted), "pii.email:monitor");
 }
+
+#[test]
+fn content_spots_are_found_only_in_plain_text_chunks() {
+    let data = r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a \"q\" \\ é\n"},"finish_reason":null}]}"#;
+    let spot = ContentSpot::find(data).expect("a text chunk");
+    assert_eq!(spot.text, "a \"q\" \\ é\n");
+    assert_eq!(&data[spot.start..spot.end], r#""a \"q\" \\ é\n""#);
+    for other in [
+        r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"x","role":"assistant"},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null},{"index":1,"delta":{"content":"y"},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content": "x"},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":null,"tool_calls":[]},"finish_reason":null}]}"#,
+    ] {
+        assert!(ContentSpot::find(other).is_none(), "{other}");
+    }
+}
