@@ -15,12 +15,17 @@ ANTHROPIC_KEY = "sk-ant-test-789"
 MODEL = "claude-sonnet-4-5"
 
 
-@pytest.fixture(scope="module")
-def gw(envoy_factory):
-    cfg = providers_at_mock(envoy_factory.config(), ("anthropic",))
-    envoy = envoy_factory.start(envoy_config=cfg, env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY})
+def gateway_with_provider_at_mock(envoy_factory, provider: str, key_env: str, key: str):
+    """Envoy with one provider's cluster at the mock and its key in Envoy's environment."""
+    cfg = providers_at_mock(envoy_factory.config(), (provider,))
+    envoy = envoy_factory.start(envoy_config=cfg, env={key_env: key})
     yield envoy
     envoy.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(envoy_factory):
+    yield from gateway_with_provider_at_mock(envoy_factory, "anthropic", "ANTHROPIC_API_KEY", ANTHROPIC_KEY)
 
 
 def client(gw, tag):
@@ -160,10 +165,7 @@ OPENAI_KEY = "sk-openai-test-123"
 
 @pytest.fixture(scope="module")
 def gw_openai(envoy_factory):
-    cfg = providers_at_mock(envoy_factory.config(), ("openai",))
-    envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY})
-    yield envoy
-    envoy.stop()
+    yield from gateway_with_provider_at_mock(envoy_factory, "openai", "OPENAI_API_KEY", OPENAI_KEY)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])

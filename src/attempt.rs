@@ -99,7 +99,7 @@ pub fn plan_attempt(
         _ => openai::validate_request(&req),
     }
     .map_err(AttemptError::User)?;
-    let model = upstream_model(chain, &summary.model, index)?;
+    let model = upstream_model(chain, &summary.model, provider_name, index)?;
     let upstream_format = match (client_api, provider.format) {
         (api, Format::Both) => api,
         (_, format) => format,
@@ -135,12 +135,17 @@ pub fn plan_attempt(
     Ok(plan)
 }
 
-fn upstream_model(chain: &Fallback, model: &str, provider: usize) -> Result<String, AttemptError> {
-    if !chain.providers.contains(&provider) {
-        return Err(AttemptError::UnknownProvider(model.to_string()));
+fn upstream_model(
+    chain: &Fallback,
+    model: &str,
+    provider: &str,
+    index: usize,
+) -> Result<String, AttemptError> {
+    if !chain.providers.contains(&index) {
+        return Err(AttemptError::UnknownProvider(provider.to_string()));
     }
     chain
-        .upstream_model(model, provider)
+        .upstream_model(model, index)
         .map(str::to_string)
         .ok_or_else(|| AttemptError::UnknownModel(model.to_string()))
 }

@@ -63,13 +63,7 @@ impl AnswerGuard {
                         let Some(Value::String(text)) = b.get_mut("text") else {
                             continue;
                         };
-                        let piece = self.output_guard().filter_all(text);
-                        note(&mut acted, &piece, self.enforce);
-                        if self.enforce && piece.text != *text {
-                            *text = piece.text;
-                            changed = true;
-                        }
-                        if self.enforce && piece.blocked.is_some() {
+                        if self.filter_text(text, &mut acted, &mut changed) {
                             keep = i + 1;
                             stop = true;
                             break;
@@ -88,13 +82,7 @@ impl AnswerGuard {
                         let Some(Value::String(text)) = c.pointer_mut("/message/content") else {
                             continue;
                         };
-                        let piece = self.output_guard().filter_all(text);
-                        note(&mut acted, &piece, self.enforce);
-                        if self.enforce && piece.text != *text {
-                            *text = piece.text;
-                            changed = true;
-                        }
-                        if self.enforce && piece.blocked.is_some() {
+                        if self.filter_text(text, &mut acted, &mut changed) {
                             c["finish_reason"] = json!("content_filter");
                             changed = true;
                         }
@@ -103,6 +91,18 @@ impl AnswerGuard {
             }
         }
         (changed.then(|| v.to_string().into_bytes()), acted)
+    }
+
+    /// One text of a whole answer through a fresh output guard; true when it stopped the
+    /// answer (enforce mode).
+    fn filter_text(&self, text: &mut String, acted: &mut Vec<Acted>, changed: &mut bool) -> bool {
+        let piece = self.output_guard().filter_all(text);
+        note(acted, &piece, self.enforce);
+        if self.enforce && piece.text != *text {
+            *text = piece.text;
+            *changed = true;
+        }
+        self.enforce && piece.blocked.is_some()
     }
 
     /// The guard for a streamed answer.
