@@ -112,12 +112,13 @@ const TEST: &str = include_str!("../../../bench/guard/injection/test.jsonl");
 
 /// The goal (>= 95 % of attacks, <= 2 % of benign flagged) is asserted on the dev split,
 /// which the rules were tuned on; the test split is only measured and printed. Run with
-/// `--nocapture` to see both; `INJ_VERBOSE=1` lists the dev misses and false positives.
+/// `--nocapture` to see both; `INJ_VERBOSE=1` lists the dev misses and false positives, `INJ_VERBOSE=test`
+/// the test split's.
 #[test]
 fn benchmark_meets_the_goal_on_dev_and_reports_test() {
-    let verbose = std::env::var("INJ_VERBOSE").is_ok();
-    let (core, wild) = measure("dev", DEV, verbose);
-    measure("test", TEST, false);
+    let verbose = std::env::var("INJ_VERBOSE").ok();
+    let (core, wild) = measure("dev", DEV, verbose.as_deref() == Some("1"));
+    measure("test", TEST, verbose.as_deref() == Some("test"));
     assert!(
         core.detected() >= 0.95,
         "dev detection {:.3} < 0.95",
