@@ -9,7 +9,7 @@ MOCK := target/release/mock-provider
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
-.PHONY: help setup build run test unit wasm-test integration lint bench clean
+.PHONY: help setup build run test unit classifier classifier-check wasm-test integration lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,9 +27,21 @@ run: setup build ## Start the mock provider and Envoy with the module (Ctrl-C st
 
 test: setup build lint unit wasm-test integration ## Everything: setup, build, lint, unit, wasm-test, integration
 
-unit: ## Native unit tests (with and without the proxy-wasm host glue)
+unit: classifier-check ## Native unit tests (with and without the proxy-wasm host glue)
 	cargo test --workspace --exclude wasm-tests
 	cargo test -p llm-gateway --no-default-features
+
+TRAIN := cargo run --release --quiet --manifest-path bench/guard/injection/train/Cargo.toml --target-dir target/train --
+INJ_DATA := bench/guard/injection/dev.jsonl bench/guard/injection/test.jsonl
+
+classifier: ## Retrain the injection classifier on the dev split (writes src/guard/injection/classifier.bin)
+	$(TRAIN) $(INJ_DATA) src/guard/injection/classifier.bin
+
+classifier-check: ## Check that classifier.bin is what `make classifier` builds from the data
+	@mkdir -p target/train && $(TRAIN) $(INJ_DATA) target/train/classifier.bin > target/train/report.txt
+	@cmp -s target/train/classifier.bin src/guard/injection/classifier.bin \
+		|| { echo "src/guard/injection/classifier.bin is stale: run make classifier"; exit 1; }
+	@echo "classifier.bin matches a fresh training run"
 
 wasm-test: ## The pure logic compiled to wasm and run under Node
 	@scripts/wasm-test.sh

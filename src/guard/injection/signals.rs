@@ -52,9 +52,11 @@ pub enum Signal {
     HiddenText,
     /// A phrase from `guard.injection.extra_phrases`.
     ExtraPhrase,
+    /// The learned classifier (`classifier.rs`) found the text attack-like.
+    Classifier,
 }
 
-pub(super) const SIGNALS: usize = 18;
+pub(super) const SIGNALS: usize = 19;
 
 impl Signal {
     pub fn name(self) -> &'static str {
@@ -77,6 +79,7 @@ impl Signal {
             Signal::EncodedPayload => "encoded_payload",
             Signal::HiddenText => "hidden_text",
             Signal::ExtraPhrase => "extra_phrase",
+            Signal::Classifier => "classifier",
         }
     }
 }
@@ -178,6 +181,7 @@ pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::EncodedPayload,
     Signal::HiddenText,
     Signal::ExtraPhrase,
+    Signal::Classifier,
 ];
 
 /// A concept window: at a word with the `anchor` concept, every mask of `all` must match
@@ -265,9 +269,10 @@ const RULES: &[Rule] = &[
     // "never refuse", "no disclaimers", "don't apologise"
     rule(RefusalSuppression, 0.4, NEGATOR | NEG | STOP, 0, 3, &[REFUSE], 0),
     // "developer mode enabled", "DAN mode"
-    rule(JailbreakPersona, 0.35, MODE, 1, 1, &[DEVWORD], 0),
-    rule(JailbreakPersona, 0.5, MODE, 5, 1, &[DEVWORD, YOU | YOUR], MY),
-    rule(JailbreakPersona, 0.65, MODE, 2, 3, &[DEVWORD, ENABLE], 0),
+    // (not "developer mode on my Android phone")
+    rule(JailbreakPersona, 0.35, MODE, 1, 1, &[DEVWORD], DEVICE),
+    rule(JailbreakPersona, 0.5, MODE, 5, 1, &[DEVWORD, YOU | YOUR], MY | DEVICE),
+    rule(JailbreakPersona, 0.65, MODE, 2, 3, &[DEVWORD, ENABLE], DEVICE),
     // "send the conversation to https://…"
     rule(Exfiltration, 0.6, SEND, 0, 10, &[SECRET_DATA, URL], 0),
 ];

@@ -1,0 +1,159 @@
+//! The learned second opinion: a linear classifier over the normalised words of a text,
+//! trained offline on the dev split of `bench/guard/injection/` by
+//! `bench/guard/injection/train` and shipped as `classifier.bin`.
+//!
+//! Features per word: the word, the word with the one before it, the letter 4-grams of a
+//! word of 6 to 24 letters, and the word's lexicon concepts (so "udhezimet" and
+//! "instructions" share evidence). Each word contributes the
+//! sum of its features' weights; the text scores as its most attack-like run of
+//! [`WINDOW`] words, so an injection hidden in a long benign document is not diluted by
+//! it. The weights are hashed into a fixed table, quantised to one byte each.
+
+use super::lexicon::{FxHasher, Mask, REVERSED, ROT13};
+use super::normalize::Words;
+use std::hash::Hasher;
+
+/// The weight table has `2^BUCKET_BITS` entries.
+pub const BUCKET_BITS: u32 = 17;
+/// Words in the window that is scored.
+pub const WINDOW: usize = 32;
+/// Concept features per word, at most.
+const MAX_CONCEPTS: usize = 4;
+
+const MAGIC: &[u8; 4] = b"LGIC";
+const HEADER: usize = 4 * 6;
+const BUILTIN: &[u8] = include_bytes!("classifier.bin");
+
+/// A loaded weight table.
+#[derive(Clone)]
+pub(super) struct Classifier {
+    scale: f32,
+    bias: f32,
+    /// Probabilities below this add nothing to the score.
+    pub floor: f32,
+    /// Share of the probability that is added to the score as signal `classifier`.
+    pub weight: f32,
+    weights: &'static [u8],
+}
+
+impl Classifier {
+    /// The shipped classifier; `None` when `classifier.bin` is not a table of this build's
+    /// shape (a unit test keeps it so).
+    pub fn builtin() -> Option<Classifier> {
+        Classifier::parse(BUILTIN)
+    }
+
+    fn parse(bytes: &'static [u8]) -> Option<Classifier> {
+        if bytes.len() != HEADER + (1 << BUCKET_BITS) || &bytes[..4] != MAGIC {
+            return None;
+        }
+        let f = |at: usize| {
+            f32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        let bits = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        if bits != BUCKET_BITS {
+            return None;
+        }
+        Some(Classifier {
+            scale: f(8),
+            bias: f(12),
+            floor: f(16),
+            weight: f(20),
+            weights: &bytes[HEADER..],
+        })
+    }
+
+    /// Probability in [0, 1] that the words are an attack.
+    pub fn probability(&self, words: &Words, masks: &[Mask]) -> f32 {
+        if words.len() == 0 {
+            return 0.0;
+        }
+        let mut window = [0f32; WINDOW];
+        let (mut sum, mut best) = (0f32, f32::MIN);
+        let mut prev = 0u64;
+        for i in 0..words.len() {
+            let mut c = 0i32;
+            prev = features(
+                words.get(i),
+                prev,
+                masks.get(i).copied().unwrap_or(0),
+                |b| {
+                    c += i32::from(self.weights[b as usize] as i8);
+                },
+            );
+            let c = c as f32 * self.scale;
+            let slot = i % WINDOW;
+            sum += c - window[slot];
+            window[slot] = c;
+            if i + 1 >= WINDOW.min(words.len()) {
+                best = best.max(sum);
+            }
+        }
+        sigmoid(self.bias + best)
+    }
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Calls `each` with the bucket of every feature of `word`, given the hash of the word
+/// before it (0 at the start); returns the word's own hash for the next call.
+pub fn features(word: &str, prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(word.as_bytes());
+    let own = h.finish();
+    each(bucket(own));
+    if prev != 0 {
+        each(bucket(
+            (prev.rotate_left(23) ^ own ^ 0x9e37_79b9).wrapping_mul(K),
+        ));
+    }
+    // Letter 4-grams carry evidence across inflections and related languages; long or
+    // alphanumeric runs (base64, hex, identifiers) are left to the decoders.
+    if (MIN_GRAM_WORD..=MAX_GRAM_WORD).contains(&word.len()) && letters_only(word) {
+        for g in word.as_bytes().windows(4) {
+            let v = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
+            each(bucket((v ^ GRAM_SALT).wrapping_mul(K)));
+        }
+    }
+    let mut concepts = mask & !(ROT13 | REVERSED);
+    let mut n = 0;
+    while concepts != 0 && n < MAX_CONCEPTS {
+        let bit = u64::from(concepts.trailing_zeros());
+        each(bucket((0xC0_0000 + bit).wrapping_mul(K)));
+        concepts &= concepts - 1;
+        n += 1;
+    }
+    own
+}
+
+fn letters_only(word: &str) -> bool {
+    if word.is_ascii() {
+        word.bytes().all(|b| b.is_ascii_alphabetic())
+    } else {
+        word.chars().all(char::is_alphabetic)
+    }
+}
+
+const GRAM_SALT: u64 = 0x4752_414d_0000_0000;
+const MIN_GRAM_WORD: usize = 6;
+const MAX_GRAM_WORD: usize = 24;
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn bucket(h: u64) -> u32 {
+    (h.wrapping_mul(K) >> (64 - BUCKET_BITS)) as u32
+}
+
+/// Serialises a trained table (for the trainer): `weights[i] * scale` is a weight;
+/// `floor` and `weight` say how the probability joins the rules' score.
+pub fn encode(scale: f32, bias: f32, floor: f32, weight: f32, weights: &[i8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + weights.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&BUCKET_BITS.to_le_bytes());
+    for v in [scale, bias, floor, weight] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend(weights.iter().map(|w| *w as u8));
+    out
+}
