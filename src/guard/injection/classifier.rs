@@ -11,6 +11,7 @@
 
 use super::lexicon::{FxHasher, Mask, REVERSED, ROT13};
 use super::normalize::Words;
+use std::borrow::Cow;
 use std::hash::Hasher;
 
 /// The weight table has `2^BUCKET_BITS` entries.
@@ -21,7 +22,7 @@ pub const WINDOW: usize = 32;
 const MAX_CONCEPTS: usize = 4;
 
 const MAGIC: &[u8; 4] = b"LGIC";
-const HEADER: usize = 4 * 6;
+const HEADER: usize = 4 * 7;
 const BUILTIN: &[u8] = include_bytes!("classifier.bin");
 
 /// A loaded weight table.
@@ -33,17 +34,24 @@ pub(super) struct Classifier {
     pub floor: f32,
     /// Share of the probability that is added to the score as signal `classifier`.
     pub weight: f32,
-    weights: &'static [u8],
+    /// The benign rows' weight it was trained with (for retraining it the same way).
+    pub benign_weight: f32,
+    weights: Cow<'static, [u8]>,
 }
 
 impl Classifier {
     /// The shipped classifier; `None` when `classifier.bin` is not a table of this build's
     /// shape (a unit test keeps it so).
     pub fn builtin() -> Option<Classifier> {
-        Classifier::parse(BUILTIN)
+        Classifier::parse(Cow::Borrowed(BUILTIN))
     }
 
-    fn parse(bytes: &'static [u8]) -> Option<Classifier> {
+    /// A table made by `training::table`.
+    pub fn from_table(bytes: Vec<u8>) -> Option<Classifier> {
+        Classifier::parse(Cow::Owned(bytes))
+    }
+
+    fn parse(bytes: Cow<'static, [u8]>) -> Option<Classifier> {
         if bytes.len() != HEADER + (1 << BUCKET_BITS) || &bytes[..4] != MAGIC {
             return None;
         }
@@ -54,12 +62,20 @@ impl Classifier {
         if bits != BUCKET_BITS {
             return None;
         }
+        let (scale, bias, floor, weight, benign_weight) = (f(8), f(12), f(16), f(20), f(24));
         Some(Classifier {
-            scale: f(8),
-            bias: f(12),
-            floor: f(16),
-            weight: f(20),
-            weights: &bytes[HEADER..],
+            scale,
+            bias,
+            floor,
+            weight,
+            benign_weight,
+            weights: match bytes {
+                Cow::Borrowed(b) => Cow::Borrowed(&b[HEADER..]),
+                Cow::Owned(mut b) => {
+                    b.drain(..HEADER);
+                    Cow::Owned(b)
+                }
+            },
         })
     }
 
@@ -145,13 +161,20 @@ fn bucket(h: u64) -> u32 {
     (h.wrapping_mul(K) >> (64 - BUCKET_BITS)) as u32
 }
 
-/// Serialises a trained table (for the trainer): `weights[i] * scale` is a weight;
-/// `floor` and `weight` say how the probability joins the rules' score.
-pub fn encode(scale: f32, bias: f32, floor: f32, weight: f32, weights: &[i8]) -> Vec<u8> {
+/// Serialises a trained table: `weights[i] * scale` is a weight; `floor` and `weight` say
+/// how the probability joins the rules' score.
+pub fn encode(
+    scale: f32,
+    bias: f32,
+    floor: f32,
+    weight: f32,
+    benign_weight: f32,
+    weights: &[i8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&BUCKET_BITS.to_le_bytes());
-    for v in [scale, bias, floor, weight] {
+    for v in [scale, bias, floor, weight, benign_weight] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend(weights.iter().map(|w| *w as u8));

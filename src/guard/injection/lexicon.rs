@@ -150,14 +150,14 @@ const CONCEPTS: &[(Mask, &str)] = &[
         NEG,
         "no without free unbound unrestricted beyond bypass ignore ignoring break broken \
          evade circumvent disable disabled remove removed lift lifted abandon escape regardless \
-         exempt outside unlimited zero none sin ohne sans senza sem без",
+         exempt unlimited sin ohne sans senza sem без",
     ),
     (
         LIMIT,
         "restrictions restriction restricted filters filter filtering limitations limits limit \
          censorship censored guidelines rules ethics ethical morals moral morality boundaries \
          constraints policies policy safeguards guardrails restraints principles \
-         considerations content safety confines norms tos restricciones einschrankungen \
+         considerations safety confines norms tos restricciones einschrankungen \
          restrictions limites regeln ограничений ограничения",
     ),
     (
