@@ -138,7 +138,7 @@ fn spotlighting_wraps_untrusted_content() {
         &g,
         Format::Anthropic,
         json!({"model": "claude-haiku-4-5", "max_tokens": 10,
-        "messages": [{"role": "user", "content": "summarise this page"}]}),
+        "messages": [{"role": "user", "content": "What is the capital of France?"}]}),
     );
     let body = String::from_utf8(o.body.clone().expect("spotlighted")).unwrap();
     assert!(body.contains("untrusted_input"), "{body}");

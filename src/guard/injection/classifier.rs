@@ -84,20 +84,16 @@ impl Classifier {
         if words.len() == 0 {
             return 0.0;
         }
-        let mut window = [0f32; WINDOW];
-        let (mut sum, mut best) = (0f32, f32::MIN);
+        let weights: &[u8] = &self.weights;
+        let mut window = [0i32; WINDOW];
+        let (mut sum, mut best) = (0i32, i32::MIN);
         let mut prev = 0u64;
         for i in 0..words.len() {
             let mut c = 0i32;
-            prev = features(
-                words.get(i),
-                prev,
-                masks.get(i).copied().unwrap_or(0),
-                |b| {
-                    c += i32::from(self.weights[b as usize] as i8);
-                },
-            );
-            let c = c as f32 * self.scale;
+            let mask = masks.get(i).copied().unwrap_or(0);
+            prev = features(words.bytes(i), prev, mask, |b| {
+                c += i32::from(weights[b as usize] as i8);
+            });
             let slot = i % WINDOW;
             sum += c - window[slot];
             window[slot] = c;
@@ -105,7 +101,7 @@ impl Classifier {
                 best = best.max(sum);
             }
         }
-        sigmoid(self.bias + best)
+        sigmoid(self.bias + best as f32 * self.scale)
     }
 }
 
@@ -115,10 +111,8 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Calls `each` with the bucket of every feature of `word`, given the hash of the word
 /// before it (0 at the start); returns the word's own hash for the next call.
-pub fn features(word: &str, prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(word.as_bytes());
-    let own = h.finish();
+pub fn features(word: &[u8], prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
+    let own = word_hash(word);
     each(bucket(own));
     if prev != 0 {
         each(bucket(
@@ -128,7 +122,7 @@ pub fn features(word: &str, prev: u64, mask: Mask, mut each: impl FnMut(u32)) ->
     // Letter 4-grams carry evidence across inflections and related languages; long or
     // alphanumeric runs (base64, hex, identifiers) are left to the decoders.
     if (MIN_GRAM_WORD..=MAX_GRAM_WORD).contains(&word.len()) && letters_only(word) {
-        for g in word.as_bytes().windows(4) {
+        for g in word.windows(4) {
             let v = u64::from(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
             each(bucket((v ^ GRAM_SALT).wrapping_mul(K)));
         }
@@ -144,12 +138,18 @@ pub fn features(word: &str, prev: u64, mask: Mask, mut each: impl FnMut(u32)) ->
     own
 }
 
-fn letters_only(word: &str) -> bool {
+fn letters_only(word: &[u8]) -> bool {
     if word.is_ascii() {
-        word.bytes().all(|b| b.is_ascii_alphabetic())
+        word.iter().all(u8::is_ascii_alphabetic)
     } else {
-        word.chars().all(char::is_alphabetic)
+        std::str::from_utf8(word).is_ok_and(|w| w.chars().all(char::is_alphabetic))
     }
+}
+
+fn word_hash(word: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(word);
+    h.finish()
 }
 
 const GRAM_SALT: u64 = 0x4752_414d_0000_0000;

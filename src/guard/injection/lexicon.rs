@@ -326,9 +326,69 @@ impl Hasher for FxHasher {
 pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Word -> concepts and phrase starts. Built once per compiled policy.
+///
+/// Looked up for every word of every text, so not a `HashMap<String, _>`: an
+/// open-addressing table whose slots carry the key's hash and length and its first eight
+/// bytes, so most lookups compare no bytes elsewhere, and words longer than any key are
+/// not hashed at all.
 #[derive(Clone)]
 pub(super) struct Lexicon {
-    words: FxMap<String, Entry>,
+    keys: Vec<Box<str>>,
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    max_len: usize,
+    /// Per phrase of the table it was built from, the entry index of each word: phrases
+    /// are matched by comparing indexes rather than bytes.
+    phrase_words: Vec<Box<[u32]>>,
+}
+
+/// The index of a word that is not in the lexicon.
+pub(super) const UNKNOWN: u32 = u32::MAX;
+
+/// `index` is the key's index + 1; 0 marks an empty slot.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    head: u64,
+    tag: u32,
+    index: u32,
+}
+
+/// A word's first eight bytes (zero-padded) and its tag: a hash of the whole word in the
+/// high 24 bits, its length (at most 255) in the low 8. Words of at most eight bytes are
+/// equal when both are; longer ones are also compared whole.
+#[inline(always)]
+fn key_head_tag(w: &[u8]) -> (u64, u32) {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    // Up to eight bytes, little-endian, zero-padded: in at most three loads.
+    let load = |c: &[u8]| {
+        if let Ok(a) = <[u8; 8]>::try_from(c) {
+            return u64::from_le_bytes(a);
+        }
+        let (mut v, mut k) = (0u64, 0);
+        if c.len() & 4 != 0 {
+            v = u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            k = 4;
+        }
+        if c.len() & 2 != 0 {
+            v |= u64::from(u16::from_le_bytes([c[k], c[k + 1]])) << (8 * k);
+            k += 2;
+        }
+        if c.len() & 1 != 0 {
+            v |= u64::from(c[k]) << (8 * k);
+        }
+        v
+    };
+    let head = load(&w[..w.len().min(8)]);
+    let mut h = head.wrapping_mul(K);
+    if w.len() > 8 {
+        let mut chunks = w[8..].chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        h = (h.rotate_left(5) ^ load(chunks.remainder())).wrapping_mul(K);
+    }
+    (head, ((h >> 32) as u32 & !0xff) | w.len().min(0xff) as u32)
 }
 
 impl Lexicon {
@@ -373,15 +433,76 @@ impl Lexicon {
                 }
             }
         }
-        Lexicon { words }
+        let size = (words.len() * 2).next_power_of_two().max(16);
+        let mut lex = Lexicon {
+            keys: Vec::with_capacity(words.len()),
+            entries: Vec::with_capacity(words.len()),
+            slots: vec![Slot::default(); size],
+            max_len: 0,
+            phrase_words: Vec::new(),
+        };
+        for (w, e) in words {
+            let (head, tag) = key_head_tag(w.as_bytes());
+            let mut at = (tag >> 8) as usize & (size - 1);
+            while lex.slots[at].index != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            lex.max_len = lex.max_len.max(w.len());
+            lex.keys.push(w.into_boxed_str());
+            lex.entries.push(e);
+            lex.slots[at] = Slot {
+                head,
+                tag,
+                index: lex.keys.len() as u32,
+            };
+        }
+        // Every phrase word is a key; `UNKNOWN - 1` would never match a text word.
+        lex.phrase_words = phrases
+            .iter()
+            .map(|(p, _, _)| {
+                p.iter()
+                    .map(|w| lex.index(w.as_bytes()).unwrap_or(UNKNOWN - 1))
+                    .collect()
+            })
+            .collect();
+        lex
     }
 
-    pub fn get(&self, w: &str) -> Option<&Entry> {
-        self.words.get(w)
+    pub fn entry(&self, index: u32) -> &Entry {
+        &self.entries[index as usize]
+    }
+
+    /// The entry index of each word of phrase `p`.
+    pub fn phrase_words(&self, p: u16) -> &[u32] {
+        &self.phrase_words[p as usize]
+    }
+
+    /// The entry index of word `b`.
+    #[inline]
+    pub fn index(&self, b: &[u8]) -> Option<u32> {
+        if b.len() > self.max_len {
+            return None;
+        }
+        let (head, tag) = key_head_tag(b);
+        let mask = self.slots.len() - 1;
+        let mut at = (tag >> 8) as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s.index == 0 {
+                return None;
+            }
+            if s.tag == tag
+                && s.head == head
+                && (b.len() <= 8 || self.keys[s.index as usize - 1].as_bytes() == b)
+            {
+                return Some(s.index - 1);
+            }
+            at = (at + 1) & mask;
+        }
     }
 
     pub fn knows(&self, w: &str) -> bool {
-        self.words.contains_key(w)
+        self.index(w.as_bytes()).is_some()
     }
 }
 

@@ -365,13 +365,13 @@ impl InjectionPolicy {
         let mut prev = 0;
         (0..words.len())
             .map(|i| {
-                let w = words.get(i);
+                let b = words.bytes(i);
                 let mask = self
                     .lexicon
-                    .get(w)
-                    .map_or_else(|| scan::number(w), |e| e.mask);
+                    .index(b)
+                    .map_or_else(|| scan::number(b), |id| self.lexicon.entry(id).mask);
                 let mut out = Vec::new();
-                prev = classifier::features(w, prev, mask, |b| out.push(b));
+                prev = classifier::features(b, prev, mask, |f| out.push(f));
                 out
             })
             .collect()

@@ -22,9 +22,9 @@ pub(super) struct Folded {
 }
 
 pub(super) fn fold(raw: &str) -> Folded {
-    if raw.is_ascii() {
+    if let Some(text) = ascii_lowercase(raw) {
         return Folded {
-            text: raw.to_ascii_lowercase(),
+            text,
             cjk: false,
             hidden: 0,
         };
@@ -61,6 +61,31 @@ pub(super) fn fold(raw: &str) -> Folded {
         }
     }
     Folded { text, cjk, hidden }
+}
+
+/// `raw` in lower case when it is all ASCII: copied whole, then only the stretches of
+/// eight bytes that hold a capital are lowered (wasm has no SIMD here, so a byte loop
+/// over the whole text costs as much as the rest of the fold).
+fn ascii_lowercase(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = raw.to_string();
+    let mut chunks = b.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if x & HI != 0 {
+            return None;
+        }
+        if in_range(x, b'A', b'Z') != 0 {
+            out[i..i + 8].make_ascii_lowercase();
+        }
+        i += 8;
+    }
+    if !chunks.remainder().is_ascii() {
+        return None;
+    }
+    out[i..].make_ascii_lowercase();
+    Some(out)
 }
 
 enum Fold {
@@ -234,8 +259,7 @@ fn leet(c: char) -> Option<char> {
     })
 }
 
-/// The words of a folded text, separated by single spaces in `text`, with the
-/// spacing tricks undone:
+/// The words of a folded text, with the spacing tricks undone:
 /// - runs of single letters split by one repeated separator are joined
 ///   (`i g n o r e`, `i.g.n.o.r.e`, `i-g-n-o-r-e`); a different gap ends the word;
 /// - a hyphen, apostrophe or underscore between letters is dropped when the joined word is
@@ -243,10 +267,14 @@ fn leet(c: char) -> Option<char> {
 /// - leetspeak is read as letters inside words that mix letters and digits;
 /// - Cyrillic and Greek look-alikes are read as Latin in words that mix scripts or use
 ///   only look-alike letters.
-pub(super) struct Words {
-    pub text: String,
-    /// Byte range of each word in `text`.
-    pub spans: Vec<(u32, u32)>,
+pub(super) struct Words<'a> {
+    /// The folded text the words were read from; most words are slices of it.
+    src: &'a str,
+    /// The words that are not (joined, split, read as letters), back to back.
+    extra: String,
+    /// Byte range of each word: in `src` below `src.len()`, else in `extra` after
+    /// `src.len()`.
+    spans: Vec<(u32, u32)>,
     /// Whether any spacing trick (a joined run of at least three single letters) was seen.
     pub despaced: bool,
     /// Whether each word sits inside a short quotation (at most `SHORT_QUOTE` words),
@@ -276,22 +304,41 @@ fn quote_in(gap: &str) -> bool {
     }) || (gap.chars().count() > 1 && gap.chars().any(|c| matches!(c, '\'' | '‘' | '’')))
 }
 
-impl Words {
+impl Words<'_> {
     pub fn len(&self) -> usize {
         self.spans.len()
     }
 
+    /// Word `i` as bytes: slicing a `str` checks char boundaries, and the lexicon reads
+    /// bytes anyway.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        let (a, b) = (a as usize, b as usize);
+        match a.checked_sub(self.src.len()) {
+            None => &self.src.as_bytes()[a..b],
+            Some(x) => &self.extra.as_bytes()[x..x + (b - a)],
+        }
+    }
+
     pub fn get(&self, i: usize) -> &str {
         let (a, b) = self.spans[i];
-        &self.text[a as usize..b as usize]
+        let (a, b) = (a as usize, b as usize);
+        match a.checked_sub(self.src.len()) {
+            None => &self.src[a..b],
+            Some(x) => &self.extra[x..x + (b - a)],
+        }
     }
 }
 
 /// Raw tokens of the folded text: maximal runs of word characters, with the gap (the
-/// separator characters) that preceded each.
-struct Token<'a> {
-    word: &'a str,
-    gap: &'a str,
+/// separator characters) that preceded each. Byte offsets: the gap is `gap..word`, the
+/// word `word..end` (slicing a `str` checks char boundaries, so most tokens never are).
+struct Token {
+    gap: usize,
+    word: usize,
+    end: usize,
+    /// The word is lower-case ASCII letters only (false when unsure).
+    plain: bool,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -310,6 +357,40 @@ const WORD_BYTE: [u8; 256] = {
     }
     t
 };
+
+pub(super) const LO: u64 = 0x0101_0101_0101_0101;
+pub(super) const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `b` from `i`, little-endian, if there are eight.
+#[inline(always)]
+pub(super) fn load8(b: &[u8], i: usize) -> Option<u64> {
+    let c = b.get(i..i + 8)?;
+    Some(u64::from_le_bytes([
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+    ]))
+}
+
+/// The high bit of each byte of `x` that equals `c`.
+#[inline(always)]
+pub(super) fn bytes_equal(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * u64::from(c));
+    // A byte's high bit ends up set iff the byte is not zero; no carries between bytes.
+    !(((y & !HI) + !HI) | y) & HI
+}
+
+/// The high bit of each byte of `x` that is `a`..=`z`, and of each that is `0`..=`9`.
+#[inline(always)]
+pub(super) fn lower_and_digit(x: u64) -> (u64, u64) {
+    (in_range(x, b'a', b'z'), in_range(x, b'0', b'9'))
+}
+
+/// The high bit of each byte of `x` in `lo..=hi` (both below 0x80).
+#[inline(always)]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    // Only the low seven bits are added, so no carry crosses into the next byte.
+    let y = x & !HI;
+    y.wrapping_add(LO * u64::from(0x80 - lo)) & !y.wrapping_add(LO * u64::from(0x7f - hi)) & !x & HI
+}
 
 /// Where the next word character (`word`) or non-word character (`!word`) is in `s`;
 /// ASCII bytes are classified by table, without decoding.
@@ -336,16 +417,47 @@ fn find_word(s: &str, word: bool) -> Option<usize> {
     None
 }
 
-fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
-    let mut rest = text;
+/// Where the word at the start of `s` ends, and whether it is lower-case ASCII letters
+/// only (false when unsure). Most words end at an ASCII separator within eight bytes.
+#[inline(always)]
+fn word_end(s: &str) -> (usize, bool) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut digits = 0;
+    while let Some(x) = load8(b, i) {
+        let (lower, digit) = lower_and_digit(x);
+        let stop = !(lower | digit) & HI;
+        if stop != 0 {
+            let k = stop.trailing_zeros() / 8;
+            digits |= digit & ((1u64 << (8 * k)) - 1);
+            i += k as usize;
+            // Word bytes besides letters and digits: `@`, capitals, `$`, non-ASCII.
+            let wordish = in_range(x, b'@', b'Z') | bytes_equal(x, b'$') | (x & HI);
+            if (wordish & stop & stop.wrapping_neg()) == 0 {
+                return (i, digits == 0);
+            }
+            break;
+        }
+        digits |= digit;
+        i += 8;
+    }
+    // Only ASCII letters and digits were skipped: `i` is a char boundary.
+    (find_word(&s[i..], false).map_or(s.len(), |k| i + k), false)
+}
+
+fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
+    let mut pos = 0;
     std::iter::from_fn(move || {
-        let start = find_word(rest, true)?;
-        let gap = &rest[..start];
-        let after = &rest[start..];
-        let len = find_word(after, false).unwrap_or(after.len());
-        let word = &after[..len];
-        rest = &after[len..];
-        Some(Token { word, gap })
+        let word = pos + find_word(&text[pos..], true)?;
+        let (len, plain) = word_end(&text[word..]);
+        let t = Token {
+            gap: pos,
+            word,
+            end: word + len,
+            plain,
+        };
+        pos = t.end;
+        Some(t)
     })
 }
 
@@ -357,9 +469,10 @@ const GLUED_BUDGET: usize = 2048;
 /// The longest word a lexicon holds; longer tokens are never looked up as a whole.
 pub(super) const MAX_WORD: usize = 40;
 
-pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
+pub(super) fn words<'a>(folded: &'a str, known: &dyn Fn(&str) -> bool) -> Words<'a> {
     let mut out = Words {
-        text: String::with_capacity(folded.len() + 16),
+        src: folded,
+        extra: String::new(),
         spans: Vec::with_capacity(folded.len() / 5 + 1),
         despaced: false,
         quoted: Vec::new(),
@@ -370,78 +483,92 @@ pub(super) fn words(folded: &str, known: &dyn Fn(&str) -> bool) -> Words {
     // A pending run of single letters: its letters and the separator that joins them.
     let mut run = String::new();
     let mut run_gap: Option<&str> = None;
-    let mut prev: Option<&str> = None;
+    // The previous word, as a byte range of `folded`.
+    let mut prev: Option<(usize, usize)> = None;
     let mut joined_with_prev = false;
+    let bytes = folded.as_bytes();
     for t in tokens(folded) {
-        let mut chars = t.word.chars();
-        let single = chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none();
+        let gap = &bytes[t.gap..t.word];
+        let single = if t.plain {
+            t.end - t.word == 1
+        } else {
+            let mut chars = folded[t.word..t.end].chars();
+            chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
+        };
         if single {
-            let joins = !run.is_empty() && run_gap.is_none_or(|g| g == t.gap) && t.gap.len() <= 3;
+            let (gap, word) = (&folded[t.gap..t.word], &folded[t.word..t.end]);
+            let joins = !run.is_empty() && run_gap.is_none_or(|g| g == gap) && gap.len() <= 3;
             if joins {
-                run_gap = Some(t.gap);
-                run.push_str(t.word);
+                run_gap = Some(gap);
+                run.push_str(word);
                 continue;
             }
             if !run.is_empty() {
                 flush_run(&mut out, &mut run, known, &mut scratch);
             }
-            if quote_in(t.gap) {
+            if gap != " " && quote_in(gap) {
                 toggles.push(out.spans.len());
             }
             run_gap = None;
-            run.push_str(t.word);
+            run.push_str(word);
             prev = None;
             continue;
         }
         if !run.is_empty() {
             flush_run(&mut out, &mut run, known, &mut scratch);
         }
-        if quote_in(t.gap) {
+        if gap != b" " && quote_in(&folded[t.gap..t.word]) {
             toggles.push(out.spans.len());
         }
         run_gap = None;
         // `ig-nore`, `don't`: a one-character joiner between two word pieces.
-        let joiner = matches!(t.gap, "-" | "'" | "’" | "_" | "." | "*");
+        let joiner = match gap {
+            [b'-' | b'\'' | b'_' | b'.' | b'*'] => true,
+            g => g == "’".as_bytes(),
+        };
         if joiner && !joined_with_prev {
-            if let Some(p) = prev {
+            if let Some((pa, pb)) = prev {
                 scratch.clear();
-                read_word(p, &mut scratch);
+                read_word(&folded[pa..pb], &mut scratch);
                 let plen = scratch.len();
-                read_word(t.word, &mut scratch);
+                read_word(&folded[t.word..t.end], &mut scratch);
                 if plen > 0 && scratch.len() <= MAX_WORD && known(&scratch) {
                     // Replace the previous word with the joined one.
                     if let Some((a, _)) = out.spans.pop() {
-                        out.text.truncate(a.saturating_sub(1) as usize);
-                        if out.spans.is_empty() {
-                            out.text.clear();
+                        if let Some(x) = (a as usize).checked_sub(folded.len()) {
+                            out.extra.truncate(x);
                         }
                         for w in expand(&scratch) {
                             push_word(&mut out, w);
                         }
                         joined_with_prev = true;
-                        prev = Some(t.word);
+                        prev = Some((t.word, t.end));
                         continue;
                     }
                 }
             }
         }
         joined_with_prev = false;
-        if t.word.len() < GLUED_MIN && t.word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            // The common case: a plain word, copied once.
-            push_word(&mut out, t.word);
-            prev = Some(t.word);
+        prev = Some((t.word, t.end));
+        if t.end - t.word < GLUED_MIN
+            && (t.plain || bytes[t.word..t.end].iter().all(u8::is_ascii_alphabetic))
+        {
+            // The common case: a plain word, a slice of the folded text.
+            push_src(&mut out, t.word, t.end);
             continue;
         }
+        let word = &folded[t.word..t.end];
         scratch.clear();
-        read_word(t.word, &mut scratch);
+        read_word(word, &mut scratch);
         if scratch.len() >= GLUED_MIN && glued_budget >= scratch.len() && !known(&scratch) {
             // "IgnoreAllPreviousInstructions", "ignorepreviousinstructions": glued words.
             glued_budget -= scratch.len();
             segment_glued(&mut out, &scratch, known);
+        } else if scratch == word {
+            push_src(&mut out, t.word, t.end);
         } else {
             push_word(&mut out, &scratch);
         }
-        prev = Some(t.word);
     }
     if !run.is_empty() {
         flush_run(&mut out, &mut run, known, &mut scratch);
@@ -561,19 +688,25 @@ fn push_word(out: &mut Words, w: &str) {
     if w.is_empty() {
         return;
     }
-    if !out.text.is_empty() {
-        out.text.push(' ');
+    let a = out.src.len() + out.extra.len();
+    out.extra.push_str(w);
+    out.spans.push((a as u32, (a + w.len()) as u32));
+}
+
+/// Adds the word `out.src[a..b]` without copying it.
+#[inline]
+fn push_src(out: &mut Words, a: usize, b: usize) {
+    if a < b {
+        out.spans.push((a as u32, b as u32));
     }
-    let a = out.text.len() as u32;
-    out.text.push_str(w);
-    out.spans.push((a, out.text.len() as u32));
 }
 
 /// Appends `word` read as letters: leetspeak in words that mix letters and digits or
 /// symbols, look-alikes in words that mix Latin with Cyrillic or Greek.
 #[inline]
 fn read_word(word: &str, out: &mut String) {
-    if word.bytes().all(|b| b.is_ascii_alphabetic()) {
+    // Letters only, or digits only (no letter, so no leetspeak): the word as it is.
+    if word.bytes().all(|b| b.is_ascii_alphabetic()) || word.bytes().all(|b| b.is_ascii_digit()) {
         out.push_str(word);
         return;
     }

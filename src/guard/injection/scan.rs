@@ -3,9 +3,9 @@
 //! scan those too, within a depth and a byte budget that keep the total work linear.
 
 use super::decode;
-use super::lexicon::{rot13, Mask, META, NUMBER, REVERSED, ROT13};
+use super::lexicon::{rot13, Mask, META, NUMBER, REVERSED, ROT13, UNKNOWN};
 use super::normalize::{self, Words};
-use super::signals::{scan_folded, scan_words, Hits, Signal};
+use super::signals::{scan_folded, scan_words, Hits, Signal, WordTags};
 use super::InjectionPolicy;
 
 /// A decoded layer counts when its own score reaches this.
@@ -35,41 +35,52 @@ pub(super) fn scan(
     }
     let lexicon = &policy.lexicon;
     let words = normalize::words(&folded.text, &|w| lexicon.knows(w));
-    let mut masks: Vec<Mask> = Vec::with_capacity(words.len());
-    let mut starts: Vec<Option<&[u16]>> = Vec::with_capacity(words.len());
+    let mut tags = WordTags {
+        masks: Vec::with_capacity(words.len()),
+        ids: Vec::with_capacity(words.len()),
+        union: 0,
+        tagged: Vec::new(),
+        phrase_starts: Vec::new(),
+    };
     let (mut rot, mut rev) = (0usize, 0usize);
     for i in 0..words.len() {
-        match lexicon.get(words.get(i)) {
-            Some(e) => {
-                masks.push(e.mask & !(ROT13 | REVERSED));
+        let (mask, id) = match lexicon.index(words.bytes(i)) {
+            Some(id) => {
+                let e = lexicon.entry(id);
                 if e.mask & ROT13 != 0 {
                     rot += 1;
                 }
                 if e.mask & REVERSED != 0 {
                     rev += 1;
                 }
-                starts.push((!e.phrases.is_empty()).then_some(e.phrases.as_slice()));
+                if !e.phrases.is_empty() {
+                    tags.phrase_starts.push(i as u32);
+                }
+                (e.mask & !(ROT13 | REVERSED), id)
             }
-            None => {
-                masks.push(number(words.get(i)));
-                starts.push(None);
-            }
+            None => (number(words.bytes(i)), UNKNOWN),
+        };
+        if mask != 0 {
+            tags.tagged.push(i as u32);
         }
+        tags.union |= mask;
+        tags.masks.push(mask);
+        tags.ids.push(id);
     }
-    scan_words(&words, &masks, &starts, &policy.phrases, hits);
+    scan_words(&words, &tags, lexicon, &policy.phrases, hits);
     scan_folded(&folded.text, folded.cjk, &policy.cues, hits);
     for (phrase, w) in &policy.extra_substrings {
         if folded.text.contains(phrase.as_str()) {
             hits.add(Signal::ExtraPhrase, *w);
         }
     }
-    if masks.iter().any(|m| m & META != 0) {
+    if tags.union & META != 0 {
         // People asking how to defend against an attack quote it; weaken what was found
         // here (before decoded layers, which a discussion does not carry).
         hits.scale(META_DAMPING);
     }
     if let Some(c) = &policy.classifier {
-        let p = c.probability(&words, &masks);
+        let p = c.probability(&words, &tags.masks);
         if p >= c.floor {
             hits.add(Signal::Classifier, p * c.weight);
         }
@@ -102,14 +113,22 @@ pub(super) fn scan(
 
 /// The text read backwards, word by word and letter by letter.
 fn reversed_words(words: &Words) -> String {
-    words.text.chars().rev().collect()
+    let mut text = String::new();
+    for i in 0..words.len() {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(words.get(i));
+    }
+    text.chars().rev().collect()
 }
 
 /// `NUMBER` for a digit word of value 20 or more ("repeat it 100 times").
-pub(super) fn number(w: &str) -> Mask {
+pub(super) fn number(w: &[u8]) -> Mask {
+    // Nine digits at most: the value fits a u32.
     let big = (2..=9).contains(&w.len())
-        && w.bytes().all(|b| b.is_ascii_digit())
-        && w.parse::<u32>().is_ok_and(|n| n >= 20);
+        && w.iter().all(u8::is_ascii_digit)
+        && w.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) >= 20;
     if big {
         NUMBER
     } else {

@@ -8,7 +8,7 @@
 //!   images that carry data, and the CJK phrasings (no spaces to split words on).
 
 use super::lexicon::*;
-use super::normalize::Words;
+use super::normalize::{bytes_equal, load8, lower_and_digit, Words, HI};
 
 /// A kind of evidence. Names appear in logs, metrics and the `x-llm-guard` header, so
 /// they are short ASCII and never contain the text that fired them.
@@ -602,24 +602,30 @@ const CJK_RULES: &[CjkRule] = &[
     },
 ];
 
+/// What the lexicon says about each word of a text.
+pub(super) struct WordTags {
+    /// Concepts of each word.
+    pub masks: Vec<Mask>,
+    /// Lexicon index of each word, or `UNKNOWN`.
+    pub ids: Vec<u32>,
+    /// All the concepts of the text.
+    pub union: Mask,
+    /// The words with a concept: rules anchor on those only, a small share of any text.
+    pub tagged: Vec<u32>,
+    /// The words that start some phrase.
+    pub phrase_starts: Vec<u32>,
+}
+
 /// Runs the word rules and phrases over `words`, given each word's concepts.
 pub(super) fn scan_words(
     words: &Words,
-    masks: &[Mask],
-    phrase_starts: &[Option<&[u16]>],
+    tags: &WordTags,
+    lexicon: &Lexicon,
     phrases: &[(Vec<String>, Signal, f32)],
     hits: &mut Hits,
 ) {
+    let (masks, ids, union, tagged) = (&tags.masks, &tags.ids, tags.union, &tags.tagged);
     let n = masks.len();
-    let mut union = 0;
-    // Rules anchor on concept words only, which are a small share of any text.
-    let mut tagged: Vec<u32> = Vec::new();
-    for (i, m) in masks.iter().enumerate() {
-        union |= m;
-        if *m != 0 {
-            tagged.push(i as u32);
-        }
-    }
     // A short quotation next to a citing word cites the phrase rather than issuing it.
     let cited = union & CITE != 0;
     for (k, r) in RULES.iter().enumerate() {
@@ -630,7 +636,7 @@ pub(super) fn scan_words(
         {
             continue;
         }
-        for &i in &tagged {
+        for &i in tagged {
             let i = i as usize;
             if masks[i] & r.anchor == 0 {
                 continue;
@@ -660,19 +666,21 @@ pub(super) fn scan_words(
             }
         }
     }
-    for (i, starts) in phrase_starts.iter().enumerate() {
-        let Some(starts) = starts else { continue };
-        for &p in starts.iter() {
+    for &i in &tags.phrase_starts {
+        let i = i as usize;
+        for &p in lexicon.entry(ids[i]).phrases.iter() {
             let (seq, signal, weight) = &phrases[p as usize];
             if i + seq.len() > n {
                 continue;
             }
-            // The first word matched already: it is how the phrase was found.
-            if seq
+            // The first word matched already: it is how the phrase was found. Words are
+            // compared by lexicon index (every phrase word is in the lexicon).
+            let seq_ids = lexicon.phrase_words(p);
+            if seq_ids
                 .iter()
                 .enumerate()
                 .skip(1)
-                .all(|(k, w)| words.get(i + k) == w)
+                .all(|(k, w)| ids[i + k] == *w)
             {
                 let quoted = cited && words.quoted.get(i).copied().unwrap_or(false);
                 hits.add_from(*signal, if quoted { weight * 0.5 } else { *weight }, p);
@@ -720,10 +728,27 @@ impl CueIndex {
 pub(super) fn scan_folded(text: &str, cjk: bool, index: &CueIndex, hits: &mut Hits) {
     let b = text.as_bytes();
     let (mut user_turn, mut model_turn) = (false, false);
-    for i in 0..b.len() {
-        if !index.trigger[b[i] as usize] {
+    let mut i = 0;
+    while i < b.len() {
+        // No cue starts with a lower-case letter, a digit or a space, and those are most
+        // of the text: eight of them are skipped at once.
+        let at = match load8(b, i) {
+            Some(x) => {
+                let (lower, digit) = lower_and_digit(x);
+                let other = !(lower | digit | bytes_equal(x, b' ')) & HI;
+                if other == 0 {
+                    i += 8;
+                    continue;
+                }
+                i + (other.trailing_zeros() / 8) as usize
+            }
+            None => i,
+        };
+        i = at + 1;
+        if !index.trigger[b[at] as usize] {
             continue;
         }
+        let i = at;
         for &k in &index.by_first[b[i] as usize] {
             let (cue, signal, w) = TEXT_CUES[k as usize];
             // `=` and `:` close an attribute or a URL scheme: look back for its name.
@@ -799,9 +824,28 @@ pub(super) fn floor_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Whether `b` contains `http`: candidates are the `h` bytes followed by a `t`, found
+/// eight bytes at a time (`str::contains` has no fast path in wasm).
+fn has_http(b: &[u8]) -> bool {
+    let at = |j: usize| b.get(j..j + 4) == Some(b"http".as_slice());
+    let mut i = 0;
+    while let Some(x) = load8(b, i) {
+        // The successor of the last byte is in the next chunk: that `h` is a candidate.
+        let mut cand = bytes_equal(x, b'h') & ((bytes_equal(x, b't') >> 8) | (1 << 63));
+        while cand != 0 {
+            if at(i + (cand.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            cand &= cand - 1;
+        }
+        i += 8;
+    }
+    (i..b.len()).any(at)
+}
+
 /// `![alt](http…?x=…)` or `<img src="http…?x=…">`: an image whose URL carries data out.
 fn exfil_markdown(text: &str, hits: &mut Hits) {
-    if !text.contains("http") {
+    if !has_http(text.as_bytes()) {
         return;
     }
     for pat in ["](http", "src=\"http", "src='http", "src=http"] {

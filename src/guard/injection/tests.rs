@@ -26,6 +26,8 @@ struct Tally {
     caught: usize,
     benign: usize,
     flagged: usize,
+    /// Benign rows in the grey zone: what an LLM judge would be asked about.
+    grey: usize,
 }
 
 impl Tally {
@@ -60,6 +62,7 @@ fn measure(p: &InjectionPolicy, name: &str, data: &str, verbose: bool) -> (Tally
             } else {
                 t.benign += 1;
                 t.flagged += hit as usize;
+                t.grey += (p.decide(v.score) == Decision::GreyZone) as usize;
             }
         }
         if verbose && attack != hit {
@@ -92,11 +95,12 @@ fn measure(p: &InjectionPolicy, name: &str, data: &str, verbose: bool) -> (Tally
     }
     let all_attacks = core.attacks + wild.attacks;
     println!(
-        "  {name} goal sources: {} attacks, {:.1} % detected; {} benign, {:.1} % flagged",
+        "  {name} goal sources: {} attacks, {:.1} % detected; {} benign, {:.1} % flagged, {:.1} % in the judge's grey zone",
         core.attacks,
         100.0 * core.detected(),
         core.benign,
-        100.0 * core.false_positives()
+        100.0 * core.false_positives(),
+        100.0 * core.grey as f64 / core.benign.max(1) as f64
     );
     println!(
         "  {name} with in-the-wild: {} attacks, {:.1} % detected",
@@ -129,7 +133,6 @@ fn assert_goal(name: &str, core: &Tally) {
         core.false_positives()
     );
 }
-
 
 /// Measured on `bench/guard/injection/` and printed (`--nocapture`; `INJ_VERBOSE=1` lists
 /// the test split's misses and false positives):

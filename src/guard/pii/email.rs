@@ -3,7 +3,7 @@
 //! punycode `xn--` label). Work per `@` is bounded, so the scan is linear.
 
 use super::entity::Builtin;
-use super::scan::Span;
+use super::scan::{find_byte, Span};
 
 const MAX_LOCAL: usize = 64;
 const MAX_DOMAIN: usize = 253;
@@ -18,7 +18,7 @@ fn is_domain(b: u8) -> bool {
 
 pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
     let mut at = 0;
-    while let Some(off) = text[at..].iter().position(|&b| b == b'@') {
+    while let Some(off) = find_byte(&text[at..], b'@') {
         let i = at + off;
         at = i + 1;
         if let Some((start, end)) = address_around(text, i) {

@@ -4,7 +4,7 @@
 //! Each candidate run is visited once and capped in length, so the scan is linear.
 
 use super::entity::Builtin;
-use super::scan::Span;
+use super::scan::{find_byte2, Span};
 
 const MAX_V6: usize = 45;
 
@@ -13,20 +13,23 @@ fn is_run(b: u8) -> bool {
 }
 
 pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if !is_run(b)
-            || (i > 0
-                && (text[i - 1].is_ascii_alphanumeric()
-                    || matches!(text[i - 1], b'_' | b'.' | b':')))
-        {
-            i += 1;
-            continue;
+    // Every address holds a `.` or `:`: only the maximal runs around those are read.
+    let mut from = 0;
+    while let Some(off) = find_byte2(&text[from..], b'.', b':') {
+        let m = from + off;
+        let mut i = m;
+        while i > from && is_run(text[i - 1]) {
+            i -= 1;
         }
-        let mut e = i;
+        let mut e = m + 1;
         while e < text.len() && is_run(text[e]) {
             e += 1;
+        }
+        from = e;
+        if i > 0
+            && (text[i - 1].is_ascii_alphanumeric() || matches!(text[i - 1], b'_' | b'.' | b':'))
+        {
+            continue;
         }
         // A run glued to a non-hex letter or `_` (`std::abc`, `1.2.3.4x`) is not an address.
         let glued = e < text.len() && (text[e].is_ascii_alphanumeric() || text[e] == b'_');
@@ -46,7 +49,6 @@ pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
                 });
             }
         }
-        i = e.max(i + 1);
     }
 }
 

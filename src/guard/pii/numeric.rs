@@ -35,6 +35,33 @@ static PIECE: [bool; 256] = {
     t
 };
 
+const DIGIT: u8 = 1;
+const UPPER: u8 = 2;
+const LOWER: u8 = 3;
+
+/// Piece bytes by kind: 0 outside a piece, [`DIGIT`], [`UPPER`], [`LOWER`], 4 for
+/// `+().-`.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_uppercase() {
+            UPPER
+        } else if c.is_ascii_lowercase() {
+            LOWER
+        } else if PIECE[b] {
+            4
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 pub(super) fn is_piece_byte(b: u8) -> bool {
     PIECE[b as usize]
 }
@@ -81,16 +108,18 @@ pub(super) fn find(text: &[u8], want: Wanted, out: &mut Vec<Span>) {
             continue;
         }
         let st = i;
-        while i < text.len() && is_piece_byte(text[i]) {
+        let (mut digits, mut upper, mut lower) = (0, 0, 0);
+        while i < text.len() {
+            let class = CLASS[text[i] as usize];
+            if class == 0 {
+                break;
+            }
+            digits += usize::from(class == DIGIT);
+            upper += usize::from(class == UPPER);
+            lower += usize::from(class == LOWER);
             i += 1;
         }
         let p = &text[st..i];
-        let (mut digits, mut upper, mut lower) = (0, 0, 0);
-        for &b in p {
-            digits += usize::from(b.is_ascii_digit());
-            upper += usize::from(b.is_ascii_uppercase());
-            lower += usize::from(b.is_ascii_lowercase());
-        }
         if digits == 0 && (lower > 0 || upper > 4) {
             // A plain word: ends any run, starts no candidate.
             if !run.is_empty() {

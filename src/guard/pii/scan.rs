@@ -180,6 +180,35 @@ pub(super) fn holdback(t: &[u8]) -> usize {
     h
 }
 
+/// Where the first `a` or `b` byte of `hay` is, eight bytes at a time: the detectors
+/// look for rare anchor bytes (`@`, `=`, `J`, ...) in long texts.
+pub(super) fn find_byte2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let (va, vb) = (LO * u64::from(a), LO * u64::from(b));
+    // Flags zero bytes; the lowest flag is always exact (borrows only run upwards).
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = hay.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let m = zero(w ^ va) | zero(w ^ vb);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b)
+        .map(|k| i + k)
+}
+
+pub(super) fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
+    find_byte2(hay, a, a)
+}
+
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if hay.len() < needle.len() {
         return None;

@@ -7,7 +7,7 @@
 //! PEM bodies are capped.
 
 use super::entity::Builtin;
-use super::scan::Span;
+use super::scan::{find_byte, find_byte2, Span};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
 pub(super) const MAX_PEM: usize = 16 * 1024;
@@ -48,24 +48,36 @@ fn push(out: &mut Vec<Span>, start: usize, end: usize) {
     });
 }
 
-/// Prefixed vendor keys, each a whole run of `[A-Za-z0-9_-]`.
+/// Shortest vendor key (`xoxb-` + 10).
+const MIN_KEY: usize = 15;
+
+/// Prefixed vendor keys, each a whole run of `[A-Za-z0-9_-]` of at least [`MIN_KEY`]
+/// bytes. Such a run covers the byte `MIN_KEY - 1` ahead, so the search jumps past a
+/// byte outside the class there, crossing prose in a few probes per word.
 fn find_tokens(text: &[u8], out: &mut Vec<Span>) {
+    // `i` always follows a byte outside the class (or is 0).
     let mut i = 0;
-    while i < text.len() {
-        if !is_word(text[i]) {
-            i += 1;
+    while i + MIN_KEY <= text.len() {
+        let probe = i + MIN_KEY - 1;
+        if !is_word(text[probe]) {
+            i = probe + 1;
             continue;
         }
-        let st = i;
-        while i < text.len() && is_word(text[i]) {
-            i += 1;
-        }
-        let w = &text[st..i];
-        // A word glued to `.`/`/`+`=` followed by more word bytes is part of something
-        // larger (a JWT, a path, base64); the JWT and PEM scanners handle those.
-        // Every vendor key is at least 15 bytes (`xoxb-` + 10).
-        if (15..=MAX_WORD).contains(&w.len()) && vendor_key(w) {
-            push(out, st, i);
+        match (i..probe).rev().find(|&k| !is_word(text[k])) {
+            Some(k) => i = k + 1,
+            None => {
+                let mut e = probe + 1;
+                while e < text.len() && is_word(text[e]) {
+                    e += 1;
+                }
+                // A word glued to `.`/`/`+`=` followed by more word bytes is part of
+                // something larger (a JWT, a path, base64); the JWT and PEM scanners
+                // handle those.
+                if e - i <= MAX_WORD && vendor_key(&text[i..e]) {
+                    push(out, i, e);
+                }
+                i = e + 1;
+            }
         }
     }
 }
@@ -150,7 +162,7 @@ fn is_value_byte(b: u8) -> bool {
 /// letter and a digit) when the key names a secret.
 fn find_assignments(text: &[u8], out: &mut Vec<Span>) {
     let mut at = 0;
-    while let Some(off) = text[at..].iter().position(|&b| b == b'=' || b == b':') {
+    while let Some(off) = find_byte2(&text[at..], b'=', b':') {
         let i = at + off;
         at = i + 1;
         // Key: skip a closing quote and spaces, then an identifier.
@@ -308,10 +320,7 @@ pub(super) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|&b| b == first)
-        {
+        match find_byte(&hay[i..hay.len() - needle.len() + 1], first) {
             Some(o) => {
                 i += o;
                 if &hay[i..i + needle.len()] == needle {
@@ -332,7 +341,7 @@ fn is_b64url(b: u8) -> bool {
 fn find_jwt(text: &[u8], out: &mut Vec<Span>) {
     // Search for the rare `J` of `eyJ`, not the common `e`.
     let mut at = 0;
-    while let Some(off) = text[at..].iter().position(|&b| b == b'J') {
+    while let Some(off) = find_byte(&text[at..], b'J') {
         let j = at + off;
         at = j + 1;
         if j < 2 || &text[j - 2..j] != b"ey" {
