@@ -18,6 +18,8 @@ use std::hash::Hasher;
 pub const BUCKET_BITS: u32 = 17;
 /// Words in the window that is scored.
 pub const WINDOW: usize = 32;
+/// The fewest words the classifier gives an opinion on.
+pub const MIN_WORDS: usize = 4;
 /// Concept features per word, at most.
 const MAX_CONCEPTS: usize = 4;
 
@@ -81,25 +83,38 @@ impl Classifier {
 
     /// Probability in [0, 1] that the words are an attack.
     pub fn probability(&self, words: &Words, masks: &[Mask]) -> f32 {
-        if words.len() == 0 {
+        // A word or three is too little to judge by: "repeat?" or "instructions" alone
+        // would otherwise be blocked on the strength of one word. The rules still see them.
+        if words.len() < MIN_WORDS {
             return 0.0;
         }
         let weights: &[u8] = &self.weights;
         let mut window = [0i32; WINDOW];
         let (mut sum, mut best) = (0i32, i32::MIN);
         let mut prev = 0u64;
+        let mut distinct = 0;
         for i in 0..words.len() {
             let mut c = 0i32;
             let mask = masks.get(i).copied().unwrap_or(0);
-            prev = features(words.bytes(i), prev, mask, |b| {
-                c += i32::from(weights[b as usize] as i8);
-            });
+            let word = words.bytes(i);
+            // A word repeating the one before adds nothing: "word word word …" would
+            // otherwise pile the same evidence up to a block. (Training data has almost
+            // no such runs, so the trainer does not need the rule.)
+            if i == 0 || word != words.bytes(i - 1) {
+                distinct += 1;
+                prev = features(word, prev, mask, |b| {
+                    c += i32::from(weights[b as usize] as i8);
+                });
+            }
             let slot = i % WINDOW;
             sum += c - window[slot];
             window[slot] = c;
             if i + 1 >= WINDOW.min(words.len()) {
                 best = best.max(sum);
             }
+        }
+        if distinct < MIN_WORDS {
+            return 0.0;
         }
         sigmoid(self.bias + best as f32 * self.scale)
     }

@@ -737,3 +737,25 @@ fn encoded_everyday_text_is_not_an_attack() {
         b = base64_encode(b.as_bytes());
     }
 }
+
+#[test]
+fn one_word_or_a_run_of_it_is_not_an_attack() {
+    for text in ["repeat", "Repeat?", "instructions", "ignore", "developer"] {
+        let v = policy().scan_text(text);
+        assert_ne!(
+            policy().decide(v.score),
+            Decision::Attack,
+            "{text:?}: {v:?}"
+        );
+    }
+    // Each repeat of a mildly attack-like word would add the same evidence again.
+    for word in ["word ", "repeat ", "ignore ", "instructions ", "TEST-"] {
+        let text = word.repeat(200);
+        let v = policy().scan_text(&text);
+        assert_ne!(
+            policy().decide(v.score),
+            Decision::Attack,
+            "{word:?}: {v:?}"
+        );
+    }
+}

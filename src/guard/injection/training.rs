@@ -7,7 +7,7 @@
 //! step updates the window that currently scores highest). Deterministic: a fixed shuffle
 //! seed and a fixed number of passes.
 
-use super::classifier::{sigmoid, BUCKET_BITS, WINDOW};
+use super::classifier::{sigmoid, BUCKET_BITS, MIN_WORDS, WINDOW};
 use super::InjectionPolicy;
 
 pub const EPOCHS: usize = 12;
@@ -96,7 +96,7 @@ pub struct Model {
 
 impl Model {
     pub fn probability(&self, row: &Row) -> f32 {
-        if row.features.is_empty() {
+        if row.features.len() < MIN_WORDS {
             return 0.0;
         }
         sigmoid(self.bias + best_window(row, &self.weights).2)
