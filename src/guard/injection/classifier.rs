@@ -16,6 +16,7 @@ use std::hash::Hasher;
 
 /// The weight table has `2^BUCKET_BITS` entries.
 pub const BUCKET_BITS: u32 = 17;
+const BUCKETS: usize = 1 << BUCKET_BITS;
 /// Words in the window that is scored.
 pub const WINDOW: usize = 32;
 /// The fewest words the classifier gives an opinion on.
@@ -88,7 +89,10 @@ impl Classifier {
         if words.len() < MIN_WORDS {
             return 0.0;
         }
-        let weights: &[u8] = &self.weights;
+        // A fixed-size view: the masked index below needs no bounds check per lookup.
+        let Ok(weights) = <&[u8; BUCKETS]>::try_from(&self.weights[..]) else {
+            return 0.0;
+        };
         let mut window = [0i32; WINDOW];
         let (mut sum, mut best) = (0i32, i32::MIN);
         let mut prev = 0u64;
@@ -103,7 +107,7 @@ impl Classifier {
             if i == 0 || word != words.bytes(i - 1) {
                 distinct += 1;
                 prev = features(word, prev, mask, |b| {
-                    c += i32::from(weights[b as usize] as i8);
+                    c += i32::from(weights[b as usize & (BUCKETS - 1)] as i8);
                 });
             }
             let slot = i % WINDOW;
