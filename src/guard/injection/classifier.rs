@@ -104,9 +104,10 @@ impl Classifier {
             // A word repeating the one before adds nothing: "word word word …" would
             // otherwise pile the same evidence up to a block. (Training data has almost
             // no such runs, so the trainer does not need the rule.)
-            if i == 0 || word != words.bytes(i - 1) {
+            let own = word_hash(word);
+            if i == 0 || own != prev {
                 distinct += 1;
-                prev = features(word, prev, mask, |b| {
+                prev = hashed_features(word, own, prev, mask, |b| {
                     c += i32::from(weights[b as usize & (BUCKETS - 1)] as i8);
                 });
             }
@@ -130,8 +131,12 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Calls `each` with the bucket of every feature of `word`, given the hash of the word
 /// before it (0 at the start); returns the word's own hash for the next call.
-pub fn features(word: &[u8], prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
-    let own = word_hash(word);
+pub fn features(word: &[u8], prev: u64, mask: Mask, each: impl FnMut(u32)) -> u64 {
+    hashed_features(word, word_hash(word), prev, mask, each)
+}
+
+/// [`features`] with the word's hash `own` already computed.
+fn hashed_features(word: &[u8], own: u64, prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
     each(bucket(own));
     if prev != 0 {
         each(bucket(
