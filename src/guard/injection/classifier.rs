@@ -11,7 +11,6 @@
 
 use super::lexicon::{FxHasher, Mask, REVERSED, ROT13};
 use super::normalize::Words;
-use std::borrow::Cow;
 use std::hash::Hasher;
 
 /// The weight table has `2^BUCKET_BITS` entries.
@@ -25,7 +24,7 @@ pub const MIN_WORDS: usize = 4;
 const MAX_CONCEPTS: usize = 4;
 
 const MAGIC: &[u8; 4] = b"LGIC";
-const HEADER: usize = 4 * 7;
+const HEADER: usize = 4 * 6;
 const BUILTIN: &[u8] = include_bytes!("classifier.bin");
 
 /// A loaded weight table.
@@ -37,25 +36,15 @@ pub(super) struct Classifier {
     pub floor: f32,
     /// Share of the probability that is added to the score as signal `classifier`.
     pub weight: f32,
-    /// The benign rows' weight it was trained with (for retraining it the same way).
-    pub benign_weight: f32,
-    weights: Cow<'static, [u8]>,
+    weights: &'static [u8; BUCKETS],
 }
 
 impl Classifier {
     /// The shipped classifier; `None` when `classifier.bin` is not a table of this build's
     /// shape (a unit test keeps it so).
     pub fn builtin() -> Option<Classifier> {
-        Classifier::parse(Cow::Borrowed(BUILTIN))
-    }
-
-    /// A table made by `training::table`.
-    pub fn from_table(bytes: Vec<u8>) -> Option<Classifier> {
-        Classifier::parse(Cow::Owned(bytes))
-    }
-
-    fn parse(bytes: Cow<'static, [u8]>) -> Option<Classifier> {
-        if bytes.len() != HEADER + (1 << BUCKET_BITS) || &bytes[..4] != MAGIC {
+        let bytes = BUILTIN;
+        if bytes.len() != HEADER + BUCKETS || &bytes[..4] != MAGIC {
             return None;
         }
         let f = |at: usize| {
@@ -65,34 +54,23 @@ impl Classifier {
         if bits != BUCKET_BITS {
             return None;
         }
-        let (scale, bias, floor, weight, benign_weight) = (f(8), f(12), f(16), f(20), f(24));
         Some(Classifier {
-            scale,
-            bias,
-            floor,
-            weight,
-            benign_weight,
-            weights: match bytes {
-                Cow::Borrowed(b) => Cow::Borrowed(&b[HEADER..]),
-                Cow::Owned(mut b) => {
-                    b.drain(..HEADER);
-                    Cow::Owned(b)
-                }
-            },
+            scale: f(8),
+            bias: f(12),
+            floor: f(16),
+            weight: f(20),
+            weights: bytes[HEADER..].try_into().ok()?,
         })
+    }
+
+    /// What a probability adds to the rules' noisy-OR (signal `classifier`).
+    pub fn contribution(&self, p: f32) -> f32 {
+        contribution(p, self.floor, self.weight)
     }
 
     /// Probability in [0, 1] that the words are an attack.
     pub fn probability(&self, words: &Words, masks: &[Mask]) -> f32 {
-        // A word or three is too little to judge by: "repeat?" or "instructions" alone
-        // would otherwise be blocked on the strength of one word. The rules still see them.
-        if words.len() < MIN_WORDS {
-            return 0.0;
-        }
-        // A fixed-size view: the masked index below needs no bounds check per lookup.
-        let Ok(weights) = <&[u8; BUCKETS]>::try_from(&self.weights[..]) else {
-            return 0.0;
-        };
+        let weights = self.weights;
         let mut window = [0i32; WINDOW];
         let (mut sum, mut best) = (0i32, i32::MIN);
         let mut prev = 0u64;
@@ -108,6 +86,7 @@ impl Classifier {
             if i == 0 || own != prev {
                 distinct += 1;
                 prev = hashed_features(word, own, prev, mask, |b| {
+                    // Masked: a fixed-size table needs no bounds check per lookup.
                     c += i32::from(weights[b as usize & (BUCKETS - 1)] as i8);
                 });
             }
@@ -118,10 +97,22 @@ impl Classifier {
                 best = best.max(sum);
             }
         }
+        // A word or three is too little to judge by: "repeat?" or "instructions" alone
+        // would otherwise be blocked on the strength of one word. The rules still see them.
         if distinct < MIN_WORDS {
             return 0.0;
         }
         sigmoid(self.bias + best as f32 * self.scale)
+    }
+}
+
+/// Nothing below `floor`, else `p * weight`: the rule shared by the scan and the trainer's
+/// choice of `floor` and `weight`.
+pub fn contribution(p: f32, floor: f32, weight: f32) -> f32 {
+    if p >= floor {
+        p * weight
+    } else {
+        0.0
     }
 }
 
@@ -187,18 +178,11 @@ fn bucket(h: u64) -> u32 {
 
 /// Serialises a trained table: `weights[i] * scale` is a weight; `floor` and `weight` say
 /// how the probability joins the rules' score.
-pub fn encode(
-    scale: f32,
-    bias: f32,
-    floor: f32,
-    weight: f32,
-    benign_weight: f32,
-    weights: &[i8],
-) -> Vec<u8> {
+pub fn encode(scale: f32, bias: f32, floor: f32, weight: f32, weights: &[i8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&BUCKET_BITS.to_le_bytes());
-    for v in [scale, bias, floor, weight, benign_weight] {
+    for v in [scale, bias, floor, weight] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend(weights.iter().map(|w| *w as u8));

@@ -41,17 +41,6 @@ use crate::config::ConfigError;
 pub use request::{spotlight_request, SPOTLIGHT_INSTRUCTION, UNTRUSTED_CLOSE, UNTRUSTED_OPEN};
 pub use signals::Signal;
 
-/// The classifier table's shape and file format, for the trainer.
-#[doc(hidden)]
-pub mod classifier_table {
-    pub use super::classifier::{encode, sigmoid, BUCKET_BITS, WINDOW};
-
-    /// The benign weight the shipped table was trained with.
-    pub fn builtin_benign_weight() -> Option<f32> {
-        super::classifier::Classifier::builtin().map(|c| c.benign_weight)
-    }
-}
-
 use classifier::Classifier;
 use lexicon::Lexicon;
 use signals::{CueIndex, Hits, PHRASES};
@@ -346,14 +335,6 @@ impl InjectionPolicy {
             score: hits.score(),
             signals: hits.fired().map(Signal::name).collect(),
         }
-    }
-
-    /// This policy with another classifier table (`training::table`); `None` when the
-    /// table is malformed.
-    #[doc(hidden)]
-    pub fn with_classifier_table(mut self, table: Vec<u8>) -> Option<InjectionPolicy> {
-        self.classifier = Some(Classifier::from_table(table)?);
-        Some(self)
     }
 
     /// The classifier's features of `text`, one list of buckets per word: what

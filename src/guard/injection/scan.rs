@@ -80,9 +80,9 @@ pub(super) fn scan(
         hits.scale(META_DAMPING);
     }
     if let Some(c) = &policy.classifier {
-        let p = c.probability(&words, &tags.masks);
-        if p >= c.floor {
-            hits.add(Signal::Classifier, p * c.weight);
+        let add = c.contribution(c.probability(&words, &tags.masks));
+        if add > 0.0 {
+            hits.add(Signal::Classifier, add);
         }
     }
     if words.despaced && hits.score() >= LAYER_MIN_SCORE {

