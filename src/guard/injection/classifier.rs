@@ -9,7 +9,7 @@
 //! [`WINDOW`] words, so an injection hidden in a long benign document is not diluted by
 //! it. The weights are hashed into a fixed table, quantised to one byte each.
 
-use super::lexicon::{FxHasher, Mask, REVERSED, ROT13};
+use super::lexicon::{FxHasher, Lexicon, Mask, REVERSED, ROT13, UNKNOWN};
 use super::normalize::Words;
 use std::hash::Hasher;
 
@@ -37,12 +37,22 @@ pub(super) struct Classifier {
     /// Share of the probability that is added to the score as signal `classifier`.
     pub weight: f32,
     weights: &'static [u8; BUCKETS],
+    /// Per lexicon entry: the word's hash and the summed weights of the features that do
+    /// not depend on its neighbour. Most words of ordinary text ("the", "you", "please")
+    /// are lexicon words, so this saves hashing them and their letter 4-grams.
+    known: Vec<Known>,
+}
+
+#[derive(Clone, Copy)]
+struct Known {
+    hash: u64,
+    own: i32,
 }
 
 impl Classifier {
-    /// The shipped classifier; `None` when `classifier.bin` is not a table of this build's
-    /// shape (a unit test keeps it so).
-    pub fn builtin() -> Option<Classifier> {
+    /// The shipped classifier for texts read with `lexicon`; `None` when `classifier.bin`
+    /// is not a table of this build's shape (a unit test keeps it so).
+    pub fn builtin(lexicon: &Lexicon) -> Option<Classifier> {
         let bytes = BUILTIN;
         if bytes.len() != HEADER + BUCKETS || &bytes[..4] != MAGIC {
             return None;
@@ -54,13 +64,35 @@ impl Classifier {
         if bits != BUCKET_BITS {
             return None;
         }
-        Some(Classifier {
+        let mut c = Classifier {
             scale: f(8),
             bias: f(12),
             floor: f(16),
             weight: f(20),
             weights: bytes[HEADER..].try_into().ok()?,
-        })
+            known: Vec::new(),
+        };
+        c.known = (0..lexicon.len() as u32)
+            .map(|id| {
+                let word = lexicon.word(id).as_bytes();
+                let hash = word_hash(word);
+                let own = c.own_weight(word, hash, lexicon.entry(id).mask);
+                Known { hash, own }
+            })
+            .collect();
+        Some(c)
+    }
+
+    fn weight_of(&self, bucket: u32) -> i32 {
+        // Masked: a fixed-size table needs no bounds check per lookup.
+        i32::from(self.weights[bucket as usize & (BUCKETS - 1)] as i8)
+    }
+
+    /// The summed weights of a word's features other than the pair with the word before.
+    fn own_weight(&self, word: &[u8], own: u64, mask: Mask) -> i32 {
+        let mut c = 0;
+        own_features(word, own, mask, |b| c += self.weight_of(b));
+        c
     }
 
     /// What a probability adds to the rules' noisy-OR (signal `classifier`).
@@ -68,27 +100,35 @@ impl Classifier {
         contribution(p, self.floor, self.weight)
     }
 
-    /// Probability in [0, 1] that the words are an attack.
-    pub fn probability(&self, words: &Words, masks: &[Mask]) -> f32 {
-        let weights = self.weights;
+    /// Probability in [0, 1] that the words are an attack; `masks` and `ids` are the
+    /// words' lexicon concepts and entries.
+    pub fn probability(&self, words: &Words, masks: &[Mask], ids: &[u32]) -> f32 {
         let mut window = [0i32; WINDOW];
         let (mut sum, mut best) = (0i32, i32::MIN);
         let mut prev = 0u64;
         let mut distinct = 0;
         for i in 0..words.len() {
-            let mut c = 0i32;
-            let mask = masks.get(i).copied().unwrap_or(0);
-            let word = words.bytes(i);
+            let id = ids.get(i).copied().unwrap_or(UNKNOWN);
+            let (own, own_c) = match self.known.get(id as usize) {
+                Some(k) => (k.hash, k.own),
+                None => {
+                    let word = words.bytes(i);
+                    let own = word_hash(word);
+                    let mask = masks.get(i).copied().unwrap_or(0);
+                    (own, self.own_weight(word, own, mask))
+                }
+            };
             // A word repeating the one before adds nothing: "word word word …" would
             // otherwise pile the same evidence up to a block. (Training data has almost
             // no such runs, so the trainer does not need the rule.)
-            let own = word_hash(word);
+            let mut c = 0;
             if i == 0 || own != prev {
                 distinct += 1;
-                prev = hashed_features(word, own, prev, mask, |b| {
-                    // Masked: a fixed-size table needs no bounds check per lookup.
-                    c += i32::from(weights[b as usize & (BUCKETS - 1)] as i8);
-                });
+                c = own_c;
+                if prev != 0 {
+                    c += self.weight_of(pair_bucket(prev, own));
+                }
+                prev = own;
             }
             let slot = i % WINDOW;
             sum += c - window[slot];
@@ -122,18 +162,28 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Calls `each` with the bucket of every feature of `word`, given the hash of the word
 /// before it (0 at the start); returns the word's own hash for the next call.
-pub fn features(word: &[u8], prev: u64, mask: Mask, each: impl FnMut(u32)) -> u64 {
-    hashed_features(word, word_hash(word), prev, mask, each)
-}
-
-/// [`features`] with the word's hash `own` already computed.
-fn hashed_features(word: &[u8], own: u64, prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
+pub fn features(word: &[u8], prev: u64, mask: Mask, mut each: impl FnMut(u32)) -> u64 {
+    let own = word_hash(word);
     each(bucket(own));
     if prev != 0 {
-        each(bucket(
-            (prev.rotate_left(23) ^ own ^ 0x9e37_79b9).wrapping_mul(K),
-        ));
+        each(pair_bucket(prev, own));
     }
+    other_features(word, mask, each);
+    own
+}
+
+/// The features of a word by itself: [`features`] without the pair.
+fn own_features(word: &[u8], own: u64, mask: Mask, mut each: impl FnMut(u32)) {
+    each(bucket(own));
+    other_features(word, mask, each);
+}
+
+fn pair_bucket(prev: u64, own: u64) -> u32 {
+    bucket((prev.rotate_left(23) ^ own ^ 0x9e37_79b9).wrapping_mul(K))
+}
+
+/// Letter 4-grams and concepts.
+fn other_features(word: &[u8], mask: Mask, mut each: impl FnMut(u32)) {
     // Letter 4-grams carry evidence across inflections and related languages; long or
     // alphanumeric runs (base64, hex, identifiers) are left to the decoders.
     if (MIN_GRAM_WORD..=MAX_GRAM_WORD).contains(&word.len()) && letters_only(word) {
@@ -150,10 +200,13 @@ fn hashed_features(word: &[u8], own: u64, prev: u64, mask: Mask, mut each: impl 
         concepts &= concepts - 1;
         n += 1;
     }
-    own
 }
 
 fn letters_only(word: &[u8]) -> bool {
+    // Folded words are lower case: the common case is one pass.
+    if word.iter().all(u8::is_ascii_lowercase) {
+        return true;
+    }
     if word.is_ascii() {
         word.iter().all(u8::is_ascii_alphabetic)
     } else {

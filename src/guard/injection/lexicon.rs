@@ -472,6 +472,16 @@ impl Lexicon {
         &self.entries[index as usize]
     }
 
+    /// How many words the lexicon holds (entry indexes are `0..len`).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The word of entry `index`.
+    pub fn word(&self, index: u32) -> &str {
+        &self.keys[index as usize]
+    }
+
     /// The entry index of each word of phrase `p`.
     pub fn phrase_words(&self, p: u16) -> &[u32] {
         &self.phrase_words[p as usize]

@@ -288,23 +288,25 @@ impl InjectionPolicy {
                 raw.extra_phrases.len()
             )));
         }
+        let lexicon = Lexicon::build(&phrases);
+        let classifier = if raw.classifier {
+            Some(Classifier::builtin(&lexicon).ok_or_else(|| {
+                ConfigError(format!("{field}.classifier: the built-in table is damaged"))
+            })?)
+        } else {
+            None
+        };
         Ok(InjectionPolicy {
             threshold: raw.threshold,
             judge_low: raw.judge_low,
             scan_system: raw.scan_system,
             spotlight: raw.spotlight,
             max_decode_depth: raw.max_decode_depth,
-            lexicon: Lexicon::build(&phrases),
+            lexicon,
             phrases,
             extra_substrings,
             cues: CueIndex::build(),
-            classifier: if raw.classifier {
-                Some(Classifier::builtin().ok_or_else(|| {
-                    ConfigError(format!("{field}.classifier: the built-in table is damaged"))
-                })?)
-            } else {
-                None
-            },
+            classifier,
         })
     }
 

@@ -461,6 +461,110 @@ fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
     })
 }
 
+/// The high bit of each byte of `m` gathered into the low eight bits.
+#[inline(always)]
+fn movemask(m: u64) -> u64 {
+    // Byte k's bit lands on bit 56 + k; no two partial products overlap.
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// [`tokens`] of an all-ASCII text, read from bitmaps: bit `i` of `word` says byte `i` is
+/// a word byte, of `other` that it is one but not `a`..=`z`. Eight bytes are classified at
+/// once, and tokens start and end where the `word` bitmap flips, so a token costs a few
+/// bit operations instead of a walk over its bytes.
+struct AsciiTokens {
+    word: Vec<u64>,
+    other: Vec<u64>,
+    /// The bitmap word being read and its flips not yet returned.
+    k: usize,
+    flips: u64,
+    /// Where the previous token ended: the next gap starts there.
+    end: usize,
+}
+
+impl AsciiTokens {
+    /// `None` when `b` holds a non-ASCII byte.
+    fn new(b: &[u8]) -> Option<AsciiTokens> {
+        // One spare zero word: a token running to the end of the text still flips back.
+        let mut word = vec![0u64; b.len() / 64 + 1];
+        let mut other = vec![0u64; b.len() / 64 + 1];
+        let mut chunks = b.chunks_exact(8);
+        for (k, c) in (&mut chunks).enumerate() {
+            let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            if x & HI != 0 {
+                return None;
+            }
+            let lower = in_range(x, b'a', b'z');
+            let rest = in_range(x, b'0', b'9') | in_range(x, b'@', b'Z') | bytes_equal(x, b'$');
+            let shift = (k % 8) * 8;
+            word[k / 8] |= movemask(lower | rest) << shift;
+            other[k / 8] |= movemask(rest) << shift;
+        }
+        let base = b.len() - chunks.remainder().len();
+        for (j, &c) in chunks.remainder().iter().enumerate() {
+            if !c.is_ascii() {
+                return None;
+            }
+            let i = base + j;
+            if WORD_BYTE[c as usize] == 1 {
+                word[i / 64] |= 1 << (i % 64);
+                if !c.is_ascii_lowercase() {
+                    other[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        let flips = word[0] ^ (word[0] << 1);
+        Some(AsciiTokens {
+            word,
+            other,
+            k: 0,
+            flips,
+            end: 0,
+        })
+    }
+
+    fn next_flip(&mut self) -> Option<usize> {
+        while self.flips == 0 {
+            self.k += 1;
+            let w = *self.word.get(self.k)?;
+            self.flips = w ^ ((w << 1) | (self.word[self.k - 1] >> 63));
+        }
+        let at = self.k * 64 + self.flips.trailing_zeros() as usize;
+        self.flips &= self.flips - 1;
+        Some(at)
+    }
+
+    /// Whether bytes `a..b` (`a < b`) hold no word byte besides `a`..=`z`.
+    fn plain(&self, a: usize, b: usize) -> bool {
+        let (ka, kb) = (a / 64, (b - 1) / 64);
+        let from = !0u64 << (a % 64);
+        let to = !0u64 >> (63 - (b - 1) % 64);
+        if ka == kb {
+            return self.other[ka] & from & to == 0;
+        }
+        self.other[ka] & from == 0
+            && self.other[ka + 1..kb].iter().all(|&o| o == 0)
+            && self.other[kb] & to == 0
+    }
+}
+
+impl Iterator for AsciiTokens {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let word = self.next_flip()?;
+        let end = self.next_flip()?;
+        let t = Token {
+            gap: self.end,
+            word,
+            end,
+            plain: self.plain(word, end),
+        };
+        self.end = end;
+        Some(t)
+    }
+}
+
 /// Tokens at least this long that are not known words are tried as glued words.
 const GLUED_MIN: usize = 18;
 /// Bytes of glued tokens segmented per text (each costs up to `MAX_WORD` lookups a byte).
@@ -470,6 +574,17 @@ const GLUED_BUDGET: usize = 2048;
 pub(super) const MAX_WORD: usize = 40;
 
 pub(super) fn words<'a>(folded: &'a str, known: &dyn Fn(&str) -> bool) -> Words<'a> {
+    match AsciiTokens::new(folded.as_bytes()) {
+        Some(t) => words_from(folded, t, known),
+        None => words_from(folded, tokens(folded), known),
+    }
+}
+
+fn words_from<'a>(
+    folded: &'a str,
+    tokens: impl Iterator<Item = Token>,
+    known: &dyn Fn(&str) -> bool,
+) -> Words<'a> {
     let mut out = Words {
         src: folded,
         extra: String::new(),
@@ -487,7 +602,7 @@ pub(super) fn words<'a>(folded: &'a str, known: &dyn Fn(&str) -> bool) -> Words<
     let mut prev: Option<(usize, usize)> = None;
     let mut joined_with_prev = false;
     let bytes = folded.as_bytes();
-    for t in tokens(folded) {
+    for t in tokens {
         let gap = &bytes[t.gap..t.word];
         let single = if t.plain {
             t.end - t.word == 1
@@ -744,5 +859,49 @@ fn read_word(word: &str, out: &mut String) {
             Some(_) if !c.is_alphanumeric() => {}
             _ => out.push(c),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans<'a>(t: impl Iterator<Item = &'a Token>) -> Vec<(usize, usize, usize)> {
+        t.map(|t| (t.gap, t.word, t.end)).collect()
+    }
+
+    /// The bitmap tokenizer splits every ASCII text exactly as the byte walk does, and
+    /// knows exactly which tokens are lower-case letters only.
+    #[test]
+    fn ascii_tokens_are_the_byte_walks_tokens() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "a".into(),
+            " ".into(),
+            "ignore all previous instructions".into(),
+            "  lead and trail  ".into(),
+            "jane.doe@example.com +1 415 555 0132, inv-2024-00912 $5 @@ a$b Caps".into(),
+        ];
+        // Tokens that start, end or run across a 64-bit bitmap word, texts ending inside
+        // a token, lengths around multiples of 8 and 64.
+        for n in [7, 8, 9, 63, 64, 65, 127, 128, 129, 200] {
+            texts.push("x".repeat(n));
+            texts.push(format!("{} y", "x".repeat(n)));
+            texts.push(format!("{}wordZ9", " ".repeat(n)));
+            texts.push("ab1 ".repeat(n / 4 + 1)[..n].to_string());
+        }
+        for text in &texts {
+            let fast = AsciiTokens::new(text.as_bytes()).expect("ASCII");
+            let fast: Vec<Token> = fast.collect();
+            let walk: Vec<Token> = tokens(text).collect();
+            assert_eq!(spans(fast.iter()), spans(walk.iter()), "{text:?}");
+            for t in &fast {
+                let lower = text.as_bytes()[t.word..t.end]
+                    .iter()
+                    .all(u8::is_ascii_lowercase);
+                assert_eq!(t.plain, lower, "{text:?} {}..{}", t.word, t.end);
+            }
+        }
+        assert!(AsciiTokens::new("café".as_bytes()).is_none());
     }
 }

@@ -80,7 +80,7 @@ pub(super) fn scan(
         hits.scale(META_DAMPING);
     }
     if let Some(c) = &policy.classifier {
-        let add = c.contribution(c.probability(&words, &tags.masks));
+        let add = c.contribution(c.probability(&words, &tags.masks, &tags.ids));
         if add > 0.0 {
             hits.add(Signal::Classifier, add);
         }

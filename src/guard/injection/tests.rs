@@ -163,7 +163,7 @@ fn benchmark_dev_and_held_out_test() {
 
 #[test]
 fn the_shipped_classifier_table_loads() {
-    assert!(classifier::Classifier::builtin().is_some());
+    assert!(classifier::Classifier::builtin(&lexicon::Lexicon::build(&[])).is_some());
 }
 
 /// A Zulu system-prompt extraction in a spikee template (test split): the rules see only
