@@ -665,10 +665,8 @@ fn words_from<'a>(
         }
         joined_with_prev = false;
         prev = Some((t.word, t.end));
-        if t.end - t.word < GLUED_MIN
-            && (t.plain || bytes[t.word..t.end].iter().all(u8::is_ascii_alphabetic))
-        {
-            // The common case: a plain word, a slice of the folded text.
+        if t.end - t.word < GLUED_MIN && (t.plain || reads_as_itself(&bytes[t.word..t.end])) {
+            // The common case: a plain word or a number, a slice of the folded text.
             push_src(&mut out, t.word, t.end);
             continue;
         }
@@ -816,12 +814,18 @@ fn push_src(out: &mut Words, a: usize, b: usize) {
     }
 }
 
+/// ASCII letters only, or digits only (no letter, so no leetspeak): [`read_word`] leaves
+/// such a word as it is.
+#[inline]
+fn reads_as_itself(word: &[u8]) -> bool {
+    word.iter().all(u8::is_ascii_alphabetic) || word.iter().all(u8::is_ascii_digit)
+}
+
 /// Appends `word` read as letters: leetspeak in words that mix letters and digits or
 /// symbols, look-alikes in words that mix Latin with Cyrillic or Greek.
 #[inline]
 fn read_word(word: &str, out: &mut String) {
-    // Letters only, or digits only (no letter, so no leetspeak): the word as it is.
-    if word.bytes().all(|b| b.is_ascii_alphabetic()) || word.bytes().all(|b| b.is_ascii_digit()) {
+    if reads_as_itself(word.as_bytes()) {
         out.push_str(word);
         return;
     }
