@@ -3,7 +3,7 @@
 //! punycode `xn--` label). Work per `@` is bounded, so the scan is linear.
 
 use super::entity::Builtin;
-use super::scan::{find_byte, Span};
+use super::scan::Span;
 
 const MAX_LOCAL: usize = 64;
 const MAX_DOMAIN: usize = 253;
@@ -16,18 +16,25 @@ fn is_domain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
 }
 
-pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
-    let mut at = 0;
-    while let Some(off) = find_byte(&text[at..], b'@') {
-        let i = at + off;
-        at = i + 1;
+/// E-mails, fed every `@` of a text in order.
+#[derive(Default)]
+pub(super) struct Emails {
+    /// `@` before this lie inside an address already taken.
+    next: usize,
+}
+
+impl Emails {
+    pub fn at(&mut self, text: &[u8], i: usize, out: &mut Vec<Span>) {
+        if i < self.next {
+            return;
+        }
         if let Some((start, end)) = address_around(text, i) {
             out.push(Span {
                 start,
                 end,
                 kind: Builtin::Email,
             });
-            at = end;
+            self.next = end;
         }
     }
 }

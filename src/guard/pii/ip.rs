@@ -4,7 +4,7 @@
 //! Each candidate run is visited once and capped in length, so the scan is linear.
 
 use super::entity::Builtin;
-use super::scan::{find_byte2, Span};
+use super::scan::Span;
 
 const MAX_V6: usize = 45;
 
@@ -12,11 +12,20 @@ fn is_run(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
 
-pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
-    // Every address holds a `.` or `:`: only the maximal runs around those are read.
-    let mut from = 0;
-    while let Some(off) = find_byte2(&text[from..], b'.', b':') {
-        let m = from + off;
+/// IP addresses, fed every `.` and `:` of a text in order: every address holds one, so
+/// only the maximal runs around those are read.
+#[derive(Default)]
+pub(super) struct Ips {
+    /// End of the last run read: marks before it were part of it.
+    from: usize,
+}
+
+impl Ips {
+    pub fn at(&mut self, text: &[u8], m: usize, out: &mut Vec<Span>) {
+        let from = self.from;
+        if m < from {
+            return;
+        }
         let mut i = m;
         while i > from && is_run(text[i - 1]) {
             i -= 1;
@@ -25,29 +34,30 @@ pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
         while e < text.len() && is_run(text[e]) {
             e += 1;
         }
-        from = e;
+        self.from = e;
         if i > 0
             && (text[i - 1].is_ascii_alphanumeric() || matches!(text[i - 1], b'_' | b'.' | b':'))
         {
-            continue;
+            return;
         }
         // A run glued to a non-hex letter or `_` (`std::abc`, `1.2.3.4x`) is not an address.
         let glued = e < text.len() && (text[e].is_ascii_alphanumeric() || text[e] == b'_');
-        if !glued {
-            let mut end = e;
-            // One trailing `.` or `:` is punctuation of the sentence.
-            if end > i && matches!(text[end - 1], b'.' | b':') && !text[i..end].ends_with(b"::") {
-                end -= 1;
-            }
-            let run = &text[i..end];
-            let marks = run.iter().filter(|&&b| b == b'.' || b == b':').count();
-            if marks >= 2 && (is_v4(run) || (run.len() <= MAX_V6 && is_v6(run))) {
-                out.push(Span {
-                    start: i,
-                    end,
-                    kind: Builtin::IpAddress,
-                });
-            }
+        if glued {
+            return;
+        }
+        let mut end = e;
+        // One trailing `.` or `:` is punctuation of the sentence.
+        if end > i && matches!(text[end - 1], b'.' | b':') && !text[i..end].ends_with(b"::") {
+            end -= 1;
+        }
+        let run = &text[i..end];
+        let marks = run.iter().filter(|&&b| b == b'.' || b == b':').count();
+        if marks >= 2 && (is_v4(run) || (run.len() <= MAX_V6 && is_v6(run))) {
+            out.push(Span {
+                start: i,
+                end,
+                kind: Builtin::IpAddress,
+            });
         }
     }
 }

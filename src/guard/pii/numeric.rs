@@ -21,6 +21,9 @@ use super::scan::Span;
 pub(super) const MAX_PIECES: usize = 9;
 /// Longest candidate, in bytes.
 const MAX_CANDIDATE: usize = 48;
+/// Shortest candidate any validator accepts: a phone number `+` and 8 digits, or
+/// `02-123-4567`; cards, IBANs and national ids are longer.
+const MIN_CANDIDATE: usize = 9;
 /// Longest piece that can join a run.
 pub(super) const MAX_GROUP: usize = 34;
 
@@ -81,6 +84,7 @@ struct Piece {
     /// longer number.
     long_digits: bool,
     has_digit: bool,
+    group_like: bool,
 }
 
 /// Which validators to run.
@@ -99,55 +103,73 @@ impl Wanted {
     }
 }
 
-pub(super) fn find(text: &[u8], want: Wanted, out: &mut Vec<Span>) {
-    let mut run: Vec<Piece> = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        if !is_piece_byte(text[i]) {
-            i += 1;
-            continue;
+/// Number-like entities, fed every digit of a text in order. A run without a digit
+/// yields nothing, and the digit-less groups (`GB`, `NWBK`) before a run's first digit
+/// piece cannot change what [`check_run`] finds, so each run is read from the piece
+/// holding its first digit.
+pub(super) struct Numbers {
+    want: Wanted,
+    run: Vec<Piece>,
+    /// End of the last run read (never inside a piece): digits before it were in it.
+    from: usize,
+}
+
+impl Numbers {
+    pub fn new(want: Wanted) -> Numbers {
+        Numbers {
+            want,
+            run: Vec::new(),
+            from: 0,
         }
-        let st = i;
-        let (mut digits, mut upper, mut lower) = (0, 0, 0);
-        while i < text.len() {
-            let class = CLASS[text[i] as usize];
-            if class == 0 {
+    }
+
+    pub fn at(&mut self, text: &[u8], digit: usize, out: &mut Vec<Span>) {
+        if digit < self.from {
+            return;
+        }
+        let mut st = digit;
+        while st > self.from && is_piece_byte(text[st - 1]) {
+            st -= 1;
+        }
+        self.run.clear();
+        let mut p = piece_at(text, st);
+        self.run.push(p);
+        while p.group_like && text.get(p.end) == Some(&b' ') {
+            // Exactly one space: a second one ends the run (the next piece is empty).
+            let next = piece_at(text, p.end + 1);
+            if next.start == next.end || !next.group_like {
                 break;
             }
-            digits += usize::from(class == DIGIT);
-            upper += usize::from(class == UPPER);
-            lower += usize::from(class == LOWER);
-            i += 1;
+            self.run.push(next);
+            p = next;
         }
-        let p = &text[st..i];
-        if digits == 0 && (lower > 0 || upper > 4) {
-            // A plain word: ends any run, starts no candidate.
-            if !run.is_empty() {
-                check_run(text, &run, want, out);
-                run.clear();
-            }
-            continue;
-        }
-        let piece = Piece {
-            start: st,
-            end: i,
-            long_digits: digits >= 3 && upper + lower == 0,
-            has_digit: digits > 0,
-        };
-        let joins = run.last().is_some_and(|prev| {
-            prev.end + 1 == st
-                && text[prev.end] == b' '
-                && group_like(&text[prev.start..prev.end])
-                && group_like(p)
-        });
-        if !joins && !run.is_empty() {
-            check_run(text, &run, want, out);
-            run.clear();
-        }
-        run.push(piece);
+        check_run(text, &self.run, self.want, out);
+        self.from = p.end;
     }
-    if !run.is_empty() {
-        check_run(text, &run, want, out);
+}
+
+/// The piece starting at `st` (empty when `text[st]` is not a piece byte).
+fn piece_at(text: &[u8], st: usize) -> Piece {
+    let (mut digits, mut upper, mut lower) = (0, 0, 0);
+    let mut i = st;
+    while i < text.len() {
+        let class = CLASS[text[i] as usize];
+        if class == 0 {
+            break;
+        }
+        digits += usize::from(class == DIGIT);
+        upper += usize::from(class == UPPER);
+        lower += usize::from(class == LOWER);
+        i += 1;
+    }
+    let len = i - st;
+    Piece {
+        start: st,
+        end: i,
+        long_digits: digits >= 3 && upper + lower == 0,
+        has_digit: digits > 0,
+        // [`group_like`], from the counts.
+        group_like: len <= MAX_GROUP && (digits > 0 || (len <= 4 && upper == len)),
     }
 }
 
@@ -210,7 +232,7 @@ fn trim(text: &[u8], mut a: usize, b: usize) -> Option<(usize, usize)> {
 }
 
 fn classify(c: &[u8], want: Wanted) -> Option<Builtin> {
-    if c.len() > MAX_CANDIDATE {
+    if !(MIN_CANDIDATE..=MAX_CANDIDATE).contains(&c.len()) {
         return None;
     }
     if want.rrn && is_kr_rrn(c) {

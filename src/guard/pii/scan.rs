@@ -1,10 +1,12 @@
 //! One scan of a text with every enabled detector, overlaps resolved; and the hold-back
 //! rule that lets the streaming output guard see the same matches as a one-shot scan.
 
+use super::email::Emails;
 use super::entity::Builtin;
-use super::numeric::{self, group_like, is_piece_byte};
-use super::secret::{self, pem_extent};
-use super::{email, ip, PolicyInner};
+use super::ip::Ips;
+use super::numeric::{self, group_like, is_piece_byte, Numbers};
+use super::secret::{self, pem_extent, Blocks};
+use super::PolicyInner;
 
 /// A raw hit of a built-in detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,18 +30,9 @@ pub struct PiiMatch {
 pub(super) fn detect(policy: &PolicyInner, text: &str, out: &mut Vec<PiiMatch>) {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
-    let on = |b: Builtin| policy.builtin[b as usize].is_some();
-    if on(Builtin::Email) {
-        email::find(bytes, &mut spans);
-    }
-    if policy.wanted.any() {
-        numeric::find(bytes, policy.wanted, &mut spans);
-    }
-    if on(Builtin::IpAddress) {
-        ip::find(bytes, &mut spans);
-    }
-    if on(Builtin::Secret) {
-        secret::find(bytes, &mut spans);
+    find_anchored(policy, bytes, &mut spans);
+    if policy.builtin[Builtin::Secret as usize].is_some() {
+        secret::find_tokens(bytes, &mut spans);
     }
     let first = out.len();
     for s in spans {
@@ -74,6 +67,78 @@ pub(super) fn detect(policy: &PolicyInner, text: &str, out: &mut Vec<PiiMatch>) 
         }
     }
     out.truncate(keep);
+}
+
+/// The detectors that start from an anchor byte share one pass over the text: each is
+/// fed its anchors in order and keeps its own position, so it finds what a scan of its
+/// own would. The order of `out` does not matter (see [`resolve_overlaps`]).
+fn find_anchored(policy: &PolicyInner, text: &[u8], out: &mut Vec<Span>) {
+    let on = |b: Builtin| policy.builtin[b as usize].is_some();
+    let (email_on, ip_on, secret_on) = (
+        on(Builtin::Email),
+        on(Builtin::IpAddress),
+        on(Builtin::Secret),
+    );
+    let numbers_on = policy.wanted.any();
+    let mut emails = Emails::default();
+    let mut numbers = Numbers::new(policy.wanted);
+    let mut ips = Ips::default();
+    let mut blocks = Blocks::default();
+    for_each_anchor(text, |i| match text[i] {
+        b'@' if email_on => emails.at(text, i, out),
+        b'0'..=b'9' if numbers_on => numbers.at(text, i, out),
+        b'.' if ip_on => ips.at(text, i, out),
+        b':' => {
+            if ip_on {
+                ips.at(text, i, out);
+            }
+            if secret_on {
+                secret::assignment_at(text, i, out);
+            }
+        }
+        b'=' if secret_on => secret::assignment_at(text, i, out),
+        b'-' if secret_on => blocks.pem_at(text, i, out),
+        b'J' if secret_on => blocks.jwt_at(text, i, out),
+        _ => {}
+    });
+}
+
+/// Calls `f` in order with the position of every `J`, every byte from `-` to `@`
+/// (`- . : = @`, the digits, `/ ; < > ?`) except a digit right after a digit (the number
+/// detector reads a whole piece from its first digit), and of a few other bytes (`f`
+/// checks the byte). Eight bytes at a time.
+fn for_each_anchor(text: &[u8], mut f: impl FnMut(usize)) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const J: u64 = LO * b'J' as u64;
+    // Per byte, without carries between bytes: the low seven bits above `lo` and below
+    // `hi`, the high bit clear.
+    let between = |w: u64, lo: u8, hi: u8| {
+        let t = w & LOW7;
+        (LO * (127 + u64::from(hi)) - t) & !w & (t + LO * (127 - u64::from(lo))) & HI
+    };
+    let mut chunks = text.chunks_exact(8);
+    let mut base = 0;
+    let mut prev_digits = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let digits = between(w, b'/', b':');
+        let digit_after_digit = digits & ((digits << 8) | (prev_digits >> 56));
+        prev_digits = digits;
+        // The `J` bytes, and sometimes a `K` just above one (a borrow).
+        let j = w ^ J;
+        let m_j = j.wrapping_sub(LO) & !j & HI;
+        let mut m = (between(w, b',', b'A') & !digit_after_digit) | m_j;
+        while m != 0 {
+            f(base + (m.trailing_zeros() / 8) as usize);
+            m &= m - 1;
+        }
+        base += 8;
+    }
+    for k in base..text.len() {
+        f(k);
+    }
 }
 
 /// Sorts by start, longer first; secrets before other kinds at equal ranges.
@@ -180,19 +245,18 @@ pub(super) fn holdback(t: &[u8]) -> usize {
     h
 }
 
-/// Where the first `a` or `b` byte of `hay` is, eight bytes at a time: the detectors
-/// look for rare anchor bytes (`@`, `=`, `J`, ...) in long texts.
-pub(super) fn find_byte2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+/// Where the first `a` byte of `hay` is, eight bytes at a time.
+pub(super) fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let (va, vb) = (LO * u64::from(a), LO * u64::from(b));
+    let va = LO * u64::from(a);
     // Flags zero bytes; the lowest flag is always exact (borrows only run upwards).
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let mut chunks = hay.chunks_exact(8);
     let mut i = 0;
     for c in &mut chunks {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let m = zero(w ^ va) | zero(w ^ vb);
+        let m = zero(w ^ va);
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }
@@ -201,12 +265,8 @@ pub(super) fn find_byte2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     chunks
         .remainder()
         .iter()
-        .position(|&x| x == a || x == b)
+        .position(|&x| x == a)
         .map(|k| i + k)
-}
-
-pub(super) fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
-    find_byte2(hay, a, a)
 }
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -7,7 +7,7 @@
 //! PEM bodies are capped.
 
 use super::entity::Builtin;
-use super::scan::{find_byte, find_byte2, Span};
+use super::scan::{find_byte, Span};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
 pub(super) const MAX_PEM: usize = 16 * 1024;
@@ -33,13 +33,6 @@ fn is_word(b: u8) -> bool {
     WORD[b as usize]
 }
 
-pub(super) fn find(text: &[u8], out: &mut Vec<Span>) {
-    find_tokens(text, out);
-    find_assignments(text, out);
-    find_pem(text, out);
-    find_jwt(text, out);
-}
-
 fn push(out: &mut Vec<Span>, start: usize, end: usize) {
     out.push(Span {
         start,
@@ -52,33 +45,36 @@ fn push(out: &mut Vec<Span>, start: usize, end: usize) {
 const MIN_KEY: usize = 15;
 
 /// Prefixed vendor keys, each a whole run of `[A-Za-z0-9_-]` of at least [`MIN_KEY`]
-/// bytes. Such a run covers the byte `MIN_KEY - 1` ahead, so the search jumps past a
-/// byte outside the class there, crossing prose in a few probes per word.
-fn find_tokens(text: &[u8], out: &mut Vec<Span>) {
-    // `i` always follows a byte outside the class (or is 0).
-    let mut i = 0;
-    while i + MIN_KEY <= text.len() {
-        let probe = i + MIN_KEY - 1;
-        if !is_word(text[probe]) {
-            i = probe + 1;
+/// bytes. Such a run covers an aligned chunk of eight bytes, so only runs that hold a
+/// chunk of word bytes are read; a chunk with a byte below `-` (space, newline, most
+/// punctuation) is passed over in a few operations.
+pub(super) fn find_tokens(text: &[u8], out: &mut Vec<Span>) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut q = 0;
+    while q + 8 <= text.len() {
+        let c = &text[q..q + 8];
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Non-zero exactly when a byte is below `-` (a borrow only runs up from one).
+        let below = w.wrapping_sub(LO * u64::from(b'-')) & !w & HI;
+        if below != 0 || !c.iter().all(|&b| is_word(b)) {
+            q += 8;
             continue;
         }
-        match (i..probe).rev().find(|&k| !is_word(text[k])) {
-            Some(k) => i = k + 1,
-            None => {
-                let mut e = probe + 1;
-                while e < text.len() && is_word(text[e]) {
-                    e += 1;
-                }
-                // A word glued to `.`/`/`+`=` followed by more word bytes is part of
-                // something larger (a JWT, a path, base64); the JWT and PEM scanners
-                // handle those.
-                if e - i <= MAX_WORD && vendor_key(&text[i..e]) {
-                    push(out, i, e);
-                }
-                i = e + 1;
-            }
+        let mut s = q;
+        while s > 0 && is_word(text[s - 1]) {
+            s -= 1;
         }
+        let mut e = q + 8;
+        while e < text.len() && is_word(text[e]) {
+            e += 1;
+        }
+        // A word glued to `.`/`/`+`=` followed by more word bytes is part of something
+        // larger (a JWT, a path, base64); the JWT and PEM scanners handle those.
+        if (MIN_KEY..=MAX_WORD).contains(&(e - s)) && vendor_key(&text[s..e]) {
+            push(out, s, e);
+        }
+        q = e.next_multiple_of(8);
     }
 }
 
@@ -159,43 +155,38 @@ fn is_value_byte(b: u8) -> bool {
 }
 
 /// `key = value`, `key: value`, `"key": "value"`: the value (8 to 200 bytes holding a
-/// letter and a digit) when the key names a secret.
-fn find_assignments(text: &[u8], out: &mut Vec<Span>) {
-    let mut at = 0;
-    while let Some(off) = find_byte2(&text[at..], b'=', b':') {
-        let i = at + off;
-        at = i + 1;
-        // Key: skip a closing quote and spaces, then an identifier.
-        let mut k = i;
-        let mut skipped = 0;
-        while k > 0 && skipped < 3 && matches!(text[k - 1], b' ' | b'"' | b'\'') {
-            k -= 1;
-            skipped += 1;
-        }
-        let key_end = k;
-        while k > 0 && key_end - k < MAX_KEY && is_key_byte(text[k - 1]) {
-            k -= 1;
-        }
-        let key = &text[k..key_end];
-        if key.is_empty() || !SECRET_KEYS.iter().any(|s| contains_ignore_case(key, s)) {
-            continue;
-        }
-        // Value: skip spaces and an opening quote.
-        let mut v = i + 1;
-        while v < text.len() && v - i <= 3 && matches!(text[v], b' ' | b'"' | b'\'') {
-            v += 1;
-        }
-        let mut e = v;
-        while e < text.len() && e - v <= MAX_VALUE && is_value_byte(text[e]) {
-            e += 1;
-        }
-        while e > v && text[e - 1] == b'.' {
-            e -= 1;
-        }
-        let value = &text[v..e];
-        if (8..=MAX_VALUE).contains(&value.len()) && mixed(value) {
-            push(out, v, e);
-        }
+/// letter and a digit) when the key names a secret. `i` is the `=` or `:`.
+pub(super) fn assignment_at(text: &[u8], i: usize, out: &mut Vec<Span>) {
+    // Key: skip a closing quote and spaces, then an identifier.
+    let mut k = i;
+    let mut skipped = 0;
+    while k > 0 && skipped < 3 && matches!(text[k - 1], b' ' | b'"' | b'\'') {
+        k -= 1;
+        skipped += 1;
+    }
+    let key_end = k;
+    while k > 0 && key_end - k < MAX_KEY && is_key_byte(text[k - 1]) {
+        k -= 1;
+    }
+    let key = &text[k..key_end];
+    if key.is_empty() || !SECRET_KEYS.iter().any(|s| contains_ignore_case(key, s)) {
+        return;
+    }
+    // Value: skip spaces and an opening quote.
+    let mut v = i + 1;
+    while v < text.len() && v - i <= 3 && matches!(text[v], b' ' | b'"' | b'\'') {
+        v += 1;
+    }
+    let mut e = v;
+    while e < text.len() && e - v <= MAX_VALUE && is_value_byte(text[e]) {
+        e += 1;
+    }
+    while e > v && text[e - 1] == b'.' {
+        e -= 1;
+    }
+    let value = &text[v..e];
+    if (8..=MAX_VALUE).contains(&value.len()) && mixed(value) {
+        push(out, v, e);
     }
 }
 
@@ -207,17 +198,55 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 const BEGIN: &[u8] = b"-----BEGIN ";
 const END: &[u8] = b"-----END ";
 
-fn find_pem(text: &[u8], out: &mut Vec<Span>) {
-    let mut at = 0;
-    while let Some(off) = find_bytes(&text[at..], BEGIN) {
-        let s = at + off;
-        match pem_extent(text, s) {
-            Some(PemExtent { end, .. }) => {
-                push(out, s, end);
-                at = end.max(s + 1);
-            }
-            None => at = s + 1,
+/// PEM blocks and JWTs, fed every `-` and `J` of a text in order.
+#[derive(Default)]
+pub(super) struct Blocks {
+    /// `-` before this lie inside a PEM block already taken.
+    pem_next: usize,
+    /// `J` before this lie inside a JWT or a run already read.
+    jwt_next: usize,
+}
+
+impl Blocks {
+    /// `s` is a `-`: a PEM block may start there.
+    pub fn pem_at(&mut self, text: &[u8], s: usize, out: &mut Vec<Span>) {
+        if s < self.pem_next || !text[s..].starts_with(BEGIN) {
+            return;
         }
+        if let Some(PemExtent { end, .. }) = pem_extent(text, s) {
+            push(out, s, end);
+            self.pem_next = end;
+        }
+    }
+
+    /// `j` is a `J`: a JWT may start two bytes before (`eyJ`, the start of `{"`
+    /// encoded; the rare `J` is the anchor, not the common `e`).
+    pub fn jwt_at(&mut self, text: &[u8], j: usize, out: &mut Vec<Span>) {
+        if j < self.jwt_next {
+            return;
+        }
+        if j < 2 || &text[j - 2..j] != b"ey" {
+            return;
+        }
+        let s = j - 2;
+        if s > 0 && (is_b64url(text[s - 1]) || text[s - 1] == b'.') {
+            return;
+        }
+        let h_end = run_end(text, s, MAX_JWT_HEADER);
+        self.jwt_next = h_end;
+        if h_end >= text.len() || text[h_end] != b'.' || !header_has_alg(&text[s..h_end]) {
+            return;
+        }
+        let p_end = run_end(text, h_end + 1, MAX_JWT_PART);
+        if p_end == h_end + 1 || p_end >= text.len() || text[p_end] != b'.' {
+            return;
+        }
+        let sig_end = run_end(text, p_end + 1, MAX_JWT_PART);
+        if sig_end < text.len() && is_b64url(text[sig_end]) {
+            return;
+        }
+        push(out, s, sig_end);
+        self.jwt_next = sig_end;
     }
 }
 
@@ -336,37 +365,6 @@ pub(super) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn is_b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-fn find_jwt(text: &[u8], out: &mut Vec<Span>) {
-    // Search for the rare `J` of `eyJ`, not the common `e`.
-    let mut at = 0;
-    while let Some(off) = find_byte(&text[at..], b'J') {
-        let j = at + off;
-        at = j + 1;
-        if j < 2 || &text[j - 2..j] != b"ey" {
-            continue;
-        }
-        let s = j - 2;
-        if s > 0 && (is_b64url(text[s - 1]) || text[s - 1] == b'.') {
-            continue;
-        }
-        let h_end = run_end(text, s, MAX_JWT_HEADER);
-        at = h_end.max(at);
-        if h_end >= text.len() || text[h_end] != b'.' || !header_has_alg(&text[s..h_end]) {
-            continue;
-        }
-        let p_end = run_end(text, h_end + 1, MAX_JWT_PART);
-        if p_end == h_end + 1 || p_end >= text.len() || text[p_end] != b'.' {
-            continue;
-        }
-        let sig_end = run_end(text, p_end + 1, MAX_JWT_PART);
-        if sig_end < text.len() && is_b64url(text[sig_end]) {
-            continue;
-        }
-        push(out, s, sig_end);
-        at = sig_end;
-    }
 }
 
 /// End of the base64url run at `s`; `s + cap + 1` marks a run longer than `cap`.
