@@ -100,6 +100,37 @@ def test_pii_the_model_writes_is_masked_in_plain_and_streamed_answers(gw, mock_p
     assert text == "The admin is [EMAIL_1], server [IP_ADDRESS_1]."
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_call_arguments_get_the_clients_values_back(gw, mock_provider, stream):
+    # The model (the mock, told by header) calls a tool with the placeholder it was sent;
+    # the client's tool gets the real address. The provider never saw it.
+    tag = new_tag()
+    mock = {"x-mock-tool-call": "send_mail", "x-mock-stream-chunks": "7", "x-mock-write-bytes": "5",
+            "x-mock-tool-args": json.dumps({"to": "[EMAIL_1]", "cc": "root@corp.example.org"})}
+    messages = [{"role": "user", "content": "Mail jane.doe@example.com the report."}]
+    c = client(gw, tag, **mock)
+    if stream:
+        chunks = list(c.chat.completions.create(model="gpt-4o", stream=True, messages=messages))
+        args = "".join(tc.function.arguments or "" for ch in chunks if ch.choices
+                       for tc in (ch.choices[0].delta.tool_calls or []))
+        finishes = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+        assert finishes == ["tool_calls"]
+    else:
+        call = c.chat.completions.create(model="gpt-4o", messages=messages).choices[0].message.tool_calls[0]
+        assert call.function.name == "send_mail"
+        args = call.function.arguments
+    # The address the model made up itself is masked, as in text.
+    assert json.loads(args) == {"to": "jane.doe@example.com", "cc": "[EMAIL_2]"}
+    assert "jane.doe@example.com" not in upstream_bodies(mock_provider, tag)
+
+    a = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0, timeout=30,
+                            default_headers=mock)
+    with a.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=messages) as s:
+        final = s.get_final_message()
+    tool = [b for b in final.content if b.type == "tool_use"][0]
+    assert tool.input == {"to": "jane.doe@example.com", "cc": "[EMAIL_2]"}
+
+
 def test_a_card_is_refused_with_content_filter_and_never_sent(gw, mock_provider):
     tag = new_tag()
     with pytest.raises(openai.BadRequestError) as e:

@@ -4,7 +4,8 @@
 //! only the text that could still begin a match (see `pii::OutputGuard`), so the rest
 //! reaches the client in order and at once. A stream stopped midway ends with a valid
 //! final event: OpenAI `finish_reason: "content_filter"` then `[DONE]`; Anthropic an
-//! `error` event. Tool-call arguments are not rewritten.
+//! `error` event. Tool calls are guarded like text: their arguments (OpenAI) or the strings
+//! of their input (Anthropic) are masked and restored, streamed pieces included.
 
 use serde_json::{json, Value};
 
@@ -60,11 +61,23 @@ impl AnswerGuard {
                 if let Some(Value::Array(blocks)) = v.get_mut("content") {
                     let mut keep = blocks.len();
                     for (i, b) in blocks.iter_mut().enumerate() {
-                        let Some(Value::String(text)) = b.get_mut("text") else {
-                            continue;
+                        let tool = b.get("type").and_then(Value::as_str) == Some("tool_use");
+                        let stopped = if tool {
+                            b.get_mut("input").is_some_and(|input| {
+                                self.filter_strings(input, &mut acted, &mut changed)
+                            })
+                        } else {
+                            match b.get_mut("text") {
+                                Some(Value::String(text)) => {
+                                    self.filter_text(text, &mut acted, &mut changed)
+                                }
+                                _ => false,
+                            }
                         };
-                        if self.filter_text(text, &mut acted, &mut changed) {
-                            keep = i + 1;
+                        if stopped {
+                            // A text block keeps what came before the value; a tool call
+                            // with a blocked input is not sent at all.
+                            keep = if tool { i } else { i + 1 };
                             stop = true;
                             break;
                         }
@@ -79,10 +92,27 @@ impl AnswerGuard {
             _ => {
                 if let Some(Value::Array(choices)) = v.get_mut("choices") {
                     for c in choices.iter_mut() {
-                        let Some(Value::String(text)) = c.pointer_mut("/message/content") else {
-                            continue;
-                        };
-                        if self.filter_text(text, &mut acted, &mut changed) {
+                        let mut stopped = false;
+                        if let Some(Value::String(text)) = c.pointer_mut("/message/content") {
+                            stopped = self.filter_text(text, &mut acted, &mut changed);
+                        }
+                        if let Some(Value::Array(calls)) = c.pointer_mut("/message/tool_calls") {
+                            for call in calls.iter_mut() {
+                                if let Some(Value::String(args)) =
+                                    call.pointer_mut("/function/arguments")
+                                {
+                                    if !stopped {
+                                        stopped = self.filter_text(args, &mut acted, &mut changed);
+                                    }
+                                }
+                            }
+                        }
+                        if stopped {
+                            // No tool call goes out of a stopped answer: its arguments may
+                            // be cut.
+                            if let Some(m) = c.get_mut("message").and_then(Value::as_object_mut) {
+                                m.remove("tool_calls");
+                            }
                             c["finish_reason"] = json!("content_filter");
                             changed = true;
                         }
@@ -105,6 +135,21 @@ impl AnswerGuard {
         self.enforce && piece.blocked.is_some()
     }
 
+    /// Every string inside a tool's input (keys stay), each through its own output guard;
+    /// true when one stopped the answer.
+    fn filter_strings(&self, v: &mut Value, acted: &mut Vec<Acted>, changed: &mut bool) -> bool {
+        match v {
+            Value::String(text) => self.filter_text(text, acted, changed),
+            Value::Array(items) => items
+                .iter_mut()
+                .any(|item| self.filter_strings(item, acted, changed)),
+            Value::Object(fields) => fields
+                .values_mut()
+                .any(|item| self.filter_strings(item, acted, changed)),
+            _ => false,
+        }
+    }
+
     /// The guard for a streamed answer.
     pub fn stream(self) -> GuardedStream {
         let guard = (self.api != Format::Anthropic).then(|| self.output_guard());
@@ -114,6 +159,7 @@ impl AnswerGuard {
             guard,
             template: None,
             text_block: None,
+            tools: Vec::new(),
             stopped: false,
             acted: Vec::new(),
         }
@@ -152,6 +198,9 @@ pub struct GuardedStream {
     template: Option<String>,
     /// Anthropic: index of the open text block.
     text_block: Option<u64>,
+    /// One guard per tool call being streamed: OpenAI's tool call index, Anthropic's
+    /// content block index.
+    tools: Vec<(u64, OutputGuard)>,
     stopped: bool,
     /// Rules that acted so far (output side).
     pub acted: Vec<Acted>,
@@ -231,6 +280,13 @@ impl GuardedStream {
                 .then(|| choices[0].pointer("/delta/content")?.as_str())
                 .flatten()
         });
+        if let Some(v) = parsed
+            .as_ref()
+            .filter(|v| v.pointer("/choices/0/delta/tool_calls").is_some())
+        {
+            self.openai_tool_chunk(v.clone(), data, out);
+            return;
+        }
         let (Some(mut v), Some(text)) = (parsed.clone(), content.map(str::to_string)) else {
             let terminal = trimmed == "[DONE]"
                 || parsed.as_ref().is_some_and(|v| {
@@ -280,8 +336,71 @@ impl GuardedStream {
         }
     }
 
+    /// The guard of tool call (or block) `index`, made on first use.
+    fn tool_guard(&mut self, index: u64) -> &mut OutputGuard {
+        let at = match self.tools.iter().position(|(i, _)| *i == index) {
+            Some(at) => at,
+            None => {
+                self.tools.push((index, self.answer.output_guard()));
+                self.tools.len() - 1
+            }
+        };
+        &mut self.tools[at].1
+    }
+
+    /// OpenAI: a chunk carrying pieces of tool call arguments; each call's pieces go
+    /// through that call's guard.
+    fn openai_tool_chunk(&mut self, mut v: Value, data: &str, out: &mut Vec<u8>) {
+        let finished = !v["choices"][0]["finish_reason"].is_null();
+        let mut blocked = false;
+        if let Some(Value::Array(calls)) = v.pointer_mut("/choices/0/delta/tool_calls") {
+            for call in calls.iter_mut() {
+                let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let Some(Value::String(args)) = call.pointer_mut("/function/arguments") else {
+                    continue;
+                };
+                let guard = self.tool_guard(index);
+                let mut piece = guard.feed(args);
+                if finished && piece.blocked.is_none() {
+                    let rest = guard.finish();
+                    piece.text.push_str(&rest.text);
+                    piece.findings.extend(rest.findings);
+                    piece.blocked = rest.blocked;
+                    self.tools.retain(|(i, _)| *i != index);
+                }
+                note(&mut self.acted, &piece, self.answer.enforce);
+                blocked |= piece.blocked.is_some();
+                *args = piece.text;
+            }
+        }
+        if blocked && self.answer.enforce {
+            self.stop_openai(out);
+            return;
+        }
+        if finished {
+            self.flush(out);
+            if self.stopped {
+                return;
+            }
+        }
+        if self.answer.enforce {
+            out.extend(format!("data: {v}\n\n").into_bytes());
+        } else {
+            out.extend(format!("data: {data}\n\n").into_bytes());
+        }
+        self.template = Some(v.to_string());
+    }
+
     /// OpenAI: a chunk of the last chunk's shape carrying `content`, or finishing.
     fn openai_chunk(&self, content: Option<&str>, finish: Option<&str>) -> Vec<u8> {
+        let delta = match content {
+            Some(t) => json!({ "content": t }),
+            None => json!({}),
+        };
+        format!("data: {}\n\n", self.openai_chunk_value(delta, finish)).into_bytes()
+    }
+
+    fn openai_chunk_value(&self, delta: Value, finish: Option<&str>) -> Value {
         let template = self
             .template
             .as_deref()
@@ -290,15 +409,12 @@ impl GuardedStream {
             json!({"id": "chatcmpl-guard", "object": "chat.completion.chunk", "created": 0,
                    "model": "", "choices": [{"index": 0}]})
         });
-        c["choices"][0]["delta"] = match content {
-            Some(t) => json!({ "content": t }),
-            None => json!({}),
-        };
+        c["choices"][0]["delta"] = delta;
         c["choices"][0]["finish_reason"] = json!(finish);
         if let Some(u) = c.get_mut("usage") {
             *u = Value::Null;
         }
-        format!("data: {c}\n\n").into_bytes()
+        c
     }
 
     fn stop_openai(&mut self, out: &mut Vec<u8>) {
@@ -320,12 +436,43 @@ impl GuardedStream {
             .to_string();
         match kind.as_str() {
             "content_block_start" => {
-                if v.pointer("/content_block/type").and_then(Value::as_str) == Some("text") {
-                    self.flush(out);
-                    self.text_block = v.get("index").and_then(Value::as_u64);
-                    self.guard = Some(self.answer.output_guard());
+                match v.pointer("/content_block/type").and_then(Value::as_str) {
+                    Some("text") => {
+                        self.flush(out);
+                        self.text_block = v.get("index").and_then(Value::as_u64);
+                        self.guard = Some(self.answer.output_guard());
+                    }
+                    Some("tool_use") => {
+                        self.flush(out);
+                        self.tool_guard(v.get("index").and_then(Value::as_u64).unwrap_or(0));
+                    }
+                    _ => {}
                 }
-                out.extend(raw_event(name, data));
+                if !self.stopped {
+                    out.extend(raw_event(name, data));
+                }
+            }
+            "content_block_delta"
+                if v.pointer("/delta/type").and_then(Value::as_str) == Some("input_json_delta")
+                    && !self.tools.is_empty() =>
+            {
+                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let json = v
+                    .pointer("/delta/partial_json")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let piece = self.tool_guard(index).feed(&json);
+                self.take(&piece);
+                if !self.answer.enforce {
+                    out.extend(raw_event(name, data));
+                } else if !piece.text.is_empty() {
+                    v["delta"]["partial_json"] = json!(piece.text);
+                    out.extend(named("content_block_delta", &v));
+                }
+                if piece.blocked.is_some() && self.answer.enforce {
+                    self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
+                }
             }
             "content_block_delta"
                 if v.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta")
@@ -373,8 +520,46 @@ impl GuardedStream {
         self.stopped = true;
     }
 
-    /// Releases the text held by the current guard (ends it).
+    /// Releases what the guards hold (ends them): the text, then each tool call's.
     fn flush(&mut self, out: &mut Vec<u8>) {
+        self.flush_text(out);
+        for (index, mut guard) in std::mem::take(&mut self.tools) {
+            if self.stopped {
+                return;
+            }
+            let piece = guard.finish();
+            self.take(&piece);
+            if !self.answer.enforce {
+                continue;
+            }
+            if !piece.text.is_empty() {
+                out.extend(match self.answer.api {
+                    Format::Anthropic => named(
+                        "content_block_delta",
+                        &json!({"type": "content_block_delta", "index": index,
+                                "delta": {"type": "input_json_delta", "partial_json": piece.text}}),
+                    ),
+                    _ => self.openai_tool_args(index, &piece.text),
+                });
+            }
+            if let Some(entity) = piece.blocked.as_deref() {
+                match self.answer.api {
+                    Format::Anthropic => self.stop_anthropic(entity, out),
+                    _ => self.stop_openai(out),
+                }
+            }
+        }
+    }
+
+    /// OpenAI: a chunk of the last chunk's shape carrying more arguments of tool call
+    /// `index`.
+    fn openai_tool_args(&self, index: u64, args: &str) -> Vec<u8> {
+        let delta = json!({"tool_calls": [{"index": index, "function": {"arguments": args}}]});
+        format!("data: {}\n\n", self.openai_chunk_value(delta, None)).into_bytes()
+    }
+
+    /// Releases the text held by the text guard (ends it).
+    fn flush_text(&mut self, out: &mut Vec<u8>) {
         let Some(mut guard) = self.guard.take() else {
             return;
         };

@@ -241,3 +241,175 @@ fn content_spots_are_found_only_in_plain_text_chunks() {
         assert!(ContentSpot::find(other).is_none(), "{other}");
     }
 }
+
+/// An OpenAI stream answering with one tool call whose arguments come in `pieces`.
+fn openai_tool_stream(pieces: &[&str]) -> String {
+    let chunk = |delta: Value, finish: Value| {
+        let c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    };
+    let mut s = chunk(
+        json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "call_1",
+               "type": "function", "function": {"name": "send_mail", "arguments": ""}}]}),
+        Value::Null,
+    );
+    for p in pieces {
+        s.push_str(&chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}),
+            Value::Null,
+        ));
+    }
+    s.push_str(&chunk(json!({}), json!("tool_calls")));
+    s.push_str("data: [DONE]\n\n");
+    s
+}
+
+/// (the tool call's arguments, finish reasons, done) of an OpenAI stream.
+fn read_openai_tool(bytes: &[u8]) -> (String, Vec<String>, bool) {
+    let mut p = SseParser::new();
+    p.feed(bytes);
+    let (mut args, mut finishes, mut done) = (String::new(), vec![], false);
+    while let Some(ev) = p.next_event() {
+        assert!(!done, "an event after [DONE]: {}", ev.data);
+        if ev.data == "[DONE]" {
+            done = true;
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(&ev.data).unwrap_or_else(|e| panic!("{e}: {}", ev.data));
+        if let Some(a) = v
+            .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+            .and_then(Value::as_str)
+        {
+            args.push_str(a);
+        }
+        if let Some(f) = v
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+        {
+            finishes.push(f.to_string());
+        }
+    }
+    assert!(!p.has_partial_event());
+    (args, finishes, done)
+}
+
+#[test]
+fn tool_call_arguments_are_restored_and_masked_in_plain_answers() {
+    let g = guard(json!({"pii": {}}));
+    let answer = answer_for(&g, Format::OpenAi, "my mail is jane.doe@example.com");
+    let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "send_mail",
+            "arguments": "{\"to\":\"[EMAIL_1]\",\"cc\":\"root@corp.example.org\"}"}}]},
+        "finish_reason": "tool_calls"}]});
+    let (out, acted) = answer.filter_body(body.to_string().as_bytes());
+    let v: Value = serde_json::from_slice(&out.expect("changed")).unwrap();
+    let args = v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(args).unwrap(),
+        json!({"to": "jane.doe@example.com", "cc": "[EMAIL_2]"})
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(header_of(&acted), "pii.email:mask");
+
+    let answer = answer_for(&g, Format::Anthropic, "call me at 010-1234-5678");
+    let body = json!({"type": "message", "content": [{"type": "tool_use", "id": "toolu_1",
+        "name": "dial", "input": {"number": "[PHONE_1]", "retry": 2, "notes": ["ok"]}}],
+        "stop_reason": "tool_use"});
+    let (out, _) = answer.filter_body(body.to_string().as_bytes());
+    let v: Value = serde_json::from_slice(&out.expect("changed")).unwrap();
+    assert_eq!(
+        v["content"][0]["input"],
+        json!({"number": "010-1234-5678", "retry": 2, "notes": ["ok"]})
+    );
+    assert_eq!(v["stop_reason"], "tool_use");
+}
+
+#[test]
+fn a_blocked_value_in_tool_arguments_stops_the_answer_without_the_call() {
+    let g = guard(json!({"pii": {"output": {"action": "block"}}}));
+    let answer = answer_for(&g, Format::OpenAi, "hi");
+    let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "pay",
+            "arguments": "{\"card\":\"4111 1111 1111 1111\"}"}}]}, "finish_reason": "tool_calls"}]});
+    let (out, acted) = answer.filter_body(body.to_string().as_bytes());
+    let v: Value = serde_json::from_slice(&out.expect("changed")).unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+    assert!(v["choices"][0]["message"].get("tool_calls").is_none());
+    assert!(!v.to_string().contains("4111"));
+    assert_eq!(header_of(&acted), "pii.credit_card:block");
+
+    let up = openai_tool_stream(&["{\"card\":\"4111 1111 ", "1111 1111\"}"]);
+    for split in (0..up.len()).step_by(11) {
+        let mut s = answer_for(&g, Format::OpenAi, "hi").stream();
+        let out = run(&mut s, up.as_bytes(), split);
+        let (args, finishes, done) = read_openai_tool(&out);
+        assert!(!args.contains("1111 1111 1111"), "split {split}: {args}");
+        assert_eq!(finishes, vec!["content_filter"], "split {split}");
+        assert!(done && s.stopped());
+    }
+}
+
+#[test]
+fn streamed_tool_arguments_are_restored_and_masked_at_every_split() {
+    let g = guard(json!({"pii": {}}));
+    let up = openai_tool_stream(&[
+        "{\"to\":\"[EMA",
+        "IL_1]\",\"cc\":\"root@corp.exa",
+        "mple.org\"}",
+    ]);
+    for split in 0..up.len() {
+        let mut s = answer_for(&g, Format::OpenAi, "my mail is jane.doe@example.com").stream();
+        let out = run(&mut s, up.as_bytes(), split);
+        let (args, finishes, done) = read_openai_tool(&out);
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap_or_else(|e| panic!("{e}: {args}")),
+            json!({"to": "jane.doe@example.com", "cc": "[EMAIL_2]"}),
+            "split {split}"
+        );
+        assert_eq!(finishes, vec!["tool_calls"], "split {split}");
+        assert!(done);
+        assert_eq!(header_of(&s.acted), "pii.email:mask");
+    }
+
+    // Anthropic: the tool's input arrives as pieces of JSON text.
+    let mut up = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"dial\",\"input\":{}}}\n\n");
+    for p in [
+        "{\"number\": \"[PHO",
+        "NE_1]\", \"alt\": \"010-9",
+        "876-5432\"}",
+    ] {
+        let d = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}});
+        up.push_str(&format!("event: content_block_delta\ndata: {d}\n\n"));
+    }
+    up.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    for split in (0..up.len()).step_by(3) {
+        let mut s = answer_for(&g, Format::Anthropic, "call me at 010-1234-5678").stream();
+        let out = run(&mut s, up.as_bytes(), split);
+        let mut p = SseParser::new();
+        p.feed(&out);
+        let (mut json_text, mut names) = (String::new(), vec![]);
+        while let Some(ev) = p.next_event() {
+            let v: Value = serde_json::from_str(&ev.data).unwrap();
+            assert_eq!(v["type"].as_str(), Some(ev.event.as_str()));
+            if let Some(t) = v.pointer("/delta/partial_json").and_then(Value::as_str) {
+                json_text.push_str(t);
+            }
+            names.push(ev.event);
+        }
+        assert_eq!(
+            serde_json::from_str::<Value>(&json_text).unwrap(),
+            json!({"number": "010-1234-5678", "alt": "[PHONE_2]"}),
+            "split {split}"
+        );
+        let stop = names
+            .iter()
+            .position(|n| n == "content_block_stop")
+            .unwrap();
+        assert!(names[..stop].iter().all(|n| n != "message_delta"));
+        assert_eq!(names.last().map(String::as_str), Some("message_stop"));
+    }
+}
