@@ -353,6 +353,16 @@ impl GuardedStream {
     fn openai_tool_chunk(&mut self, mut v: Value, data: &str, out: &mut Vec<u8>) {
         let finished = !v["choices"][0]["finish_reason"].is_null();
         let mut blocked = false;
+        // Text beside the calls (rare) goes through the text guard.
+        if let (Some(Value::String(text)), Some(guard)) = (
+            v.pointer_mut("/choices/0/delta/content"),
+            self.guard.as_mut(),
+        ) {
+            let piece = guard.feed(text);
+            note(&mut self.acted, &piece, self.answer.enforce);
+            blocked |= piece.blocked.is_some();
+            *text = piece.text;
+        }
         if let Some(Value::Array(calls)) = v.pointer_mut("/choices/0/delta/tool_calls") {
             for call in calls.iter_mut() {
                 let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);

@@ -413,3 +413,18 @@ fn streamed_tool_arguments_are_restored_and_masked_at_every_split() {
         assert_eq!(names.last().map(String::as_str), Some("message_stop"));
     }
 }
+
+#[test]
+fn text_beside_tool_calls_in_one_chunk_is_guarded_too() {
+    let g = guard(json!({"pii": {}}));
+    let c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "delta": {"content": "I will mail root@corp.example.org now. ",
+            "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "send_mail", "arguments": "{}"}}]}, "finish_reason": null}]});
+    let up = format!("data: {c}\n\n{}", openai_stream(&[]));
+    let mut s = answer_for(&g, Format::OpenAi, "hi").stream();
+    let out = run(&mut s, up.as_bytes(), up.len());
+    let (text, _, done) = read_openai(&out);
+    assert_eq!(text, "I will mail [EMAIL_1] now. ");
+    assert!(done);
+}
