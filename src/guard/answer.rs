@@ -434,7 +434,7 @@ impl GuardedStream {
     }
 
     fn anthropic_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
-        let Ok(mut v) = serde_json::from_str::<Value>(data.trim()) else {
+        let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
             self.flush(out);
             out.extend(raw_event(name, data));
             return;
@@ -473,16 +473,7 @@ impl GuardedStream {
                     .unwrap_or("")
                     .to_string();
                 let piece = self.tool_guard(index).feed(&json);
-                self.take(&piece);
-                if !self.answer.enforce {
-                    out.extend(raw_event(name, data));
-                } else if !piece.text.is_empty() {
-                    v["delta"]["partial_json"] = json!(piece.text);
-                    out.extend(named("content_block_delta", &v));
-                }
-                if piece.blocked.is_some() && self.answer.enforce {
-                    self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
-                }
+                self.anthropic_delta(piece, "partial_json", v, name, data, out);
             }
             "content_block_delta"
                 if v.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta")
@@ -498,16 +489,7 @@ impl GuardedStream {
                     .as_mut()
                     .map(|g| g.feed(&text))
                     .unwrap_or_default();
-                self.take(&piece);
-                if !self.answer.enforce {
-                    out.extend(raw_event(name, data));
-                } else if !piece.text.is_empty() {
-                    v["delta"]["text"] = json!(piece.text);
-                    out.extend(named("content_block_delta", &v));
-                }
-                if piece.blocked.is_some() && self.answer.enforce {
-                    self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
-                }
+                self.anthropic_delta(piece, "text", v, name, data, out);
             }
             "content_block_stop" | "message_delta" | "message_stop" | "error" => {
                 // The end of a text block, the message or an error: what is held goes first.
@@ -518,6 +500,28 @@ impl GuardedStream {
             }
             // ping, tool input deltas, events added later: as they are.
             _ => out.extend(raw_event(name, data)),
+        }
+    }
+
+    /// Anthropic: a delta event whose `field` (text or tool input) became `piece`.
+    fn anthropic_delta(
+        &mut self,
+        piece: OutputPiece,
+        field: &str,
+        mut v: Value,
+        name: &str,
+        data: &str,
+        out: &mut Vec<u8>,
+    ) {
+        self.take(&piece);
+        if !self.answer.enforce {
+            out.extend(raw_event(name, data));
+        } else if !piece.text.is_empty() {
+            v["delta"][field] = json!(piece.text);
+            out.extend(named("content_block_delta", &v));
+        }
+        if piece.blocked.is_some() && self.answer.enforce {
+            self.stop_anthropic(piece.blocked.as_deref().unwrap_or("output"), out);
         }
     }
 

@@ -36,6 +36,11 @@ fn openai_stream(pieces: &[&str]) -> String {
 
 /// (text, finish reasons, done) of an OpenAI stream; every event must parse.
 fn read_openai(bytes: &[u8]) -> (String, Vec<String>, bool) {
+    read_openai_at(bytes, "/choices/0/delta/content")
+}
+
+/// (the strings at `pointer` joined, finish reasons, done) of an OpenAI stream.
+fn read_openai_at(bytes: &[u8], pointer: &str) -> (String, Vec<String>, bool) {
     let mut p = SseParser::new();
     p.feed(bytes);
     let (mut text, mut finishes, mut done) = (String::new(), vec![], false);
@@ -47,10 +52,7 @@ fn read_openai(bytes: &[u8]) -> (String, Vec<String>, bool) {
         }
         let v: Value =
             serde_json::from_str(&ev.data).unwrap_or_else(|e| panic!("{e}: {}", ev.data));
-        if let Some(t) = v
-            .pointer("/choices/0/delta/content")
-            .and_then(Value::as_str)
-        {
+        if let Some(t) = v.pointer(pointer).and_then(Value::as_str) {
             text.push_str(t);
         }
         if let Some(f) = v
@@ -267,32 +269,7 @@ fn openai_tool_stream(pieces: &[&str]) -> String {
 
 /// (the tool call's arguments, finish reasons, done) of an OpenAI stream.
 fn read_openai_tool(bytes: &[u8]) -> (String, Vec<String>, bool) {
-    let mut p = SseParser::new();
-    p.feed(bytes);
-    let (mut args, mut finishes, mut done) = (String::new(), vec![], false);
-    while let Some(ev) = p.next_event() {
-        assert!(!done, "an event after [DONE]: {}", ev.data);
-        if ev.data == "[DONE]" {
-            done = true;
-            continue;
-        }
-        let v: Value =
-            serde_json::from_str(&ev.data).unwrap_or_else(|e| panic!("{e}: {}", ev.data));
-        if let Some(a) = v
-            .pointer("/choices/0/delta/tool_calls/0/function/arguments")
-            .and_then(Value::as_str)
-        {
-            args.push_str(a);
-        }
-        if let Some(f) = v
-            .pointer("/choices/0/finish_reason")
-            .and_then(Value::as_str)
-        {
-            finishes.push(f.to_string());
-        }
-    }
-    assert!(!p.has_partial_event());
-    (args, finishes, done)
+    read_openai_at(bytes, "/choices/0/delta/tool_calls/0/function/arguments")
 }
 
 #[test]
