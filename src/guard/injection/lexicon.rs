@@ -3,6 +3,7 @@
 //! European languages. A word may belong to several concepts; the rules combine concepts
 //! within word windows, so a new phrasing of a known idea still matches.
 
+use crate::guard::swar::chunk;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -305,7 +306,7 @@ impl Hasher for FxHasher {
         let mut h = self.0;
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            let v = chunk(c);
             h = (h.rotate_left(5) ^ v).wrapping_mul(K);
         }
         for &b in chunks.remainder() {
@@ -383,7 +384,7 @@ fn key_head_tag(w: &[u8]) -> (u64, u32) {
     if w.len() > 8 {
         let mut chunks = w[8..].chunks_exact(8);
         for c in &mut chunks {
-            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            let v = chunk(c);
             h = (h.rotate_left(5) ^ v).wrapping_mul(K);
         }
         h = (h.rotate_left(5) ^ load(chunks.remainder())).wrapping_mul(K);

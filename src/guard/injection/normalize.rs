@@ -10,6 +10,8 @@
 //! Greek look-alikes are folded per word (see [`Words`]) so genuine Russian or Greek text
 //! keeps its letters.
 
+use crate::guard::swar::{bytes_equal, chunk, in_range, load8, movemask, HI};
+
 /// The folded text of one input: lower case, compatibility characters folded, invisible
 /// characters removed. Punctuation and line breaks are kept (template tokens and fake
 /// conversation turns are read from here).
@@ -72,7 +74,7 @@ fn ascii_lowercase(raw: &str) -> Option<String> {
     let mut chunks = b.chunks_exact(8);
     let mut i = 0;
     for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let x = chunk(c);
         if x & HI != 0 {
             return None;
         }
@@ -358,38 +360,10 @@ const WORD_BYTE: [u8; 256] = {
     t
 };
 
-pub(super) const LO: u64 = 0x0101_0101_0101_0101;
-pub(super) const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Eight bytes of `b` from `i`, little-endian, if there are eight.
-#[inline(always)]
-pub(super) fn load8(b: &[u8], i: usize) -> Option<u64> {
-    let c = b.get(i..i + 8)?;
-    Some(u64::from_le_bytes([
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-    ]))
-}
-
-/// The high bit of each byte of `x` that equals `c`.
-#[inline(always)]
-pub(super) fn bytes_equal(x: u64, c: u8) -> u64 {
-    let y = x ^ (LO * u64::from(c));
-    // A byte's high bit ends up set iff the byte is not zero; no carries between bytes.
-    !(((y & !HI) + !HI) | y) & HI
-}
-
 /// The high bit of each byte of `x` that is `a`..=`z`, and of each that is `0`..=`9`.
 #[inline(always)]
 pub(super) fn lower_and_digit(x: u64) -> (u64, u64) {
     (in_range(x, b'a', b'z'), in_range(x, b'0', b'9'))
-}
-
-/// The high bit of each byte of `x` in `lo..=hi` (both below 0x80).
-#[inline(always)]
-fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    // Only the low seven bits are added, so no carry crosses into the next byte.
-    let y = x & !HI;
-    y.wrapping_add(LO * u64::from(0x80 - lo)) & !y.wrapping_add(LO * u64::from(0x7f - hi)) & !x & HI
 }
 
 /// Where the next word character (`word`) or non-word character (`!word`) is in `s`;
@@ -461,13 +435,6 @@ fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
     })
 }
 
-/// The high bit of each byte of `m` gathered into the low eight bits.
-#[inline(always)]
-fn movemask(m: u64) -> u64 {
-    // Byte k's bit lands on bit 56 + k; no two partial products overlap.
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
 /// [`tokens`] of an all-ASCII text, read from bitmaps: bit `i` of `word` says byte `i` is
 /// a word byte, of `other` that it is one but not `a`..=`z`. Eight bytes are classified at
 /// once, and tokens start and end where the `word` bitmap flips, so a token costs a few
@@ -490,7 +457,7 @@ impl AsciiTokens {
         let mut other = vec![0u64; b.len() / 64 + 1];
         let mut chunks = b.chunks_exact(8);
         for (k, c) in (&mut chunks).enumerate() {
-            let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            let x = chunk(c);
             if x & HI != 0 {
                 return None;
             }

@@ -8,7 +8,8 @@
 //!   images that carry data, and the CJK phrasings (no spaces to split words on).
 
 use super::lexicon::*;
-use super::normalize::{bytes_equal, load8, lower_and_digit, Words, HI};
+use super::normalize::{lower_and_digit, Words};
+use crate::guard::swar::{bytes_equal, load8, HI};
 
 /// A kind of evidence. Names appear in logs, metrics and the `x-llm-guard` header, so
 /// they are short ASCII and never contain the text that fired them.

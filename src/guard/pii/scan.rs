@@ -7,6 +7,7 @@ use super::ip::Ips;
 use super::numeric::{self, group_like, is_piece_byte, Numbers};
 use super::secret::{self, pem_extent, Blocks};
 use super::PolicyInner;
+use crate::guard::swar::{bytes_equal, chunk, in_range};
 
 /// A raw hit of a built-in detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,31 +106,18 @@ fn find_anchored(policy: &PolicyInner, text: &[u8], out: &mut Vec<Span>) {
 
 /// Calls `f` in order with the position of every `J`, every byte from `-` to `@`
 /// (`- . : = @`, the digits, `/ ; < > ?`) except a digit right after a digit (the number
-/// detector reads a whole piece from its first digit), and of a few other bytes (`f`
-/// checks the byte). Eight bytes at a time.
+/// detector reads a whole piece from its first digit), and of every byte of a last
+/// chunk shorter than eight (`f` checks the byte).
 fn for_each_anchor(text: &[u8], mut f: impl FnMut(usize)) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const J: u64 = LO * b'J' as u64;
-    // Per byte, without carries between bytes: the low seven bits above `lo` and below
-    // `hi`, the high bit clear.
-    let between = |w: u64, lo: u8, hi: u8| {
-        let t = w & LOW7;
-        (LO * (127 + u64::from(hi)) - t) & !w & (t + LO * (127 - u64::from(lo))) & HI
-    };
     let mut chunks = text.chunks_exact(8);
     let mut base = 0;
     let mut prev_digits = 0;
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let digits = between(w, b'/', b':');
+        let w = chunk(c);
+        let digits = in_range(w, b'0', b'9');
         let digit_after_digit = digits & ((digits << 8) | (prev_digits >> 56));
         prev_digits = digits;
-        // The `J` bytes, and sometimes a `K` just above one (a borrow).
-        let j = w ^ J;
-        let m_j = j.wrapping_sub(LO) & !j & HI;
-        let mut m = (between(w, b',', b'A') & !digit_after_digit) | m_j;
+        let mut m = (in_range(w, b'-', b'@') & !digit_after_digit) | bytes_equal(w, b'J');
         while m != 0 {
             f(base + (m.trailing_zeros() / 8) as usize);
             m &= m - 1;
@@ -247,16 +235,10 @@ pub(super) fn holdback(t: &[u8]) -> usize {
 
 /// Where the first `a` byte of `hay` is, eight bytes at a time.
 pub(super) fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let va = LO * u64::from(a);
-    // Flags zero bytes; the lowest flag is always exact (borrows only run upwards).
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let mut chunks = hay.chunks_exact(8);
     let mut i = 0;
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let m = zero(w ^ va);
+        let m = bytes_equal(chunk(c), a);
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }

@@ -8,6 +8,7 @@
 
 use super::entity::Builtin;
 use super::scan::{find_byte, Span};
+use crate::guard::swar::{chunk, in_range};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
 pub(super) const MAX_PEM: usize = 16 * 1024;
@@ -49,15 +50,10 @@ const MIN_KEY: usize = 15;
 /// chunk of word bytes are read; a chunk with a byte below `-` (space, newline, most
 /// punctuation) is passed over in a few operations.
 pub(super) fn find_tokens(text: &[u8], out: &mut Vec<Span>) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let mut q = 0;
     while q + 8 <= text.len() {
         let c = &text[q..q + 8];
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Non-zero exactly when a byte is below `-` (a borrow only runs up from one).
-        let below = w.wrapping_sub(LO * u64::from(b'-')) & !w & HI;
-        if below != 0 || !c.iter().all(|&b| is_word(b)) {
+        if in_range(chunk(c), 0, b'-' - 1) != 0 || !c.iter().all(|&b| is_word(b)) {
             q += 8;
             continue;
         }
