@@ -162,14 +162,12 @@ fn piece_at(text: &[u8], st: usize) -> Piece {
         lower += usize::from(class == LOWER);
         i += 1;
     }
-    let len = i - st;
     Piece {
         start: st,
         end: i,
         long_digits: digits >= 3 && upper + lower == 0,
         has_digit: digits > 0,
-        // [`group_like`], from the counts.
-        group_like: len <= MAX_GROUP && (digits > 0 || (len <= 4 && upper == len)),
+        group_like: group_like(&text[st..i]),
     }
 }
 
