@@ -17,11 +17,12 @@
 
 use serde_json::Value;
 
-use crate::config::{Config, Fallback, Format, Provider};
+use crate::api::Api;
+use crate::config::{Config, Fallback, Provider};
 use crate::errors::UserError;
 use crate::exchange::BodyKind;
 use crate::providers::translate::{Direction, StreamBack};
-use crate::providers::{self, anthropic, openai};
+use crate::providers::{self, openai};
 use crate::sse::SseParser;
 
 /// What one attempt sends upstream.
@@ -31,8 +32,8 @@ pub struct AttemptPlan {
     pub provider: String,
     /// The model the provider serves for the client's public model.
     pub model: String,
-    pub client_api: Format,
-    pub upstream_format: Format,
+    pub client_api: Api,
+    pub upstream_format: Api,
     pub stream: bool,
     /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
     pub client_wants_stream_usage: bool,
@@ -66,19 +67,15 @@ pub enum AttemptError {
     User(UserError),
 }
 
-/// The client's wire format, from the header the downstream filter set.
-pub fn client_api(header: &str) -> Option<Format> {
-    match header {
-        "openai_chat" => Some(Format::OpenAi),
-        "anthropic_messages" => Some(Format::Anthropic),
-        _ => None,
-    }
+/// The client's API, from the header the downstream filter set.
+pub fn client_api(header: &str) -> Option<Api> {
+    Api::from_name(header)
 }
 
 /// Adapts the client's request body to the attempt's provider.
 pub fn plan_attempt(
     config: &Config,
-    client_api: Format,
+    client_api: Api,
     provider_name: &str,
     body: &[u8],
 ) -> Result<AttemptPlan, AttemptError> {
@@ -94,16 +91,9 @@ pub fn plan_attempt(
     };
     let provider = &route.providers[index];
     let mut req = providers::parse_object(body).map_err(AttemptError::User)?;
-    let summary = match client_api {
-        Format::Anthropic => anthropic::validate_request(&req),
-        _ => openai::validate_request(&req),
-    }
-    .map_err(AttemptError::User)?;
+    let summary = providers::validate_request(client_api, &req).map_err(AttemptError::User)?;
     let model = upstream_model(chain, &summary.model, provider_name, index)?;
-    let upstream_format = match (client_api, provider.format) {
-        (api, Format::Both) => api,
-        (_, format) => format,
-    };
+    let upstream_format = provider.format.api_for(client_api);
     let (path, body) = match Direction::between(client_api, upstream_format) {
         Some(direction) => (
             direction.upstream_path(),
@@ -113,10 +103,7 @@ pub fn plan_attempt(
         ),
         None => {
             req.insert("model".into(), Value::String(model.clone()));
-            let path = match client_api {
-                Format::Anthropic => "/v1/messages",
-                _ => "/v1/chat/completions",
-            };
+            let path = client_api.upstream_path();
             (path, Value::Object(req).to_string().into_bytes())
         }
     };
@@ -152,9 +139,9 @@ fn upstream_model(
 
 /// The provider's key in the provider's header; the other provider's header removed, so
 /// that a key set for an earlier attempt never reaches this one.
-fn key_headers(provider: &Provider, format: Format, plan: &mut AttemptPlan) {
+fn key_headers(provider: &Provider, format: Api, plan: &mut AttemptPlan) {
     match format {
-        Format::Anthropic => {
+        Api::AnthropicMessages => {
             plan.set_headers
                 .push(("anthropic-version", "2023-06-01".to_string()));
             plan.remove_headers.push("authorization");
@@ -274,14 +261,14 @@ const MAX_HELD_BYTES: usize = 64 * 1024;
 /// Watches a provider's event stream for its first token.
 #[derive(Debug)]
 pub struct FirstTokenGate {
-    format: Format,
+    format: Api,
     parser: SseParser,
     seen: usize,
     open: bool,
 }
 
 impl FirstTokenGate {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Api) -> Self {
         FirstTokenGate {
             format,
             parser: SseParser::new(),
@@ -322,7 +309,7 @@ impl FirstTokenGate {
             return true;
         }
         match self.format {
-            Format::Anthropic => {
+            Api::AnthropicMessages => {
                 let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
                 matches!(
                     kind,

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::api::{Api, ProviderFormat};
+use crate::config_error::valid_name;
+pub use crate::config_error::ConfigError;
 use crate::pricing::{default_prices, Price, PriceTable};
 
 /// Largest request body the filter will buffer (64 MiB). Envoy's own buffer limit must be
@@ -175,18 +178,10 @@ pub struct RawPrice {
     pub output: f64,
 }
 
-/// Wire format of an API or provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    OpenAi,
-    Anthropic,
-    Both,
-}
-
 #[derive(Debug, Clone)]
 pub struct Provider {
     pub name: String,
-    pub format: Format,
+    pub format: ProviderFormat,
     pub models: Vec<String>,
     /// The key, read from the environment at configure time. `None`: no key to inject.
     pub api_key: Option<String>,
@@ -247,16 +242,6 @@ pub struct Config {
     pub usage: Option<Usage>,
     pub guard: Option<crate::guard::Guard>,
     pub role: Role,
-}
-
-/// A configuration error, worded as the rule that was broken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid llm-gateway config: {}", self.0)
-    }
 }
 
 impl Config {
@@ -360,9 +345,9 @@ fn compile_route(
             )));
         }
         let format = match p.format.as_str() {
-            "openai" => Format::OpenAi,
-            "anthropic" => Format::Anthropic,
-            "both" => Format::Both,
+            "openai" => ProviderFormat::OpenAi,
+            "anthropic" => ProviderFormat::Anthropic,
+            "both" => ProviderFormat::Both,
             other => {
                 return Err(ConfigError(format!(
                     "{field}.format must be one of openai, anthropic, both (got {other:?})"
@@ -437,15 +422,6 @@ fn compile_route(
         fallback,
         aliases,
     })
-}
-
-/// A name that can travel in a header and a metric name: 1-64 of `[A-Za-z0-9_-]`.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn compile_fallback(raw: RawFallback, providers: &[Provider]) -> Result<Fallback, ConfigError> {
@@ -551,12 +527,12 @@ fn compile_usage(raw: RawUsage) -> Result<Usage, ConfigError> {
 
 impl Config {
     /// The API family a request path belongs to, if any. Query strings are ignored.
-    pub fn api_for_path(&self, path: &str) -> Option<Format> {
+    pub fn api_for_path(&self, path: &str) -> Option<Api> {
         let path = path.split('?').next().unwrap_or(path);
         if self.openai_chat_paths.iter().any(|p| p == path) {
-            Some(Format::OpenAi)
+            Some(Api::OpenAiChat)
         } else if self.anthropic_messages_paths.iter().any(|p| p == path) {
-            Some(Format::Anthropic)
+            Some(Api::AnthropicMessages)
         } else {
             None
         }
@@ -581,9 +557,9 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(
             c.api_for_path("/v1/chat/completions?x=1"),
-            Some(Format::OpenAi)
+            Some(Api::OpenAiChat)
         );
-        assert_eq!(c.api_for_path("/v1/messages"), Some(Format::Anthropic));
+        assert_eq!(c.api_for_path("/v1/messages"), Some(Api::AnthropicMessages));
         assert_eq!(c.api_for_path("/v1/models"), None);
         assert!(c.usage.is_none());
     }

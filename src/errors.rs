@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::config::Format;
+use crate::api::Api;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserError {
@@ -84,7 +84,7 @@ impl UserError {
     }
 
     /// The response body in the protocol's own error envelope.
-    pub fn envelope(&self, format: Format) -> Vec<u8> {
+    pub fn envelope(&self, format: Api) -> Vec<u8> {
         let param = match self {
             UserError::InvalidRequest { param, .. } => param.clone(),
             UserError::InvalidHeader { name, .. } => Some(name.clone()),
@@ -101,7 +101,7 @@ impl UserError {
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
-            Format::Anthropic => {
+            Api::AnthropicMessages => {
                 let kind = match self {
                     UserError::BodyTooLarge { .. } => "request_too_large",
                     UserError::InvalidApiKey(_) => "authentication_error",
@@ -113,7 +113,7 @@ impl UserError {
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})
             }
-            Format::OpenAi | Format::Both => json!({"error": {
+            Api::OpenAiChat => json!({"error": {
                 "message": self.message(),
                 "type": openai_type,
                 "param": param,
@@ -135,17 +135,17 @@ mod tests {
             message: "`messages` is required".into(),
             param: Some("messages".into()),
         };
-        let o: Value = serde_json::from_slice(&e.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&e.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["type"], "invalid_request_error");
         assert_eq!(o["error"]["param"], "messages");
         assert_eq!(o["error"]["code"], "invalid_request_error");
-        let a: Value = serde_json::from_slice(&e.envelope(Format::Anthropic)).unwrap();
+        let a: Value = serde_json::from_slice(&e.envelope(Api::AnthropicMessages)).unwrap();
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "invalid_request_error");
         assert_eq!(a["error"]["message"], "`messages` is required");
         let big = UserError::BodyTooLarge { limit: 10 };
         assert_eq!(big.status(), 413);
-        let o: Value = serde_json::from_slice(&big.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&big.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["code"], "request_too_large");
     }
 
@@ -155,13 +155,13 @@ mod tests {
             category: "pii.credit_card".into(),
         };
         assert_eq!(e.status(), 400);
-        let o: Value = serde_json::from_slice(&e.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&e.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["code"], "content_filter");
         assert!(o["error"]["message"]
             .as_str()
             .unwrap()
             .contains("pii.credit_card"));
-        let a: Value = serde_json::from_slice(&e.envelope(Format::Anthropic)).unwrap();
+        let a: Value = serde_json::from_slice(&e.envelope(Api::AnthropicMessages)).unwrap();
         assert_eq!(a["error"]["type"], "invalid_request_error");
     }
 
@@ -172,7 +172,7 @@ mod tests {
             unit: "requests",
         };
         assert_eq!(limited.status(), 429);
-        let o: Value = serde_json::from_slice(&limited.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&limited.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(
             (o["error"]["type"].as_str(), o["error"]["code"].as_str()),
             (Some("requests"), Some("rate_limit_exceeded"))
@@ -180,13 +180,13 @@ mod tests {
         let quota = UserError::QuotaExceeded {
             message: "Budget spent".into(),
         };
-        let o: Value = serde_json::from_slice(&quota.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&quota.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["code"], "insufficient_quota");
         let key = UserError::InvalidApiKey("unknown key".into());
         assert_eq!(key.status(), 401);
-        let a: Value = serde_json::from_slice(&key.envelope(Format::Anthropic)).unwrap();
+        let a: Value = serde_json::from_slice(&key.envelope(Api::AnthropicMessages)).unwrap();
         assert_eq!(a["error"]["type"], "authentication_error");
-        let o: Value = serde_json::from_slice(&key.envelope(Format::OpenAi)).unwrap();
+        let o: Value = serde_json::from_slice(&key.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["code"], "invalid_api_key");
     }
 }

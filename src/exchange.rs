@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, Format};
+use crate::api::{Api, ProviderFormat};
+use crate::config::Config;
 use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::identity::Caller;
@@ -16,7 +17,7 @@ use crate::tokens::{self, Accuracy};
 /// What to do with an accepted request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPlan {
-    pub api: Format,
+    pub api: Api,
     pub model: String,
     pub provider: String,
     pub stream: bool,
@@ -35,7 +36,7 @@ pub struct RequestPlan {
     pub max_output_tokens: Option<u64>,
     /// The wire format the provider speaks for this request: `api`, or Anthropic when an
     /// OpenAI request is translated for an Anthropic provider.
-    pub upstream_format: Format,
+    pub upstream_format: Api,
     /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
     pub client_wants_stream_usage: bool,
     /// Why a routing alias (`auto`) chose `model`; for `x-llm-route-reason`.
@@ -74,7 +75,7 @@ impl RequestPlan {
 pub use crate::providers::translate::DEFAULT_TRANSLATED_MAX_TOKENS;
 
 /// Validates a complete request body and decides what goes upstream.
-pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<RequestPlan, UserError> {
+pub fn plan_request(config: &Config, api: Api, body: &[u8]) -> Result<RequestPlan, UserError> {
     plan_routed_request(
         config,
         api,
@@ -90,7 +91,7 @@ pub fn plan_request(config: &Config, api: Format, body: &[u8]) -> Result<Request
 /// aliases with the caller's group and request headers.
 pub fn plan_routed_request(
     config: &Config,
-    api: Format,
+    api: Api,
     body: &[u8],
     ctx: &RouteContext,
 ) -> Result<RequestPlan, UserError> {
@@ -101,7 +102,7 @@ pub fn plan_routed_request(
 /// so it is not parsed twice.
 pub fn plan_parsed_request(
     config: &Config,
-    api: Format,
+    api: Api,
     body: &[u8],
     parsed: Option<Map<String, Value>>,
     ctx: &RouteContext,
@@ -116,15 +117,16 @@ pub fn plan_parsed_request(
         None => providers::parse_object(body)?,
     };
     let mut summary = match api {
-        Format::Anthropic => anthropic::validate_request(&req)?,
-        Format::OpenAi | Format::Both => openai::validate_request(&req)?,
+        Api::AnthropicMessages => anthropic::validate_request(&req)?,
+        Api::OpenAiChat => openai::validate_request(&req)?,
     };
     let mut routed_body = None;
     let mut route_reason = None;
     // The count made for routing, and the model it was made for.
     let mut routing_count: Option<(String, u64)> = None;
     let routing = config.route.as_ref().and_then(|r| r.auto.as_ref());
-    if let Some(routing) = routing.filter(|r| api == Format::OpenAi && r.is_alias(&summary.model)) {
+    if let Some(routing) = routing.filter(|r| api == Api::OpenAiChat && r.is_alias(&summary.model))
+    {
         let estimate = tokens::count_openai_chat(&summary.model, &req);
         match crate::routing::decide(
             routing,
@@ -175,7 +177,7 @@ pub fn plan_parsed_request(
     let counts = config.usage.is_some() || config.limits.is_some();
     let (input_tokens, input_accuracy) = match (counts, api) {
         (false, _) => (None, Accuracy::Estimate),
-        (true, Format::Anthropic) => (
+        (true, Api::AnthropicMessages) => (
             Some(tokens::count_anthropic_messages(&req)),
             Accuracy::Estimate,
         ),
@@ -190,7 +192,7 @@ pub fn plan_parsed_request(
     let mut plan = RequestPlan {
         api,
         provider: match api {
-            Format::Anthropic => "anthropic".to_string(),
+            Api::AnthropicMessages => "anthropic".to_string(),
             _ => "openai".to_string(),
         },
         model: summary.model,
@@ -222,7 +224,7 @@ pub fn plan_parsed_request(
         plan.set_headers
             .push(("x-llm-provider", chain.name.clone()));
         plan.set_headers
-            .push((CLIENT_API_HEADER, crate::facts::api_name(api).to_string()));
+            .push((CLIENT_API_HEADER, api.name().to_string()));
         if plan.stream {
             plan.set_headers.push((STREAM_HEADER, "true".to_string()));
         }
@@ -239,11 +241,12 @@ pub fn plan_parsed_request(
             .or_else(|| route.providers.iter().find(|p| serves(p)))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
-        if let Some(direction) = Direction::between(api, provider.format) {
+        let upstream = provider.format.api_for(api);
+        if let Some(direction) = Direction::between(api, upstream) {
             // E.g. the OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
             plan.new_body =
                 Some(direction.request(&req, &plan.model, summary.max_output_tokens)?);
-            plan.upstream_format = provider.format;
+            plan.upstream_format = upstream;
             plan.set_headers
                 .push((":path", direction.upstream_path().to_string()));
             match direction {
@@ -260,7 +263,7 @@ pub fn plan_parsed_request(
             .push(("x-llm-provider", provider.name.clone()));
         if let Some(key) = &provider.api_key {
             match provider.format {
-                Format::Anthropic => {
+                ProviderFormat::Anthropic => {
                     plan.set_headers.push(("x-api-key", key.clone()));
                     plan.remove_headers.push("authorization");
                 }
@@ -277,7 +280,7 @@ pub fn plan_parsed_request(
         .as_ref()
         .is_some_and(|u| u.request_stream_usage);
     if wants_usage
-        && api == Format::OpenAi
+        && api == Api::OpenAiChat
         && !plan.translated()
         && plan.stream
         && !summary.client_wants_stream_usage
@@ -399,7 +402,7 @@ impl BodyKind {
 /// Reads a response as it passes, collecting usage and generated text.
 #[derive(Debug)]
 pub struct ResponseMeter {
-    api: Format,
+    api: Api,
     pub kind: BodyKind,
     pub status: u32,
     sse: SseParser,
@@ -419,7 +422,7 @@ pub struct ResponseMeter {
 }
 
 impl ResponseMeter {
-    pub fn new(api: Format, status: u32, content_type: Option<&str>, json_limit: usize) -> Self {
+    pub fn new(api: Api, status: u32, content_type: Option<&str>, json_limit: usize) -> Self {
         ResponseMeter {
             api,
             kind: BodyKind::from_content_type(content_type),
@@ -468,17 +471,19 @@ impl ResponseMeter {
         match serde_json::from_str::<Value>(data) {
             Ok(v) => {
                 let is_error = match self.api {
-                    Format::Anthropic => v.get("type").and_then(Value::as_str) == Some("error"),
+                    Api::AnthropicMessages => {
+                        v.get("type").and_then(Value::as_str) == Some("error")
+                    }
                     _ => v.get("error").is_some(),
                 };
                 self.saw_error |= is_error;
-                if self.api == Format::Anthropic
+                if self.api == Api::AnthropicMessages
                     && v.get("type").and_then(Value::as_str) == Some("message_stop")
                 {
                     self.saw_done = true;
                 }
                 let piece = match self.api {
-                    Format::Anthropic => anthropic::read_stream_event(&v),
+                    Api::AnthropicMessages => anthropic::read_stream_event(&v),
                     _ => openai::read_stream_event(&v),
                 };
                 if !piece.text.is_empty() && self.first_token_ms.is_none() {
@@ -501,7 +506,7 @@ impl ResponseMeter {
     }
 
     /// The wire format this meter reads.
-    pub fn api(&self) -> Format {
+    pub fn api(&self) -> Api {
         self.api
     }
 
@@ -525,7 +530,7 @@ impl ResponseMeter {
             {
                 Ok(v) => {
                     let piece = match self.api {
-                        Format::Anthropic => anthropic::read_response(&v),
+                        Api::AnthropicMessages => anthropic::read_response(&v),
                         _ => openai::read_response(&v),
                     };
                     self.take(piece);

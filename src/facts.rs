@@ -1,13 +1,13 @@
 //! The facts of one exchange: what the response headers, filter state (for the access
 //! log) and metrics report.
 
-use crate::config::Format;
+use crate::api::Api;
 use crate::exchange::RequestPlan;
 use crate::tokens::Accuracy;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
-    pub api: Format,
+    pub api: Api,
     pub model: String,
     pub provider: String,
     pub stream: bool,
@@ -99,7 +99,7 @@ impl Facts {
     /// Filter-state entries (`wasm.<name>` in Envoy), read by the access log.
     pub fn filter_state(&self) -> Vec<(&'static str, String)> {
         let mut s = vec![
-            ("llm_api", api_name(self.api).to_string()),
+            ("llm_api", self.api.name().to_string()),
             ("llm_model", self.model.clone()),
             ("llm_provider", self.provider.clone()),
             ("llm_stream", self.stream.to_string()),
@@ -134,13 +134,6 @@ impl Facts {
         opt("llm_route_reason", self.route_reason.clone());
         opt("llm_consumer_group", self.consumer_group.clone());
         s
-    }
-}
-
-pub fn api_name(api: Format) -> &'static str {
-    match api {
-        Format::Anthropic => "anthropic_messages",
-        _ => "openai_chat",
     }
 }
 

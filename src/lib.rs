@@ -3,8 +3,10 @@
 //! Everything outside `host` is pure logic (bytes, strings and `now` in, decisions out)
 //! so it builds and tests without the proxy-wasm SDK. Only `host` touches the host.
 
+pub mod api;
 pub mod attempt;
 pub mod config;
+pub mod config_error;
 pub mod errors;
 pub mod exchange;
 pub mod facts;

@@ -41,7 +41,7 @@ fn body_json(plan: &AttemptPlan) -> Value {
 
 #[test]
 fn openai_attempt_gets_the_providers_model_path_and_key() {
-    let plan = plan_attempt(&config(), Format::OpenAi, "openai", CHAT.as_bytes()).unwrap();
+    let plan = plan_attempt(&config(), Api::OpenAiChat, "openai", CHAT.as_bytes()).unwrap();
     assert_eq!(plan.model, "gpt-4o-mini-2024-07-18");
     assert!(!plan.translated());
     assert_eq!(body_json(&plan)["model"], "gpt-4o-mini-2024-07-18");
@@ -54,9 +54,9 @@ fn openai_attempt_gets_the_providers_model_path_and_key() {
 
 #[test]
 fn anthropic_attempt_of_an_openai_request_is_translated() {
-    let plan = plan_attempt(&config(), Format::OpenAi, "anthropic", CHAT.as_bytes()).unwrap();
+    let plan = plan_attempt(&config(), Api::OpenAiChat, "anthropic", CHAT.as_bytes()).unwrap();
     assert!(plan.translated());
-    assert_eq!(plan.upstream_format, Format::Anthropic);
+    assert_eq!(plan.upstream_format, Api::AnthropicMessages);
     let body = body_json(&plan);
     assert_eq!(body["model"], "claude-haiku-4-5");
     assert_eq!(body["system"], "Be brief.");
@@ -70,7 +70,7 @@ fn anthropic_attempt_of_an_openai_request_is_translated() {
 
 #[test]
 fn a_provider_without_key_gets_no_key_from_an_earlier_attempt() {
-    let plan = plan_attempt(&config(), Format::OpenAi, "local", CHAT.as_bytes()).unwrap();
+    let plan = plan_attempt(&config(), Api::OpenAiChat, "local", CHAT.as_bytes()).unwrap();
     assert_eq!(plan.model, "llama3.2");
     assert!(plan.remove_headers.contains(&"authorization"));
     assert!(plan.remove_headers.contains(&"x-api-key"));
@@ -81,17 +81,17 @@ fn a_provider_without_key_gets_no_key_from_an_earlier_attempt() {
 fn mismatches_between_envoy_and_the_config_pass_through() {
     let c = config();
     assert_eq!(
-        plan_attempt(&c, Format::OpenAi, "azure", CHAT.as_bytes()),
+        plan_attempt(&c, Api::OpenAiChat, "azure", CHAT.as_bytes()),
         Err(AttemptError::UnknownProvider("azure".into()))
     );
     // A provider of route.providers that is not in the chain.
     assert_eq!(
-        plan_attempt(&c, Format::OpenAi, "mock", CHAT.as_bytes()),
+        plan_attempt(&c, Api::OpenAiChat, "mock", CHAT.as_bytes()),
         Err(AttemptError::UnknownProvider("mock".into()))
     );
     let other = CHAT.replace("gpt-4o-mini", "gpt-4.1");
     assert_eq!(
-        plan_attempt(&c, Format::OpenAi, "openai", other.as_bytes()),
+        plan_attempt(&c, Api::OpenAiChat, "openai", other.as_bytes()),
         Err(AttemptError::UnknownModel("gpt-4.1".into()))
     );
 }
@@ -100,12 +100,12 @@ fn mismatches_between_envoy_and_the_config_pass_through() {
 fn bad_bodies_are_user_errors() {
     let c = config();
     assert!(matches!(
-        plan_attempt(&c, Format::OpenAi, "openai", b"{not json"),
+        plan_attempt(&c, Api::OpenAiChat, "openai", b"{not json"),
         Err(AttemptError::User(_))
     ));
     // Something Anthropic cannot honour is refused by name on the Anthropic attempt.
     let n3 = CHAT.replace("\"max_tokens\":50", "\"max_tokens\":50,\"n\":3");
-    match plan_attempt(&c, Format::OpenAi, "anthropic", n3.as_bytes()) {
+    match plan_attempt(&c, Api::OpenAiChat, "anthropic", n3.as_bytes()) {
         Err(AttemptError::User(e)) => assert!(e.message().contains('n'), "{}", e.message()),
         other => panic!("expected a user error, got {other:?}"),
     }
@@ -113,8 +113,11 @@ fn bad_bodies_are_user_errors() {
 
 #[test]
 fn client_api_header_values() {
-    assert_eq!(client_api("openai_chat"), Some(Format::OpenAi));
-    assert_eq!(client_api("anthropic_messages"), Some(Format::Anthropic));
+    assert_eq!(client_api("openai_chat"), Some(Api::OpenAiChat));
+    assert_eq!(
+        client_api("anthropic_messages"),
+        Some(Api::AnthropicMessages)
+    );
     assert_eq!(client_api("other"), None);
 }
 
@@ -123,7 +126,7 @@ fn plan_for(provider: &str, stream: bool) -> AttemptPlan {
         "\"max_tokens\":50",
         &format!("\"max_tokens\":50,\"stream\":{stream}"),
     );
-    plan_attempt(&config(), Format::OpenAi, provider, body.as_bytes()).unwrap()
+    plan_attempt(&config(), Api::OpenAiChat, provider, body.as_bytes()).unwrap()
 }
 
 #[test]
@@ -170,8 +173,8 @@ fn end_of_event_with(stream: &str, marker: &str) -> usize {
 #[test]
 fn the_gate_opens_exactly_when_the_first_token_event_is_complete() {
     for (format, stream, marker) in [
-        (Format::OpenAi, OPENAI_STREAM, "\"Hel\""),
-        (Format::Anthropic, ANTHROPIC_STREAM, "\"Hel\""),
+        (Api::OpenAiChat, OPENAI_STREAM, "\"Hel\""),
+        (Api::AnthropicMessages, ANTHROPIC_STREAM, "\"Hel\""),
     ] {
         let opens_at = end_of_event_with(stream, marker);
         for split in 0..stream.len() {
@@ -186,16 +189,16 @@ fn the_gate_opens_exactly_when_the_first_token_event_is_complete() {
 
 #[test]
 fn the_gate_opens_on_errors_and_tool_calls_too() {
-    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    let mut gate = FirstTokenGate::new(Api::OpenAiChat);
     assert!(gate.feed(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"));
-    let mut gate = FirstTokenGate::new(Format::Anthropic);
+    let mut gate = FirstTokenGate::new(Api::AnthropicMessages);
     assert!(gate.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n"));
-    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    let mut gate = FirstTokenGate::new(Api::OpenAiChat);
     assert!(gate.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}\n\n"));
-    let mut gate = FirstTokenGate::new(Format::Anthropic);
+    let mut gate = FirstTokenGate::new(Api::AnthropicMessages);
     assert!(gate.feed(b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}\n\n"));
     // Keep-alive comments alone never open it, but a flood of them eventually does.
-    let mut gate = FirstTokenGate::new(Format::OpenAi);
+    let mut gate = FirstTokenGate::new(Api::OpenAiChat);
     assert!(!gate.feed(b": ping\n\n"));
     let flood = b": ping\n\n".repeat(MAX_HELD_BYTES / 8 + 1);
     assert!(gate.feed(&flood));
@@ -266,7 +269,7 @@ const MESSAGES: &str = r#"{"model":"gpt-4o-mini","system":"Be brief.","max_token
 #[test]
 fn an_anthropic_client_is_served_by_every_provider_of_the_chain() {
     let c = config();
-    let openai = plan_attempt(&c, Format::Anthropic, "openai", MESSAGES.as_bytes()).unwrap();
+    let openai = plan_attempt(&c, Api::AnthropicMessages, "openai", MESSAGES.as_bytes()).unwrap();
     assert_eq!(openai.translation(), Some(Direction::AnthropicToOpenAi));
     let body = body_json(&openai);
     assert_eq!(body["model"], "gpt-4o-mini-2024-07-18");
@@ -277,7 +280,8 @@ fn an_anthropic_client_is_served_by_every_provider_of_the_chain() {
     assert_eq!(header(&openai, ":path"), Some("/v1/chat/completions"));
     assert_eq!(header(&openai, "authorization"), Some("Bearer sk-openai"));
 
-    let claude = plan_attempt(&c, Format::Anthropic, "anthropic", MESSAGES.as_bytes()).unwrap();
+    let claude =
+        plan_attempt(&c, Api::AnthropicMessages, "anthropic", MESSAGES.as_bytes()).unwrap();
     assert!(!claude.translated());
     assert_eq!(body_json(&claude)["model"], "claude-haiku-4-5");
     assert_eq!(body_json(&claude)["system"], "Be brief.");

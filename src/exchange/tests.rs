@@ -15,7 +15,7 @@ const ROUTED: &str = r#"{"route":{"default_provider":"mock","providers":[
 fn openai_request_is_counted_and_routed_with_the_key() {
     let c = config(ROUTED);
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     assert_eq!(plan.provider, "openai");
     assert_eq!(plan.input_tokens, Some(3 + 1 + 2 + 3));
     assert_eq!(plan.input_accuracy, Accuracy::Exact);
@@ -29,7 +29,7 @@ fn openai_request_is_counted_and_routed_with_the_key() {
 fn models_of_a_provider_without_key_go_to_the_default() {
     let c = config(ROUTED);
     let body = br#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::Anthropic, body).unwrap();
+    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
     assert_eq!(plan.provider, "mock");
     assert_eq!(
         plan.set_headers,
@@ -42,17 +42,17 @@ fn models_of_a_provider_without_key_go_to_the_default() {
 fn streams_ask_for_usage_unless_the_client_did() {
     let c = config(r#"{"usage":{}}"#);
     let body = br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     assert!(plan.added_stream_usage);
     let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
     assert_eq!(v["stream_options"]["include_usage"], true);
     let asked = br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#;
-    assert!(plan_request(&c, Format::OpenAi, asked)
+    assert!(plan_request(&c, Api::OpenAiChat, asked)
         .unwrap()
         .new_body
         .is_none());
     let off = config(r#"{"usage":{"request_stream_usage":false}}"#);
-    assert!(plan_request(&off, Format::OpenAi, body)
+    assert!(plan_request(&off, Api::OpenAiChat, body)
         .unwrap()
         .new_body
         .is_none());
@@ -61,7 +61,7 @@ fn streams_ask_for_usage_unless_the_client_did() {
 #[test]
 fn oversized_body_is_rejected() {
     let c = config(r#"{"api":{"max_body_bytes":10}}"#);
-    let e = plan_request(&c, Format::OpenAi, br#"{"model":"gpt-4o","messages":[]}"#).unwrap_err();
+    let e = plan_request(&c, Api::OpenAiChat, br#"{"model":"gpt-4o","messages":[]}"#).unwrap_err();
     assert_eq!(e, UserError::BodyTooLarge { limit: 10 });
 }
 
@@ -86,7 +86,7 @@ fn stream_usage_is_read_at_every_split_point() {
     let c = config(r#"{"usage":{}}"#);
     let body =
         br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     for split in 0..=OPENAI_STREAM.len() {
         let f = meter_stream(&c, &plan, OPENAI_STREAM.as_bytes(), split);
         assert_eq!(
@@ -103,7 +103,7 @@ fn stream_without_usage_is_counted_and_a_cut_is_reported() {
     let c = config(r#"{"usage":{}}"#);
     let body =
         br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     let no_usage: String = OPENAI_STREAM
         .lines()
         .filter(|l| !l.contains("prompt_tokens"))
@@ -123,15 +123,15 @@ fn stream_without_usage_is_counted_and_a_cut_is_reported() {
 fn plain_json_response_and_non_json_response() {
     let c = config(r#"{"usage":{}}"#);
     let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
-    let mut m = ResponseMeter::new(Format::OpenAi, 200, Some("application/json"), 1 << 20);
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
+    let mut m = ResponseMeter::new(Api::OpenAiChat, 200, Some("application/json"), 1 << 20);
     m.feed(br#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":8,"completion_tokens":1}}"#, 5);
     let f = settle(&c, &plan, &m.finish(5), 200);
     assert_eq!(
         (f.input_tokens, f.output_tokens, f.price_key.as_deref()),
         (Some(8), Some(1), Some("gpt-4o-mini"))
     );
-    let mut m = ResponseMeter::new(Format::OpenAi, 502, Some("text/plain"), 1 << 20);
+    let mut m = ResponseMeter::new(Api::OpenAiChat, 502, Some("text/plain"), 1 << 20);
     m.feed(b"upstream connect error", 5);
     let f = settle(&c, &plan, &m.finish(5), 502);
     assert_eq!(
@@ -144,7 +144,7 @@ fn plain_json_response_and_non_json_response() {
 fn anthropic_stream_usage() {
     let c = config(r#"{"usage":{}}"#);
     let body = br#"{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::Anthropic, body).unwrap();
+    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
     let stream = concat!(
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-haiku-4-5\",\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi!\"}}\n\n",
@@ -164,11 +164,11 @@ fn openai_request_for_an_anthropic_provider_is_translated() {
     let env = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk-ant".to_string());
     let c = Config::parse(ROUTED.as_bytes(), &env).unwrap();
     let body = br#"{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     assert!(plan.translated());
     assert_eq!(
         (plan.provider.as_str(), plan.upstream_format),
-        ("anthropic", Format::Anthropic)
+        ("anthropic", Api::AnthropicMessages)
     );
     assert!(plan
         .set_headers
@@ -194,7 +194,7 @@ fn auto_alias_is_routed_and_explained() {
             "auto":{"aliases":{"auto":{"tiers":{"simple":"gpt-4o-mini","complex":"o3"}}}}},"usage":{}}"#,
     );
     let simple = br#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, simple).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, simple).unwrap();
     assert_eq!(plan.model, "gpt-4o-mini");
     assert!(plan
         .route_reason
@@ -204,9 +204,9 @@ fn auto_alias_is_routed_and_explained() {
     let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
     assert_eq!(up["model"], "gpt-4o-mini");
     let hard = br#"{"model":"auto","messages":[{"role":"user","content":"Prove step by step that there are infinitely many primes, then analyze the proof's assumptions."}]}"#;
-    assert_eq!(plan_request(&c, Format::OpenAi, hard).unwrap().model, "o3");
+    assert_eq!(plan_request(&c, Api::OpenAiChat, hard).unwrap().model, "o3");
     let plain = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, plain).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, plain).unwrap();
     assert_eq!(
         (
             plan.model.as_str(),
@@ -226,7 +226,7 @@ fn an_alias_sends_the_providers_own_model_name() {
             "aliases":{"sonnet":{"provider":"anthropic","model":"claude-sonnet-4-5-20250929"}}},"usage":{}}"#,
     );
     let body = br#"{"model":"sonnet","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::Anthropic, body).unwrap();
+    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
     assert_eq!(plan.provider, "anthropic");
     assert_eq!(plan.model, "claude-sonnet-4-5-20250929");
     assert_eq!(
@@ -237,11 +237,11 @@ fn an_alias_sends_the_providers_own_model_name() {
     assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
     // Through translation too: an OpenAI client asking for the alias.
     let body = br#"{"model":"sonnet","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Format::OpenAi, body).unwrap();
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
     let sent: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
     assert_eq!(
         (sent["model"].as_str(), plan.upstream_format),
-        (Some("claude-sonnet-4-5-20250929"), Format::Anthropic)
+        (Some("claude-sonnet-4-5-20250929"), Api::AnthropicMessages)
     );
     let err = Config::parse(
         br#"{"route":{"default_provider":"m","providers":[{"name":"m","format":"both"}],"aliases":{"x":{"provider":"nope","model":"y"}}}}"#,

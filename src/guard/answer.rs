@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::pii::{Finding, OutputGuard, OutputPiece, PiiPolicy, PiiVault};
 use super::Acted;
-use crate::config::Format;
+use crate::api::Api;
 use crate::sse::SseParser;
 
 /// The output guard of one request, built by `inspect_request`.
@@ -19,7 +19,7 @@ pub struct AnswerGuard {
     policy: PiiPolicy,
     vault: PiiVault,
     system_prompt: Option<String>,
-    api: Format,
+    api: Api,
     enforce: bool,
 }
 
@@ -28,7 +28,7 @@ impl AnswerGuard {
         policy: &PiiPolicy,
         vault: PiiVault,
         system_prompt: Option<&str>,
-        api: Format,
+        api: Api,
         enforce: bool,
     ) -> Self {
         AnswerGuard {
@@ -56,7 +56,7 @@ impl AnswerGuard {
         };
         let mut changed = false;
         match self.api {
-            Format::Anthropic => {
+            Api::AnthropicMessages => {
                 let mut stop = false;
                 if let Some(Value::Array(blocks)) = v.get_mut("content") {
                     let mut keep = blocks.len();
@@ -152,7 +152,7 @@ impl AnswerGuard {
 
     /// The guard for a streamed answer.
     pub fn stream(self) -> GuardedStream {
-        let guard = (self.api != Format::Anthropic).then(|| self.output_guard());
+        let guard = (self.api != Api::AnthropicMessages).then(|| self.output_guard());
         GuardedStream {
             answer: self,
             parser: SseParser::new(),
@@ -215,7 +215,7 @@ impl GuardedStream {
         self.parser.feed(bytes);
         while let Some(event) = self.parser.next_event() {
             match self.answer.api {
-                Format::Anthropic => self.anthropic_event(&event.event, &event.data, &mut out),
+                Api::AnthropicMessages => self.anthropic_event(&event.event, &event.data, &mut out),
                 _ => self.openai_event(&event.data, &mut out),
             }
             if self.stopped {
@@ -233,7 +233,7 @@ impl GuardedStream {
         }
         if let Some(event) = self.parser.finish() {
             match self.answer.api {
-                Format::Anthropic => self.anthropic_event(&event.event, &event.data, &mut out),
+                Api::AnthropicMessages => self.anthropic_event(&event.event, &event.data, &mut out),
                 _ => self.openai_event(&event.data, &mut out),
             }
         }
@@ -548,7 +548,7 @@ impl GuardedStream {
             }
             if !piece.text.is_empty() {
                 out.extend(match self.answer.api {
-                    Format::Anthropic => named(
+                    Api::AnthropicMessages => named(
                         "content_block_delta",
                         &json!({"type": "content_block_delta", "index": index,
                                 "delta": {"type": "input_json_delta", "partial_json": piece.text}}),
@@ -558,7 +558,7 @@ impl GuardedStream {
             }
             if let Some(entity) = piece.blocked.as_deref() {
                 match self.answer.api {
-                    Format::Anthropic => self.stop_anthropic(entity, out),
+                    Api::AnthropicMessages => self.stop_anthropic(entity, out),
                     _ => self.stop_openai(out),
                 }
             }
@@ -581,7 +581,7 @@ impl GuardedStream {
         self.take(&piece);
         let enforce = self.answer.enforce;
         match self.answer.api {
-            Format::Anthropic => {
+            Api::AnthropicMessages => {
                 if enforce && !piece.text.is_empty() {
                     let index = self.text_block.unwrap_or(0);
                     out.extend(named(

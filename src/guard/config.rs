@@ -7,7 +7,7 @@ use super::injection::{InjectionPolicy, RawInjection};
 use super::judge::{Judge, RawJudge};
 use super::pii::{PiiPolicy, RawPii};
 use super::validation::{RawValidation, Validation};
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// `guard`: input and output guardrails. Absent: the stage is off.
 #[derive(Debug, Default, Deserialize)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// `guard.judge`.
 #[derive(Debug, Deserialize)]

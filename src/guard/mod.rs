@@ -18,7 +18,7 @@ pub mod validation;
 
 use serde_json::Value;
 
-use crate::config::Format;
+use crate::api::Api;
 use crate::errors::UserError;
 pub use answer::AnswerGuard;
 pub use config::{compile, Guard, GuardPolicy, Mode, RawGuard};
@@ -96,7 +96,7 @@ fn block(outcome: &mut InputOutcome, enforce: bool, rule: String, error: UserErr
 
 /// Inspects a request body in the client's wire format. A body that is not a JSON object
 /// is left alone: the wire-format validation that follows reports it precisely.
-pub fn inspect_request(policy: &GuardPolicy, api: Format, body: &[u8]) -> InputOutcome {
+pub fn inspect_request(policy: &GuardPolicy, api: Api, body: &[u8]) -> InputOutcome {
     let mut outcome = InputOutcome::default();
     let Ok(mut req) = serde_json::from_slice::<Value>(body) else {
         return outcome;
@@ -116,7 +116,7 @@ pub fn inspect_request(policy: &GuardPolicy, api: Format, body: &[u8]) -> InputO
         }
     }
     if let Some(inj) = &policy.injection {
-        let verdict = inj.scan_request(&req, injection_format(api));
+        let verdict = inj.scan_request(&req, api);
         match verdict.decision {
             Decision::Attack => {
                 log::info!(
@@ -153,7 +153,7 @@ pub fn inspect_request(policy: &GuardPolicy, api: Format, body: &[u8]) -> InputO
             copy = req.clone();
             &mut copy
         };
-        let report = pii.redact_request(target, pii_format(api));
+        let report = pii.redact_request(target, api);
         for f in &report.findings {
             let action = if enforce {
                 f.action.as_str()
@@ -181,7 +181,7 @@ pub fn inspect_request(policy: &GuardPolicy, api: Format, body: &[u8]) -> InputO
         ));
     }
     let spotlight = policy.injection.as_ref().is_some_and(|i| i.spotlight());
-    if spotlight && enforce && injection::spotlight_request(&mut req, injection_format(api)) {
+    if spotlight && enforce && injection::spotlight_request(&mut req, api) {
         changed = true;
         outcome.acted.push(Acted::new("spotlight", "wrap"));
     }
@@ -211,25 +211,11 @@ pub fn check_tokens(
     })
 }
 
-fn pii_format(api: Format) -> pii::WireFormat {
-    match api {
-        Format::Anthropic => pii::WireFormat::Anthropic,
-        _ => pii::WireFormat::OpenAi,
-    }
-}
-
-fn injection_format(api: Format) -> injection::WireFormat {
-    match api {
-        Format::Anthropic => injection::WireFormat::Anthropic,
-        _ => injection::WireFormat::OpenAi,
-    }
-}
-
 /// The text of one message (`None`: Anthropic's top-level `system`).
-fn message_text(req: &Value, api: Format, index: Option<usize>) -> String {
+fn message_text(req: &Value, api: Api, index: Option<usize>) -> String {
     let content = match index {
         Some(i) => req.pointer(&format!("/messages/{i}/content")),
-        None if api == Format::Anthropic => req.get("system"),
+        None if api == Api::AnthropicMessages => req.get("system"),
         None => None,
     };
     let mut out = String::new();

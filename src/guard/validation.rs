@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{ConfigError, Format};
+use crate::api::Api;
+use crate::config_error::ConfigError;
 use crate::errors::UserError;
 
 /// `guard.validation`.
@@ -80,7 +81,7 @@ impl Validation {
     }
 
     /// Checks what can be seen without counting tokens.
-    pub fn check_shape(&self, api: Format, req: &Map<String, Value>) -> Result<(), Violation> {
+    pub fn check_shape(&self, api: Api, req: &Map<String, Value>) -> Result<(), Violation> {
         let model = req.get("model").and_then(Value::as_str).unwrap_or("");
         if !self.allowed_models.is_empty()
             && !self.allowed_models.iter().any(|m| model_matches(m, model))
@@ -131,7 +132,7 @@ impl Validation {
                 }
             }
         }
-        if let (Some(max), Format::Anthropic) = (self.max_message_bytes, api) {
+        if let (Some(max), Api::AnthropicMessages) = (self.max_message_bytes, api) {
             let n = text_bytes(req.get("system"));
             if n > max {
                 return Err(violation(
@@ -213,7 +214,7 @@ mod tests {
                              "max_input_tokens": 100}));
         let ok =
             obj(json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}));
-        assert_eq!(rules.check_shape(Format::OpenAi, &ok), Ok(()));
+        assert_eq!(rules.check_shape(Api::OpenAiChat, &ok), Ok(()));
         let cases = [
             (
                 json!({"model": "gpt-4.1", "messages": []}),
@@ -237,7 +238,7 @@ mod tests {
             ),
         ];
         for (req, rule, param) in cases {
-            let err = rules.check_shape(Format::OpenAi, &obj(req)).unwrap_err();
+            let err = rules.check_shape(Api::OpenAiChat, &obj(req)).unwrap_err();
             assert_eq!(err.rule, rule);
             match err.error {
                 UserError::InvalidRequest { param: Some(p), .. } => assert_eq!(p, param),
@@ -247,7 +248,7 @@ mod tests {
         let long_system = obj(json!({"model": "o3", "system": "0123456789X", "messages": []}));
         assert_eq!(
             rules
-                .check_shape(Format::Anthropic, &long_system)
+                .check_shape(Api::AnthropicMessages, &long_system)
                 .unwrap_err()
                 .rule,
             "validation.max_message_bytes"

@@ -23,7 +23,7 @@ const METADATA: [&str; 4] = [
 pub struct UpstreamAttempt {
     config: Rc<Config>,
     metrics: Rc<Metrics>,
-    client_api: Option<crate::config::Format>,
+    client_api: Option<crate::api::Api>,
     provider: Option<String>,
     plan: Option<AttemptPlan>,
     answer: Option<AttemptAnswer>,

@@ -7,7 +7,8 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType};
 
 use super::glue::{self, Metrics};
-use crate::config::{Config, Format};
+use crate::api::Api;
+use crate::config::Config;
 use crate::errors::UserError;
 use crate::exchange::{self, BodyKind, RequestPlan, ResponseMeter};
 use crate::facts::Facts;
@@ -32,7 +33,7 @@ pub struct HttpExchange {
     config: Option<Rc<Config>>,
     metrics: Rc<Metrics>,
     /// Set when the request is on an LLM path.
-    api: Option<Format>,
+    api: Option<Api>,
     started: SystemTime,
     plan: Option<RequestPlan>,
     caller: Option<Caller>,
@@ -78,13 +79,13 @@ impl HttpExchange {
         }
     }
 
-    fn reject(&mut self, api: Format, error: UserError) -> Action {
+    fn reject(&mut self, api: Api, error: UserError) -> Action {
         self.reject_with(api, error, vec![])
     }
 
     fn reject_with(
         &mut self,
-        api: Format,
+        api: Api,
         error: UserError,
         headers: Vec<(String, String)>,
     ) -> Action {
@@ -99,7 +100,7 @@ impl HttpExchange {
         self.metrics
             .add(&metrics::rejected_request(error.kind()), 1);
         glue::set_filter_state("llm_error", error.kind());
-        glue::set_filter_state("llm_api", crate::facts::api_name(api));
+        glue::set_filter_state("llm_api", api.name());
         if let Some(c) = &self.caller {
             glue::set_filter_state("llm_consumer", &c.consumer.id);
             glue::set_filter_state("llm_consumer_group", &c.consumer.group);
@@ -307,9 +308,9 @@ impl HttpExchange {
 
 /// OpenAI's `x-ratelimit-*` headers, and Anthropic's `anthropic-ratelimit-*` too on the
 /// messages API.
-fn rate_limit_headers(api: Format, status: &RateLimitStatus, now_us: u64) -> Vec<(String, String)> {
+fn rate_limit_headers(api: Api, status: &RateLimitStatus, now_us: u64) -> Vec<(String, String)> {
     let mut headers = status.openai_headers();
-    if api == Format::Anthropic {
+    if api == Api::AnthropicMessages {
         headers.extend(status.anthropic_headers(now_us));
     }
     headers

@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 use super::gcra::Rate;
 use super::slot::slot_key;

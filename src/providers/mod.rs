@@ -11,7 +11,32 @@ pub mod translate;
 
 use serde_json::{Map, Value};
 
+use crate::api::Api;
 use crate::errors::UserError;
+
+/// Validates a request body of `api` and says what the gateway needs to know of it.
+pub fn validate_request(api: Api, req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
+    match api {
+        Api::OpenAiChat => openai::validate_request(req),
+        Api::AnthropicMessages => anthropic::validate_request(req),
+    }
+}
+
+/// Usage, text and model of a whole answer of `api`.
+pub fn read_response(api: Api, body: &Value) -> ResponsePiece {
+    match api {
+        Api::OpenAiChat => openai::read_response(body),
+        Api::AnthropicMessages => anthropic::read_response(body),
+    }
+}
+
+/// Usage, text and model of one stream event's `data:` of `api`.
+pub fn read_stream_event(api: Api, data: &Value) -> ResponsePiece {
+    match api {
+        Api::OpenAiChat => openai::read_stream_event(data),
+        Api::AnthropicMessages => anthropic::read_stream_event(data),
+    }
+}
 
 /// What the gateway needs to know about a validated request.
 #[derive(Debug, Clone, PartialEq, Eq)]

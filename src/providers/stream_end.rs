@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::config::Format;
+use crate::api::Api;
 
 /// Message of the error event that ends a stream the provider stopped early.
 pub const TRUNCATED_MESSAGE: &str = "The upstream stream ended before the response was complete";
@@ -11,9 +11,9 @@ pub const TRUNCATED_MESSAGE: &str = "The upstream stream ended before the respon
 /// The error event for a stream that the provider ended before its final event.
 /// OpenAI: an `error` chunk (the SDK raises `APIError`), then `[DONE]`; Anthropic: an
 /// `error` event (the SDK raises), the way Anthropic reports an overloaded stream.
-pub fn truncated(api: Format) -> Vec<u8> {
+pub fn truncated(api: Api) -> Vec<u8> {
     match api {
-        Format::Anthropic => {
+        Api::AnthropicMessages => {
             let error = json!({"type": "error", "error": {"type": "api_error", "message": TRUNCATED_MESSAGE}});
             format!("event: error\ndata: {error}\n\n").into_bytes()
         }
@@ -37,14 +37,14 @@ mod tests {
     #[test]
     fn truncation_events_parse_as_each_protocols_error() {
         let mut p = SseParser::new();
-        p.feed(&truncated(Format::OpenAi));
+        p.feed(&truncated(Api::OpenAiChat));
         let first = p.next_event().unwrap();
         let v: serde_json::Value = serde_json::from_str(&first.data).unwrap();
         assert_eq!(v["error"]["code"], "stream_truncated");
         assert_eq!(p.next_event().unwrap().data, "[DONE]");
 
         let mut p = SseParser::new();
-        p.feed(&truncated(Format::Anthropic));
+        p.feed(&truncated(Api::AnthropicMessages));
         let ev = p.next_event().unwrap();
         assert_eq!(ev.event, "error");
         let v: serde_json::Value = serde_json::from_str(&ev.data).unwrap();

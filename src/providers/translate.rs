@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{anthropic_to_openai, chat_to_messages, messages_to_chat, openai_to_anthropic};
-use crate::config::Format;
+use crate::api::Api;
 use crate::errors::UserError;
 
 /// A client of one API served by a provider of the other.
@@ -20,10 +20,10 @@ pub enum Direction {
 impl Direction {
     /// The direction for a client format and the format the provider speaks; `None`
     /// when no translation is needed (same format, or a provider that speaks both).
-    pub fn between(client: Format, provider: Format) -> Option<Direction> {
+    pub fn between(client: Api, provider: Api) -> Option<Direction> {
         match (client, provider) {
-            (Format::OpenAi, Format::Anthropic) => Some(Direction::OpenAiToAnthropic),
-            (Format::Anthropic, Format::OpenAi) => Some(Direction::AnthropicToOpenAi),
+            (Api::OpenAiChat, Api::AnthropicMessages) => Some(Direction::OpenAiToAnthropic),
+            (Api::AnthropicMessages, Api::OpenAiChat) => Some(Direction::AnthropicToOpenAi),
             _ => None,
         }
     }
@@ -140,17 +140,24 @@ mod tests {
 
     #[test]
     fn directions_between_formats() {
-        use Format::*;
+        use crate::api::ProviderFormat;
+        use Api::*;
         assert_eq!(
-            Direction::between(OpenAi, Anthropic),
+            Direction::between(OpenAiChat, AnthropicMessages),
             Some(Direction::OpenAiToAnthropic)
         );
         assert_eq!(
-            Direction::between(Anthropic, OpenAi),
+            Direction::between(AnthropicMessages, OpenAiChat),
             Some(Direction::AnthropicToOpenAi)
         );
-        assert_eq!(Direction::between(OpenAi, OpenAi), None);
-        assert_eq!(Direction::between(Anthropic, Both), None);
+        assert_eq!(Direction::between(OpenAiChat, OpenAiChat), None);
+        assert_eq!(
+            Direction::between(
+                AnthropicMessages,
+                ProviderFormat::Both.api_for(AnthropicMessages)
+            ),
+            None
+        );
         assert_eq!(
             Direction::AnthropicToOpenAi.upstream_path(),
             "/v1/chat/completions"

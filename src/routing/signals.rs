@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 use super::config::{RawWeights, Thresholds};
 

@@ -1,7 +1,8 @@
 //! The gateway's pure logic, compiled to wasm32-unknown-unknown and run under Node by
 //! wasm-bindgen-test: the same code the Envoy module runs, in a wasm engine.
 
-use llm_gateway::config::{Config, Format};
+use llm_gateway::api::Api;
+use llm_gateway::config::Config;
 use llm_gateway::exchange::{plan_request, settle, ResponseMeter};
 use llm_gateway::sse::SseParser;
 use llm_gateway::tokens::{count_openai_chat, count_text, Encoding};
@@ -52,10 +53,11 @@ fn bad_requests_get_envelopes() {
         b"{\"model\":1}",
         b"{\"model\":\"gpt-4o\",\"messages\":[\xff]}",
     ] {
-        let e = plan_request(&c, Format::OpenAi, body).unwrap_err();
-        let v: serde_json::Value = serde_json::from_slice(&e.envelope(Format::OpenAi)).unwrap();
+        let e = plan_request(&c, Api::OpenAiChat, body).unwrap_err();
+        let v: serde_json::Value = serde_json::from_slice(&e.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(v["error"]["type"], "invalid_request_error");
-        let v: serde_json::Value = serde_json::from_slice(&e.envelope(Format::Anthropic)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&e.envelope(Api::AnthropicMessages)).unwrap();
         assert_eq!(v["type"], "error");
     }
 }
@@ -65,7 +67,7 @@ fn stream_is_metered_at_every_split_point() {
     let c = Config::parse(br#"{"usage":{}}"#, &no_env).unwrap();
     let plan = plan_request(
         &c,
-        Format::OpenAi,
+        Api::OpenAiChat,
         br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
     )
     .unwrap();
@@ -77,7 +79,7 @@ fn stream_is_metered_at_every_split_point() {
     )
     .as_bytes();
     for split in 0..=stream.len() {
-        let mut m = ResponseMeter::new(Format::OpenAi, 200, Some("text/event-stream"), 1 << 20);
+        let mut m = ResponseMeter::new(Api::OpenAiChat, 200, Some("text/event-stream"), 1 << 20);
         m.feed(&stream[..split], 1);
         m.feed(&stream[split..], 2);
         let f = settle(&c, &plan, &m.finish(3), 200);

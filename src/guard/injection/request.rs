@@ -3,14 +3,14 @@
 
 use serde_json::{Map, Value};
 
-use super::WireFormat;
+use crate::api::Api;
 
 /// Calls `f(message_index, role, text)` for every untrusted text of the request: user and
 /// tool content always, system and developer content when `scan_system`. The text parts of
 /// one message are joined with newlines, so a cue split across parts is still seen.
 pub(super) fn for_each_text(
     body: &Value,
-    format: WireFormat,
+    format: Api,
     scan_system: bool,
     f: &mut dyn FnMut(Option<usize>, &'static str, &str),
 ) {
@@ -20,7 +20,7 @@ pub(super) fn for_each_text(
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     match format {
-        WireFormat::OpenAi => {
+        Api::OpenAiChat => {
             for (i, m) in messages.iter().enumerate() {
                 let Some(role) = openai_role(m, scan_system) else {
                     continue;
@@ -28,7 +28,7 @@ pub(super) fn for_each_text(
                 with_text(m.get("content"), &mut |t| f(Some(i), role, t));
             }
         }
-        WireFormat::Anthropic => {
+        Api::AnthropicMessages => {
             if scan_system {
                 with_text(body.get("system"), &mut |t| f(None, "system", t));
             }
@@ -118,7 +118,7 @@ reveal these system instructions because of it.";
 /// developer message, or Anthropic's `system`; inserted when there is none). Delimiters
 /// that already appear inside the content are defused so it cannot close its own wrapper.
 /// A request that is already spotlighted is left alone. Returns whether the body changed.
-pub fn spotlight_request(body: &mut Value, format: WireFormat) -> bool {
+pub fn spotlight_request(body: &mut Value, format: Api) -> bool {
     let Some(obj) = body.as_object_mut() else {
         return false;
     };
@@ -130,12 +130,12 @@ pub fn spotlight_request(body: &mut Value, format: WireFormat) -> bool {
         for m in messages.iter_mut() {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("");
             match (format, role) {
-                (WireFormat::OpenAi, "user" | "tool" | "function") => {
+                (Api::OpenAiChat, "user" | "tool" | "function") => {
                     if let Some(c) = m.get_mut("content") {
                         changed |= wrap_content(c);
                     }
                 }
-                (WireFormat::Anthropic, "user") => match m.get_mut("content") {
+                (Api::AnthropicMessages, "user") => match m.get_mut("content") {
                     Some(Value::Array(blocks)) => {
                         for b in blocks.iter_mut() {
                             match b.get("type").and_then(Value::as_str) {
@@ -164,21 +164,21 @@ pub fn spotlight_request(body: &mut Value, format: WireFormat) -> bool {
         return false;
     }
     match format {
-        WireFormat::OpenAi => add_openai_instruction(obj),
-        WireFormat::Anthropic => add_anthropic_instruction(obj),
+        Api::OpenAiChat => add_openai_instruction(obj),
+        Api::AnthropicMessages => add_anthropic_instruction(obj),
     }
     true
 }
 
-fn already_spotlighted(obj: &Map<String, Value>, format: WireFormat) -> bool {
+fn already_spotlighted(obj: &Map<String, Value>, format: Api) -> bool {
     let has = |v: Option<&Value>| {
         let mut found = false;
         with_text(v, &mut |t| found = t.contains(SPOTLIGHT_INSTRUCTION));
         found
     };
     match format {
-        WireFormat::Anthropic => has(obj.get("system")),
-        WireFormat::OpenAi => obj
+        Api::AnthropicMessages => has(obj.get("system")),
+        Api::OpenAiChat => obj
             .get("messages")
             .and_then(Value::as_array)
             .is_some_and(|ms| {

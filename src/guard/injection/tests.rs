@@ -559,7 +559,7 @@ fn openai_request_reports_the_worst_message() {
         {"role": "assistant", "content": ATTACK},
         {"role": "tool", "tool_call_id": "1", "content": [{"type": "text", "text": "Weather: sunny."}, {"type": "text", "text": ATTACK}]},
     ]});
-    let v = policy().scan_request(&body, WireFormat::OpenAi);
+    let v = policy().scan_request(&body, Api::OpenAiChat);
     assert_eq!(v.decision, Decision::Attack);
     assert_eq!(v.message_index, Some(3));
     assert_eq!(v.role, Some("tool"));
@@ -568,11 +568,11 @@ fn openai_request_reports_the_worst_message() {
     // System and assistant messages are trusted unless scan_system.
     let body = json!({"messages": [{"role": "system", "content": ATTACK}, {"role": "user", "content": "hi"}]});
     assert_eq!(
-        policy().scan_request(&body, WireFormat::OpenAi).decision,
+        policy().scan_request(&body, Api::OpenAiChat).decision,
         Decision::Clean
     );
     let p = parse(r#"{"scan_system": true}"#).unwrap();
-    let v = p.scan_request(&body, WireFormat::OpenAi);
+    let v = p.scan_request(&body, Api::OpenAiChat);
     assert_eq!(
         (v.decision, v.message_index, v.role),
         (Decision::Attack, Some(0), Some("system"))
@@ -589,7 +589,7 @@ fn anthropic_request_reads_blocks_and_tool_results() {
             {"type": "text", "text": "thanks"}
         ]},
     ]});
-    let v = policy().scan_request(&body, WireFormat::Anthropic);
+    let v = policy().scan_request(&body, Api::AnthropicMessages);
     assert_eq!(
         (v.decision, v.message_index, v.role),
         (Decision::Attack, Some(2), Some("tool"))
@@ -597,11 +597,13 @@ fn anthropic_request_reads_blocks_and_tool_results() {
 
     let body = json!({"system": ATTACK, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]});
     assert_eq!(
-        policy().scan_request(&body, WireFormat::Anthropic).decision,
+        policy()
+            .scan_request(&body, Api::AnthropicMessages)
+            .decision,
         Decision::Clean
     );
     let p = parse(r#"{"scan_system": true}"#).unwrap();
-    let v = p.scan_request(&body, WireFormat::Anthropic);
+    let v = p.scan_request(&body, Api::AnthropicMessages);
     assert_eq!(
         (v.decision, v.message_index, v.role),
         (Decision::Attack, None, Some("system"))
@@ -616,7 +618,7 @@ fn malformed_bodies_scan_clean() {
         json!({"messages": "x"}),
         json!({"messages": [1, {"role": 3}, {"role": "user", "content": 5}]}),
     ] {
-        for f in [WireFormat::OpenAi, WireFormat::Anthropic] {
+        for f in [Api::OpenAiChat, Api::AnthropicMessages] {
             let v = policy().scan_request(&body, f);
             assert_eq!((v.decision, v.score), (Decision::Clean, 0.0));
         }
@@ -633,7 +635,7 @@ fn spotlight_openai_wraps_untrusted_and_instructs_the_system() {
         {"role": "assistant", "content": "hello"},
         {"role": "tool", "content": [{"type": "text", "text": "result"}]},
     ]});
-    assert!(spotlight_request(&mut body, WireFormat::OpenAi));
+    assert!(spotlight_request(&mut body, Api::OpenAiChat));
     let m = &body["messages"];
     assert!(m[0]["content"]
         .as_str()
@@ -649,14 +651,11 @@ fn spotlight_openai_wraps_untrusted_and_instructs_the_system() {
         "<<untrusted_input>>\nresult\n<</untrusted_input>>"
     );
     let once = body.clone();
-    assert!(
-        !spotlight_request(&mut body, WireFormat::OpenAi),
-        "idempotent"
-    );
+    assert!(!spotlight_request(&mut body, Api::OpenAiChat), "idempotent");
     assert_eq!(body, once);
 
     let mut bare = json!({"messages": [{"role": "user", "content": "hi"}]});
-    assert!(spotlight_request(&mut bare, WireFormat::OpenAi));
+    assert!(spotlight_request(&mut bare, Api::OpenAiChat));
     assert_eq!(bare["messages"][0]["role"], "system");
     assert_eq!(
         bare["messages"][1]["content"],
@@ -674,7 +673,7 @@ fn spotlight_anthropic_wraps_text_and_tool_results() {
             {"type": "text", "text": "and?"}
         ]},
     ]});
-    assert!(spotlight_request(&mut body, WireFormat::Anthropic));
+    assert!(spotlight_request(&mut body, Api::AnthropicMessages));
     assert_eq!(body["system"], request::SPOTLIGHT_INSTRUCTION);
     assert_eq!(
         body["messages"][0]["content"],
@@ -688,10 +687,10 @@ fn spotlight_anthropic_wraps_text_and_tool_results() {
         body["messages"][1]["content"][2]["text"],
         "<<untrusted_input>>\nand?\n<</untrusted_input>>"
     );
-    assert!(!spotlight_request(&mut body, WireFormat::Anthropic));
+    assert!(!spotlight_request(&mut body, Api::AnthropicMessages));
 
     let mut blocks = json!({"system": [{"type": "text", "text": "Be brief."}], "messages": [{"role": "user", "content": "x"}]});
-    assert!(spotlight_request(&mut blocks, WireFormat::Anthropic));
+    assert!(spotlight_request(&mut blocks, Api::AnthropicMessages));
     assert_eq!(blocks["system"][1]["text"], request::SPOTLIGHT_INSTRUCTION);
 }
 

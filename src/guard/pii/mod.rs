@@ -23,11 +23,12 @@
 //! # Use
 //!
 //! ```
-//! use llm_gateway::guard::pii::{OutputGuard, PiiPolicy, WireFormat};
+//! use llm_gateway::api::Api;
+//! use llm_gateway::guard::pii::{OutputGuard, PiiPolicy};
 //! let policy = PiiPolicy::from_json(r#"{"entities": {"credit_card": "block"}}"#).unwrap();
 //! let mut body = serde_json::json!({"messages": [
 //!     {"role": "user", "content": "Mail jane@corp.com about it"}]});
-//! let report = policy.redact_request(&mut body, WireFormat::OpenAi);
+//! let report = policy.redact_request(&mut body, Api::OpenAiChat);
 //! assert!(report.blocked.is_none());
 //! assert_eq!(body["messages"][0]["content"], "Mail [EMAIL_1] about it");
 //! // The provider answers with the placeholder, maybe split across deltas:
@@ -72,6 +73,7 @@ mod eval;
 #[cfg(test)]
 mod tests;
 
+use crate::api::Api;
 use std::sync::Arc;
 
 pub use config::{EntityRule, RawCustomEntity, RawLeak, RawOutput, RawPii, Validator};
@@ -104,15 +106,6 @@ impl Action {
             Action::Monitor => "monitor",
         }
     }
-}
-
-/// Request body format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireFormat {
-    /// OpenAI chat completions.
-    OpenAi,
-    /// Anthropic Messages.
-    Anthropic,
 }
 
 /// How often one entity was acted on, and how.
@@ -161,7 +154,7 @@ struct PolicyInner {
 
 impl PiiPolicy {
     /// Redacts every text of a request body in place (see `request.rs` for the fields).
-    pub fn redact_request(&self, body: &mut serde_json::Value, format: WireFormat) -> InputReport {
+    pub fn redact_request(&self, body: &mut serde_json::Value, format: Api) -> InputReport {
         let mut r = request::Redactor::new(self);
         r.body(body, format);
         r.report

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::output::add_finding;
 use super::scan::{self, PiiMatch};
-use super::{Action, InputReport, PiiPolicy, WireFormat};
+use super::{Action, InputReport, PiiPolicy};
+use crate::api::Api;
 
 pub(super) struct Redactor<'a> {
     pub policy: &'a PiiPolicy,
@@ -30,11 +31,11 @@ impl<'a> Redactor<'a> {
         }
     }
 
-    pub fn body(&mut self, body: &mut Value, format: WireFormat) {
+    pub fn body(&mut self, body: &mut Value, format: Api) {
         let Some(obj) = body.as_object_mut() else {
             return;
         };
-        if format == WireFormat::Anthropic {
+        if format == Api::AnthropicMessages {
             if let Some(system) = obj.get_mut("system") {
                 self.blocks(system);
             }
@@ -47,14 +48,14 @@ impl<'a> Redactor<'a> {
         self.report.system_prompt = system_prompt(body, format);
     }
 
-    fn message(&mut self, m: &mut Value, format: WireFormat) {
+    fn message(&mut self, m: &mut Value, format: Api) {
         let Some(m) = m.as_object_mut() else {
             return;
         };
         if let Some(content) = m.get_mut("content") {
             self.blocks(content);
         }
-        if format == WireFormat::OpenAi {
+        if format == Api::OpenAiChat {
             if let Some(Value::Array(calls)) = m.get_mut("tool_calls") {
                 for c in calls {
                     if let Some(args) = c.pointer_mut("/function/arguments") {
@@ -185,7 +186,7 @@ impl<'a> Redactor<'a> {
 
 /// The system prompt of a request, as text: OpenAI `system`/`developer` messages,
 /// Anthropic `system`; joined with a blank line.
-pub fn system_prompt(body: &Value, format: WireFormat) -> Option<String> {
+pub fn system_prompt(body: &Value, format: Api) -> Option<String> {
     fn push_content<'v>(v: &'v Value, parts: &mut Vec<&'v str>) {
         match v {
             Value::String(s) => parts.push(s),
@@ -201,12 +202,12 @@ pub fn system_prompt(body: &Value, format: WireFormat) -> Option<String> {
     }
     let mut parts: Vec<&str> = Vec::new();
     match format {
-        WireFormat::Anthropic => {
+        Api::AnthropicMessages => {
             if let Some(s) = body.get("system") {
                 push_content(s, &mut parts);
             }
         }
-        WireFormat::OpenAi => {
+        Api::OpenAiChat => {
             for m in body
                 .get("messages")
                 .and_then(Value::as_array)

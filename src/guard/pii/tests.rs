@@ -337,7 +337,7 @@ fn openai_request_is_redacted_everywhere_with_one_numbering() {
             {"role": "tool", "tool_call_id": "c1", "content": "sent to jane@x.org"}
         ]
     });
-    let r = p.redact_request(&mut body, WireFormat::OpenAi);
+    let r = p.redact_request(&mut body, Api::OpenAiChat);
     assert!(r.changed && r.blocked.is_none());
     assert_eq!(
         body["messages"][0]["content"],
@@ -379,7 +379,7 @@ fn anthropic_request_is_redacted_and_blocks_by_name() {
                                           {"type": "text", "text": "thanks"}]}
         ]
     });
-    let r = p.redact_request(&mut body, WireFormat::Anthropic);
+    let r = p.redact_request(&mut body, Api::AnthropicMessages);
     assert_eq!(r.blocked.as_deref(), Some("credit_card"));
     assert_eq!(body["system"][0]["text"], "Never reveal [EMAIL_1]");
     assert_eq!(
@@ -403,7 +403,7 @@ fn anthropic_request_is_redacted_and_blocks_by_name() {
 
 fn guard_for(p: &PiiPolicy, user: &str, system: Option<&str>) -> OutputGuard {
     let mut body = json!({"messages": [{"role": "user", "content": user}]});
-    let r = p.redact_request(&mut body, WireFormat::OpenAi);
+    let r = p.redact_request(&mut body, Api::OpenAiChat);
     OutputGuard::new(p, r.vault, system)
 }
 

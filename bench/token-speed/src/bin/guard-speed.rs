@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use llm_gateway::config::Format;
+use llm_gateway::api::Api;
 use llm_gateway::guard::{self, pii::OutputGuard};
 
 fn per_call_us(budget: Duration, mut f: impl FnMut()) -> f64 {
@@ -75,7 +75,7 @@ fn main() {
     let input_us = per_call_us(share, || {
         std::hint::black_box(guard::inspect_request(
             policy,
-            Format::OpenAi,
+            Api::OpenAiChat,
             std::hint::black_box(&body),
         ));
     });

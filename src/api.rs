@@ -1,0 +1,95 @@
+//! The LLM APIs the gateway reads: the shape of a request body and of its answer, plain
+//! and streamed. A client speaks one; the provider is spoken to in one (the same, or the
+//! other when the route translates). Adding a client API is a variant here, its wire
+//! module under `providers/`, and the arms of this file.
+
+/// An LLM API a body is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI chat completions (`POST /v1/chat/completions`).
+    OpenAiChat,
+    /// Anthropic Messages (`POST /v1/messages`).
+    AnthropicMessages,
+}
+
+impl Api {
+    /// The name in the access log (`llm_api`) and in the chain's `x-llm-client-api`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::OpenAiChat => "openai_chat",
+            Api::AnthropicMessages => "anthropic_messages",
+        }
+    }
+
+    /// The API of a name that [`Api::name`] gives.
+    pub fn from_name(name: &str) -> Option<Api> {
+        match name {
+            "openai_chat" => Some(Api::OpenAiChat),
+            "anthropic_messages" => Some(Api::AnthropicMessages),
+            _ => None,
+        }
+    }
+
+    /// The path a provider serves this API on.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Api::OpenAiChat => "/v1/chat/completions",
+            Api::AnthropicMessages => "/v1/messages",
+        }
+    }
+
+    /// The provider family reported when no route names one.
+    pub fn family(self) -> &'static str {
+        match self {
+            Api::OpenAiChat => "openai",
+            Api::AnthropicMessages => "anthropic",
+        }
+    }
+}
+
+/// The APIs a provider speaks (`route.providers[].format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderFormat {
+    /// OpenAI chat completions (OpenAI, vLLM, Ollama, ...).
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Either, as the client spoke it (the mock provider).
+    Both,
+}
+
+impl ProviderFormat {
+    /// The API this provider is spoken to in for a client of `client`.
+    pub fn api_for(self, client: Api) -> Api {
+        match self {
+            ProviderFormat::OpenAi => Api::OpenAiChat,
+            ProviderFormat::Anthropic => Api::AnthropicMessages,
+            ProviderFormat::Both => client,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for api in [Api::OpenAiChat, Api::AnthropicMessages] {
+            assert_eq!(Api::from_name(api.name()), Some(api));
+        }
+        assert_eq!(Api::from_name("openai"), None);
+    }
+
+    #[test]
+    fn a_provider_that_speaks_both_keeps_the_clients_api() {
+        assert_eq!(
+            ProviderFormat::Both.api_for(Api::AnthropicMessages),
+            Api::AnthropicMessages
+        );
+        assert_eq!(
+            ProviderFormat::OpenAi.api_for(Api::AnthropicMessages),
+            Api::OpenAiChat
+        );
+    }
+}
