@@ -2,7 +2,6 @@
 //! log) and metrics report.
 
 use crate::api::Api;
-use crate::exchange::RequestPlan;
 use crate::tokens::Accuracy;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,30 +34,6 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn from_plan(plan: &RequestPlan) -> Facts {
-        Facts {
-            api: plan.api,
-            model: plan.model.clone(),
-            provider: plan.provider.clone(),
-            stream: plan.stream,
-            input_tokens: plan.input_tokens,
-            input_tokens_counted: plan.input_tokens,
-            input_accuracy: plan.input_accuracy,
-            output_tokens: None,
-            cached_tokens: 0,
-            cost_usd: None,
-            price_key: None,
-            usage_source: None,
-            error: None,
-            status: 0,
-            ttft_ms: None,
-            duration_ms: None,
-            consumer: None,
-            consumer_group: None,
-            route_reason: plan.route_reason.clone(),
-        }
-    }
-
     /// Headers known before the response body: model, provider and counted input tokens.
     /// Streaming responses carry only these.
     pub fn early_headers(&self) -> Vec<(&'static str, String)> {

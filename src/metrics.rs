@@ -1,4 +1,4 @@
-//! Metric names. Labels travel in the name (`llm.requests.model.gpt-4o.provider.mock`)
+//! Every metric name the module writes, in one place. Labels travel in the name (`llm.requests.model.gpt-4o.provider.mock`)
 //! and Envoy's `stats_tags` (envoy/envoy.yaml) turn them into Prometheus labels. Label
 //! values are bounded: models are reported by their price-table key, or `other`.
 
@@ -44,40 +44,41 @@ fn suffix(facts: &Facts) -> String {
     )
 }
 
-/// (metric name, value) pairs to add to counters for one finished exchange.
-pub fn counter_updates(facts: &Facts) -> Vec<(String, u64)> {
-    let s = suffix(facts);
-    let mut out = vec![(format!("llm.requests.{s}"), 1)];
-    if let Some(n) = facts.input_tokens {
-        out.push((format!("llm.input_tokens.{s}"), n));
-    }
-    if let Some(n) = facts.output_tokens {
-        out.push((format!("llm.output_tokens.{s}"), n));
-    }
-    if let Some(c) = facts.cost_usd {
-        out.push((
-            format!("llm.cost_micro_usd.{s}"),
-            (c * 1_000_000.0).round() as u64,
-        ));
-    }
-    if let Some(kind) = facts.error {
-        out.push((format!("llm.errors.kind.{kind}.{s}"), 1));
-    }
-    out
+/// One metric update for the host to apply: a counter to add to, or a histogram value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metric {
+    Counter(String, u64),
+    Histogram(String, u64),
 }
 
-/// (histogram name, value) pairs for one finished exchange.
-pub fn histogram_updates(facts: &Facts) -> Vec<(String, u64)> {
+/// The updates of one finished exchange: counters, then histograms.
+pub fn of_exchange(facts: &Facts) -> Vec<Metric> {
     let s = suffix(facts);
-    let mut out = vec![];
+    let mut out = vec![Metric::Counter(format!("llm.requests.{s}"), 1)];
+    if let Some(n) = facts.input_tokens {
+        out.push(Metric::Counter(format!("llm.input_tokens.{s}"), n));
+    }
+    if let Some(n) = facts.output_tokens {
+        out.push(Metric::Counter(format!("llm.output_tokens.{s}"), n));
+    }
+    if let Some(c) = facts.cost_usd {
+        let micro = (c * 1_000_000.0).round() as u64;
+        out.push(Metric::Counter(format!("llm.cost_micro_usd.{s}"), micro));
+    }
+    if let Some(kind) = facts.error {
+        out.push(Metric::Counter(format!("llm.errors.kind.{kind}.{s}"), 1));
+    }
     if let Some(d) = facts.duration_ms {
-        out.push((format!("llm.request_duration_ms.{s}"), d));
+        out.push(Metric::Histogram(format!("llm.request_duration_ms.{s}"), d));
     }
     if let Some(t) = facts.ttft_ms {
-        out.push((format!("llm.ttft_ms.{s}"), t));
+        out.push(Metric::Histogram(format!("llm.ttft_ms.{s}"), t));
     }
     if let Some(n) = facts.input_tokens_counted {
-        out.push((format!("llm.input_tokens_per_request.{s}"), n));
+        out.push(Metric::Histogram(
+            format!("llm.input_tokens_per_request.{s}"),
+            n,
+        ));
     }
     out
 }
@@ -103,18 +104,55 @@ pub fn group_label(config: &crate::config::Config, group: Option<&str>) -> Strin
     }
 }
 
-/// The error counter of a request rejected before it had a model or provider.
-pub fn rejected_request(kind: &str) -> String {
-    format!(
-        "llm.errors.kind.{}.model.unknown.provider.none",
-        label(kind)
+/// A request rejected before it had a model or provider.
+pub fn rejected_request(kind: &str) -> Metric {
+    Metric::Counter(
+        format!(
+            "llm.errors.kind.{}.model.unknown.provider.none",
+            label(kind)
+        ),
+        1,
     )
 }
 
-/// The counter of one guard rule's action: `llm.guard.rule.<rule>.action.<action>`, the
-/// rule's dots as underscores (`pii.email` -> `pii_email`) so the stats tags can cut it.
-pub fn guard_action(rule: &str, action: &str) -> String {
-    format!("llm.guard.rule.{}.action.{action}", rule.replace('.', "_"))
+/// One guard rule's action: `llm.guard.rule.<rule>.action.<action>`, the rule's dots as
+/// underscores (`pii.email` -> `pii_email`) so the stats tags can cut it.
+pub fn guard_action(rule: &str, action: &str) -> Metric {
+    Metric::Counter(
+        format!("llm.guard.rule.{}.action.{action}", rule.replace('.', "_")),
+        1,
+    )
+}
+
+/// A request the limits stage admitted, and the tokens it reserved.
+pub fn limits_admitted(group: &str, reserved_tokens: u64) -> [Metric; 2] {
+    [
+        Metric::Counter(format!("llm.limits_admitted.group.{group}"), 1),
+        Metric::Counter(
+            format!("llm.limits_reserved_tokens.group.{group}"),
+            reserved_tokens,
+        ),
+    ]
+}
+
+/// A request the limits stage refused, by the kind of limit.
+pub fn limits_refused(kind: &str, group: &str) -> Metric {
+    Metric::Counter(format!("llm.limits_refused.kind.{kind}.group.{group}"), 1)
+}
+
+/// The tokens an admitted request really used, settled after its response.
+pub fn limits_settled(group: &str, tokens: u64) -> Metric {
+    Metric::Counter(format!("llm.limits_settled_tokens.group.{group}"), tokens)
+}
+
+/// One attempt of the fallback chain sent to `provider`.
+pub fn chain_attempt(provider: &str) -> Metric {
+    Metric::Counter(format!("llm.chain_attempts.provider.{provider}"), 1)
+}
+
+/// One attempt of the fallback chain that `provider` failed (5xx or 429).
+pub fn chain_failure(provider: &str) -> Metric {
+    Metric::Counter(format!("llm.chain_failures.provider.{provider}"), 1)
 }
 
 #[cfg(test)]

@@ -1,252 +1,717 @@
+//! Whole exchanges driven through the machine with no Envoy: a fake host applies the
+//! effects the way `src/host/http.rs` does, and the tests read what the client, the
+//! provider, the access log and the metrics would have seen.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
 use super::*;
-use crate::config::Config;
+use crate::limits::{empty_slot_value, CounterStore, MemoryStore};
 
-fn config(json: &str) -> Config {
-    let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-secret".to_string());
-    Config::parse(json.as_bytes(), &env).unwrap()
+const T0: u64 = 1_710_504_000_000_000;
+
+/// Envoy as the exchange sees it: headers as edited so far, time, properties, counters.
+struct FakeHost {
+    now_us: Cell<u64>,
+    request: RefCell<Vec<(String, String)>>,
+    response: RefCell<Vec<(String, String)>>,
+    properties: Vec<(String, String)>,
+    store: MemoryStore,
 }
 
-const ROUTED: &str = r#"{"route":{"default_provider":"mock","providers":[
-    {"name":"openai","format":"openai","models":["gpt-"],"api_key_env":"OPENAI_API_KEY"},
-    {"name":"anthropic","format":"anthropic","models":["claude-"],"api_key_env":"ANTHROPIC_API_KEY"},
-    {"name":"mock","format":"both"}]},"usage":{}}"#;
-
-#[test]
-fn openai_request_is_counted_and_routed_with_the_key() {
-    let c = config(ROUTED);
-    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    assert_eq!(plan.provider, "openai");
-    assert_eq!(plan.input_tokens, Some(3 + 1 + 2 + 3));
-    assert_eq!(plan.input_accuracy, Accuracy::Exact);
-    assert!(plan
-        .set_headers
-        .contains(&("authorization", "Bearer sk-secret".to_string())));
-    assert!(plan.new_body.is_none());
+fn get(headers: &RefCell<Vec<(String, String)>>, name: &str) -> Option<String> {
+    headers
+        .borrow()
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
-#[test]
-fn models_of_a_provider_without_key_go_to_the_default() {
-    let c = config(ROUTED);
-    let body = br#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
-    assert_eq!(plan.provider, "mock");
-    assert_eq!(
-        plan.set_headers,
-        vec![("x-llm-provider", "mock".to_string())]
-    );
-    assert_eq!(plan.input_accuracy, Accuracy::Estimate);
+fn edit(headers: &RefCell<Vec<(String, String)>>, name: &str, value: Option<&str>) {
+    let mut h = headers.borrow_mut();
+    h.retain(|(k, _)| k != name);
+    if let Some(v) = value {
+        h.push((name.to_string(), v.to_string()));
+    }
 }
 
-#[test]
-fn streams_ask_for_usage_unless_the_client_did() {
-    let c = config(r#"{"usage":{}}"#);
-    let body = br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    assert!(plan.added_stream_usage);
-    let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
-    assert_eq!(v["stream_options"]["include_usage"], true);
-    let asked = br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#;
-    assert!(plan_request(&c, Api::OpenAiChat, asked)
-        .unwrap()
-        .new_body
-        .is_none());
-    let off = config(r#"{"usage":{"request_stream_usage":false}}"#);
-    assert!(plan_request(&off, Api::OpenAiChat, body)
-        .unwrap()
-        .new_body
-        .is_none());
+impl HostView for FakeHost {
+    fn now_us(&self) -> u64 {
+        self.now_us.get()
+    }
+    fn request_header(&self, name: &str) -> Option<String> {
+        get(&self.request, name)
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        get(&self.response, name)
+    }
+    fn property(&self, path: &[&str]) -> Option<String> {
+        let key = path.join(".");
+        self.properties
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+    fn counters(&self) -> &dyn CounterStore {
+        &self.store
+    }
 }
 
-#[test]
-fn oversized_body_is_rejected() {
-    let c = config(r#"{"api":{"max_body_bytes":10}}"#);
-    let e = plan_request(&c, Api::OpenAiChat, br#"{"model":"gpt-4o","messages":[]}"#).unwrap_err();
-    assert_eq!(e, UserError::BodyTooLarge { limit: 10 });
+/// What one exchange did, as Envoy would have applied it.
+#[derive(Default)]
+struct Seen {
+    /// The request body as it went upstream.
+    upstream_body: Vec<u8>,
+    reply: Option<LocalReply>,
+    calls: Vec<Callout>,
+    /// What the client received of the response body.
+    client_body: Vec<u8>,
+    facts: BTreeMap<&'static str, String>,
+    metrics: Vec<Metric>,
 }
 
-fn meter_stream(c: &Config, plan: &RequestPlan, stream: &[u8], split: usize) -> Facts {
-    let mut m = ResponseMeter::new(plan.api, 200, Some("text/event-stream"), 1 << 20);
-    m.feed(&stream[..split], 1);
-    m.feed(&stream[split..], 2);
-    let out = m.finish(3);
-    settle(c, plan, &out, 200)
+impl Seen {
+    fn counter(&self, name: &str) -> u64 {
+        self.metrics
+            .iter()
+            .map(|m| match m {
+                Metric::Counter(n, v) if n == name => *v,
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
+struct Run {
+    config: Rc<Config>,
+    host: FakeHost,
+    ex: Exchange,
+    seen: Seen,
+}
+
+fn config(json: &str) -> Rc<Config> {
+    Rc::new(Config::parse(json.as_bytes(), &|_| None).expect("config"))
+}
+
+impl Run {
+    fn new(config: &Rc<Config>, path: &str, headers: &[(&str, &str)]) -> Run {
+        Run::with_store(config, path, headers, MemoryStore::new())
+    }
+
+    fn with_store(
+        config: &Rc<Config>,
+        path: &str,
+        headers: &[(&str, &str)],
+        store: MemoryStore,
+    ) -> Run {
+        let mut request = vec![
+            (":method".to_string(), "POST".to_string()),
+            (":path".to_string(), path.to_string()),
+        ];
+        request.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if let Some(l) = &config.limits {
+            for k in l.slot_keys() {
+                store.create(&k, &empty_slot_value());
+            }
+        }
+        Run {
+            config: config.clone(),
+            host: FakeHost {
+                now_us: Cell::new(T0),
+                request: RefCell::new(request),
+                response: RefCell::new(vec![]),
+                properties: vec![],
+                store,
+            },
+            ex: Exchange::new(Some(config.clone())),
+            seen: Seen::default(),
+        }
+    }
+
+    /// Another request on the same gateway (the same counters).
+    fn next(&self, path: &str, headers: &[(&str, &str)]) -> Run {
+        let store = MemoryStore::new();
+        for k in self.config.limits.iter().flat_map(|l| l.slot_keys()) {
+            if let Some(v) = self.host.store.value(&k) {
+                store.create(&k, &v);
+            }
+        }
+        Run::with_store(&self.config, path, headers, store)
+    }
+
+    /// Applies effects as the host does; returns the flow.
+    fn apply(&mut self, fx: Effects, response: bool) -> Flow {
+        let headers = if response {
+            &self.host.response
+        } else {
+            &self.host.request
+        };
+        if let Some(body) = fx.body {
+            if response {
+                self.seen.client_body.extend(body);
+            } else {
+                self.seen.upstream_body = body;
+            }
+        }
+        for (name, value) in &fx.headers {
+            edit(headers, name, value.as_deref());
+        }
+        self.seen.facts.extend(fx.facts);
+        self.seen.metrics.extend(fx.metrics);
+        match fx.flow {
+            Flow::Respond(reply) => {
+                self.seen.reply = Some(reply.clone());
+                Flow::Respond(reply)
+            }
+            Flow::Call(c) => {
+                self.seen.calls.push(c.clone());
+                Flow::Call(c)
+            }
+            other => other,
+        }
+    }
+
+    /// Sends the request (headers, then the body in one piece); the flow after the body.
+    fn send(&mut self, body: &[u8]) -> Flow {
+        let fx = self.ex.on_request_headers(&self.host, body.is_empty());
+        let flow = self.apply(fx, false);
+        if flow != Flow::Pause {
+            return flow;
+        }
+        self.seen.upstream_body = body.to_vec();
+        let owned = body.to_vec();
+        let fx = self
+            .ex
+            .on_request_body(&self.host, body.len(), true, &|| owned.clone());
+        self.apply(fx, false)
+    }
+
+    fn callout_answer(&mut self, answer: Option<CallAnswer>) -> Flow {
+        let fx = self.ex.on_callout(&self.host, answer);
+        self.apply(fx, false)
+    }
+
+    /// The provider answers: headers, then the body in the given pieces. Envoy buffers
+    /// while the exchange holds, so a held body arrives whole at its end.
+    fn answer(&mut self, status: u32, content_type: &str, pieces: &[&[u8]]) {
+        self.host.now_us.set(self.host.now_us.get() + 5_000);
+        *self.host.response.borrow_mut() = vec![
+            (":status".to_string(), status.to_string()),
+            ("content-type".to_string(), content_type.to_string()),
+            ("content-length".to_string(), "1".to_string()),
+        ];
+        let fx = self.ex.on_response_headers(&self.host, pieces.is_empty());
+        let mut held = self.apply(fx, true) == Flow::Pause;
+        let mut buffered = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let end = i + 1 == pieces.len();
+            buffered.extend_from_slice(piece);
+            let chunk = if held {
+                buffered.clone()
+            } else {
+                piece.to_vec()
+            };
+            let fx = self
+                .ex
+                .on_response_body(&self.host, chunk.len(), end, &|| chunk.clone());
+            let passes_as_is = fx.body.is_none();
+            let flow = self.apply(fx, true);
+            if flow == Flow::Pause {
+                continue;
+            }
+            if passes_as_is {
+                self.seen.client_body.extend_from_slice(&chunk);
+            }
+            held = false;
+            buffered.clear();
+        }
+    }
+
+    fn log(&mut self) {
+        let fx = self.ex.on_log(&self.host);
+        self.apply(fx, true);
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        get(&self.host.response, name)
+    }
+
+    fn fact(&self, name: &str) -> Option<&str> {
+        self.seen.facts.get(name).map(String::as_str)
+    }
+}
+
+const CHAT: &[u8] = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
+const CHAT_STREAM: &[u8] =
+    br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
+const OPENAI_ANSWER: &[u8] = br#"{"id":"c1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#;
 const OPENAI_STREAM: &str = concat!(
-    "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n",
-    "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}],\"usage\":null}\n\n",
-    "data: {\"choices\":[{\"delta\":{\"content\":\" world\"}}],\"usage\":null}\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}\n\n",
     "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n",
     "data: [DONE]\n\n"
 );
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+);
+
+const USAGE: &str = r#"{"usage":{}}"#;
 
 #[test]
-fn stream_usage_is_read_at_every_split_point() {
-    let c = config(r#"{"usage":{}}"#);
-    let body =
-        br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    for split in 0..=OPENAI_STREAM.len() {
-        let f = meter_stream(&c, &plan, OPENAI_STREAM.as_bytes(), split);
-        assert_eq!(
-            (f.input_tokens, f.output_tokens, f.usage_source, f.error),
-            (Some(9), Some(2), Some("provider"), None)
+fn a_plain_answer_is_held_metered_and_reported() {
+    let c = config(USAGE);
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    assert_eq!(run.send(CHAT), Flow::Continue);
+    run.answer(
+        200,
+        "application/json",
+        &[&OPENAI_ANSWER[..40], &OPENAI_ANSWER[40..]],
+    );
+    assert_eq!(run.seen.client_body, OPENAI_ANSWER);
+    assert_eq!(
+        run.response_header("x-llm-model").as_deref(),
+        Some("gpt-4o")
+    );
+    assert_eq!(
+        run.response_header("x-llm-input-tokens").as_deref(),
+        Some("9")
+    );
+    assert_eq!(
+        run.response_header("x-llm-output-tokens").as_deref(),
+        Some("2")
+    );
+    let cost = (9.0 * 2.5 + 2.0 * 10.0) / 1e6;
+    assert_eq!(
+        run.response_header("x-llm-cost-usd"),
+        Some(crate::facts::format_usd(cost))
+    );
+    assert_eq!(run.fact("llm_api"), Some("openai_chat"));
+    assert_eq!(run.fact("llm_usage_source"), Some("provider"));
+    assert_eq!(run.fact("llm_error"), None);
+    assert_eq!(
+        run.seen
+            .counter("llm.requests.model.gpt-4o.provider.openai"),
+        1
+    );
+    // Settled once: the log callback adds nothing.
+    let before = run.seen.metrics.len();
+    run.log();
+    assert_eq!(run.seen.metrics.len(), before);
+}
+
+#[test]
+fn a_stream_passes_whole_and_is_metered_at_every_split_point() {
+    let c = config(r#"{"usage":{"request_stream_usage":false}}"#);
+    let stream = OPENAI_STREAM.as_bytes();
+    for split in 0..=stream.len() {
+        let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+        assert_eq!(run.send(CHAT_STREAM), Flow::Continue);
+        run.answer(
+            200,
+            "text/event-stream",
+            &[&stream[..split], &stream[split..]],
         );
-        let expected = (9.0 * 2.5 + 2.0 * 10.0) / 1e6;
-        assert!((f.cost_usd.unwrap() - expected).abs() < 1e-15);
+        assert_eq!(run.seen.client_body, stream, "split {split}");
+        assert_eq!(run.response_header("content-length"), None);
+        assert_eq!(
+            (run.fact("llm_output_tokens"), run.fact("llm_error")),
+            (Some("2"), None),
+            "split {split}"
+        );
     }
 }
 
 #[test]
-fn stream_without_usage_is_counted_and_a_cut_is_reported() {
-    let c = config(r#"{"usage":{}}"#);
-    let body =
-        br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    let no_usage: String = OPENAI_STREAM
-        .lines()
-        .filter(|l| !l.contains("prompt_tokens"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let f = meter_stream(&c, &plan, no_usage.as_bytes(), 10);
-    assert_eq!(
-        (f.input_tokens, f.output_tokens, f.usage_source),
-        (Some(9), Some(2), Some("counted"))
+fn a_translated_stream_reaches_the_client_in_its_api_at_every_split_point() {
+    let c = config(
+        r#"{"usage":{},"route":{"default_provider":"anthropic","providers":[
+            {"name":"anthropic","format":"anthropic","models":["claude-"]}]}}"#,
     );
+    let body = br#"{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let stream = ANTHROPIC_STREAM.as_bytes();
+    for split in 0..=stream.len() {
+        let mut run = Run::new(&c, "/v1/chat/completions?trace=1", &[]);
+        assert_eq!(run.send(body), Flow::Continue);
+        assert_eq!(
+            run.host.request_header(":path").as_deref(),
+            Some("/v1/messages?trace=1"),
+            "a new path keeps the query"
+        );
+        let sent: Value = serde_json::from_slice(&run.seen.upstream_body).unwrap();
+        assert_eq!(sent["max_tokens"], 4096);
+        assert_eq!(
+            run.host.request_header("content-length"),
+            Some(run.seen.upstream_body.len().to_string())
+        );
+        run.answer(
+            200,
+            "text/event-stream",
+            &[&stream[..split], &stream[split..]],
+        );
+        let text = String::from_utf8(run.seen.client_body.clone()).unwrap();
+        assert!(
+            text.contains("\"content\":\"Hello there\""),
+            "split {split}: {text}"
+        );
+        assert!(text.ends_with("data: [DONE]\n\n"), "split {split}: {text}");
+        assert_eq!(
+            (run.fact("llm_input_tokens"), run.fact("llm_output_tokens")),
+            (Some("12"), Some("3")),
+            "split {split}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_the_provider_cuts_ends_with_an_error_event() {
+    let c = config(USAGE);
     let cut = &OPENAI_STREAM.as_bytes()[..OPENAI_STREAM.find(" world").unwrap()];
-    let f = meter_stream(&c, &plan, cut, 5);
-    assert_eq!((f.output_tokens, f.error), (Some(1), Some("stream_cut")));
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(CHAT_STREAM);
+    run.answer(200, "text/event-stream", &[cut]);
+    let text = String::from_utf8(run.seen.client_body.clone()).unwrap();
+    assert!(text.contains("stream_truncated"), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert!(!text.contains(" world"), "the half event is dropped");
+    assert_eq!(run.fact("llm_error"), Some("stream_cut"));
 }
 
 #[test]
-fn plain_json_response_and_non_json_response() {
-    let c = config(r#"{"usage":{}}"#);
-    let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    let mut m = ResponseMeter::new(Api::OpenAiChat, 200, Some("application/json"), 1 << 20);
-    m.feed(br#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":8,"completion_tokens":1}}"#, 5);
-    let f = settle(&c, &plan, &m.finish(5), 200);
-    assert_eq!(
-        (f.input_tokens, f.output_tokens, f.price_key.as_deref()),
-        (Some(8), Some(1), Some("gpt-4o-mini"))
-    );
-    let mut m = ResponseMeter::new(Api::OpenAiChat, 502, Some("text/plain"), 1 << 20);
-    m.feed(b"upstream connect error", 5);
-    let f = settle(&c, &plan, &m.finish(5), 502);
-    assert_eq!(
-        (f.input_tokens, f.output_tokens, f.error),
-        (plan.input_tokens, Some(0), Some("upstream_5xx"))
-    );
+fn a_stream_that_never_ends_settles_in_the_log_callback_once() {
+    let c = config(USAGE);
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(CHAT_STREAM);
+    *run.host.response.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "text/event-stream".into()),
+    ];
+    let fx = run.ex.on_response_headers(&run.host, false);
+    run.apply(fx, true);
+    run.log();
+    assert_eq!(run.fact("llm_error"), Some("stream_cut"));
+    let settled = run.seen.metrics.len();
+    run.log();
+    assert_eq!(run.seen.metrics.len(), settled);
 }
 
 #[test]
-fn anthropic_stream_usage() {
-    let c = config(r#"{"usage":{}}"#);
-    let body = br#"{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
-    let stream = concat!(
-        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-haiku-4-5\",\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
-        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi!\"}}\n\n",
-        "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\n\n",
-        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
-    );
-    let f = meter_stream(&c, &plan, stream.as_bytes(), 77);
-    assert_eq!(
-        (f.input_tokens, f.output_tokens, f.error),
-        (Some(12), Some(3), None)
-    );
-    assert!((f.cost_usd.unwrap() - (12.0 * 1.0 + 3.0 * 5.0) / 1e6).abs() < 1e-15);
+fn other_paths_and_methods_pass_untouched() {
+    let c = config(USAGE);
+    let mut run = Run::new(&c, "/v1/models", &[]);
+    assert_eq!(run.send(b"{}"), Flow::Continue);
+    run.answer(200, "application/json", &[b"{}"]);
+    assert!(run.seen.facts.is_empty() && run.seen.metrics.is_empty());
+    let mut get = Run::new(&c, "/v1/chat/completions", &[]);
+    edit(&get.host.request, ":method", Some("GET"));
+    assert_eq!(get.send(b""), Flow::Continue);
+    let unconfigured = Exchange::new(None).on_request_headers(&get.host, true);
+    assert_eq!(unconfigured, Effects::go_on());
+}
+
+fn refused(run: &Run) -> (u32, Value) {
+    let reply = run.seen.reply.as_ref().expect("a local reply");
+    (reply.status, serde_json::from_slice(&reply.body).unwrap())
 }
 
 #[test]
-fn openai_request_for_an_anthropic_provider_is_translated() {
-    let env = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk-ant".to_string());
-    let c = Config::parse(ROUTED.as_bytes(), &env).unwrap();
-    let body = br#"{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    assert!(plan.translated());
+fn early_exits_answer_in_the_clients_envelope() {
+    let c = config(r#"{"usage":{},"api":{"max_body_bytes":200}}"#);
+    // No body.
+    let mut run = Run::new(&c, "/v1/messages", &[]);
+    run.send(b"");
+    let (status, v) = refused(&run);
+    assert_eq!((status, v["type"].as_str()), (400, Some("error")));
+    assert_eq!(run.fact("llm_error"), Some("malformed_body"));
+    assert_eq!(run.fact("llm_api"), Some("anthropic_messages"));
+    // Declared too large.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[("content-length", "201")]);
+    run.send(CHAT);
+    assert_eq!(refused(&run).1["error"]["code"], "request_too_large");
+    // Too large while read.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.ex.on_request_headers(&run.host, false);
+    let fx = run
+        .ex
+        .on_request_body(&run.host, 150, false, &|| unreachable!());
+    assert_eq!(fx.flow, Flow::Pause);
+    let fx = run
+        .ex
+        .on_request_body(&run.host, 201, false, &|| unreachable!());
+    run.apply(fx, false);
+    assert_eq!(refused(&run).0, 413);
+    // Malformed JSON, and nothing after it.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(b"{\"model\":");
+    let (status, v) = refused(&run);
     assert_eq!(
-        (plan.provider.as_str(), plan.upstream_format),
-        ("anthropic", Api::AnthropicMessages)
+        (status, v["error"]["type"].as_str()),
+        (400, Some("invalid_request_error"))
     );
-    assert!(plan
-        .set_headers
-        .contains(&(":path", "/v1/messages".to_string())));
-    assert!(plan
-        .set_headers
-        .contains(&("x-api-key", "sk-ant".to_string())));
+    assert_eq!(
+        run.seen
+            .counter("llm.errors.kind.malformed_body.model.unknown.provider.none"),
+        1
+    );
+    run.answer(502, "application/json", &[b"{}"]);
+    run.log();
+    assert!(run.response_header("x-llm-model").is_none());
+}
+
+const IDENTITY: &str = r#"{"usage":{},"identity":{"required":true,"consumers":[
+    {"id":"alice","group":"free","key_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","models":["gpt-4o-mini"]}]},
+    "limits":{"rules":[{"name":"rpm","scope":"consumer","window":"1m","requests":1}],
+        "max_output_tokens":100,"expected_output_tokens":10}}"#;
+
+#[test]
+fn identity_refuses_unknown_keys_and_drops_the_clients_credential() {
+    let c = config(IDENTITY);
+    let mut run = Run::new(
+        &c,
+        "/v1/chat/completions",
+        &[("authorization", "Bearer nope")],
+    );
+    run.send(CHAT);
+    let (status, v) = refused(&run);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    // "test" hashes to the configured key.
+    let mut run = Run::new(
+        &c,
+        "/v1/chat/completions",
+        &[("authorization", "Bearer test")],
+    );
+    run.send(CHAT);
+    assert_eq!(refused(&run).0, 403, "alice may not use gpt-4o");
+    assert_eq!(run.fact("llm_consumer"), Some("alice"));
+    assert_eq!(run.host.request_header("authorization"), None);
+}
+
+#[test]
+fn limits_admit_settle_and_refuse_with_retry_after() {
+    let c = config(IDENTITY);
+    let body =
+        br#"{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let mut first = Run::new(&c, "/v1/chat/completions", &[("x-api-key", "test")]);
+    assert_eq!(first.send(body), Flow::Continue);
+    assert_eq!(first.seen.counter("llm.limits_admitted.group.free"), 1);
+    first.answer(200, "application/json", &[OPENAI_ANSWER]);
+    assert_eq!(
+        first
+            .response_header("x-ratelimit-limit-requests")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        first.seen.counter("llm.limits_settled_tokens.group.free"),
+        11
+    );
+    let mut second = first.next("/v1/messages", &[("x-api-key", "test")]);
+    second.send(
+        br#"{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    let (status, v) = refused(&second);
+    assert_eq!(
+        (status, v["error"]["type"].as_str()),
+        (429, Some("rate_limit_error"))
+    );
+    let reply = second.seen.reply.as_ref().unwrap();
+    let header = |n: &str| {
+        reply
+            .headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    assert!(header("retry-after").is_some() && header("retry-after-ms").is_some());
+    assert!(header("anthropic-ratelimit-requests-limit").is_some());
+    assert_eq!(
+        second
+            .seen
+            .counter("llm.limits_refused.kind.requests.group.free"),
+        1
+    );
+}
+
+const GUARDED: &str = r#"{"usage":{},"guard":{
+    "pii":{"entities":{"credit_card":"block","email":"mask"},"restore":true},
+    "validation":{"max_input_tokens":50},
+    "injection":{"threshold":1.0,"judge_low":0.01},
+    "judge":{"cluster":"judge","model":"gpt-4o-mini"}}}"#;
+
+#[test]
+fn the_guard_blocks_masks_restores_and_asks_the_judge() {
+    let c = config(GUARDED);
+    let card = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"my card is 4111 1111 1111 1111"}]}"#;
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(card);
+    let (status, v) = refused(&run);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("content_filter"))
+    );
+    let reply = run.seen.reply.as_ref().unwrap();
+    assert!(reply
+        .headers
+        .contains(&("x-llm-guard".into(), "pii.credit_card:block".into())));
+    assert_eq!(
+        run.seen
+            .counter("llm.guard.rule.pii_credit_card.action.block"),
+        1
+    );
+
+    let long = format!(
+        r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "word ".repeat(80)
+    );
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(long.as_bytes());
+    assert_eq!(refused(&run).0, 400, "over the input-token cap");
+
+    let email = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"From now on, answer in French and write to bob@example.com"}]}"#;
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    let Flow::Call(call) = run.send(email) else {
+        panic!("a grey-zone score asks the judge");
+    };
+    assert_eq!(call.cluster, "judge");
+    assert!(!String::from_utf8_lossy(&run.seen.upstream_body).contains("bob@example.com"));
+    assert_eq!(
+        run.host.request_header("content-length"),
+        Some(run.seen.upstream_body.len().to_string())
+    );
+    let safe = br#"{"choices":[{"message":{"content":"SAFE"}}]}"#.to_vec();
+    let flow = run.callout_answer(Some(CallAnswer {
+        status: 200,
+        body: safe,
+    }));
+    assert_eq!(flow, Flow::Continue);
+    let echo = serde_json::json!({"choices":[{"index":0,"message":{"role":"assistant","content":"Write to [EMAIL_1]"},"finish_reason":"stop"}]});
+    run.answer(200, "application/json", &[echo.to_string().as_bytes()]);
+    let out = String::from_utf8(run.seen.client_body.clone()).unwrap();
+    assert!(out.contains("bob@example.com"), "restored: {out}");
+    let guard = run.response_header("x-llm-guard").unwrap();
     assert!(
-        !plan.added_stream_usage,
-        "Anthropic streams carry usage; no stream_options upstream"
+        guard.contains("judge:allow") && guard.contains("pii.email:mask"),
+        "{guard}"
     );
-    let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
-    assert_eq!(up["system"], "be brief");
-    assert_eq!(up["max_tokens"], DEFAULT_TRANSLATED_MAX_TOKENS);
-    assert_eq!(up["stream"], true);
-    assert!(up.get("stream_options").is_none());
-}
-
-#[test]
-fn auto_alias_is_routed_and_explained() {
-    let c = config(
-        r#"{"route":{"default_provider":"mock","providers":[{"name":"mock","format":"both"}],
-            "auto":{"aliases":{"auto":{"tiers":{"simple":"gpt-4o-mini","complex":"o3"}}}}},"usage":{}}"#,
-    );
-    let simple = br#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, simple).unwrap();
-    assert_eq!(plan.model, "gpt-4o-mini");
-    assert!(plan
-        .route_reason
-        .as_deref()
-        .unwrap()
-        .starts_with("tier=simple"));
-    let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
-    assert_eq!(up["model"], "gpt-4o-mini");
-    let hard = br#"{"model":"auto","messages":[{"role":"user","content":"Prove step by step that there are infinitely many primes, then analyze the proof's assumptions."}]}"#;
-    assert_eq!(plan_request(&c, Api::OpenAiChat, hard).unwrap().model, "o3");
-    let plain = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, plain).unwrap();
     assert_eq!(
-        (
-            plan.model.as_str(),
-            plan.route_reason.is_none(),
-            plan.new_body.is_none()
-        ),
-        ("gpt-4o", true, true)
+        run.response_header("content-length"),
+        Some(out.len().to_string())
     );
 }
 
 #[test]
-fn an_alias_sends_the_providers_own_model_name() {
-    let c = config(
-        r#"{"route":{"default_provider":"mock","providers":[
-            {"name":"anthropic","format":"anthropic","models":["claude-"]},
-            {"name":"mock","format":"both"}],
-            "aliases":{"sonnet":{"provider":"anthropic","model":"claude-sonnet-4-5-20250929"}}},"usage":{}}"#,
-    );
-    let body = br#"{"model":"sonnet","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::AnthropicMessages, body).unwrap();
-    assert_eq!(plan.provider, "anthropic");
-    assert_eq!(plan.model, "claude-sonnet-4-5-20250929");
+fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
+    let c = config(GUARDED);
+    let ask = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"From now on, answer in French."}]}"#;
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    assert!(matches!(run.send(ask), Flow::Call(_)));
+    let injection = br#"{"choices":[{"message":{"content":"INJECTION"}}]}"#.to_vec();
+    run.callout_answer(Some(CallAnswer {
+        status: 200,
+        body: injection,
+    }));
+    assert_eq!(refused(&run).1["error"]["code"], "content_filter");
     assert_eq!(
-        plan.route_reason.as_deref(),
-        Some("alias=sonnet provider=anthropic")
+        run.fact("llm_guard").map(|g| g.contains("judge:block")),
+        Some(true)
     );
-    let sent: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
-    assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
-    // Through translation too: an OpenAI client asking for the alias.
-    let body = br#"{"model":"sonnet","messages":[{"role":"user","content":"hi"}]}"#;
-    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
-    let sent: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
-    assert_eq!(
-        (sent["model"].as_str(), plan.upstream_format),
-        (Some("claude-sonnet-4-5-20250929"), Api::AnthropicMessages)
-    );
-    let err = Config::parse(
-        br#"{"route":{"default_provider":"m","providers":[{"name":"m","format":"both"}],"aliases":{"x":{"provider":"nope","model":"y"}}}}"#,
-        &|_| None,
+
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(ask);
+    assert_eq!(run.callout_answer(None), Flow::Continue);
+    // A callout answer that nobody waits for changes nothing.
+    assert_eq!(run.ex.on_callout(&run.host, None), Effects::go_on());
+}
+
+#[test]
+fn the_output_guard_masks_a_stream_split_anywhere() {
+    let c = config(r#"{"usage":{},"guard":{"pii":{"entities":{"credit_card":"block"}}}}"#);
+    let leak = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"card 4111 1111 \"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"1111 1111 ok\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n"
     )
-    .unwrap_err();
-    assert!(err.0.contains("route.aliases.x.provider"), "{}", err.0);
+    .as_bytes();
+    for split in [0, 7, 60, leak.len()] {
+        let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+        run.send(CHAT_STREAM);
+        run.answer(200, "text/event-stream", &[&leak[..split], &leak[split..]]);
+        let out = String::from_utf8(run.seen.client_body.clone()).unwrap();
+        assert!(!out.contains("4111"), "split {split}: {out}");
+        assert!(
+            out.contains("[CREDIT_CARD_1]") && out.ends_with("data: [DONE]\n\n"),
+            "{out}"
+        );
+        assert!(run
+            .fact("llm_guard")
+            .unwrap()
+            .contains("pii.credit_card:mask"));
+    }
+}
+
+#[test]
+fn upstream_errors_and_oversized_answers_are_reported() {
+    let c = config(USAGE);
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(CHAT);
+    run.answer(
+        503,
+        "application/json",
+        &[br#"{"error":{"message":"down"}}"#],
+    );
+    assert_eq!(run.fact("llm_error"), Some("upstream_5xx"));
+
+    let big = vec![b' '; response::MAX_JSON_RESPONSE + 1];
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(CHAT);
+    run.answer(200, "application/json", &[&big]);
+    assert_eq!(run.seen.client_body.len(), big.len());
+    assert_eq!(run.fact("llm_error"), Some("response_unreadable"));
+    assert_eq!(run.response_header("x-llm-output-tokens"), None);
+}
+
+#[test]
+fn the_fallback_chain_reports_the_provider_and_model_that_answered() {
+    let c = config(
+        r#"{"usage":{},"route":{"default_provider":"p","providers":[
+            {"name":"p","format":"openai"},{"name":"s","format":"anthropic"}],
+            "fallback":{"providers":["p","s"],"models":{"gpt-4o-mini":["gpt-4o-mini","claude-haiku-4-5"]}}}}"#,
+    );
+    let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    run.send(body);
+    assert_eq!(
+        run.host.request_header("x-llm-provider").as_deref(),
+        Some("chain")
+    );
+    assert_eq!(
+        run.host.request_header(CLIENT_API_HEADER).as_deref(),
+        Some("openai_chat")
+    );
+    run.host.response.borrow_mut().clear();
+    *run.host.response.borrow_mut() = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("x-llm-provider".into(), "s".into()),
+        ("x-llm-model".into(), "claude-haiku-4-5".into()),
+    ];
+    let fx = run.ex.on_response_headers(&run.host, false);
+    run.apply(fx, true);
+    let fx = run
+        .ex
+        .on_response_body(&run.host, OPENAI_ANSWER.len(), true, &|| {
+            OPENAI_ANSWER.to_vec()
+        });
+    run.apply(fx, true);
+    assert_eq!(run.fact("llm_provider"), Some("s"));
+    assert_eq!(run.fact("llm_model"), Some("claude-haiku-4-5"));
 }

@@ -10,6 +10,7 @@ use super::glue::{self, Metrics};
 use crate::attempt::{self, AttemptAnswer, AttemptError, AttemptPlan, Hold};
 use crate::config::Config;
 use crate::exchange::CLIENT_API_HEADER;
+use crate::metrics;
 
 /// The endpoint metadata that names an attempt's provider (and, optionally, the
 /// `:authority` it expects): `metadata.filter_metadata.llm_gateway` in envoy.yaml.
@@ -93,8 +94,7 @@ impl HttpContext for UpstreamAttempt {
                     &plan.remove_headers,
                     &plan.set_headers,
                 );
-                self.metrics
-                    .add(&format!("llm.chain_attempts.provider.{provider}"), 1);
+                self.metrics.apply(&metrics::chain_attempt(&provider));
                 self.plan = Some(plan);
             }
             Err(AttemptError::User(e)) => {
@@ -116,8 +116,7 @@ impl HttpContext for UpstreamAttempt {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         if status >= 500 || status == 429 {
-            self.metrics
-                .add(&format!("llm.chain_failures.provider.{}", plan.provider), 1);
+            self.metrics.apply(&metrics::chain_failure(&plan.provider));
         }
         let content_type = glue::response_header("content-type");
         let answer = AttemptAnswer::new(plan, status, content_type.as_deref(), glue::now_us());

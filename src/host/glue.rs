@@ -7,15 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, MetricType};
 
+use crate::metrics::Metric;
+
 pub fn now() -> SystemTime {
     hostcalls::get_current_time().unwrap_or(UNIX_EPOCH)
-}
-
-pub fn elapsed_ms(since: SystemTime) -> u64 {
-    now()
-        .duration_since(since)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as u64
 }
 
 pub fn request_header(name: &str) -> Option<String> {
@@ -37,10 +32,15 @@ pub fn property(path: &[&str]) -> Option<String> {
     String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
 }
 
-pub fn set_request_header(name: &str, value: Option<&str>) {
-    if let Err(e) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value) {
-        log::warn!("llm-gateway: could not set request header {name}: {e:?}");
+/// Sets (`Some`) or removes (`None`) a header of the request or the response.
+pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
+    if let Err(e) = hostcalls::set_map_value(map, name, value) {
+        log::warn!("llm-gateway: could not set header {name}: {e:?}");
     }
+}
+
+pub fn set_request_header(name: &str, value: Option<&str>) {
+    set_header(MapType::HttpRequestHeaders, name, value);
 }
 
 /// Applies a rewritten request: the body (with its `content-length`, which Envoy does not
@@ -73,15 +73,11 @@ pub fn rewrite_request(
 }
 
 pub fn remove_response_header(name: &str) {
-    if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, None) {
-        log::warn!("llm-gateway: could not remove response header {name}: {e:?}");
-    }
+    set_header(MapType::HttpResponseHeaders, name, None);
 }
 
 pub fn set_response_header(name: &str, value: &str) {
-    if let Err(e) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value)) {
-        log::warn!("llm-gateway: could not set response header {name}: {e:?}");
-    }
+    set_header(MapType::HttpResponseHeaders, name, Some(value));
 }
 
 pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
@@ -158,6 +154,13 @@ impl Metrics {
     pub fn record(&self, name: &str, value: u64) {
         if let Some(id) = self.id(MetricType::Histogram, name) {
             let _ = hostcalls::record_metric(id, value);
+        }
+    }
+
+    pub fn apply(&self, metric: &Metric) {
+        match metric {
+            Metric::Counter(name, value) => self.add(name, *value),
+            Metric::Histogram(name, value) => self.record(name, *value),
         }
     }
 }

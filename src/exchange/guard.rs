@@ -1,0 +1,132 @@
+//! The guard stage in the exchange: the input rules on the body, the input-token cap once
+//! the tokens are counted, and the LLM judge for a grey-zone injection score.
+
+use super::{no_callout, BodyStage, CallAnswer, Callout, Exchange, HostView, Next};
+use crate::config::Config;
+use crate::errors::UserError;
+use crate::guard::judge::Judge;
+use crate::guard::{self, Acted, GuardPolicy, Mode};
+
+/// The rule set for this request (by path, group and consumer).
+fn policy<'c>(config: &'c Config, ex: &Exchange) -> Option<&'c GuardPolicy> {
+    let guard = config.guard.as_ref()?;
+    let caller = ex.caller.as_ref();
+    Some(guard.policy_for(
+        &ex.path,
+        caller.map(|c| c.consumer.group.as_str()),
+        caller.map(|c| c.consumer.id.as_str()),
+    ))
+}
+
+pub(super) const INPUT: BodyStage = BodyStage {
+    name: "guard",
+    run: input,
+    resume: no_callout,
+};
+
+fn input(ex: &mut Exchange, _: &dyn HostView) -> Next {
+    let Some(config) = ex.config.clone() else {
+        return Next::Go;
+    };
+    let Some(policy) = policy(&config, ex) else {
+        return Next::Go;
+    };
+    let enforce = policy.mode == Mode::Enforce;
+    let outcome = guard::inspect_request(policy, ex.api, &ex.request.body);
+    ex.acted = outcome.acted;
+    if let Some(e) = outcome.blocked {
+        return Next::Refuse(e, vec![]);
+    }
+    ex.request.answer_guard = outcome.answer;
+    ex.request.guarded_body = outcome.body;
+    ex.request.parsed = outcome.parsed;
+    ex.request.judge_ask = outcome.judge.filter(|_| enforce);
+    Next::Go
+}
+
+pub(super) const TOKEN_LIMIT: BodyStage = BodyStage {
+    name: "token_limit",
+    run: token_limit,
+    resume: no_callout,
+};
+
+fn token_limit(ex: &mut Exchange, _: &dyn HostView) -> Next {
+    let Some(config) = ex.config.clone() else {
+        return Next::Go;
+    };
+    let (Some(policy), Some(plan)) = (policy(&config, ex), ex.plan.as_ref()) else {
+        return Next::Go;
+    };
+    match guard::check_tokens(policy, plan.input_tokens) {
+        Ok(()) => Next::Go,
+        Err((acted, error)) => {
+            ex.acted.push(acted);
+            match error {
+                Some(e) => Next::Refuse(e, vec![]),
+                None => Next::Go,
+            }
+        }
+    }
+}
+
+pub(super) const JUDGE: BodyStage = BodyStage {
+    name: "judge",
+    run: ask_judge,
+    resume: judged,
+};
+
+fn judge(config: &Config) -> Option<&Judge> {
+    config.guard.as_ref()?.judge.as_ref()
+}
+
+/// A grey-zone score asks the judge; the request waits for its verdict.
+fn ask_judge(ex: &mut Exchange, _: &dyn HostView) -> Next {
+    let Some(ask) = ex.request.judge_ask.take() else {
+        return Next::Go;
+    };
+    let Some(config) = ex.config.clone() else {
+        return Next::Go;
+    };
+    let Some(judge) = judge(&config) else {
+        return Next::Go;
+    };
+    let body = judge.request_body(&ask.text);
+    let mut headers = vec![
+        (":method".to_string(), "POST".to_string()),
+        (":path".to_string(), judge.path.clone()),
+        (":authority".to_string(), judge.authority.clone()),
+        ("content-type".to_string(), "application/json".to_string()),
+        ("content-length".to_string(), body.len().to_string()),
+    ];
+    headers.extend(judge.headers.iter().cloned());
+    Next::Call(Callout {
+        cluster: judge.cluster.clone(),
+        headers,
+        body,
+        timeout_ms: judge.timeout_ms,
+    })
+}
+
+/// The judge's verdict (a timeout arrives as Envoy's own 504, a failed call as status 0).
+fn judged(ex: &mut Exchange, answer: &CallAnswer, _: &dyn HostView) -> Next {
+    let Some(config) = ex.config.clone() else {
+        return Next::Go;
+    };
+    let Some(judge) = judge(&config) else {
+        return Next::Go;
+    };
+    let verdict = Judge::verdict(answer.status, &answer.body);
+    if judge.blocks(verdict) {
+        ex.acted.push(Acted {
+            rule: "judge".into(),
+            action: "block",
+        });
+        let category = "prompt_injection".to_string();
+        return Next::Refuse(UserError::ContentFilter { category }, vec![]);
+    }
+    ex.acted.push(Acted {
+        rule: "judge".into(),
+        action: "allow",
+    });
+    Next::Go
+}

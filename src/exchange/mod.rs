@@ -1,0 +1,357 @@
+//! One request on an LLM path, from its headers to its access-log line, as a pure state
+//! machine. The host glue (`src/host/http.rs`) shows it each callback's input through a
+//! [`HostView`] and applies the [`Effects`] it returns; nothing here touches proxy-wasm,
+//! so unit tests drive whole exchanges.
+//!
+//! The order a request meets the stages, written once:
+//!
+//! 1. **request headers** ([`Exchange::on_request_headers`]): `route` drops a client's
+//!    `x-llm-provider`; `identity` names the caller (or refuses the key) and drops the
+//!    client's credential; a declared body over the limit is refused; the headers are
+//!    held until the body is read.
+//! 2. **body complete** ([`Exchange::on_request_body`]): the [`BODY_STAGES`] in order:
+//!    guard input, route, authorize, guard token limit, forward, judge (a callout),
+//!    limits admit.
+//! 3. **response headers** ([`Exchange::on_response_headers`]): `usage` starts reading
+//!    the answer in the provider's API, `route` translates it back, `guard` watches the
+//!    output, `limits` adds its headers; a JSON answer is held until it is whole.
+//! 4. **each response chunk** ([`Exchange::on_response_body`]): meter, then translation
+//!    (or whole events), then the output guard, then the client.
+//! 5. **end** (or [`Exchange::on_log`] for a stream that never ended): settle: the facts
+//!    (tokens, cost, error), the limits' real usage, metrics and the access log.
+//!
+//! Adding a stage that works on the request body is a file in this folder and one line
+//! in [`BODY_STAGES`].
+
+mod effects;
+mod guard;
+mod identity;
+mod limits;
+pub mod meter;
+pub mod plan;
+mod response;
+mod route;
+pub mod settle;
+
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+pub use effects::{Callout, Effects, Flow, HostView, LocalReply};
+pub use meter::{BodyKind, ResponseMeter, ResponseOutcome};
+pub use plan::{
+    plan_parsed_request, plan_request, plan_routed_request, RequestPlan, RouteContext,
+    CLIENT_API_HEADER, STREAM_HEADER,
+};
+pub use settle::settle;
+
+use crate::api::Api;
+use crate::config::Config;
+use crate::errors::UserError;
+use crate::facts::Facts;
+use crate::guard::{Acted, AnswerGuard, JudgeAsk};
+use crate::identity::Caller;
+use crate::limits::Admission;
+use crate::metrics::{self, Metric};
+
+/// A stage that runs once the request body is whole. `run` decides; when it asks for a
+/// callout, `resume` reads the answer (status 0 and no body when the call failed).
+pub struct BodyStage {
+    pub name: &'static str,
+    run: fn(&mut Exchange, &dyn HostView) -> Next,
+    resume: fn(&mut Exchange, &CallAnswer, &dyn HostView) -> Next,
+}
+
+/// The request's stages once its body is read, in order.
+pub const BODY_STAGES: &[BodyStage] = &[
+    guard::INPUT,        // validation, injection, PII masking, spotlighting
+    route::PLAN,         // model (auto, aliases), provider, translation, input tokens
+    identity::AUTHORIZE, // the consumer may use the model
+    guard::TOKEN_LIMIT,  // the input-token cap, once the tokens are counted
+    route::FORWARD,      // body and headers as they go upstream (set while still held)
+    guard::JUDGE,        // a grey-zone injection score asks the LLM judge
+    limits::ADMIT,       // reserve requests, tokens, concurrency and budget
+];
+
+/// What a stage says about the request.
+enum Next {
+    /// On to the next stage.
+    Go,
+    /// Refuse the request with this error and these extra response headers.
+    Refuse(UserError, Vec<(String, String)>),
+    /// Call a cluster; the same stage's `resume` reads the answer.
+    Call(Callout),
+}
+
+/// The answer to a callout: status 0 and an empty body when the call failed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallAnswer {
+    pub status: u32,
+    pub body: Vec<u8>,
+}
+
+fn no_callout(_: &mut Exchange, _: &CallAnswer, _: &dyn HostView) -> Next {
+    Next::Go
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not an LLM request (or no configuration): every callback passes.
+    Pass,
+    /// Headers held while the body is read.
+    ReadingBody,
+    /// The body stage at this index waits for its callout.
+    Calling(usize),
+    /// The request went upstream.
+    Upstream,
+    /// The gateway answered the client itself.
+    Answered,
+}
+
+/// One request/response exchange on an LLM path.
+pub struct Exchange {
+    config: Option<Rc<Config>>,
+    phase: Phase,
+    api: Api,
+    /// The client's `:path`, query included.
+    path: String,
+    started_us: u64,
+    caller: Option<Caller>,
+    /// Guard rules that acted, in order (input, judge, output).
+    acted: Vec<Acted>,
+    /// The request as the body stages see it.
+    request: RequestSoFar,
+    plan: Option<RequestPlan>,
+    /// What the limits stage reserved; settled exactly once.
+    admission: Option<Admission>,
+    response: Option<response::ResponseSide>,
+    /// Body and header edits the stages made, handed to the host with the next effects.
+    pending: Effects,
+    settled: bool,
+}
+
+/// What the body stages have found so far.
+#[derive(Default)]
+struct RequestSoFar {
+    body: Vec<u8>,
+    /// The body as the guard parsed (and rewrote) it, for the route stage.
+    parsed: Option<Map<String, Value>>,
+    /// The guard's rewrite of the body (masked, spotlighted).
+    guarded_body: Option<Vec<u8>>,
+    judge_ask: Option<JudgeAsk>,
+    /// The guard's output side, until the response shows whether it streams.
+    answer_guard: Option<AnswerGuard>,
+}
+
+impl Exchange {
+    /// `config` is `None` when the plugin has none (every callback then passes).
+    pub fn new(config: Option<Rc<Config>>) -> Exchange {
+        Exchange {
+            config,
+            phase: Phase::Pass,
+            api: Api::OpenAiChat,
+            path: String::new(),
+            started_us: 0,
+            caller: None,
+            acted: Vec::new(),
+            request: RequestSoFar::default(),
+            plan: None,
+            admission: None,
+            response: None,
+            pending: Effects::default(),
+            settled: false,
+        }
+    }
+
+    /// The request's headers arrived (`end_of_stream`: there is no body).
+    pub fn on_request_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects {
+        let Some(config) = self.config.clone() else {
+            return Effects::go_on();
+        };
+        route::drop_client_provider(self, &config, host);
+        if host.request_header(":method").as_deref() != Some("POST") {
+            return self.take_pending(Flow::Continue);
+        }
+        let path = host.request_header(":path").unwrap_or_default();
+        let Some(api) = config.api_for_path(&path) else {
+            return self.take_pending(Flow::Continue);
+        };
+        self.api = api;
+        self.path = path;
+        self.started_us = host.now_us();
+        self.phase = Phase::ReadingBody;
+        if let Err(e) = identity::identify(self, &config, host) {
+            return self.refuse(e, vec![]);
+        }
+        if end_of_stream {
+            return self.refuse(UserError::MalformedBody("the body is empty".into()), vec![]);
+        }
+        let declared = host
+            .request_header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > config.max_body_bytes) {
+            let limit = config.max_body_bytes;
+            return self.refuse(UserError::BodyTooLarge { limit }, vec![]);
+        }
+        // The headers wait for the body: the route and the body may change them.
+        self.take_pending(Flow::Pause)
+    }
+
+    /// A piece of the request body arrived; `size` is all of it so far. `read` gives the
+    /// whole body, and is called only once it is complete.
+    pub fn on_request_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects {
+        if self.phase != Phase::ReadingBody {
+            return Effects::go_on();
+        }
+        let Some(config) = self.config.clone() else {
+            return Effects::go_on();
+        };
+        if size as u64 > config.max_body_bytes {
+            let limit = config.max_body_bytes;
+            return self.refuse(UserError::BodyTooLarge { limit }, vec![]);
+        }
+        if !end_of_stream {
+            return Effects::hold();
+        }
+        self.request.body = read();
+        self.run_body_stages(0, None, host)
+    }
+
+    /// The answer to the callout the last effects asked for (`None`: the call could not
+    /// be made). When the effects' flow is `Continue`, the host resumes the request.
+    pub fn on_callout(&mut self, host: &dyn HostView, answer: Option<CallAnswer>) -> Effects {
+        let Phase::Calling(index) = self.phase else {
+            return Effects::go_on();
+        };
+        let answer = answer.unwrap_or_default();
+        self.run_body_stages(index, Some(answer), host)
+    }
+
+    /// Runs the body stages from `from` (resuming it with `answer`, if any).
+    fn run_body_stages(
+        &mut self,
+        from: usize,
+        mut answer: Option<CallAnswer>,
+        host: &dyn HostView,
+    ) -> Effects {
+        for (index, stage) in BODY_STAGES.iter().enumerate().skip(from) {
+            let next = match answer.take() {
+                Some(a) => (stage.resume)(self, &a, host),
+                None => (stage.run)(self, host),
+            };
+            match next {
+                Next::Go => {}
+                Next::Refuse(error, headers) => return self.refuse(error, headers),
+                Next::Call(callout) => {
+                    self.phase = Phase::Calling(index);
+                    return self.take_pending(Flow::Call(callout));
+                }
+            }
+        }
+        self.phase = Phase::Upstream;
+        self.request = RequestSoFar {
+            answer_guard: self.request.answer_guard.take(),
+            ..RequestSoFar::default()
+        };
+        self.take_pending(Flow::Continue)
+    }
+
+    /// The stages' pending edits, with `flow`.
+    fn take_pending(&mut self, flow: Flow) -> Effects {
+        let mut fx = std::mem::take(&mut self.pending);
+        fx.flow = flow;
+        fx
+    }
+
+    /// Answers the client with `error` in its API's envelope; the request goes no further.
+    fn refuse(&mut self, error: UserError, mut headers: Vec<(String, String)>) -> Effects {
+        log::info!("llm-gateway: rejected request: {}", error.message());
+        let mut fx = std::mem::take(&mut self.pending);
+        if !self.acted.is_empty() {
+            let value = crate::guard::header_value(&self.acted);
+            fx.facts.push(("llm_guard", value.clone()));
+            fx.metrics.extend(self.guard_metrics());
+            headers.push(("x-llm-guard".into(), value));
+        }
+        fx.metrics.push(metrics::rejected_request(error.kind()));
+        fx.facts.push(("llm_error", error.kind().to_string()));
+        fx.facts.push(("llm_api", self.api.name().to_string()));
+        if let Some(c) = &self.caller {
+            fx.facts.push(("llm_consumer", c.consumer.id.clone()));
+            fx.facts
+                .push(("llm_consumer_group", c.consumer.group.clone()));
+        }
+        fx.flow = Flow::Respond(LocalReply {
+            status: error.status(),
+            headers,
+            body: error.envelope(self.api),
+        });
+        self.phase = Phase::Answered;
+        self.plan = None;
+        fx
+    }
+
+    fn guard_metrics(&self) -> Vec<Metric> {
+        self.acted
+            .iter()
+            .map(|a| metrics::guard_action(&a.rule, a.action))
+            .collect()
+    }
+
+    /// The access log's callback: a stream that never ended (client gone, upstream reset)
+    /// settles here.
+    pub fn on_log(&mut self, host: &dyn HostView) -> Effects {
+        match self.settle(host) {
+            Some((_, fx)) => fx,
+            None => Effects::go_on(),
+        }
+    }
+
+    /// Computes the facts once and reports them (filter state, metrics), settling the
+    /// limits' reservations with the real usage. `None` when already settled or when the
+    /// request never went upstream.
+    fn settle(&mut self, host: &dyn HostView) -> Option<(Facts, Effects)> {
+        if self.settled || self.phase != Phase::Upstream {
+            return None;
+        }
+        let config = self.config.clone()?;
+        let plan = self.plan.as_ref()?;
+        self.settled = true;
+        let now_us = host.now_us();
+        let elapsed_ms = now_us.saturating_sub(self.started_us) / 1000;
+        let (outcome, status, first_token_ms) =
+            response::finish(self.response.as_mut(), elapsed_ms);
+        let mut facts = settle::settle(&config, plan, &outcome, status);
+        let mut fx = Effects::default();
+        if let Some(admission) = self.admission.take() {
+            fx.metrics
+                .extend(limits::settle(self, &config, &admission, &facts, host));
+        }
+        if let Some(c) = &self.caller {
+            facts.consumer = Some(c.consumer.id.clone());
+            facts.consumer_group = Some(c.consumer.group.clone());
+        }
+        facts.duration_ms = Some(elapsed_ms);
+        facts.ttft_ms = first_token_ms;
+        if let Some(acted) = self.response.as_ref().and_then(|r| r.stream_guard_acted()) {
+            self.acted.extend(acted.iter().cloned());
+        }
+        if !self.acted.is_empty() {
+            fx.facts
+                .push(("llm_guard", crate::guard::header_value(&self.acted)));
+            fx.metrics.extend(self.guard_metrics());
+        }
+        fx.facts.extend(facts.filter_state());
+        fx.metrics.extend(metrics::of_exchange(&facts));
+        Some((facts, fx))
+    }
+}
+
+#[cfg(test)]
+mod tests;

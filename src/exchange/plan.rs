@@ -1,0 +1,313 @@
+//! The route stage's decision for one request: the body validated, the model resolved
+//! (`auto`, aliases), the provider chosen, the body translated for it, input tokens
+//! counted. Pure: a body and a configuration in, a [`RequestPlan`] or the client's error out.
+
+use serde_json::{Map, Value};
+
+use crate::api::{Api, ProviderFormat};
+use crate::config::Config;
+use crate::errors::UserError;
+use crate::facts::Facts;
+use crate::providers::translate::Direction;
+use crate::providers::{self, openai};
+use crate::tokens::{self, Accuracy};
+
+/// What to do with an accepted request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPlan {
+    pub api: Api,
+    pub model: String,
+    pub provider: String,
+    pub stream: bool,
+    /// Counted input tokens (`None` when the usage stage is off).
+    pub input_tokens: Option<u64>,
+    pub input_accuracy: Accuracy,
+    /// A rewritten body to send upstream instead of the client's.
+    pub new_body: Option<Vec<u8>>,
+    /// Request headers to set (name, value). Values may be secrets: never log them.
+    pub set_headers: Vec<(&'static str, String)>,
+    /// Request headers to remove.
+    pub remove_headers: Vec<&'static str>,
+    /// The gateway asked for stream usage that the client did not ask for.
+    pub added_stream_usage: bool,
+    /// The output cap the client asked for.
+    pub max_output_tokens: Option<u64>,
+    /// The wire format the provider speaks for this request: `api`, or Anthropic when an
+    /// OpenAI request is translated for an Anthropic provider.
+    pub upstream_format: Api,
+    /// The client asked for usage in its stream (OpenAI `stream_options.include_usage`).
+    pub client_wants_stream_usage: bool,
+    /// Why a routing alias (`auto`) chose `model`; for `x-llm-route-reason`.
+    pub route_reason: Option<String>,
+    /// The request goes to the fallback chain: the upstream filter adapts each attempt
+    /// and names the provider and model that answered in the response headers.
+    pub fallback: bool,
+}
+
+/// Request headers the downstream filter sets for the chain's upstream filter: the
+/// client's wire format (an attempt cannot tell it from `:path`, which an earlier attempt
+/// may have rewritten; header changes persist across attempts, bodies do not).
+pub const CLIENT_API_HEADER: &str = "x-llm-client-api";
+/// Set to `true` on streaming requests, so Envoy's route can give streams their own
+/// retry policy (the per-try timeout is the time-to-first-token limit).
+pub const STREAM_HEADER: &str = "x-llm-stream";
+
+/// What routing may look at besides the body.
+pub struct RouteContext<'a> {
+    pub group: Option<&'a str>,
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl RequestPlan {
+    /// The facts known before the response: model, provider, stream, counted input.
+    pub fn facts(&self) -> Facts {
+        Facts {
+            api: self.api,
+            model: self.model.clone(),
+            provider: self.provider.clone(),
+            stream: self.stream,
+            input_tokens: self.input_tokens,
+            input_tokens_counted: self.input_tokens,
+            input_accuracy: self.input_accuracy,
+            output_tokens: None,
+            cached_tokens: 0,
+            cost_usd: None,
+            price_key: None,
+            usage_source: None,
+            error: None,
+            status: 0,
+            ttft_ms: None,
+            duration_ms: None,
+            consumer: None,
+            consumer_group: None,
+            route_reason: self.route_reason.clone(),
+        }
+    }
+
+    /// The request is translated on the way up and the response on the way back.
+    pub fn translated(&self) -> bool {
+        self.translation().is_some()
+    }
+
+    /// Which way, when the request is translated.
+    pub fn translation(&self) -> Option<Direction> {
+        Direction::between(self.api, self.upstream_format)
+    }
+}
+
+pub use crate::providers::translate::DEFAULT_TRANSLATED_MAX_TOKENS;
+
+/// Validates a complete request body and decides what goes upstream.
+pub fn plan_request(config: &Config, api: Api, body: &[u8]) -> Result<RequestPlan, UserError> {
+    plan_routed_request(
+        config,
+        api,
+        body,
+        &RouteContext {
+            group: None,
+            header: &|_| None,
+        },
+    )
+}
+
+/// Validates a complete request body and decides what goes upstream, resolving routing
+/// aliases with the caller's group and request headers.
+pub fn plan_routed_request(
+    config: &Config,
+    api: Api,
+    body: &[u8],
+    ctx: &RouteContext,
+) -> Result<RequestPlan, UserError> {
+    plan_parsed_request(config, api, body, None, ctx)
+}
+
+/// As [`plan_routed_request`], with `parsed` the body already parsed (by the guard stage),
+/// so it is not parsed twice.
+pub fn plan_parsed_request(
+    config: &Config,
+    api: Api,
+    body: &[u8],
+    parsed: Option<Map<String, Value>>,
+    ctx: &RouteContext,
+) -> Result<RequestPlan, UserError> {
+    if body.len() as u64 > config.max_body_bytes {
+        return Err(UserError::BodyTooLarge {
+            limit: config.max_body_bytes,
+        });
+    }
+    let mut req = match parsed {
+        Some(req) => req,
+        None => providers::parse_object(body)?,
+    };
+    let mut summary = providers::validate_request(api, &req)?;
+    let mut routed_body = None;
+    let mut route_reason = None;
+    // The count made for routing, and the model it was made for.
+    let mut routing_count: Option<(String, u64)> = None;
+    let routing = config.route.as_ref().and_then(|r| r.auto.as_ref());
+    if let Some(routing) = routing.filter(|r| api == Api::OpenAiChat && r.is_alias(&summary.model))
+    {
+        let estimate = tokens::count_openai_chat(&summary.model, &req);
+        match crate::routing::decide(
+            routing,
+            &summary.model,
+            &req,
+            estimate,
+            ctx.group,
+            ctx.header,
+        ) {
+            Ok(decision) => {
+                routing_count = Some((summary.model.clone(), estimate));
+                req.insert("model".into(), decision.model.clone().into());
+                routed_body = Some(
+                    serde_json::Value::Object(req.clone())
+                        .to_string()
+                        .into_bytes(),
+                );
+                summary.model = decision.model;
+                route_reason = Some(decision.reason);
+            }
+            Err(crate::routing::RouteError::AllForbidden { reason }) => {
+                log::info!("llm-gateway: routing refused {}: {reason}", summary.model);
+                return Err(UserError::ModelNotAllowed {
+                    model: summary.model,
+                });
+            }
+            Err(crate::routing::RouteError::UnknownAlias) => {}
+        }
+    }
+    // An alias: the provider's own model name from here on (sent, counted, priced).
+    let alias = config.route.as_ref().and_then(|r| {
+        r.aliases
+            .get(&summary.model)
+            .map(|(p, m)| (&r.providers[*p], m))
+    });
+    if let Some((provider, model)) = alias {
+        route_reason
+            .get_or_insert_with(|| format!("alias={} provider={}", summary.model, provider.name));
+        req.insert("model".into(), model.clone().into());
+        routed_body = Some(
+            serde_json::Value::Object(req.clone())
+                .to_string()
+                .into_bytes(),
+        );
+        summary.model = model.clone();
+    }
+    let body: &[u8] = routed_body.as_deref().unwrap_or(body);
+    let counts = config.usage.is_some() || config.limits.is_some();
+    let (input_tokens, input_accuracy) = match (counts, api) {
+        (false, _) => (None, Accuracy::Estimate),
+        (true, Api::AnthropicMessages) => (
+            Some(tokens::count_anthropic_messages(&req)),
+            Accuracy::Estimate,
+        ),
+        (true, _) => {
+            let count = match routing_count {
+                Some((alias, n)) if tokens::same_chat_counting(&alias, &summary.model) => n,
+                _ => tokens::count_openai_chat(&summary.model, &req),
+            };
+            (Some(count), tokens::encoding_for_model(&summary.model).1)
+        }
+    };
+    let mut plan = RequestPlan {
+        api,
+        provider: api.family().to_string(),
+        model: summary.model,
+        stream: summary.stream,
+        input_tokens,
+        input_accuracy,
+        new_body: None,
+        set_headers: vec![],
+        remove_headers: vec![],
+        added_stream_usage: false,
+        max_output_tokens: summary.max_output_tokens,
+        upstream_format: api,
+        client_wants_stream_usage: summary.client_wants_stream_usage,
+        route_reason,
+        fallback: false,
+    };
+    if routed_body.is_some() {
+        plan.new_body = Some(body.to_vec());
+    }
+    let chain = config
+        .route
+        .as_ref()
+        .and_then(|r| r.fallback.as_ref())
+        .filter(|f| f.models.contains_key(&plan.model));
+    if let Some(chain) = chain {
+        // The chain's upstream filter picks the body, path and key per attempt.
+        plan.fallback = true;
+        plan.provider = chain.name.clone();
+        plan.set_headers
+            .push(("x-llm-provider", chain.name.clone()));
+        plan.set_headers
+            .push((CLIENT_API_HEADER, api.name().to_string()));
+        if plan.stream {
+            plan.set_headers.push((STREAM_HEADER, "true".to_string()));
+        }
+    } else if let Some(route) = &config.route {
+        // Any provider can serve either API: the body is translated when the formats
+        // differ.
+        let serves = |p: &crate::config::Provider| {
+            !p.missing_key && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
+        };
+        // An alias's provider without its key is skipped like any other.
+        let provider = alias
+            .map(|(p, _)| p)
+            .filter(|p| !p.missing_key)
+            .or_else(|| route.providers.iter().find(|p| serves(p)))
+            .unwrap_or(&route.providers[route.default_provider]);
+        plan.provider = provider.name.clone();
+        let upstream = provider.format.api_for(api);
+        if let Some(direction) = Direction::between(api, upstream) {
+            // E.g. the OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
+            plan.new_body =
+                Some(direction.request(&req, &plan.model, summary.max_output_tokens)?);
+            plan.upstream_format = upstream;
+            plan.set_headers
+                .push((":path", direction.upstream_path().to_string()));
+            match direction {
+                Direction::OpenAiToAnthropic => plan
+                    .set_headers
+                    .push(("anthropic-version", "2023-06-01".to_string())),
+                Direction::AnthropicToOpenAi => {
+                    plan.remove_headers.push("anthropic-version");
+                    plan.remove_headers.push("anthropic-beta");
+                }
+            }
+        }
+        plan.set_headers
+            .push(("x-llm-provider", provider.name.clone()));
+        if let Some(key) = &provider.api_key {
+            match provider.format {
+                ProviderFormat::Anthropic => {
+                    plan.set_headers.push(("x-api-key", key.clone()));
+                    plan.remove_headers.push("authorization");
+                }
+                _ => {
+                    plan.set_headers
+                        .push(("authorization", format!("Bearer {key}")));
+                    plan.remove_headers.push("x-api-key");
+                }
+            }
+        }
+    }
+    let wants_usage = config
+        .usage
+        .as_ref()
+        .is_some_and(|u| u.request_stream_usage);
+    if wants_usage
+        && api == Api::OpenAiChat
+        && !plan.translated()
+        && plan.stream
+        && !summary.client_wants_stream_usage
+    {
+        plan.new_body = Some(openai::with_stream_usage(body, &req));
+        plan.added_stream_usage = true;
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,279 @@
+//! The response side of the exchange: the provider's answer read for usage (in the
+//! provider's API), translated back to the client's, guarded on the way out, and the
+//! exchange settled at its end.
+//!
+//! A JSON answer is held whole (headers too) so that tokens and cost can go into the
+//! headers. A stream passes chunk by chunk: meter -> translation (or whole events) ->
+//! output guard -> client.
+
+use super::meter::{BodyKind, ResponseMeter, ResponseOutcome};
+use super::{Effects, Exchange, Flow, HostView, Phase};
+use crate::guard::answer::GuardedStream;
+use crate::guard::{self, Acted, AnswerGuard};
+use crate::providers::stream_end;
+use crate::providers::translate::StreamBack;
+use crate::sse::WholeEvents;
+
+/// Largest JSON response body held back to read its usage. Past it the held headers and
+/// body are released and the rest streams through unmetered (error
+/// `response_unreadable`). Must stay below Envoy's buffer limit for the route
+/// (`request_body_buffer_limit`, 4 MiB in envoy/envoy.yaml): past that limit Envoy
+/// replaces the provider's answer with its own 500.
+pub const MAX_JSON_RESPONSE: usize = 3 * 1024 * 1024;
+
+/// How the answer is read and rewritten.
+pub(super) struct ResponseSide {
+    meter: ResponseMeter,
+    /// The response headers wait until the (JSON) body is whole.
+    holding: bool,
+    /// The provider's events -> the client's, for a translated stream.
+    translator: Option<StreamBack>,
+    /// A stream in the client's API passes in whole events, so that one the provider
+    /// ends early can be closed with an explicit error event.
+    whole_events: Option<WholeEvents>,
+    /// The output guard of a whole answer.
+    answer_guard: Option<AnswerGuard>,
+    /// The output guard of a stream.
+    guarded_stream: Option<GuardedStream>,
+}
+
+impl ResponseSide {
+    /// Rules the output guard of a stream applied.
+    pub(super) fn stream_guard_acted(&self) -> Option<&[Acted]> {
+        self.guarded_stream.as_ref().map(|g| g.acted.as_slice())
+    }
+}
+
+/// Ends the reading: what the answer showed, its status and its first token's time.
+pub(super) fn finish(
+    side: Option<&mut ResponseSide>,
+    elapsed_ms: u64,
+) -> (ResponseOutcome, u32, Option<u64>) {
+    match side {
+        Some(side) => (
+            side.meter.finish(elapsed_ms),
+            side.meter.status,
+            side.meter.first_token_ms,
+        ),
+        None => (
+            ResponseOutcome {
+                cut: true,
+                ..Default::default()
+            },
+            0,
+            None,
+        ),
+    }
+}
+
+impl Exchange {
+    /// The response's headers arrived (`end_of_stream`: there is no body).
+    pub fn on_response_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects {
+        if self.phase != Phase::Upstream {
+            return Effects::go_on();
+        }
+        let Some(plan) = self.plan.as_mut() else {
+            return Effects::go_on();
+        };
+        if plan.fallback {
+            // The chain's upstream filter names the provider and model that answered.
+            if let Some(provider) = host.response_header("x-llm-provider") {
+                plan.provider = provider;
+            }
+            if let Some(model) = host.response_header("x-llm-model") {
+                plan.model = model;
+            }
+        }
+        let plan = &*plan;
+        let mut fx = Effects::default();
+        let status = host
+            .response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = host.response_header("content-type");
+        // Usage is read in the provider's own API, before any translation.
+        let meter = ResponseMeter::new(
+            plan.upstream_format,
+            status,
+            content_type.as_deref(),
+            MAX_JSON_RESPONSE,
+        );
+        let stream = meter.kind == BodyKind::EventStream && status < 400;
+        let mut translator = None;
+        let mut whole_events = None;
+        if let Some(direction) = plan.translation().filter(|_| stream) {
+            let now = host.now_us();
+            translator = Some(StreamBack::new(
+                direction,
+                &plan.model,
+                &format!("{now:x}"),
+                plan.client_wants_stream_usage,
+                now / 1_000_000,
+            ));
+            // The translated stream has another length.
+            fx.remove_header("content-length");
+        } else if stream {
+            whole_events = Some(WholeEvents::new());
+            // A stream ended early gets a final event: another length.
+            fx.remove_header("content-length");
+        }
+        for (name, value) in plan.facts().early_headers() {
+            fx.set_header(name, value);
+        }
+        if !self.acted.is_empty() {
+            fx.set_header("x-llm-guard", guard::header_value(&self.acted));
+        }
+        let mut answer_guard = self.request.answer_guard.take();
+        let mut guarded_stream = None;
+        if status >= 400 {
+            answer_guard = None;
+        } else if meter.kind == BodyKind::EventStream {
+            if let Some(answer) = answer_guard.take() {
+                guarded_stream = Some(answer.stream());
+                fx.remove_header("content-length");
+            }
+        }
+        if let Some(admission) = &self.admission {
+            let headers =
+                super::limits::rate_limit_headers(plan.api, &admission.headers, host.now_us());
+            for (name, value) in headers {
+                fx.set_header(&name, value);
+            }
+        }
+        // Hold the headers so tokens and cost can go into them once the body is read
+        // (and, when translating, the body's length).
+        let holding = !end_of_stream
+            && (meter.kind == BodyKind::Json || (plan.translated() && translator.is_none()));
+        self.response = Some(ResponseSide {
+            meter,
+            holding,
+            translator,
+            whole_events,
+            answer_guard,
+            guarded_stream,
+        });
+        if end_of_stream {
+            self.settle_into(&mut fx, host, true);
+            return fx;
+        }
+        if holding {
+            fx.flow = Flow::Pause;
+        }
+        fx
+    }
+
+    /// A response body chunk arrived: while the headers are held, `size` is the whole
+    /// body so far; after, only the new chunk. `read` gives those bytes.
+    pub fn on_response_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects {
+        let Some(side) = self.response.as_mut() else {
+            return Effects::go_on();
+        };
+        let mut fx = Effects::default();
+        let elapsed = host.now_us().saturating_sub(self.started_us) / 1000;
+        if side.holding && size > MAX_JSON_RESPONSE {
+            log::info!("llm-gateway: JSON response over {MAX_JSON_RESPONSE} bytes passes through unmetered");
+            side.meter.unreadable = true;
+            side.holding = false;
+        }
+        let holding = side.holding;
+        if holding {
+            if !end_of_stream {
+                // The host keeps buffering; the whole body is read at the end.
+                return Effects::hold();
+            }
+            let body = read();
+            side.meter.feed(&body, elapsed);
+            let mut out = None;
+            if let Some((plan, direction)) = self
+                .plan
+                .as_ref()
+                .and_then(|p| p.translation().map(|d| (p, d)))
+            {
+                let created = host.now_us() / 1_000_000;
+                let translated =
+                    direction.whole_body(&plan.model, side.meter.status, &body, created);
+                fx.set_header("content-type", "application/json");
+                out = Some(translated);
+            }
+            if let Some(answer) = side.answer_guard.take() {
+                // The client's API now (translated above if need be).
+                let (filtered, acted) = answer.filter_body(out.as_deref().unwrap_or(&body));
+                if filtered.is_some() {
+                    out = filtered;
+                }
+                if !acted.is_empty() {
+                    self.acted.extend(acted);
+                    fx.set_header("x-llm-guard", guard::header_value(&self.acted));
+                }
+            }
+            if let Some(out) = out {
+                fx.set_header("content-length", out.len().to_string());
+                fx.body = Some(out);
+            }
+        } else if side.meter.kind == BodyKind::EventStream {
+            let chunk = read();
+            side.meter.feed(&chunk, elapsed);
+            fx.body = stream_chunk(side, chunk, end_of_stream);
+        }
+        if end_of_stream {
+            self.settle_into(&mut fx, host, holding);
+        }
+        fx
+    }
+
+    /// Settles the exchange into `fx`, with the final headers when they are still held.
+    fn settle_into(&mut self, fx: &mut Effects, host: &dyn HostView, headers_held: bool) {
+        if let Some((facts, settled)) = self.settle(host) {
+            if headers_held {
+                for (name, value) in facts.final_headers() {
+                    fx.set_header(name, value);
+                }
+            }
+            fx.facts.extend(settled.facts);
+            fx.metrics.extend(settled.metrics);
+        }
+    }
+}
+
+/// One chunk of a stream, for the client: translated (or passed in whole events), then
+/// through the output guard. `None`: the chunk goes on as it is.
+fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Vec<u8>> {
+    let mut out = None;
+    if let Some(translator) = side.translator.as_mut() {
+        let mut bytes = translator.feed(&chunk);
+        if end {
+            bytes.extend(translator.finish());
+        }
+        out = Some(bytes);
+    } else if let Some(whole) = side.whole_events.as_mut() {
+        out = whole.feed(&chunk);
+        if end {
+            let mut last = out.take().unwrap_or_else(|| chunk.clone());
+            if side.meter.stream_ended_explicitly() {
+                last.extend(whole.take_tail());
+            } else {
+                // The provider closed before its final event: say so, instead of a clean
+                // end that looks complete. A half event is dropped.
+                log::info!("llm-gateway: stream ended before its final event; closing it with an error event");
+                whole.take_tail();
+                last.extend(stream_end::truncated(side.meter.api()));
+            }
+            out = Some(last);
+        }
+    }
+    if let Some(guarded) = side.guarded_stream.as_mut() {
+        let input = out.as_deref().unwrap_or(&chunk);
+        let mut bytes = guarded.feed(input);
+        if end {
+            bytes.extend(guarded.finish());
+        }
+        out = Some(bytes);
+    }
+    out
+}

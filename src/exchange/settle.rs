@@ -1,0 +1,77 @@
+//! The usage stage's settlement: the plan and what the response showed, turned into the
+//! exchange's facts (tokens, cost, error); and the limits' view of the same.
+
+use super::meter::ResponseOutcome;
+use super::plan::RequestPlan;
+use crate::config::Config;
+use crate::facts::Facts;
+use crate::limits::Actual;
+use crate::tokens;
+
+/// Combines the request plan and the response outcome into the exchange's facts.
+pub fn settle(
+    config: &Config,
+    plan: &RequestPlan,
+    outcome: &ResponseOutcome,
+    status: u32,
+) -> Facts {
+    let mut facts = plan.facts();
+    facts.status = status;
+    if config.usage.is_none() && config.limits.is_none() {
+        return facts;
+    }
+    let counted_output = || {
+        let (encoding, _) = tokens::encoding_for_model(&plan.model);
+        tokens::count_text(encoding, &outcome.generated_text)
+    };
+    let (input, output, source) = match (outcome.usage.input, outcome.usage.output) {
+        (Some(i), Some(o)) => (Some(i), o, "provider"),
+        (i, o) => (
+            i.or(plan.input_tokens),
+            o.unwrap_or_else(counted_output),
+            "counted",
+        ),
+    };
+    facts.input_tokens = input;
+    facts.output_tokens = Some(output);
+    facts.cached_tokens = outcome.usage.cached_input;
+    facts.usage_source = Some(source);
+    let prices = config.usage.as_ref().map(|u| &u.prices);
+    if let Some((_, price)) = prices.and_then(|p| p.lookup(&plan.model)) {
+        let input = input.unwrap_or(0);
+        let billed = crate::pricing::BilledTokens {
+            input: input.saturating_sub(outcome.usage.cached_input + outcome.usage.cache_write),
+            cached_input: outcome.usage.cached_input,
+            cache_write: outcome.usage.cache_write,
+            output,
+        };
+        facts.cost_usd = Some(price.cost_usd(&billed));
+    }
+    facts.price_key = prices
+        .and_then(|p| p.lookup(&plan.model))
+        .map(|(k, _)| k.to_string());
+    if outcome.cut {
+        facts.error = Some("stream_cut");
+    } else if status >= 500 {
+        facts.error = Some("upstream_5xx");
+    } else if status >= 400 {
+        facts.error = Some("upstream_4xx");
+    } else if outcome.unreadable {
+        facts.error = Some("response_unreadable");
+    }
+    facts
+}
+
+/// What really happened, for settling an admission.
+pub fn actual(facts: &Facts) -> Actual {
+    Actual {
+        input_tokens: facts.input_tokens.unwrap_or(0),
+        output_tokens: facts.output_tokens.unwrap_or(0),
+        cost_micro_usd: facts.cost_usd.map_or(0, usd_to_micro),
+    }
+}
+
+/// USD as whole micro-USD, rounded up.
+pub fn usd_to_micro(usd: f64) -> u64 {
+    (usd * 1_000_000.0).ceil().max(0.0) as u64
+}
