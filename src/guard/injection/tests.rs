@@ -441,11 +441,12 @@ fn base64_encode(b: &[u8]) -> String {
 fn megabyte_adversarial_inputs_finish_quickly() {
     let p = policy();
     for (name, text) in adversarial_inputs() {
-        // Loose bound (debug build, shared machine): only quadratic blow-up fails it.
+        // Not a speed test: a linear scan of 1 MB takes well under a second even on a
+        // loaded machine, a quadratic one takes hours. The bound only catches the latter.
         let start = std::time::Instant::now();
         let v = p.scan_text(&text);
         let took = start.elapsed();
-        assert!(took.as_secs_f64() < 3.0, "{name}: {took:?}");
+        assert!(took.as_secs_f64() < 30.0, "{name}: {took:?}");
         assert!((0.0..=1.0).contains(&v.score), "{name}: {}", v.score);
     }
 }

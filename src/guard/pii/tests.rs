@@ -632,8 +632,9 @@ fn never_panics_on_random_input() {
     }
 }
 
-/// 1 MB inputs built against each scanner finish quickly (a loose bound that only a
-/// quadratic blow-up would break).
+/// 1 MB inputs built against each scanner finish (a bound that only a quadratic blow-up
+/// breaks: a linear scan takes well under a second even on a loaded machine, a quadratic
+/// one hours; it is not a speed test).
 #[test]
 fn adversarial_megabyte_inputs_stay_linear() {
     let p = policy(
@@ -676,7 +677,7 @@ fn adversarial_megabyte_inputs_stay_linear() {
         g.finish();
         let took = t0.elapsed();
         println!("{:<12?} {took:?}", &text[..12]);
-        assert!(took.as_secs_f64() < 3.0, "{:?}...: {took:?}", &text[..20]);
+        assert!(took.as_secs_f64() < 30.0, "{:?}...: {took:?}", &text[..20]);
     }
     println!("adversarial inputs: {:?}", start.elapsed());
 }
