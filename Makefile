@@ -54,8 +54,8 @@ lint: ## rustfmt check and clippy (native and wasm32-wasip1), warnings are error
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p llm-gateway --target wasm32-wasip1 -- -D warnings
 
-bench: setup build ## Benchmarks: Envoy with vs without the module, token speed, memory (writes BENCHMARKS.md)
-	@if [[ -x scripts/bench.sh ]]; then scripts/bench.sh; else echo "bench: scripts/bench.sh not yet written"; exit 1; fi
+bench: setup build ## Benchmarks: Envoy with vs without the module (BASELINE=<rev>: and the module at <rev>), token speed, memory (writes BENCHMARKS.md)
+	@BENCH_BASELINE=$(BASELINE) scripts/bench.sh
 
 clean: ## Remove build output and test leftovers (keeps .venv, .tools, .cache)
 	cargo clean

@@ -4,7 +4,8 @@
 # Writes BENCHMARKS.md and prints a summary. About 6-8 minutes on 2 cores (plus builds).
 # The work is in bench/run.py; this script checks tools and builds what is missing.
 # Knobs (environment): BENCH_DURATION (s per wrk run, 15), BENCH_WARMUP (s, 3),
-# BENCH_CONNS ("1,8"), BENCH_TOKEN_SECONDS (3).
+# BENCH_CONNS ("1,8"), BENCH_TOKEN_SECONDS (3), BENCH_BASELINE (a git revision whose
+# module is measured in the same run; `make bench BASELINE=<rev>` sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,21 @@ fi
 if [[ ! -f target/wasm32-wasip1/release/llm_gateway.wasm || ! -x target/release/mock-provider ]]; then
   say "building the module and the mock provider (make build)"
   make --no-print-directory build
+fi
+
+# `make bench BASELINE=<rev>`: the module built at <rev> is measured in the same run.
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+  rev=$(git rev-parse --short "$BENCH_BASELINE") || die "BASELINE=$BENCH_BASELINE is not a git revision"
+  dir=target/bench-baseline/$rev
+  if [[ ! -f $dir/llm_gateway.wasm ]]; then
+    say "building the module at $rev (BASELINE) into $dir"
+    rm -rf "$dir/src" && mkdir -p "$dir/src"
+    git archive "$rev" | tar -x -C "$dir/src"
+    cargo build --release --quiet --target wasm32-wasip1 -p llm-gateway \
+      --manifest-path "$dir/src/Cargo.toml" --target-dir target/bench-baseline/target
+    cp target/bench-baseline/target/wasm32-wasip1/release/llm_gateway.wasm "$dir/"
+  fi
+  export BENCH_BASELINE_WASM=$PWD/$dir/llm_gateway.wasm BENCH_BASELINE_REV=$rev
 fi
 
 # The token-speed crate: its own workspace and target dir, for wasm32-wasip1 and native.
