@@ -1,11 +1,9 @@
 //! Wire formats: request validation and usage extraction, one file per protocol.
 
 pub mod anthropic;
-pub mod anthropic_to_openai;
-pub mod chat_to_messages;
-pub mod messages_to_chat;
+pub mod anthropic_openai;
 pub mod openai;
-pub mod openai_to_anthropic;
+pub mod openai_anthropic;
 pub mod stream_end;
 pub mod translate;
 

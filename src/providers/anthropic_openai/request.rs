@@ -14,8 +14,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{invalid, not_one_of, required_array, type_name};
 use crate::errors::UserError;
+use crate::providers::{invalid, not_one_of, required_array, type_name};
 
 /// The OpenAI chat-completions body for an Anthropic Messages request.
 ///
@@ -594,6 +594,3 @@ fn translate_tool_choice(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;

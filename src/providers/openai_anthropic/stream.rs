@@ -1,0 +1,252 @@
+//! Anthropic's event stream -> OpenAI chat.completion.chunk events.
+
+use serde_json::{json, Map, Value};
+
+use super::answer::{anthropic_error, finish_reason, openai_error, openai_usage};
+use crate::sse::SseParser;
+
+fn sse_data(v: &Value) -> Vec<u8> {
+    format!("data: {v}\n\n").into_bytes()
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// Anthropic's event stream -> OpenAI chat.completion.chunk events.
+///
+/// Output depends only on complete input events, so however the upstream bytes are
+/// split, the concatenated output is the same, and every `feed` returns whole SSE
+/// events. Once `[DONE]` is out, further input is ignored.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    parser: SseParser,
+    model: String,
+    /// Chunk id until message_start names the message.
+    id: String,
+    created: u64,
+    include_usage: bool,
+    started: bool,
+    done: bool,
+    /// Anthropic content block index -> OpenAI tool call index, for tool_use blocks.
+    tool_blocks: Vec<(u64, usize)>,
+    /// Anthropic usage fields, later events overwriting earlier ones.
+    usage: Map<String, Value>,
+}
+
+impl StreamTranslator {
+    /// `id_seed` names the chunks (`chatcmpl-<seed>`) until the upstream message id is
+    /// known; `include_usage` is the client's `stream_options.include_usage`.
+    pub fn new(requested_model: &str, id_seed: &str, include_usage: bool, created: u64) -> Self {
+        Self {
+            parser: SseParser::new(),
+            model: requested_model.to_string(),
+            id: format!("chatcmpl-{id_seed}"),
+            created,
+            include_usage,
+            started: false,
+            done: false,
+            tool_blocks: Vec::new(),
+            usage: Map::new(),
+        }
+    }
+
+    /// Whether the stream ended, cleanly or with an error event.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        self.parser.feed(bytes);
+        while let Some(event) = self.parser.next_event() {
+            self.translate_event(&event.event, &event.data, &mut out);
+            if self.done {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Ends the stream. One that stopped before `message_stop` ends with an explicit
+    /// error event, so a cut never looks like a complete answer to the client.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        // Servers may omit the blank line after the last event; one cut mid-line is
+        // not JSON and counts as the truncation it is.
+        if let Some(event) = self.parser.finish() {
+            if serde_json::from_str::<Value>(&event.data).is_ok() {
+                self.translate_event(&event.event, &event.data, &mut out);
+            }
+        }
+        if !self.done {
+            self.fail(
+                "server_error",
+                "stream_truncated",
+                "The upstream stream ended before the response was complete",
+                &mut out,
+            );
+        }
+        out
+    }
+
+    fn fail(&mut self, kind: &str, code: &str, message: &str, out: &mut Vec<u8>) {
+        let error =
+            json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
+        out.extend(sse_data(&error));
+        out.extend_from_slice(DONE);
+        self.done = true;
+    }
+
+    fn chunk(&mut self, delta: Value, finish: Option<&str>, out: &mut Vec<u8>) {
+        if !self.started {
+            self.started = true;
+            if delta.get("role").is_none() {
+                self.chunk(json!({ "role": "assistant", "content": "" }), None, out);
+            }
+        }
+        let mut c = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+        });
+        if self.include_usage {
+            // OpenAI sends `usage: null` on every chunk but the last when asked for usage.
+            c["usage"] = Value::Null;
+        }
+        out.extend(sse_data(&c));
+    }
+
+    fn merge_usage(&mut self, u: Option<&Value>) {
+        if let Some(Value::Object(u)) = u {
+            for (k, v) in u {
+                if !v.is_null() {
+                    self.usage.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    fn translate_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            self.fail(
+                "server_error",
+                "server_error",
+                "The upstream stream sent an event that is not JSON",
+                out,
+            );
+            return;
+        };
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
+        match kind {
+            "message_start" => {
+                let message = v.get("message");
+                if let Some(id) = message.and_then(|m| m.get("id")).and_then(Value::as_str) {
+                    self.id = id.to_string();
+                }
+                self.merge_usage(message.and_then(|m| m.get("usage")));
+                if !self.started {
+                    self.chunk(json!({ "role": "assistant", "content": "" }), None, out);
+                }
+            }
+            "content_block_start" => {
+                let block = v.get("content_block").unwrap_or(&Value::Null);
+                match block.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        let text = block.get("text").and_then(Value::as_str).unwrap_or("");
+                        if !text.is_empty() {
+                            self.chunk(json!({ "content": text }), None, out);
+                        }
+                    }
+                    Some("tool_use") => {
+                        let tool = self.tool_blocks.len();
+                        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        self.tool_blocks.push((index, tool));
+                        let call = json!({
+                            "index": tool,
+                            "id": block.get("id").cloned().unwrap_or(Value::Null),
+                            "type": "function",
+                            "function": {
+                                "name": block.get("name").cloned().unwrap_or(Value::Null),
+                                "arguments": "",
+                            },
+                        });
+                        self.chunk(json!({ "tool_calls": [call] }), None, out);
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let delta = v.get("delta").unwrap_or(&Value::Null);
+                match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => {
+                        let text = delta.get("text").and_then(Value::as_str).unwrap_or("");
+                        if !text.is_empty() {
+                            self.chunk(json!({ "content": text }), None, out);
+                        }
+                    }
+                    Some("input_json_delta") => {
+                        let part = delta
+                            .get("partial_json")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        let tool = self
+                            .tool_blocks
+                            .iter()
+                            .find(|(block, _)| *block == index)
+                            .map(|(_, tool)| *tool);
+                        if let (false, Some(tool)) = (part.is_empty(), tool) {
+                            let call = json!({ "index": tool, "function": { "arguments": part } });
+                            self.chunk(json!({ "tool_calls": [call] }), None, out);
+                        }
+                    }
+                    // thinking_delta, signature_delta, citations: no OpenAI equivalent.
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                self.merge_usage(v.get("usage"));
+                if let Some(reason) = v
+                    .get("delta")
+                    .and_then(|d| d.get("stop_reason"))
+                    .and_then(Value::as_str)
+                {
+                    self.chunk(json!({}), Some(finish_reason(reason)), out);
+                }
+            }
+            "message_stop" => {
+                if self.include_usage {
+                    let c = json!({
+                        "id": self.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [],
+                        "usage": openai_usage(&Value::Object(self.usage.clone())),
+                    });
+                    out.extend(sse_data(&c));
+                }
+                out.extend_from_slice(DONE);
+                self.done = true;
+            }
+            "error" => {
+                let (anthropic_type, message) =
+                    anthropic_error(&v).unwrap_or(("api_error", "The upstream stream failed"));
+                // Mid-stream errors carry no status; overloaded and api errors are 5xx.
+                let error = openai_error(anthropic_type, 500, message);
+                out.extend(sse_data(&error));
+                out.extend_from_slice(DONE);
+                self.done = true;
+            }
+            // ping, content_block_stop and event types Anthropic adds later.
+            _ => {}
+        }
+    }
+}
