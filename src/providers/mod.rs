@@ -6,6 +6,7 @@ pub mod openai;
 pub mod openai_anthropic;
 pub mod stream_end;
 pub mod translate;
+pub mod translated_stream;
 
 use serde_json::{Map, Value};
 

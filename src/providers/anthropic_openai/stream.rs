@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 use super::answer::{
     anthropic_error, anthropic_usage, error_type, fallback_tool_id, message_id, stop_of,
 };
-use crate::sse::SseParser;
+use crate::api::Api;
+use crate::providers::stream_end;
+use crate::providers::translated_stream::{EventTranslation, TranslatedStream};
+use crate::sse::SseEvent;
 
 /// The status an error object sent inside a stream stands for: vLLM puts it in `code`;
 /// OpenAI names the kind in `type` or `code`.
@@ -50,13 +53,31 @@ enum OpenBlock {
 /// real `input_tokens`, `cache_read_input_tokens` and `output_tokens`, which the SDK
 /// writes over the start's (anthropic 2.14 `accumulate_event`). `message_delta` and
 /// `message_stop` wait for `[DONE]`, after the usage chunk.
-///
-/// Output depends only on complete input events, so however the upstream bytes are
-/// split, the concatenated output is the same, and every `feed` returns whole events.
-/// Once the stream has ended (cleanly or with an error event), input is ignored.
+pub type StreamTranslator = TranslatedStream<ChunksToEvents>;
+
+impl StreamTranslator {
+    /// `id_seed` names the message (`msg_<seed>`) when the backend's chunks carry no id.
+    pub fn new(requested_model: &str, id_seed: &str) -> Self {
+        TranslatedStream::of(ChunksToEvents {
+            model: requested_model.to_string(),
+            id: format!("msg_{id_seed}"),
+            started: false,
+            done: false,
+            open: None,
+            next_index: 0,
+            closed_calls: Vec::new(),
+            last_call: None,
+            saw_tool_call: false,
+            refused: false,
+            stop: None,
+            usage: None,
+        })
+    }
+}
+
+/// What the Anthropic events written so far depend on.
 #[derive(Debug)]
-pub struct StreamTranslator {
-    parser: SseParser,
+pub struct ChunksToEvents {
     model: String,
     /// Message id until the first chunk names one.
     id: String,
@@ -76,77 +97,34 @@ pub struct StreamTranslator {
     usage: Option<Value>,
 }
 
-impl StreamTranslator {
-    /// `id_seed` names the message (`msg_<seed>`) when the backend's chunks carry no id.
-    pub fn new(requested_model: &str, id_seed: &str) -> Self {
-        Self {
-            parser: SseParser::new(),
-            model: requested_model.to_string(),
-            id: format!("msg_{id_seed}"),
-            started: false,
-            done: false,
-            open: None,
-            next_index: 0,
-            closed_calls: Vec::new(),
-            last_call: None,
-            saw_tool_call: false,
-            refused: false,
-            stop: None,
-            usage: None,
-        }
+impl EventTranslation for ChunksToEvents {
+    fn translate(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        self.translate_event(&event.data, out);
     }
 
-    /// Whether the stream ended, cleanly or with an error event.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.done
     }
 
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.done {
-            return out;
-        }
-        self.parser.feed(bytes);
-        while let Some(event) = self.parser.next_event() {
-            self.translate_event(&event.data, &mut out);
-            if self.done {
-                break;
-            }
-        }
-        out
+    fn is_whole(data: &str) -> bool {
+        let data = data.trim();
+        data == "[DONE]" || serde_json::from_str::<Value>(data).is_ok()
     }
 
-    /// Ends the stream. One that ends after a `finish_reason` but without `[DONE]` ends
-    /// cleanly (the answer is whole; usage may be missing); one that stopped before
-    /// any `finish_reason` ends with an error event, so a cut never looks like a
-    /// complete answer to the client.
-    pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.done {
-            return out;
+    /// A stream that ends after a `finish_reason` but without `[DONE]` ends cleanly
+    /// (the answer is whole; usage may be missing); one that stopped before any
+    /// `finish_reason` ends with an error event.
+    fn end_early(&mut self, out: &mut Vec<u8>) {
+        if self.stop.is_some() {
+            self.end(out);
+        } else {
+            out.extend(stream_end::truncated(Api::AnthropicMessages));
+            self.done = true;
         }
-        // Servers may omit the blank line after the last event; one cut mid-line is
-        // not JSON and counts as the truncation it is.
-        if let Some(event) = self.parser.finish() {
-            let data = event.data.trim();
-            if data == "[DONE]" || serde_json::from_str::<Value>(data).is_ok() {
-                self.translate_event(data, &mut out);
-            }
-        }
-        if !self.done {
-            if self.stop.is_some() {
-                self.end(&mut out);
-            } else {
-                self.fail(
-                    "api_error",
-                    "The upstream stream ended before the response was complete",
-                    &mut out,
-                );
-            }
-        }
-        out
     }
+}
 
+impl ChunksToEvents {
     fn fail(&mut self, kind: &str, message: &str, out: &mut Vec<u8>) {
         out.extend(sse_event(&anthropic_error(kind, message)));
         self.done = true;

@@ -3,7 +3,10 @@
 use serde_json::{json, Map, Value};
 
 use super::answer::{anthropic_error, finish_reason, openai_error, openai_usage};
-use crate::sse::SseParser;
+use crate::api::Api;
+use crate::providers::stream_end;
+use crate::providers::translated_stream::{EventTranslation, TranslatedStream};
+use crate::sse::SseEvent;
 
 fn sse_data(v: &Value) -> Vec<u8> {
     format!("data: {v}\n\n").into_bytes()
@@ -11,14 +14,30 @@ fn sse_data(v: &Value) -> Vec<u8> {
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// Anthropic's event stream -> OpenAI chat.completion.chunk events.
-///
-/// Output depends only on complete input events, so however the upstream bytes are
-/// split, the concatenated output is the same, and every `feed` returns whole SSE
-/// events. Once `[DONE]` is out, further input is ignored.
+/// Anthropic's event stream -> OpenAI chat.completion.chunk events; once `[DONE]` is
+/// out, further input is ignored.
+pub type StreamTranslator = TranslatedStream<EventsToChunks>;
+
+impl StreamTranslator {
+    /// `id_seed` names the chunks (`chatcmpl-<seed>`) until the upstream message id is
+    /// known; `include_usage` is the client's `stream_options.include_usage`.
+    pub fn new(requested_model: &str, id_seed: &str, include_usage: bool, created: u64) -> Self {
+        TranslatedStream::of(EventsToChunks {
+            model: requested_model.to_string(),
+            id: format!("chatcmpl-{id_seed}"),
+            created,
+            include_usage,
+            started: false,
+            done: false,
+            tool_blocks: Vec::new(),
+            usage: Map::new(),
+        })
+    }
+}
+
+/// What the OpenAI chunks written so far depend on.
 #[derive(Debug)]
-pub struct StreamTranslator {
-    parser: SseParser,
+pub struct EventsToChunks {
     model: String,
     /// Chunk id until message_start names the message.
     id: String,
@@ -32,72 +51,26 @@ pub struct StreamTranslator {
     usage: Map<String, Value>,
 }
 
-impl StreamTranslator {
-    /// `id_seed` names the chunks (`chatcmpl-<seed>`) until the upstream message id is
-    /// known; `include_usage` is the client's `stream_options.include_usage`.
-    pub fn new(requested_model: &str, id_seed: &str, include_usage: bool, created: u64) -> Self {
-        Self {
-            parser: SseParser::new(),
-            model: requested_model.to_string(),
-            id: format!("chatcmpl-{id_seed}"),
-            created,
-            include_usage,
-            started: false,
-            done: false,
-            tool_blocks: Vec::new(),
-            usage: Map::new(),
-        }
+impl EventTranslation for EventsToChunks {
+    fn translate(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        self.translate_event(&event.event, &event.data, out);
     }
 
-    /// Whether the stream ended, cleanly or with an error event.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.done
     }
 
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.done {
-            return out;
-        }
-        self.parser.feed(bytes);
-        while let Some(event) = self.parser.next_event() {
-            self.translate_event(&event.event, &event.data, &mut out);
-            if self.done {
-                break;
-            }
-        }
-        out
+    /// A stream that stopped before `message_stop` ends with an error chunk.
+    fn end_early(&mut self, out: &mut Vec<u8>) {
+        out.extend(stream_end::truncated(Api::OpenAiChat));
+        self.done = true;
     }
+}
 
-    /// Ends the stream. One that stopped before `message_stop` ends with an explicit
-    /// error event, so a cut never looks like a complete answer to the client.
-    pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.done {
-            return out;
-        }
-        // Servers may omit the blank line after the last event; one cut mid-line is
-        // not JSON and counts as the truncation it is.
-        if let Some(event) = self.parser.finish() {
-            if serde_json::from_str::<Value>(&event.data).is_ok() {
-                self.translate_event(&event.event, &event.data, &mut out);
-            }
-        }
-        if !self.done {
-            self.fail(
-                "server_error",
-                "stream_truncated",
-                "The upstream stream ended before the response was complete",
-                &mut out,
-            );
-        }
-        out
-    }
-
-    fn fail(&mut self, kind: &str, code: &str, message: &str, out: &mut Vec<u8>) {
-        let error =
-            json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
-        out.extend(sse_data(&error));
+impl EventsToChunks {
+    /// Ends the stream with an OpenAI error chunk and `[DONE]`.
+    fn fail(&mut self, error: &Value, out: &mut Vec<u8>) {
+        out.extend(sse_data(error));
         out.extend_from_slice(DONE);
         self.done = true;
     }
@@ -135,12 +108,8 @@ impl StreamTranslator {
 
     fn translate_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
-            self.fail(
-                "server_error",
-                "server_error",
-                "The upstream stream sent an event that is not JSON",
-                out,
-            );
+            let message = "The upstream stream sent an event that is not JSON";
+            self.fail(&openai_error("api_error", 500, message), out);
             return;
         };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
@@ -240,10 +209,7 @@ impl StreamTranslator {
                 let (anthropic_type, message) =
                     anthropic_error(&v).unwrap_or(("api_error", "The upstream stream failed"));
                 // Mid-stream errors carry no status; overloaded and api errors are 5xx.
-                let error = openai_error(anthropic_type, 500, message);
-                out.extend(sse_data(&error));
-                out.extend_from_slice(DONE);
-                self.done = true;
+                self.fail(&openai_error(anthropic_type, 500, message), out);
             }
             // ping, content_block_stop and event types Anthropic adds later.
             _ => {}
