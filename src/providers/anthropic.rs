@@ -101,14 +101,7 @@ fn push_block_text(text: &mut String, block: &Value) {
 }
 
 pub fn read_response(body: &Value) -> ResponsePiece {
-    let mut piece = ResponsePiece {
-        usage: body.get("usage").and_then(usage_of),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        ..Default::default()
-    };
+    let mut piece = ResponsePiece::of(body, usage_of);
     if let Some(Value::Array(blocks)) = body.get("content") {
         for b in blocks {
             push_block_text(&mut piece.text, b);
@@ -123,13 +116,12 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
     match data.get("type").and_then(Value::as_str) {
         Some("message_start") => {
             if let Some(m) = data.get("message") {
-                piece.usage = m.get("usage").and_then(usage_of);
+                piece = ResponsePiece::of(m, usage_of);
                 // message_start's output_tokens is a placeholder; the final count comes
                 // in message_delta.
                 if let Some(u) = piece.usage.as_mut() {
                     u.output = None;
                 }
-                piece.model = m.get("model").and_then(Value::as_str).map(str::to_string);
             }
         }
         Some("content_block_delta") => {

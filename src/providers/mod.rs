@@ -81,6 +81,21 @@ pub struct ResponsePiece {
     pub model: Option<String>,
 }
 
+impl ResponsePiece {
+    /// The usage and model of a body or event, `usage_of` reading its `usage` object;
+    /// the text is for the caller to add.
+    pub(crate) fn of(
+        v: &Value,
+        usage_of: impl FnOnce(&Value) -> Option<ProviderUsage>,
+    ) -> ResponsePiece {
+        ResponsePiece {
+            usage: v.get("usage").and_then(usage_of),
+            text: String::new(),
+            model: v.get("model").and_then(Value::as_str).map(str::to_string),
+        }
+    }
+}
+
 /// Parses a request body as a JSON object, with precise messages for each failure.
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, UserError> {
     if let Err(e) = std::str::from_utf8(body) {
