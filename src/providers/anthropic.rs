@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{
-    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
     required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
 };
 use crate::errors::UserError;
@@ -76,8 +76,8 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     if !u.is_object() {
         return None;
     }
-    let cached_input = u64_at(u, "cache_read_input_tokens").unwrap_or(0);
-    let cache_write = u64_at(u, "cache_creation_input_tokens").unwrap_or(0);
+    let cached_input = count(u, "cache_read_input_tokens");
+    let cache_write = count(u, "cache_creation_input_tokens");
     Some(ProviderUsage {
         input: u64_at(u, "input_tokens").map(|n| n + cached_input + cache_write),
         output: u64_at(u, "output_tokens"),

@@ -7,6 +7,7 @@ pub mod openai_anthropic;
 pub mod stream_end;
 pub mod translate;
 pub mod translated_stream;
+mod upstream_error;
 
 use serde_json::{Map, Value};
 
@@ -153,6 +154,64 @@ pub(crate) fn required_array<'a>(
     }
 }
 
+/// A string at `at`, or the error naming it.
+pub(crate) fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        other => Err(invalid(at, "is required and must be a string", other)),
+    }
+}
+
+/// `v[key]` as a string, or the error naming `<at>.<key>`.
+pub(crate) fn required_field<'a>(v: &'a Value, at: &str, key: &str) -> Result<&'a str, UserError> {
+    required_str(v.get(key), &format!("{at}.{key}"))
+}
+
+/// A field whose meaning the provider cannot honour, refused with the reason.
+pub(crate) fn unsupported(param: &str, why: &str) -> UserError {
+    UserError::InvalidRequest {
+        message: format!("`{param}` {why}"),
+        param: Some(param.to_string()),
+    }
+}
+
+/// The client's stop strings (its field `at`) as the provider's `key`, left out when
+/// there are none.
+pub(crate) fn insert_stops(
+    out: &mut Map<String, Value>,
+    key: &str,
+    list: &[Value],
+    at: &str,
+) -> Result<(), UserError> {
+    for (i, s) in list.iter().enumerate() {
+        if !s.is_string() {
+            return Err(invalid(&format!("{at}[{i}]"), "must be a string", Some(s)));
+        }
+    }
+    if !list.is_empty() {
+        out.insert(key.into(), Value::Array(list.to_vec()));
+    }
+    Ok(())
+}
+
+/// The texts of parts that may only be text (`at` names the list), joined with a blank
+/// line; a part of another type is refused, `refusal` saying why.
+pub(crate) fn text_parts(
+    parts: &[Value],
+    at: &str,
+    refusal: impl FnOnce(&str) -> String,
+) -> Result<String, UserError> {
+    let mut texts = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let part_at = format!("{at}[{i}]");
+        match required_field(part, &part_at, "type")? {
+            "text" => texts.push(required_field(part, &part_at, "text")?),
+            other => return Err(unsupported(&format!("{part_at}.type"), &refusal(other))),
+        }
+    }
+    Ok(texts.join("\n\n"))
+}
+
 /// A string field whose value is not one of the allowed ones.
 pub(crate) fn not_one_of(param: &str, allowed: &str, got: &str) -> UserError {
     UserError::InvalidRequest {
@@ -197,4 +256,9 @@ pub(crate) fn optional_number(req: &Map<String, Value>, key: &str) -> Result<(),
 
 pub(crate) fn u64_at(v: &Value, key: &str) -> Option<u64> {
     v.get(key).and_then(Value::as_u64)
+}
+
+/// `v[key]` as a count, 0 when absent.
+pub(crate) fn count(v: &Value, key: &str) -> u64 {
+    u64_at(v, key).unwrap_or(0)
 }

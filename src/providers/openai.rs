@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{
-    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
     required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
 };
 use crate::errors::UserError;
@@ -157,12 +157,15 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     Some(ProviderUsage {
         input: u64_at(u, "prompt_tokens"),
         output: u64_at(u, "completion_tokens"),
-        cached_input: u
-            .get("prompt_tokens_details")
-            .and_then(|d| u64_at(d, "cached_tokens"))
-            .unwrap_or(0),
+        cached_input: cached_tokens(u),
         cache_write: 0,
     })
+}
+
+/// The cached input tokens of an OpenAI usage object (counted in `prompt_tokens` too).
+pub(crate) fn cached_tokens(u: &Value) -> u64 {
+    u.get("prompt_tokens_details")
+        .map_or(0, |d| count(d, "cached_tokens"))
 }
 
 fn push_tool_text(text: &mut String, calls: Option<&Value>) {

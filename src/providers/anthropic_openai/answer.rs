@@ -10,6 +10,9 @@
 
 use serde_json::{json, Value};
 
+use crate::providers::openai::cached_tokens;
+use crate::providers::{count, upstream_error};
+
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {
     match finish_reason {
@@ -43,15 +46,6 @@ pub(super) fn stop_of(
         }
     }
     (stop_reason(finish), Value::Null)
-}
-
-fn count(u: &Value, key: &str) -> u64 {
-    u.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn cached_tokens(u: &Value) -> u64 {
-    u.get("prompt_tokens_details")
-        .map_or(0, |d| count(d, "cached_tokens"))
 }
 
 /// Anthropic usage from OpenAI usage.
@@ -197,10 +191,6 @@ fn openai_error_message(v: &Value) -> Option<&str> {
     }
 }
 
-/// Longest upstream text quoted in a wrapped non-JSON error (an HTML page from a proxy
-/// can be large; its start says enough).
-const QUOTE_LIMIT: usize = 200;
-
 /// An Anthropic error envelope for an OpenAI-format error response, its type from the
 /// status. A body that is not an OpenAI-format error (an HTML page from a proxy,
 /// Envoy's own "upstream connect error") is wrapped, its start quoted.
@@ -208,20 +198,7 @@ pub fn translate_error(status: u32, body: &[u8]) -> Vec<u8> {
     let parsed = serde_json::from_slice::<Value>(body).ok();
     let envelope = match parsed.as_ref().and_then(openai_error_message) {
         Some(message) => anthropic_error(error_type(status), message),
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
-            if quoted.len() < text.len() {
-                quoted.push_str("...");
-            }
-            let message = if quoted.is_empty() {
-                format!("The upstream provider returned HTTP {status} with an empty body")
-            } else {
-                format!("The upstream provider returned HTTP {status}: {quoted}")
-            };
-            anthropic_error(error_type(status), &message)
-        }
+        None => anthropic_error(error_type(status), &upstream_error::message(status, body)),
     };
     envelope.to_string().into_bytes()
 }

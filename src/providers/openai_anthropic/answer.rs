@@ -6,6 +6,8 @@
 
 use serde_json::{json, Value};
 
+use crate::providers::{count, upstream_error};
+
 /// OpenAI's `finish_reason` for an Anthropic `stop_reason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {
     match stop_reason {
@@ -15,10 +17,6 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
         // end_turn, stop_sequence, pause_turn and reasons added later.
         _ => "stop",
     }
-}
-
-fn count(u: &Value, key: &str) -> u64 {
-    u.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
 /// OpenAI usage from Anthropic usage: OpenAI's `prompt_tokens` counts every input
@@ -135,10 +133,6 @@ pub(super) fn anthropic_error(v: &Value) -> Option<(&str, &str)> {
     ))
 }
 
-/// Longest upstream text quoted in a wrapped non-JSON error (an HTML page from a proxy
-/// can be large; its start says enough).
-const QUOTE_LIMIT: usize = 200;
-
 /// An OpenAI error envelope for an Anthropic error response. A body that is not an
 /// Anthropic envelope (an HTML page from a proxy, Envoy's own "upstream connect error")
 /// is wrapped, its start quoted.
@@ -146,20 +140,7 @@ pub fn translate_error(status: u32, body: &[u8]) -> Vec<u8> {
     let parsed = serde_json::from_slice::<Value>(body).ok();
     let envelope = match parsed.as_ref().and_then(anthropic_error) {
         Some((kind, message)) => openai_error(kind, status, message),
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let mut quoted: String = text.chars().take(QUOTE_LIMIT).collect();
-            if quoted.len() < text.len() {
-                quoted.push_str("...");
-            }
-            let message = if quoted.is_empty() {
-                format!("The upstream provider returned HTTP {status} with an empty body")
-            } else {
-                format!("The upstream provider returned HTTP {status}: {quoted}")
-            };
-            openai_error("", status, &message)
-        }
+        None => openai_error("", status, &upstream_error::message(status, body)),
     };
     envelope.to_string().into_bytes()
 }

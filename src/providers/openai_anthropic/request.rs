@@ -9,7 +9,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::errors::UserError;
-use crate::providers::{invalid, not_one_of, required_array, type_name};
+use crate::providers::{
+    insert_stops, invalid, not_one_of, required_array, required_field, required_str, text_parts,
+    type_name, unsupported,
+};
 
 /// The Anthropic Messages body for an OpenAI chat-completions request.
 ///
@@ -55,16 +58,7 @@ pub fn translate_request(
         Some(Value::String(s)) => {
             out.insert("stop_sequences".into(), json!([s]));
         }
-        Some(Value::Array(list)) => {
-            for (i, s) in list.iter().enumerate() {
-                if !s.is_string() {
-                    return Err(invalid(&format!("stop[{i}]"), "must be a string", Some(s)));
-                }
-            }
-            if !list.is_empty() {
-                out.insert("stop_sequences".into(), Value::Array(list.clone()));
-            }
-        }
+        Some(Value::Array(list)) => insert_stops(&mut out, "stop_sequences", list, "stop")?,
         other => {
             return Err(invalid(
                 "stop",
@@ -123,13 +117,6 @@ pub fn translate_request(
     }
 
     Ok(Value::Object(out).to_string().into_bytes())
-}
-
-fn unsupported(param: &str, why: &str) -> UserError {
-    UserError::InvalidRequest {
-        message: format!("`{param}` {why}"),
-        param: Some(param.to_string()),
-    }
 }
 
 /// Fields whose meaning a Claude model cannot honour.
@@ -261,49 +248,14 @@ fn text_block(text: &str) -> Value {
     json!({ "type": "text", "text": text })
 }
 
-fn part_type<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    match part.get("type") {
-        Some(Value::String(t)) => Ok(t),
-        other => Err(invalid(
-            &format!("{at}.type"),
-            "is required and must be a string",
-            other,
-        )),
-    }
-}
-
-fn part_text<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    match part.get("text") {
-        Some(Value::String(t)) => Ok(t),
-        other => Err(invalid(
-            &format!("{at}.text"),
-            "is required and must be a string",
-            other,
-        )),
-    }
-}
-
 /// Content that may only hold text (system prompts), joined into one string.
 fn plain_text(content: Option<&Value>, at: &str) -> Result<String, UserError> {
     match content {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => {
-            let mut texts = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                let part_at = format!("{at}[{j}]");
-                match part_type(part, &part_at)? {
-                    "text" => texts.push(part_text(part, &part_at)?),
-                    other => {
-                        return Err(unsupported(
-                            &format!("{part_at}.type"),
-                            &format!("{other:?} is not supported here; only text parts are"),
-                        ))
-                    }
-                }
-            }
-            Ok(texts.join("\n\n"))
-        }
+        Some(Value::Array(parts)) => text_parts(parts, at, |other| {
+            format!("{other:?} is not supported here; only text parts are")
+        }),
         Some(other) => Err(invalid(
             at,
             "must be a string, an array of parts or null",
@@ -322,9 +274,9 @@ fn user_blocks(content: Option<&Value>, at: &str) -> Result<Vec<Value>, UserErro
             let mut blocks = Vec::new();
             for (j, part) in parts.iter().enumerate() {
                 let part_at = format!("{at}[{j}]");
-                match part_type(part, &part_at)? {
+                match required_field(part, &part_at, "type")? {
                     "text" => {
-                        let text = part_text(part, &part_at)?;
+                        let text = required_field(part, &part_at, "text")?;
                         if !text.is_empty() {
                             blocks.push(text_block(text));
                         }
@@ -397,18 +349,9 @@ fn assistant_blocks(m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, User
         Some(Value::Array(parts)) => {
             for (j, part) in parts.iter().enumerate() {
                 let part_at = format!("{content_at}[{j}]");
-                let text = match part_type(part, &part_at)? {
-                    "text" => part_text(part, &part_at)?,
-                    "refusal" => match part.get("refusal") {
-                        Some(Value::String(r)) => r.as_str(),
-                        other => {
-                            return Err(invalid(
-                                &format!("{part_at}.refusal"),
-                                "is required and must be a string",
-                                other,
-                            ))
-                        }
-                    },
+                let text = match required_field(part, &part_at, "type")? {
+                    "text" => required_field(part, &part_at, "text")?,
+                    "refusal" => required_field(part, &part_at, "refusal")?,
                     other => {
                         return Err(unsupported(
                             &format!("{part_at}.type"),
@@ -445,13 +388,6 @@ fn assistant_blocks(m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, User
         }
     }
     Ok(blocks)
-}
-
-fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
-    match v {
-        Some(Value::String(s)) => Ok(s),
-        other => Err(invalid(at, "is required and must be a string", other)),
-    }
 }
 
 fn tool_use(call: &Value, at: &str) -> Result<Value, UserError> {

@@ -96,6 +96,13 @@ impl EventsToChunks {
         out.extend(sse_data(&c));
     }
 
+    /// A content chunk; none for empty text.
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if !text.is_empty() {
+            self.chunk(json!({ "content": text }), None, out);
+        }
+    }
+
     fn merge_usage(&mut self, u: Option<&Value>) {
         if let Some(Value::Object(u)) = u {
             for (k, v) in u {
@@ -128,10 +135,7 @@ impl EventsToChunks {
                 let block = v.get("content_block").unwrap_or(&Value::Null);
                 match block.get("type").and_then(Value::as_str) {
                     Some("text") => {
-                        let text = block.get("text").and_then(Value::as_str).unwrap_or("");
-                        if !text.is_empty() {
-                            self.chunk(json!({ "content": text }), None, out);
-                        }
+                        self.text(block.get("text").and_then(Value::as_str).unwrap_or(""), out);
                     }
                     Some("tool_use") => {
                         let tool = self.tool_blocks.len();
@@ -155,10 +159,7 @@ impl EventsToChunks {
                 let delta = v.get("delta").unwrap_or(&Value::Null);
                 match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => {
-                        let text = delta.get("text").and_then(Value::as_str).unwrap_or("");
-                        if !text.is_empty() {
-                            self.chunk(json!({ "content": text }), None, out);
-                        }
+                        self.text(delta.get("text").and_then(Value::as_str).unwrap_or(""), out);
                     }
                     Some("input_json_delta") => {
                         let part = delta
