@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{
+use super::fields::{
     count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
-    required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
+    required_model, u64_at,
 };
+use super::{ProviderUsage, RequestSummary, ResponsePiece};
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {

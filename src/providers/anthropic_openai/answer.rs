@@ -10,8 +10,9 @@
 
 use serde_json::{json, Value};
 
+use crate::providers::fields::count;
 use crate::providers::openai::cached_tokens;
-use crate::providers::{count, upstream_error};
+use crate::providers::upstream_error;
 
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {

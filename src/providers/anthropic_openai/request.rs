@@ -15,7 +15,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::errors::UserError;
-use crate::providers::{
+use crate::providers::fields::{
     insert_stops, invalid, not_one_of, required_array, required_field, required_str, text_parts,
     type_name, unsupported,
 };

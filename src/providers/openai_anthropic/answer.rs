@@ -6,7 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::providers::{count, upstream_error};
+use crate::providers::fields::count;
+use crate::providers::upstream_error;
 
 /// OpenAI's `finish_reason` for an Anthropic `stop_reason`.
 pub fn finish_reason(stop_reason: &str) -> &'static str {
