@@ -333,7 +333,7 @@ mod tests {
     /// call comes out as the same `tool_use` block the plain answer translates to.
     #[test]
     fn the_gateway_translates_the_tool_stream_for_anthropic_clients() {
-        use llm_gateway::providers::chat_to_messages::{translate_response, StreamTranslator};
+        use llm_gateway::providers::anthropic_openai::{translate_response, StreamTranslator};
         let call = ("get_weather".to_string(), json!({"city": "Paris"}));
         let usage = Some(Usage {
             input: 10,

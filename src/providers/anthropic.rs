@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
-    required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
+use super::fields::{
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    required_model, u64_at,
 };
+use super::{ProviderUsage, RequestSummary, ResponsePiece};
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
@@ -76,8 +77,8 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     if !u.is_object() {
         return None;
     }
-    let cached_input = u64_at(u, "cache_read_input_tokens").unwrap_or(0);
-    let cache_write = u64_at(u, "cache_creation_input_tokens").unwrap_or(0);
+    let cached_input = count(u, "cache_read_input_tokens");
+    let cache_write = count(u, "cache_creation_input_tokens");
     Some(ProviderUsage {
         input: u64_at(u, "input_tokens").map(|n| n + cached_input + cache_write),
         output: u64_at(u, "output_tokens"),
@@ -101,14 +102,7 @@ fn push_block_text(text: &mut String, block: &Value) {
 }
 
 pub fn read_response(body: &Value) -> ResponsePiece {
-    let mut piece = ResponsePiece {
-        usage: body.get("usage").and_then(usage_of),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        ..Default::default()
-    };
+    let mut piece = ResponsePiece::of(body, usage_of);
     if let Some(Value::Array(blocks)) = body.get("content") {
         for b in blocks {
             push_block_text(&mut piece.text, b);
@@ -123,13 +117,12 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
     match data.get("type").and_then(Value::as_str) {
         Some("message_start") => {
             if let Some(m) = data.get("message") {
-                piece.usage = m.get("usage").and_then(usage_of);
+                piece = ResponsePiece::of(m, usage_of);
                 // message_start's output_tokens is a placeholder; the final count comes
                 // in message_delta.
                 if let Some(u) = piece.usage.as_mut() {
                     u.output = None;
                 }
-                piece.model = m.get("model").and_then(Value::as_str).map(str::to_string);
             }
         }
         Some("content_block_delta") => {

@@ -1,18 +1,23 @@
-//! Wire formats: request validation and usage extraction, one file per protocol.
+//! Wire formats: request validation and usage extraction, one file per protocol
+//! (openai.rs, anthropic.rs), and the translations between them, one folder per
+//! client->provider pair (openai_anthropic/, anthropic_openai/) behind translate.rs.
 
 pub mod anthropic;
-pub mod anthropic_to_openai;
-pub mod chat_to_messages;
-pub mod messages_to_chat;
+pub mod anthropic_openai;
+pub(crate) mod fields;
 pub mod openai;
-pub mod openai_to_anthropic;
+pub mod openai_anthropic;
 pub mod stream_end;
 pub mod translate;
+pub mod translated_stream;
+mod upstream_error;
 
 use serde_json::{Map, Value};
 
 use crate::api::Api;
 use crate::errors::UserError;
+
+pub use fields::type_name;
 
 /// Validates a request body of `api` and says what the gateway needs to know of it.
 pub fn validate_request(api: Api, req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
@@ -82,6 +87,21 @@ pub struct ResponsePiece {
     pub model: Option<String>,
 }
 
+impl ResponsePiece {
+    /// The usage and model of a body or event, `usage_of` reading its `usage` object;
+    /// the text is for the caller to add.
+    pub(crate) fn of(
+        v: &Value,
+        usage_of: impl FnOnce(&Value) -> Option<ProviderUsage>,
+    ) -> ResponsePiece {
+        ResponsePiece {
+            usage: v.get("usage").and_then(usage_of),
+            text: String::new(),
+            model: v.get("model").and_then(Value::as_str).map(str::to_string),
+        }
+    }
+}
+
 /// Parses a request body as a JSON object, with precise messages for each failure.
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, UserError> {
     if let Err(e) = std::str::from_utf8(body) {
@@ -104,83 +124,4 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, UserError> {
         }),
         Err(e) => Err(UserError::MalformedBody(e.to_string())),
     }
-}
-
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-pub(crate) fn invalid(param: &str, rule: &str, got: Option<&Value>) -> UserError {
-    let got = match got {
-        Some(v) => type_name(v),
-        None => "nothing",
-    };
-    UserError::InvalidRequest {
-        message: format!("`{param}` {rule} (got {got})"),
-        param: Some(param.to_string()),
-    }
-}
-
-/// `req[key]` as an array, or the error naming the field.
-pub(crate) fn required_array<'a>(
-    req: &'a Map<String, Value>,
-    key: &str,
-) -> Result<&'a Vec<Value>, UserError> {
-    match req.get(key) {
-        Some(Value::Array(items)) => Ok(items),
-        other => Err(invalid(key, "is required and must be an array", other)),
-    }
-}
-
-/// A string field whose value is not one of the allowed ones.
-pub(crate) fn not_one_of(param: &str, allowed: &str, got: &str) -> UserError {
-    UserError::InvalidRequest {
-        message: format!("`{param}` must be one of {allowed} (got {got:?})"),
-        param: Some(param.to_string()),
-    }
-}
-
-pub(crate) fn required_model(req: &Map<String, Value>) -> Result<String, UserError> {
-    match req.get("model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.clone()),
-        Some(Value::String(_)) => Err(UserError::InvalidRequest {
-            message: "`model` must not be empty".into(),
-            param: Some("model".into()),
-        }),
-        other => Err(invalid("model", "is required and must be a string", other)),
-    }
-}
-
-pub(crate) fn optional_bool(req: &Map<String, Value>, key: &str) -> Result<bool, UserError> {
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        other => Err(invalid(key, "must be a boolean", other)),
-    }
-}
-
-pub(crate) fn optional_count(req: &Map<String, Value>, key: &str) -> Result<(), UserError> {
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(()),
-        other => Err(invalid(key, "must be a non-negative integer", other)),
-    }
-}
-
-pub(crate) fn optional_number(req: &Map<String, Value>, key: &str) -> Result<(), UserError> {
-    match req.get(key) {
-        None | Some(Value::Null) | Some(Value::Number(_)) => Ok(()),
-        other => Err(invalid(key, "must be a number", other)),
-    }
-}
-
-pub(crate) fn u64_at(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
 }

@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
-    required_model, u64_at, ProviderUsage, RequestSummary, ResponsePiece,
+use super::fields::{
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    required_model, u64_at,
 };
+use super::{ProviderUsage, RequestSummary, ResponsePiece};
 use crate::errors::UserError;
 
 const ROLES: &[&str] = &[
@@ -157,12 +158,15 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     Some(ProviderUsage {
         input: u64_at(u, "prompt_tokens"),
         output: u64_at(u, "completion_tokens"),
-        cached_input: u
-            .get("prompt_tokens_details")
-            .and_then(|d| u64_at(d, "cached_tokens"))
-            .unwrap_or(0),
+        cached_input: cached_tokens(u),
         cache_write: 0,
     })
+}
+
+/// The cached input tokens of an OpenAI usage object (counted in `prompt_tokens` too).
+pub(crate) fn cached_tokens(u: &Value) -> u64 {
+    u.get("prompt_tokens_details")
+        .map_or(0, |d| count(d, "cached_tokens"))
 }
 
 fn push_tool_text(text: &mut String, calls: Option<&Value>) {
@@ -181,44 +185,24 @@ fn push_tool_text(text: &mut String, calls: Option<&Value>) {
 
 /// A whole (non-streaming) chat.completion body.
 pub fn read_response(body: &Value) -> ResponsePiece {
-    let mut piece = ResponsePiece {
-        usage: body.get("usage").and_then(usage_of),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        ..Default::default()
-    };
-    if let Some(Value::Array(choices)) = body.get("choices") {
-        for c in choices {
-            if let Some(m) = c.get("message") {
-                if let Some(s) = m.get("content").and_then(Value::as_str) {
-                    piece.text.push_str(s);
-                }
-                push_tool_text(&mut piece.text, m.get("tool_calls"));
-            }
-        }
-    }
-    piece
+    read_choices(body, "message")
 }
 
 /// One `data:` payload of a chat.completion.chunk stream (`[DONE]` excluded).
 pub fn read_stream_event(data: &Value) -> ResponsePiece {
-    let mut piece = ResponsePiece {
-        usage: data.get("usage").and_then(usage_of),
-        model: data
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        ..Default::default()
-    };
-    if let Some(Value::Array(choices)) = data.get("choices") {
+    read_choices(data, "delta")
+}
+
+/// A body or chunk whose choices hold their text in `part`.
+fn read_choices(v: &Value, part: &str) -> ResponsePiece {
+    let mut piece = ResponsePiece::of(v, usage_of);
+    if let Some(Value::Array(choices)) = v.get("choices") {
         for c in choices {
-            if let Some(d) = c.get("delta") {
-                if let Some(s) = d.get("content").and_then(Value::as_str) {
+            if let Some(m) = c.get(part) {
+                if let Some(s) = m.get("content").and_then(Value::as_str) {
                     piece.text.push_str(s);
                 }
-                push_tool_text(&mut piece.text, d.get("tool_calls"));
+                push_tool_text(&mut piece.text, m.get("tool_calls"));
             }
         }
     }

@@ -1,10 +1,10 @@
 //! The two translation directions behind one switch: which one applies to a client and a
 //! provider, and the answer (whole or streamed) turned back into the client's format.
-//! The direction-specific work lives in one file per direction.
+//! The direction-specific work lives in one folder per client->provider pair.
 
 use serde_json::{Map, Value};
 
-use super::{anthropic_to_openai, chat_to_messages, messages_to_chat, openai_to_anthropic};
+use super::{anthropic_openai, openai_anthropic};
 use crate::api::Api;
 use crate::errors::UserError;
 
@@ -46,13 +46,13 @@ impl Direction {
         max_output_tokens: Option<u64>,
     ) -> Result<Vec<u8>, UserError> {
         match self {
-            Direction::OpenAiToAnthropic => openai_to_anthropic::translate_request(
+            Direction::OpenAiToAnthropic => openai_anthropic::translate_request(
                 req,
                 upstream_model,
                 max_output_tokens.unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS),
             ),
             Direction::AnthropicToOpenAi => {
-                messages_to_chat::translate_request(req, upstream_model)
+                anthropic_openai::translate_request(req, upstream_model)
             }
         }
     }
@@ -63,24 +63,24 @@ impl Direction {
         match self {
             Direction::OpenAiToAnthropic => {
                 if status >= 400 {
-                    return anthropic_to_openai::translate_error(status, body);
+                    return openai_anthropic::translate_error(status, body);
                 }
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(v) => anthropic_to_openai::translate_response(&v, model, created)
+                    Ok(v) => openai_anthropic::translate_response(&v, model, created)
                         .to_string()
                         .into_bytes(),
-                    Err(_) => anthropic_to_openai::translate_error(502, body),
+                    Err(_) => openai_anthropic::translate_error(502, body),
                 }
             }
             Direction::AnthropicToOpenAi => {
                 if status >= 400 {
-                    return chat_to_messages::translate_error(status, body);
+                    return anthropic_openai::translate_error(status, body);
                 }
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(v) => chat_to_messages::translate_response(&v, model)
+                    Ok(v) => anthropic_openai::translate_response(&v, model)
                         .to_string()
                         .into_bytes(),
-                    Err(_) => chat_to_messages::translate_error(502, body),
+                    Err(_) => anthropic_openai::translate_error(502, body),
                 }
             }
         }
@@ -93,8 +93,8 @@ pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
 /// A provider's event stream turned into the client's, event by event.
 #[derive(Debug)]
 pub enum StreamBack {
-    ToOpenAi(anthropic_to_openai::StreamTranslator),
-    ToAnthropic(chat_to_messages::StreamTranslator),
+    ToOpenAi(openai_anthropic::StreamTranslator),
+    ToAnthropic(anthropic_openai::StreamTranslator),
 }
 
 impl StreamBack {
@@ -109,10 +109,10 @@ impl StreamBack {
     ) -> StreamBack {
         match direction {
             Direction::OpenAiToAnthropic => StreamBack::ToOpenAi(
-                anthropic_to_openai::StreamTranslator::new(model, id_seed, include_usage, created),
+                openai_anthropic::StreamTranslator::new(model, id_seed, include_usage, created),
             ),
             Direction::AnthropicToOpenAi => {
-                StreamBack::ToAnthropic(chat_to_messages::StreamTranslator::new(model, id_seed))
+                StreamBack::ToAnthropic(anthropic_openai::StreamTranslator::new(model, id_seed))
             }
         }
     }

@@ -8,8 +8,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{invalid, not_one_of, required_array, type_name};
 use crate::errors::UserError;
+use crate::providers::fields::{
+    insert_stops, invalid, not_one_of, required_array, required_field, required_str, text_parts,
+    type_name, unsupported,
+};
 
 /// The Anthropic Messages body for an OpenAI chat-completions request.
 ///
@@ -55,16 +58,7 @@ pub fn translate_request(
         Some(Value::String(s)) => {
             out.insert("stop_sequences".into(), json!([s]));
         }
-        Some(Value::Array(list)) => {
-            for (i, s) in list.iter().enumerate() {
-                if !s.is_string() {
-                    return Err(invalid(&format!("stop[{i}]"), "must be a string", Some(s)));
-                }
-            }
-            if !list.is_empty() {
-                out.insert("stop_sequences".into(), Value::Array(list.clone()));
-            }
-        }
+        Some(Value::Array(list)) => insert_stops(&mut out, "stop_sequences", list, "stop")?,
         other => {
             return Err(invalid(
                 "stop",
@@ -123,13 +117,6 @@ pub fn translate_request(
     }
 
     Ok(Value::Object(out).to_string().into_bytes())
-}
-
-fn unsupported(param: &str, why: &str) -> UserError {
-    UserError::InvalidRequest {
-        message: format!("`{param}` {why}"),
-        param: Some(param.to_string()),
-    }
 }
 
 /// Fields whose meaning a Claude model cannot honour.
@@ -261,49 +248,14 @@ fn text_block(text: &str) -> Value {
     json!({ "type": "text", "text": text })
 }
 
-fn part_type<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    match part.get("type") {
-        Some(Value::String(t)) => Ok(t),
-        other => Err(invalid(
-            &format!("{at}.type"),
-            "is required and must be a string",
-            other,
-        )),
-    }
-}
-
-fn part_text<'a>(part: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    match part.get("text") {
-        Some(Value::String(t)) => Ok(t),
-        other => Err(invalid(
-            &format!("{at}.text"),
-            "is required and must be a string",
-            other,
-        )),
-    }
-}
-
 /// Content that may only hold text (system prompts), joined into one string.
 fn plain_text(content: Option<&Value>, at: &str) -> Result<String, UserError> {
     match content {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => {
-            let mut texts = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                let part_at = format!("{at}[{j}]");
-                match part_type(part, &part_at)? {
-                    "text" => texts.push(part_text(part, &part_at)?),
-                    other => {
-                        return Err(unsupported(
-                            &format!("{part_at}.type"),
-                            &format!("{other:?} is not supported here; only text parts are"),
-                        ))
-                    }
-                }
-            }
-            Ok(texts.join("\n\n"))
-        }
+        Some(Value::Array(parts)) => text_parts(parts, at, |other| {
+            format!("{other:?} is not supported here; only text parts are")
+        }),
         Some(other) => Err(invalid(
             at,
             "must be a string, an array of parts or null",
@@ -322,9 +274,9 @@ fn user_blocks(content: Option<&Value>, at: &str) -> Result<Vec<Value>, UserErro
             let mut blocks = Vec::new();
             for (j, part) in parts.iter().enumerate() {
                 let part_at = format!("{at}[{j}]");
-                match part_type(part, &part_at)? {
+                match required_field(part, &part_at, "type")? {
                     "text" => {
-                        let text = part_text(part, &part_at)?;
+                        let text = required_field(part, &part_at, "text")?;
                         if !text.is_empty() {
                             blocks.push(text_block(text));
                         }
@@ -397,18 +349,9 @@ fn assistant_blocks(m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, User
         Some(Value::Array(parts)) => {
             for (j, part) in parts.iter().enumerate() {
                 let part_at = format!("{content_at}[{j}]");
-                let text = match part_type(part, &part_at)? {
-                    "text" => part_text(part, &part_at)?,
-                    "refusal" => match part.get("refusal") {
-                        Some(Value::String(r)) => r.as_str(),
-                        other => {
-                            return Err(invalid(
-                                &format!("{part_at}.refusal"),
-                                "is required and must be a string",
-                                other,
-                            ))
-                        }
-                    },
+                let text = match required_field(part, &part_at, "type")? {
+                    "text" => required_field(part, &part_at, "text")?,
+                    "refusal" => required_field(part, &part_at, "refusal")?,
                     other => {
                         return Err(unsupported(
                             &format!("{part_at}.type"),
@@ -445,13 +388,6 @@ fn assistant_blocks(m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, User
         }
     }
     Ok(blocks)
-}
-
-fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
-    match v {
-        Some(Value::String(s)) => Ok(s),
-        other => Err(invalid(at, "is required and must be a string", other)),
-    }
 }
 
 fn tool_use(call: &Value, at: &str) -> Result<Value, UserError> {
@@ -651,298 +587,4 @@ fn translate_tool_choice(
         other => return Err(invalid("parallel_tool_calls", "must be a boolean", other)),
     }
     Ok(choice)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::parse_object;
-
-    fn translate(body: Value) -> Result<Value, String> {
-        let req = parse_object(body.to_string().as_bytes()).unwrap();
-        translate_request(&req, "claude-sonnet-4-5", 4096)
-            .map(|b| serde_json::from_slice(&b).unwrap())
-            .map_err(|e| e.message())
-    }
-
-    fn error_param(body: Value) -> (String, Option<String>) {
-        let req = parse_object(body.to_string().as_bytes()).unwrap();
-        match translate_request(&req, "c", 1).unwrap_err() {
-            UserError::InvalidRequest { message, param } => (message, param),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_simple_chat_becomes_a_messages_request() {
-        let out = translate(json!({
-            "model": "claude",
-            "messages": [
-                {"role": "system", "content": "Be brief."},
-                {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
-                {"role": "user", "content": "Hello"},
-            ],
-            "max_tokens": 50,
-            "stop": "END",
-            "temperature": 1.6,
-            "top_p": 0.9,
-            "stream": true,
-            "stream_options": {"include_usage": true},
-            "user": "u-42",
-            "frequency_penalty": 0,
-        }))
-        .unwrap();
-        assert_eq!(
-            out,
-            json!({
-                "model": "claude-sonnet-4-5",
-                "system": "Be brief.\n\nAnswer in French.",
-                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}]}],
-                "max_tokens": 50,
-                "stop_sequences": ["END"],
-                "temperature": 1.0,
-                "top_p": 0.9,
-                "stream": true,
-                "metadata": {"user_id": "u-42"},
-            })
-        );
-    }
-
-    #[test]
-    fn max_tokens_prefers_max_completion_tokens_then_the_default() {
-        let msgs = json!([{"role": "user", "content": "x"}]);
-        let both = translate(
-            json!({"model": "m", "messages": msgs, "max_tokens": 9, "max_completion_tokens": 7}),
-        )
-        .unwrap();
-        assert_eq!(both["max_tokens"], 7);
-        let none = translate(json!({"model": "m", "messages": msgs})).unwrap();
-        assert_eq!(none["max_tokens"], 4096);
-        assert!(none.get("system").is_none());
-        assert!(none.get("stream").is_none());
-        let stops = translate(
-            json!({"model": "m", "messages": msgs, "stop": ["a", "b"], "temperature": 0.3}),
-        )
-        .unwrap();
-        assert_eq!(stops["stop_sequences"], json!(["a", "b"]));
-        assert_eq!(stops["temperature"], 0.3);
-    }
-
-    #[test]
-    fn same_role_messages_merge_so_roles_alternate() {
-        let out = translate(json!({"model": "m", "messages": [
-            {"role": "user", "content": "one"},
-            {"role": "user", "content": [{"type": "text", "text": "two"}, {"type": "text", "text": ""}]},
-            {"role": "assistant", "content": "three"},
-            {"role": "system", "content": "late system"},
-            {"role": "assistant", "content": [{"type": "text", "text": "four"}]},
-            {"role": "user", "content": ""},
-            {"role": "user", "content": "five"},
-        ]}))
-        .unwrap();
-        assert_eq!(out["system"], "late system");
-        assert_eq!(
-            out["messages"],
-            json!([
-                {"role": "user", "content": [
-                    {"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
-                {"role": "assistant", "content": [
-                    {"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
-                {"role": "user", "content": [{"type": "text", "text": "five"}]},
-            ])
-        );
-    }
-
-    #[test]
-    fn images_become_base64_or_url_blocks() {
-        let out = translate(json!({"model": "m", "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "high"}},
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-        ]}]}))
-        .unwrap();
-        assert_eq!(
-            out["messages"][0]["content"],
-            json!([
-                {"type": "text", "text": "What is this?"},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
-                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
-            ])
-        );
-        let (msg, param) = error_param(
-            json!({"model": "m", "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}]}),
-        );
-        assert_eq!(
-            param.as_deref(),
-            Some("messages[0].content[0].image_url.url")
-        );
-        assert!(msg.contains("http(s) URL or a base64 data: URL"), "{msg}");
-        let (_, param) = error_param(
-            json!({"model": "m", "messages": [{"role": "user", "content": [
-            {"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}]}),
-        );
-        assert_eq!(param.as_deref(), Some("messages[0].content[0].type"));
-    }
-
-    #[test]
-    fn tools_tool_choice_and_tool_turns_translate() {
-        let out = translate(json!({"model": "m",
-            "tools": [
-                {"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
-                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
-                {"type": "function", "function": {"name": "now"}},
-            ],
-            "tool_choice": "required",
-            "parallel_tool_calls": false,
-            "messages": [
-                {"role": "user", "content": "Weather in Paris and Rome?"},
-                {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
-                    {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}},
-                ]},
-                {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
-                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "21C"}]},
-                {"role": "user", "content": "Thanks"},
-            ]}))
-        .unwrap();
-        assert_eq!(
-            out["tools"],
-            json!([
-                {"name": "get_weather", "description": "Weather by city",
-                    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
-                {"name": "now", "input_schema": {"type": "object", "properties": {}}},
-            ])
-        );
-        assert_eq!(
-            out["tool_choice"],
-            json!({"type": "any", "disable_parallel_tool_use": true})
-        );
-        assert_eq!(
-            out["messages"],
-            json!([
-                {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and Rome?"}]},
-                {"role": "assistant", "content": [
-                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
-                    {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {"city": "Rome"}},
-                ]},
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"},
-                    {"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "21C"}]},
-                    {"type": "text", "text": "Thanks"},
-                ]},
-            ])
-        );
-    }
-
-    #[test]
-    fn every_tool_choice_form_maps() {
-        let base = |choice: Value| {
-            translate(
-                json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
-                "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": choice}),
-            )
-            .map(|o| o["tool_choice"].clone())
-        };
-        assert_eq!(base(json!("auto")).unwrap(), json!({"type": "auto"}));
-        assert_eq!(base(json!("none")).unwrap(), json!({"type": "none"}));
-        assert_eq!(base(json!("required")).unwrap(), json!({"type": "any"}));
-        assert_eq!(
-            base(json!({"type": "function", "function": {"name": "f"}})).unwrap(),
-            json!({"type": "tool", "name": "f"})
-        );
-        assert_eq!(base(Value::Null).unwrap(), Value::Null);
-        assert!(base(json!("sometimes"))
-            .unwrap_err()
-            .contains("must be one of auto, none, required"));
-        let no_tools = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "auto"})).unwrap();
-        assert!(no_tools.get("tool_choice").is_none());
-        let (_, param) = error_param(
-            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}),
-        );
-        assert_eq!(param.as_deref(), Some("tool_choice"));
-    }
-
-    #[test]
-    fn bad_tool_arguments_name_the_field() {
-        let call = |args: &str| {
-            json!({"model": "m", "messages": [
-                {"role": "user", "content": "x"},
-                {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}]},
-            ]})
-        };
-        let (msg, param) = error_param(call("{\"city\":"));
-        assert_eq!(
-            param.as_deref(),
-            Some("messages[1].tool_calls[0].function.arguments")
-        );
-        assert!(
-            msg.starts_with("`messages[1].tool_calls[0].function.arguments` is not valid JSON: "),
-            "{msg}"
-        );
-        let (msg, _) = error_param(call("[1]"));
-        assert_eq!(
-            msg,
-            "`messages[1].tool_calls[0].function.arguments` must encode a JSON object (got array)"
-        );
-        let empty = translate(call("")).unwrap();
-        assert_eq!(empty["messages"][1]["content"][0]["input"], json!({}));
-        let (_, param) =
-            error_param(json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}));
-        assert_eq!(param.as_deref(), Some("messages[0].tool_call_id"));
-    }
-
-    #[test]
-    fn semantics_claude_cannot_honour_are_refused() {
-        let msgs = json!([{"role": "user", "content": "x"}]);
-        let refused = |extra: Value| {
-            let mut body = json!({"model": "m", "messages": msgs});
-            for (k, v) in extra.as_object().unwrap() {
-                body[k] = v.clone();
-            }
-            error_param(body)
-        };
-        assert_eq!(
-            refused(json!({"n": 2})),
-            (
-                "`n` must be 1 for Claude models, which return one choice (got 2)".into(),
-                Some("n".into())
-            )
-        );
-        assert_eq!(
-            refused(json!({"logprobs": true})).1.as_deref(),
-            Some("logprobs")
-        );
-        assert_eq!(
-            refused(json!({"top_logprobs": 3})).1.as_deref(),
-            Some("top_logprobs")
-        );
-        assert_eq!(
-            refused(json!({"response_format": {"type": "json_schema"}})).0,
-            "`response_format` of type json_schema is not supported for Claude models"
-        );
-        assert_eq!(
-            refused(json!({"functions": []})).1.as_deref(),
-            Some("functions")
-        );
-        assert_eq!(
-            refused(json!({"tools": [{"type": "custom", "custom": {"name": "x"}}]}))
-                .1
-                .as_deref(),
-            Some("tools[0].type")
-        );
-        assert_eq!(
-            refused(json!({"messages": [{"role": "function", "name": "f", "content": "x"}]}))
-                .1
-                .as_deref(),
-            Some("messages[0].role")
-        );
-        assert_eq!(refused(json!({"stop": [1]})).1.as_deref(), Some("stop[0]"));
-        // Harmless forms of the same fields pass.
-        let ok = translate(
-            json!({"model": "m", "messages": msgs, "n": 1, "logprobs": false,
-            "response_format": {"type": "text"}, "modalities": ["text"]}),
-        );
-        assert!(ok.is_ok(), "{ok:?}");
-    }
 }

@@ -14,8 +14,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{invalid, not_one_of, required_array, type_name};
 use crate::errors::UserError;
+use crate::providers::fields::{
+    insert_stops, invalid, not_one_of, required_array, required_field, required_str, text_parts,
+    type_name, unsupported,
+};
 
 /// The OpenAI chat-completions body for an Anthropic Messages request.
 ///
@@ -52,20 +55,7 @@ pub fn translate_request(
     }
     match req.get("stop_sequences") {
         None | Some(Value::Null) => {}
-        Some(Value::Array(list)) => {
-            for (i, s) in list.iter().enumerate() {
-                if !s.is_string() {
-                    return Err(invalid(
-                        &format!("stop_sequences[{i}]"),
-                        "must be a string",
-                        Some(s),
-                    ));
-                }
-            }
-            if !list.is_empty() {
-                out.insert("stop".into(), Value::Array(list.clone()));
-            }
-        }
+        Some(Value::Array(list)) => insert_stops(&mut out, "stop", list, "stop_sequences")?,
         other => {
             return Err(invalid(
                 "stop_sequences",
@@ -120,13 +110,6 @@ pub fn translate_request(
     Ok(Value::Object(out).to_string().into_bytes())
 }
 
-fn unsupported(param: &str, why: &str) -> UserError {
-    UserError::InvalidRequest {
-        message: format!("`{param}` {why}"),
-        param: Some(param.to_string()),
-    }
-}
-
 const NOT_HERE: &str =
     "is not supported for this model (it is served through an OpenAI-format API)";
 
@@ -166,28 +149,6 @@ fn refuse_unsupported(req: &Map<String, Value>) -> Result<(), UserError> {
     Ok(())
 }
 
-fn block_type<'a>(block: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    match block.get("type") {
-        Some(Value::String(t)) => Ok(t),
-        other => Err(invalid(
-            &format!("{at}.type"),
-            "is required and must be a string",
-            other,
-        )),
-    }
-}
-
-fn block_text<'a>(block: &'a Value, at: &str) -> Result<&'a str, UserError> {
-    required_str(block.get("text"), &format!("{at}.text"))
-}
-
-fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
-    match v {
-        Some(Value::String(s)) => Ok(s),
-        other => Err(invalid(at, "is required and must be a string", other)),
-    }
-}
-
 /// A block type this translation does not carry, refused by name.
 fn unsupported_block(at: &str, kind: &str) -> UserError {
     unsupported(&format!("{at}.type"), &format!("{kind:?} {NOT_HERE}"))
@@ -202,9 +163,9 @@ fn system_text(system: Option<&Value>) -> Result<String, UserError> {
             let mut texts = Vec::new();
             for (i, block) in blocks.iter().enumerate() {
                 let at = format!("system[{i}]");
-                match block_type(block, &at)? {
+                match required_field(block, &at, "type")? {
                     "text" => {
-                        let text = block_text(block, &at)?;
+                        let text = required_field(block, &at, "text")?;
                         if !text.is_empty() {
                             texts.push(text);
                         }
@@ -272,9 +233,9 @@ fn user_messages(content: Option<&Value>, at: &str, out: &mut Vec<Value>) -> Res
     let mut parts = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
         let block_at = format!("{content_at}[{j}]");
-        match block_type(block, &block_at)? {
+        match required_field(block, &block_at, "type")? {
             "text" => {
-                let text = block_text(block, &block_at)?;
+                let text = required_field(block, &block_at, "text")?;
                 if !text.is_empty() {
                     parts.push(json!({ "type": "text", "text": text }));
                 }
@@ -350,22 +311,9 @@ fn tool_message(block: &Value, at: &str) -> Result<Value, UserError> {
     let mut text = match block.get("content") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => {
-            let mut texts = Vec::new();
-            for (k, part) in parts.iter().enumerate() {
-                let part_at = format!("{content_at}[{k}]");
-                match block_type(part, &part_at)? {
-                    "text" => texts.push(block_text(part, &part_at)?),
-                    other => {
-                        return Err(unsupported(
-                            &format!("{part_at}.type"),
-                            &format!("{other:?} in a tool result {NOT_HERE}; only text is"),
-                        ))
-                    }
-                }
-            }
-            texts.join("\n\n")
-        }
+        Some(Value::Array(parts)) => text_parts(parts, &content_at, |other| {
+            format!("{other:?} in a tool result {NOT_HERE}; only text is")
+        })?,
         other => {
             return Err(invalid(
                 &content_at,
@@ -414,9 +362,9 @@ fn assistant_message(
         Some(Value::Array(blocks)) => {
             for (j, block) in blocks.iter().enumerate() {
                 let block_at = format!("{content_at}[{j}]");
-                match block_type(block, &block_at)? {
+                match required_field(block, &block_at, "type")? {
                     "text" => {
-                        let text = block_text(block, &block_at)?;
+                        let text = required_field(block, &block_at, "text")?;
                         if !text.is_empty() {
                             texts.push(text);
                         }
@@ -594,6 +542,3 @@ fn translate_tool_choice(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
