@@ -89,8 +89,8 @@ pub struct RawRoute {
     /// Providers in order of preference; the first whose `models` matches wins.
     pub providers: Vec<RawProvider>,
     /// Routing aliases such as `model: "auto"` (OpenAI chat requests): a tier picked from
-    /// cheap signals, and the tier's model. See src/routing. Default off.
-    pub auto: Option<crate::routing::RawRouting>,
+    /// cheap signals, and the tier's model. See src/route/auto. Default off.
+    pub auto: Option<crate::route::auto::RawRouting>,
     /// Models served by a fallback chain (an Envoy aggregate cluster that retries the next
     /// provider). Absent: no chain; every model goes to one provider.
     pub fallback: Option<RawFallback>,
@@ -193,7 +193,7 @@ pub struct Provider {
 pub struct Route {
     pub default_provider: usize,
     pub providers: Vec<Provider>,
-    pub auto: Option<crate::routing::Routing>,
+    pub auto: Option<crate::route::auto::Routing>,
     pub fallback: Option<Fallback>,
     /// Public model -> (provider index, provider's model name).
     pub aliases: BTreeMap<String, (usize, String)>,
@@ -394,7 +394,7 @@ fn compile_route(
             raw.default_provider
         )));
     }
-    let auto = raw.auto.map(crate::routing::compile).transpose()?;
+    let auto = raw.auto.map(crate::route::auto::compile).transpose()?;
     let fallback = raw
         .fallback
         .map(|f| compile_fallback(f, &providers))

@@ -16,7 +16,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pricing;
 pub mod providers;
-pub mod routing;
+pub mod route;
 pub mod sse;
 pub mod tokens;
 

@@ -310,7 +310,7 @@ struct Prompt {
 }
 
 fn prompts() -> Vec<Prompt> {
-    include_str!("../../integration/data/routing_prompts.jsonl")
+    include_str!("../../../integration/data/routing_prompts.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
