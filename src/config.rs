@@ -4,14 +4,12 @@
 //! breaks is reported with the field's path, e.g.
 //! `api.max_body_bytes must be between 1 and 67108864 (got 0)`.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::api::Api;
 pub use crate::config_error::ConfigError;
-use crate::pricing::{default_prices, Price, PriceTable};
 pub use crate::route::config::{Fallback, Provider, Route};
+pub use crate::usage::config::Usage;
 
 /// Largest request body the filter will buffer (64 MiB). Envoy's own buffer limit must be
 /// raised to match, see `envoy/envoy.yaml`.
@@ -33,7 +31,7 @@ pub struct RawConfig {
     /// provider is reported by API family (`openai` or `anthropic`).
     pub route: Option<crate::route::config::RawRoute>,
     /// Token counting, cost and usage facts. Absent: the stage is off.
-    pub usage: Option<RawUsage>,
+    pub usage: Option<crate::usage::config::RawUsage>,
     /// Guardrails: input validation, prompt injection, PII in and out, leak checks.
     /// Absent: the stage is off. See src/guard.
     pub guard: Option<crate::guard::RawGuard>,
@@ -81,45 +79,11 @@ fn default_max_body_bytes() -> u64 {
     1024 * 1024
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawUsage {
-    /// Ask OpenAI-format providers for usage on streams (`stream_options.include_usage`)
-    /// when the client did not. The client then also receives the final usage chunk
-    /// (`choices: []`). Default true.
-    pub request_stream_usage: Option<bool>,
-    /// Prices in USD per million tokens, by model name or prefix (longest prefix wins).
-    /// Merged over the built-in table; an entry here replaces the built-in one.
-    #[serde(default)]
-    pub prices: BTreeMap<String, RawPrice>,
-    /// Start from the built-in price table. Default true.
-    pub builtin_prices: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPrice {
-    /// USD per million input tokens.
-    pub input: f64,
-    /// USD per million cached input tokens (cache reads). Default: `input`.
-    pub cached_input: Option<f64>,
-    /// USD per million tokens written to the provider's prompt cache. Default: `input`.
-    pub cache_write: Option<f64>,
-    /// USD per million output tokens.
-    pub output: f64,
-}
-
 /// Where this instance of the filter runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Downstream,
     Upstream,
-}
-
-#[derive(Debug, Clone)]
-pub struct Usage {
-    pub request_stream_usage: bool,
-    pub prices: PriceTable,
 }
 
 /// Compiled runtime configuration.
@@ -175,7 +139,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         .route
         .map(|r| crate::route::config::compile(r, env))
         .transpose()?;
-    let usage = raw.usage.map(compile_usage).transpose()?;
+    let usage = raw.usage.map(crate::usage::config::compile).transpose()?;
     let guard = raw.guard.map(crate::guard::compile).transpose()?;
     let role = match raw.role.as_deref() {
         None | Some("downstream") => Role::Downstream,
@@ -213,43 +177,6 @@ fn check_paths(field: &str, paths: &[String]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-fn compile_usage(raw: RawUsage) -> Result<Usage, ConfigError> {
-    let mut prices = if raw.builtin_prices.unwrap_or(true) {
-        default_prices()
-    } else {
-        PriceTable::default()
-    };
-    for (model, p) in raw.prices {
-        let field = format!("usage.prices.{model}");
-        if model.is_empty() {
-            return Err(ConfigError(
-                "usage.prices keys must be non-empty model names".into(),
-            ));
-        }
-        let check = |name: &str, v: f64| {
-            if v.is_finite() && (0.0..=100_000.0).contains(&v) {
-                Ok(v)
-            } else {
-                Err(ConfigError(format!(
-                    "{field}.{name} must be between 0 and 100000 USD per million tokens (got {v})"
-                )))
-            }
-        };
-        let input = check("input", p.input)?;
-        let price = Price {
-            input,
-            cached_input: check("cached_input", p.cached_input.unwrap_or(input))?,
-            cache_write: check("cache_write", p.cache_write.unwrap_or(input))?,
-            output: check("output", p.output)?,
-        };
-        prices.insert(model, price);
-    }
-    Ok(Usage {
-        request_stream_usage: raw.request_stream_usage.unwrap_or(true),
-        prices,
-    })
 }
 
 impl Config {
@@ -307,21 +234,5 @@ mod tests {
             err(r#"{"api":{"openai_chat_paths":["v1/chat"]}}"#),
             "api.openai_chat_paths[0] must be a path starting with '/' without query or spaces (got \"v1/chat\")"
         );
-        assert_eq!(
-            err(r#"{"usage":{"prices":{"m":{"input":-1,"output":1}}}}"#),
-            "usage.prices.m.input must be between 0 and 100000 USD per million tokens (got -1)"
-        );
-    }
-
-    #[test]
-    fn configured_prices_override_builtins() {
-        let c = Config::parse(
-            br#"{"usage":{"prices":{"gpt-4o":{"input":1,"output":2}}}}"#,
-            &no_env,
-        )
-        .unwrap();
-        let usage = c.usage.unwrap();
-        let p = usage.prices.lookup("gpt-4o-2024-08-06").unwrap().1;
-        assert_eq!((p.input, p.cached_input, p.output), (1.0, 1.0, 2.0));
     }
 }

@@ -320,7 +320,7 @@ pub fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<De
         .as_ref()
         .and_then(|u| u.prices.lookup(&plan.model));
     let estimated_cost_micro_usd = price.map_or(0, |(_, p)| {
-        let billed = crate::pricing::BilledTokens {
+        let billed = crate::usage::pricing::BilledTokens {
             input: input_tokens,
             output: reserved_output_tokens,
             ..Default::default()
@@ -591,7 +591,7 @@ pub fn settle(
     let prices = config.usage.as_ref().map(|u| &u.prices);
     if let Some((_, price)) = prices.and_then(|p| p.lookup(&plan.model)) {
         let input = input.unwrap_or(0);
-        let billed = crate::pricing::BilledTokens {
+        let billed = crate::usage::pricing::BilledTokens {
             input: input.saturating_sub(outcome.usage.cached_input + outcome.usage.cache_write),
             cached_input: outcome.usage.cached_input,
             cache_write: outcome.usage.cache_write,
