@@ -3,6 +3,10 @@
 //! Parsed once in `on_configure`. Unknown fields are errors, and every rule that a value
 //! breaks is reported with the field's path, e.g.
 //! `api.max_body_bytes must be between 1 and 67108864 (got 0)`.
+//!
+//! Each section's raw form and compile step live with its stage (`api::config`,
+//! `identity`, `limits`, `route::config`, `usage::config`, `guard`); this file holds the
+//! document, the `role`, and the checks that span sections.
 
 use serde::Deserialize;
 
@@ -11,17 +15,13 @@ pub use crate::config_error::ConfigError;
 pub use crate::route::config::{Fallback, Provider, Route};
 pub use crate::usage::config::Usage;
 
-/// Largest request body the filter will buffer (64 MiB). Envoy's own buffer limit must be
-/// raised to match, see `envoy/envoy.yaml`.
-pub const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
-
 /// Raw configuration as the operator writes it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// Which paths carry LLM traffic, and body limits. Optional; defaults apply.
     #[serde(default)]
-    pub api: RawApi,
+    pub api: crate::api::config::RawApi,
     /// Who is calling: virtual API keys, JWT claims, trusted headers. Absent: the stage is
     /// off and every caller is anonymous.
     pub identity: Option<crate::identity::RawIdentity>,
@@ -41,42 +41,6 @@ pub struct RawConfig {
     /// the request to the attempt's provider and the answer back, and holds a stream's
     /// headers until its first token). Default `downstream`.
     pub role: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawApi {
-    /// Paths served as OpenAI chat completions. Default `["/v1/chat/completions"]`.
-    #[serde(default = "default_openai_paths")]
-    pub openai_chat_paths: Vec<String>,
-    /// Paths served as Anthropic messages. Default `["/v1/messages"]`.
-    #[serde(default = "default_anthropic_paths")]
-    pub anthropic_messages_paths: Vec<String>,
-    /// Largest request body accepted on the LLM paths, in bytes. Default 1048576 (1 MiB).
-    /// Larger bodies get 413 with the protocol's error envelope. Envoy's
-    /// `per_connection_buffer_limit_bytes` must be at least this plus one network read.
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: u64,
-}
-
-impl Default for RawApi {
-    fn default() -> Self {
-        RawApi {
-            openai_chat_paths: default_openai_paths(),
-            anthropic_messages_paths: default_anthropic_paths(),
-            max_body_bytes: default_max_body_bytes(),
-        }
-    }
-}
-
-fn default_openai_paths() -> Vec<String> {
-    vec!["/v1/chat/completions".to_string()]
-}
-fn default_anthropic_paths() -> Vec<String> {
-    vec!["/v1/messages".to_string()]
-}
-fn default_max_body_bytes() -> u64 {
-    1024 * 1024
 }
 
 /// Where this instance of the filter runs.
@@ -114,25 +78,7 @@ impl Config {
 }
 
 fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let api = raw.api;
-    check_paths("api.openai_chat_paths", &api.openai_chat_paths)?;
-    check_paths(
-        "api.anthropic_messages_paths",
-        &api.anthropic_messages_paths,
-    )?;
-    for p in &api.openai_chat_paths {
-        if api.anthropic_messages_paths.contains(p) {
-            return Err(ConfigError(format!(
-                "api.anthropic_messages_paths must not repeat a path of api.openai_chat_paths (got {p:?} in both)"
-            )));
-        }
-    }
-    if api.max_body_bytes == 0 || api.max_body_bytes > MAX_BODY_LIMIT {
-        return Err(ConfigError(format!(
-            "api.max_body_bytes must be between 1 and {MAX_BODY_LIMIT} (got {})",
-            api.max_body_bytes
-        )));
-    }
+    let api = crate::api::config::compile(raw.api)?;
     let identity = raw.identity.map(crate::identity::compile).transpose()?;
     let limits = raw.limits.map(crate::limits::compile).transpose()?;
     let route = raw
@@ -166,17 +112,6 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         guard,
         role,
     })
-}
-
-fn check_paths(field: &str, paths: &[String]) -> Result<(), ConfigError> {
-    for (i, p) in paths.iter().enumerate() {
-        if !p.starts_with('/') || p.contains('?') || p.chars().any(char::is_whitespace) {
-            return Err(ConfigError(format!(
-                "{field}[{i}] must be a path starting with '/' without query or spaces (got {p:?})"
-            )));
-        }
-    }
-    Ok(())
 }
 
 impl Config {
@@ -222,17 +157,5 @@ mod tests {
     fn unknown_fields_are_rejected_with_their_name() {
         assert!(err(r#"{"usage":{"pricez":{}}}"#).contains("unknown field `pricez`"));
         assert!(err(r#"{"bogus":1}"#).contains("unknown field `bogus`"));
-    }
-
-    #[test]
-    fn invalid_values_name_the_field_and_rule() {
-        assert_eq!(
-            err(r#"{"api":{"max_body_bytes":0}}"#),
-            "api.max_body_bytes must be between 1 and 67108864 (got 0)"
-        );
-        assert_eq!(
-            err(r#"{"api":{"openai_chat_paths":["v1/chat"]}}"#),
-            "api.openai_chat_paths[0] must be a path starting with '/' without query or spaces (got \"v1/chat\")"
-        );
     }
 }
