@@ -903,7 +903,7 @@ def routing_eval() -> list[str]:
     """Routing accuracy and cost saved, as printed by the routing unit tests (labelled
     prompts in integration/data/routing_prompts.jsonl; not a timing, so it runs here)."""
     out = subprocess.run(
-        ["cargo", "test", "-q", "-p", "llm-gateway", "--no-default-features", "routing::tests",
+        ["cargo", "test", "-q", "-p", "llm-gateway", "--no-default-features", "route::auto::tests",
          "--", "--nocapture", "--test-threads", "1"],
         capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
@@ -929,7 +929,7 @@ def write_report(path: Path) -> None:
         "",
         "## 5. Model routing (`auto`)",
         "",
-        "From the routing unit tests (`cargo test -p llm-gateway --no-default-features routing`) on",
+        "From the routing unit tests (`cargo test -p llm-gateway --no-default-features route::auto`) on",
         "176 labelled prompts (`integration/data/routing_prompts.jsonl`, 7 languages); a third is",
         "held out (`split: test`) and was never used for tuning. The prompts and the cue lists have",
         "the same author, so read the held-out number as optimistic. Cost: counted input tokens,",

@@ -19,3 +19,19 @@ pub fn valid_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
+
+/// The section `name` of a configuration document, deserialized alone: a section's tests
+/// write whole documents (`{"route": {...}}`) yet need neither the hub nor the other
+/// sections.
+#[cfg(test)]
+pub(crate) fn section<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+    name: &str,
+) -> Result<T, ConfigError> {
+    let mut doc: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(json).map_err(|e| ConfigError(e.to_string()))?;
+    let value = doc
+        .remove(name)
+        .ok_or_else(|| ConfigError(format!("the document has no {name} section")))?;
+    serde_json::from_value(value).map_err(|e| ConfigError(e.to_string()))
+}

@@ -14,11 +14,11 @@ pub mod guard;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
-pub mod pricing;
 pub mod providers;
-pub mod routing;
+pub mod route;
 pub mod sse;
 pub mod tokens;
+pub mod usage;
 
 #[cfg(feature = "host")]
 mod host;

@@ -129,7 +129,7 @@ fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand
         .as_ref()
         .and_then(|u| u.prices.lookup(&plan.model));
     let estimated_cost_micro_usd = price.map_or(0, |(_, p)| {
-        let billed = crate::pricing::BilledTokens {
+        let billed = crate::usage::pricing::BilledTokens {
             input: input_tokens,
             output: reserved_output_tokens,
             ..Default::default()

@@ -148,7 +148,7 @@ pub fn plan_parsed_request(
     if let Some(routing) = routing.filter(|r| api == Api::OpenAiChat && r.is_alias(&summary.model))
     {
         let estimate = tokens::count_openai_chat(&summary.model, &req);
-        match crate::routing::decide(
+        match crate::route::auto::decide(
             routing,
             &summary.model,
             &req,
@@ -167,13 +167,13 @@ pub fn plan_parsed_request(
                 summary.model = decision.model;
                 route_reason = Some(decision.reason);
             }
-            Err(crate::routing::RouteError::AllForbidden { reason }) => {
+            Err(crate::route::auto::RouteError::AllForbidden { reason }) => {
                 log::info!("llm-gateway: routing refused {}: {reason}", summary.model);
                 return Err(UserError::ModelNotAllowed {
                     model: summary.model,
                 });
             }
-            Err(crate::routing::RouteError::UnknownAlias) => {}
+            Err(crate::route::auto::RouteError::UnknownAlias) => {}
         }
     }
     // An alias: the provider's own model name from here on (sent, counted, priced).

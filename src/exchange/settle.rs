@@ -39,7 +39,7 @@ pub fn settle(
     let prices = config.usage.as_ref().map(|u| &u.prices);
     if let Some((_, price)) = prices.and_then(|p| p.lookup(&plan.model)) {
         let input = input.unwrap_or(0);
-        let billed = crate::pricing::BilledTokens {
+        let billed = crate::usage::pricing::BilledTokens {
             input: input.saturating_sub(outcome.usage.cached_input + outcome.usage.cache_write),
             cached_input: outcome.usage.cached_input,
             cache_write: outcome.usage.cache_write,

@@ -124,6 +124,43 @@ fn space_run(s: &[u8], i: usize) -> (usize, usize, usize, u32) {
     (q, last_crlf_end, last_start, chars)
 }
 
+/// End of `\p{N}{1,3}` whose first character ends at `p`: up to two more numbers.
+#[inline(always)]
+fn number(s: &[u8], p: usize) -> usize {
+    let mut e = p;
+    for _ in 0..2 {
+        if e >= s.len() {
+            break;
+        }
+        let (c, l) = at(s, e);
+        if c != cc::NUMBER {
+            break;
+        }
+        e += l;
+    }
+    e
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` at `i` (whose first character's class bit is `b0`), then any run
+/// of `\r`, `\n`, and with `SLASH` also `/` (o200k's `[\r\n/]*`, cl100k's `[\r\n]*+`):
+/// its end, or `None` when no punctuation starts at `i`.
+#[inline(always)]
+fn punct<const SLASH: bool>(s: &[u8], i: usize, b0: u8) -> Option<usize> {
+    let n = s.len();
+    let p = if b0 & PUNCT != 0 {
+        i
+    } else if s[i] == b' ' && i + 1 < n && bit(at(s, i + 1).0) & PUNCT != 0 {
+        i + 1
+    } else {
+        return None;
+    };
+    let mut e = run(s, p, PUNCT);
+    while e < n && (matches!(s[e], b'\r' | b'\n') || (SLASH && s[e] == b'/')) {
+        e += 1;
+    }
+    Some(e)
+}
+
 /// End of the o200k_base piece starting at `i < s.len()`.
 #[inline]
 pub fn next_o200k(s: &[u8], i: usize) -> usize {
@@ -151,32 +188,10 @@ pub fn next_o200k(s: &[u8], i: usize) -> usize {
         }
     }
     if c0 == cc::NUMBER {
-        let mut e = i + l0;
-        for _ in 0..2 {
-            if e >= n {
-                break;
-            }
-            let (c, l) = at(s, e);
-            if c != cc::NUMBER {
-                break;
-            }
-            e += l;
-        }
-        return e;
+        return number(s, i + l0);
     }
     // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
-    let punct_from = if b0 & PUNCT != 0 {
-        Some(i)
-    } else if s[i] == b' ' && i + 1 < n && bit(at(s, i + 1).0) & PUNCT != 0 {
-        Some(i + 1)
-    } else {
-        None
-    };
-    if let Some(p) = punct_from {
-        let mut e = run(s, p, PUNCT);
-        while e < n && matches!(s[e], b'\r' | b'\n' | b'/') {
-            e += 1;
-        }
+    if let Some(e) = punct::<true>(s, i, b0) {
         return e;
     }
     // White space: `\s*[\r\n]+|\s+(?!\S)|\s+`
@@ -213,32 +228,10 @@ pub fn next_cl100k(s: &[u8], i: usize) -> usize {
         }
     }
     if c0 == cc::NUMBER {
-        let mut e = i + l0;
-        for _ in 0..2 {
-            if e >= n {
-                break;
-            }
-            let (c, l) = at(s, e);
-            if c != cc::NUMBER {
-                break;
-            }
-            e += l;
-        }
-        return e;
+        return number(s, i + l0);
     }
     // ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
-    let punct_from = if b0 & PUNCT != 0 {
-        Some(i)
-    } else if s[i] == b' ' && i + 1 < n && bit(at(s, i + 1).0) & PUNCT != 0 {
-        Some(i + 1)
-    } else {
-        None
-    };
-    if let Some(p) = punct_from {
-        let mut e = run(s, p, PUNCT);
-        while e < n && matches!(s[e], b'\r' | b'\n') {
-            e += 1;
-        }
+    if let Some(e) = punct::<false>(s, i, b0) {
         return e;
     }
     // White space: `\s++$|\s*[\r\n]|\s+(?!\S)|\s`

@@ -2,6 +2,8 @@
 //! URL-encoding. Each finder is one forward pass; a decoded segment is kept only when it is
 //! mostly printable UTF-8 text, so hashes, keys and binary blobs are not rescanned.
 
+use crate::guard::base64::{self, Alphabet};
+
 /// Shortest base64 run worth decoding (15 bytes of payload).
 const MIN_BASE64: usize = 20;
 /// Fewest hex bytes worth decoding.
@@ -22,7 +24,7 @@ pub(super) fn segments(raw: &str, max_out: usize) -> Vec<String> {
         }
     };
     for run in base64_runs(raw) {
-        if let Some(bytes) = base64(run) {
+        if let Some(bytes) = base64::decode(run.as_bytes(), Alphabet::Either) {
             keep(bytes, &mut out);
         }
     }
@@ -122,35 +124,6 @@ fn base64_runs(raw: &str) -> impl Iterator<Item = &str> {
         // The class is ASCII, so both ends are char boundaries.
         ((upper && lower) || digit).then(|| &raw[start..end])
     })
-}
-
-fn b64_value(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' | b'-' => 62,
-        b'/' | b'_' => 63,
-        _ => return None,
-    } as u32)
-}
-
-/// Decodes base64 (either alphabet, padding optional). `None` on a stray character.
-pub(super) fn base64(run: &str) -> Option<Vec<u8>> {
-    let body = run.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in body {
-        acc = (acc << 6) | b64_value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn hex_value(c: u8) -> Option<u8> {

@@ -8,6 +8,7 @@
 
 use super::entity::Builtin;
 use super::scan::{find_byte, Span};
+use crate::guard::base64::{self, Alphabet};
 use crate::guard::swar::{chunk, in_range};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
@@ -379,35 +380,11 @@ fn header_has_alg(h: &[u8]) -> bool {
     if h.len() > MAX_JWT_HEADER {
         return false;
     }
-    let Some(json) = base64url_decode(h) else {
+    let Some(json) = base64::decode(h, Alphabet::UrlUnpadded) else {
         return false;
     };
     matches!(
         serde_json::from_slice::<serde_json::Value>(&json),
         Ok(serde_json::Value::Object(m)) if m.contains_key("alg")
     )
-}
-
-fn base64url_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &b in s {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }

@@ -1,8 +1,8 @@
 use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::pricing::{default_prices, BilledTokens};
 use crate::tokens::{count_text, Encoding};
+use crate::usage::pricing::{default_prices, BilledTokens};
 
 fn routing(json: &str) -> Routing {
     compile(serde_json::from_str(json).unwrap()).unwrap()
@@ -310,7 +310,7 @@ struct Prompt {
 }
 
 fn prompts() -> Vec<Prompt> {
-    include_str!("../../integration/data/routing_prompts.jsonl")
+    include_str!("../../../integration/data/routing_prompts.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {

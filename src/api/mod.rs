@@ -1,7 +1,10 @@
 //! The LLM APIs the gateway reads: the shape of a request body and of its answer, plain
 //! and streamed. A client speaks one; the provider is spoken to in one (the same, or the
 //! other when the route translates). Adding a client API is a variant here, its wire
-//! module under `providers/`, and the arms of this file.
+//! module under `providers/`, and the arms of this file. The `api` section of the
+//! configuration (paths, body limit) is in `config`.
+
+pub mod config;
 
 /// An LLM API a body is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
