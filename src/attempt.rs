@@ -20,10 +20,10 @@ use serde_json::Value;
 use crate::api::Api;
 use crate::config::{Config, Fallback, Provider};
 use crate::errors::UserError;
-use crate::exchange::BodyKind;
 use crate::providers::translate::{Direction, StreamBack};
 use crate::providers::{self, openai};
 use crate::sse::SseParser;
+use crate::usage::meter::BodyKind;
 
 /// What one attempt sends upstream.
 #[derive(Debug, Clone, PartialEq)]

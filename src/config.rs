@@ -115,6 +115,16 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
 }
 
 impl Config {
+    /// What the route stage's plan reads of the other sections.
+    pub fn plan_rules(&self) -> crate::route::plan::PlanRules<'_> {
+        crate::route::plan::PlanRules {
+            route: self.route.as_ref(),
+            max_body_bytes: self.max_body_bytes,
+            count_tokens: self.usage.is_some() || self.limits.is_some(),
+            request_stream_usage: self.usage.as_ref().is_some_and(|u| u.request_stream_usage),
+        }
+    }
+
     /// The API family a request path belongs to, if any. Query strings are ignored.
     pub fn api_for_path(&self, path: &str) -> Option<Api> {
         let path = path.split('?').next().unwrap_or(path);

@@ -27,3 +27,6 @@ mod host;
 proxy_wasm::main! {{
     host::install();
 }}
+
+#[cfg(test)]
+mod layering_tests;

@@ -1,8 +1,6 @@
 //! The limits stage in the exchange: reserve the request's demand in every counter that
 //! applies before it goes upstream, settle with its real usage after the response.
 
-use super::plan::RequestPlan;
-use super::settle::{actual, usd_to_micro};
 use super::{no_callout, BodyStage, Exchange, HostView, Next};
 use crate::api::Api;
 use crate::config::Config;
@@ -13,6 +11,8 @@ use crate::limits::{
     self, Admission, Budget, Demand, LimitKind, Limits, RateLimitStatus, Refusal, Subject,
 };
 use crate::metrics::{self, Metric};
+use crate::route::plan::RequestPlan;
+use crate::usage::settle::{actual, usd_to_micro};
 
 pub(super) const ADMIT: BodyStage = BodyStage {
     name: "limits",

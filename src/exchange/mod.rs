@@ -27,23 +27,17 @@ mod effects;
 mod guard;
 mod identity;
 mod limits;
-pub mod meter;
-pub mod plan;
 mod response;
 mod route;
-pub mod settle;
 
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+pub use crate::route::plan::{RequestPlan, CLIENT_API_HEADER, STREAM_HEADER};
+pub use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 pub use effects::{Callout, Effects, Flow, HostView, LocalReply};
-pub use meter::{BodyKind, ResponseMeter, ResponseOutcome};
-pub use plan::{
-    plan_parsed_request, plan_request, plan_routed_request, RequestPlan, RouteContext,
-    CLIENT_API_HEADER, STREAM_HEADER,
-};
-pub use settle::settle;
+pub use response::MAX_JSON_RESPONSE;
 
 use crate::api::Api;
 use crate::config::Config;
@@ -53,6 +47,34 @@ use crate::guard::{Acted, AnswerGuard, JudgeAsk};
 use crate::identity::Caller;
 use crate::limits::Admission;
 use crate::metrics::{self, Metric};
+use crate::route::plan::{self as route_plan, RouteContext};
+use crate::usage::settle as usage_settle;
+
+/// The route stage's plan for a whole body, as the exchange makes it for an anonymous
+/// caller without request headers.
+pub fn plan_request(config: &Config, api: Api, body: &[u8]) -> Result<RequestPlan, UserError> {
+    let ctx = RouteContext {
+        group: None,
+        header: &|_| None,
+    };
+    route_plan::plan(&config.plan_rules(), api, body, None, &ctx)
+}
+
+/// The usage stage's facts for a plan and what its answer showed.
+pub fn settle(
+    config: &Config,
+    plan: &RequestPlan,
+    outcome: &ResponseOutcome,
+    status: u32,
+) -> Facts {
+    usage_settle::settle(
+        config.usage.as_ref(),
+        config.limits.is_some(),
+        plan,
+        outcome,
+        status,
+    )
+}
 
 /// A stage that runs once the request body is whole. `run` decides; when it asks for a
 /// callout, `resume` reads the answer (status 0 and no body when the call failed).
@@ -327,7 +349,7 @@ impl Exchange {
         let elapsed_ms = now_us.saturating_sub(self.started_us) / 1000;
         let (outcome, status, first_token_ms) =
             response::finish(self.response.as_mut(), elapsed_ms);
-        let mut facts = settle::settle(&config, plan, &outcome, status);
+        let mut facts = settle(&config, plan, &outcome, status);
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {
             fx.metrics

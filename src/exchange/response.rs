@@ -6,13 +6,13 @@
 //! headers. A stream passes chunk by chunk: meter -> translation (or whole events) ->
 //! output guard -> client.
 
-use super::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 use super::{Effects, Exchange, Flow, HostView, Phase};
 use crate::guard::answer::GuardedStream;
 use crate::guard::{self, Acted, AnswerGuard};
 use crate::providers::stream_end;
 use crate::providers::translate::StreamBack;
 use crate::sse::WholeEvents;
+use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 
 /// Largest JSON response body held back to read its usage. Past it the held headers and
 /// body are released and the rest streams through unmetered (error

@@ -1,9 +1,9 @@
 //! The route stage in the exchange: the plan (model, provider, translation, counted
 //! input) and the request as it goes upstream.
 
-use super::plan::{plan_parsed_request, RouteContext};
 use super::{no_callout, BodyStage, Exchange, HostView, Next};
 use crate::config::Config;
+use crate::route::plan::{self, RouteContext};
 
 /// Only the gateway decides the provider route: a client's `x-llm-provider` goes.
 pub(super) fn drop_client_provider(ex: &mut Exchange, config: &Config, host: &dyn HostView) {
@@ -34,7 +34,7 @@ fn plan(ex: &mut Exchange, host: &dyn HostView) -> Next {
         .guarded_body
         .as_deref()
         .unwrap_or(&ex.request.body);
-    match plan_parsed_request(&config, ex.api, sent, parsed, &ctx) {
+    match plan::plan(&config.plan_rules(), ex.api, sent, parsed, &ctx) {
         Ok(mut plan) => {
             if plan.new_body.is_none() {
                 plan.new_body = ex.request.guarded_body.take();

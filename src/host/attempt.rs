@@ -9,8 +9,8 @@ use proxy_wasm::types::{Action, BufferType};
 use super::glue::{self, Metrics};
 use crate::attempt::{self, AttemptAnswer, AttemptError, AttemptPlan, Hold};
 use crate::config::Config;
-use crate::exchange::CLIENT_API_HEADER;
 use crate::metrics;
+use crate::route::plan::CLIENT_API_HEADER;
 
 /// The endpoint metadata that names an attempt's provider (and, optionally, the
 /// `:authority` it expects): `metadata.filter_metadata.llm_gateway` in envoy.yaml.

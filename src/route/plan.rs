@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::config::{Provider, Route};
 use crate::api::{Api, ProviderFormat};
-use crate::config::Config;
 use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::providers::translate::Direction;
@@ -97,42 +97,32 @@ impl RequestPlan {
 
 pub use crate::providers::translate::DEFAULT_TRANSLATED_MAX_TOKENS;
 
-/// Validates a complete request body and decides what goes upstream.
-pub fn plan_request(config: &Config, api: Api, body: &[u8]) -> Result<RequestPlan, UserError> {
-    plan_routed_request(
-        config,
-        api,
-        body,
-        &RouteContext {
-            group: None,
-            header: &|_| None,
-        },
-    )
+/// What the plan reads of the configuration besides the route section.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRules<'a> {
+    /// The `route` section; `None`: Envoy's route decides, the provider is the API's family.
+    pub route: Option<&'a Route>,
+    /// `api.max_body_bytes`.
+    pub max_body_bytes: u64,
+    /// Count the input tokens (the usage or the limits stage is on).
+    pub count_tokens: bool,
+    /// Ask OpenAI streams for usage (`usage.request_stream_usage`).
+    pub request_stream_usage: bool,
 }
 
 /// Validates a complete request body and decides what goes upstream, resolving routing
-/// aliases with the caller's group and request headers.
-pub fn plan_routed_request(
-    config: &Config,
-    api: Api,
-    body: &[u8],
-    ctx: &RouteContext,
-) -> Result<RequestPlan, UserError> {
-    plan_parsed_request(config, api, body, None, ctx)
-}
-
-/// As [`plan_routed_request`], with `parsed` the body already parsed (by the guard stage),
-/// so it is not parsed twice.
-pub fn plan_parsed_request(
-    config: &Config,
+/// aliases with the caller's group and request headers. `parsed` is the body already
+/// parsed (by the guard stage), so it is not parsed twice.
+pub fn plan(
+    rules: &PlanRules,
     api: Api,
     body: &[u8],
     parsed: Option<Map<String, Value>>,
     ctx: &RouteContext,
 ) -> Result<RequestPlan, UserError> {
-    if body.len() as u64 > config.max_body_bytes {
+    if body.len() as u64 > rules.max_body_bytes {
         return Err(UserError::BodyTooLarge {
-            limit: config.max_body_bytes,
+            limit: rules.max_body_bytes,
         });
     }
     let mut req = match parsed {
@@ -144,7 +134,7 @@ pub fn plan_parsed_request(
     let mut route_reason = None;
     // The count made for routing, and the model it was made for.
     let mut routing_count: Option<(String, u64)> = None;
-    let routing = config.route.as_ref().and_then(|r| r.auto.as_ref());
+    let routing = rules.route.and_then(|r| r.auto.as_ref());
     if let Some(routing) = routing.filter(|r| api == Api::OpenAiChat && r.is_alias(&summary.model))
     {
         let estimate = tokens::count_openai_chat(&summary.model, &req);
@@ -177,7 +167,7 @@ pub fn plan_parsed_request(
         }
     }
     // An alias: the provider's own model name from here on (sent, counted, priced).
-    let alias = config.route.as_ref().and_then(|r| {
+    let alias = rules.route.and_then(|r| {
         r.aliases
             .get(&summary.model)
             .map(|(p, m)| (&r.providers[*p], m))
@@ -194,7 +184,7 @@ pub fn plan_parsed_request(
         summary.model = model.clone();
     }
     let body: &[u8] = routed_body.as_deref().unwrap_or(body);
-    let counts = config.usage.is_some() || config.limits.is_some();
+    let counts = rules.count_tokens;
     let (input_tokens, input_accuracy) = match (counts, api) {
         (false, _) => (None, Accuracy::Estimate),
         (true, Api::AnthropicMessages) => (
@@ -229,9 +219,8 @@ pub fn plan_parsed_request(
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
     }
-    let chain = config
+    let chain = rules
         .route
-        .as_ref()
         .and_then(|r| r.fallback.as_ref())
         .filter(|f| f.models.contains_key(&plan.model));
     if let Some(chain) = chain {
@@ -245,10 +234,10 @@ pub fn plan_parsed_request(
         if plan.stream {
             plan.set_headers.push((STREAM_HEADER, "true".to_string()));
         }
-    } else if let Some(route) = &config.route {
+    } else if let Some(route) = rules.route {
         // Any provider can serve either API: the body is translated when the formats
         // differ.
-        let serves = |p: &crate::config::Provider| {
+        let serves = |p: &Provider| {
             !p.missing_key && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
         };
         // An alias's provider without its key is skipped like any other.
@@ -292,11 +281,7 @@ pub fn plan_parsed_request(
             }
         }
     }
-    let wants_usage = config
-        .usage
-        .as_ref()
-        .is_some_and(|u| u.request_stream_usage);
-    if wants_usage
+    if rules.request_stream_usage
         && api == Api::OpenAiChat
         && !plan.translated()
         && plan.stream
@@ -309,5 +294,4 @@ pub fn plan_parsed_request(
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

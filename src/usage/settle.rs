@@ -2,22 +2,24 @@
 //! exchange's facts (tokens, cost, error); and the limits' view of the same.
 
 use super::meter::ResponseOutcome;
-use super::plan::RequestPlan;
-use crate::config::Config;
+use super::Usage;
 use crate::facts::Facts;
 use crate::limits::Actual;
+use crate::route::plan::RequestPlan;
 use crate::tokens;
 
 /// Combines the request plan and the response outcome into the exchange's facts.
+/// `usage` is the usage section; tokens are also settled when only `limits_on`.
 pub fn settle(
-    config: &Config,
+    usage: Option<&Usage>,
+    limits_on: bool,
     plan: &RequestPlan,
     outcome: &ResponseOutcome,
     status: u32,
 ) -> Facts {
     let mut facts = plan.facts();
     facts.status = status;
-    if config.usage.is_none() && config.limits.is_none() {
+    if usage.is_none() && !limits_on {
         return facts;
     }
     let counted_output = || {
@@ -36,7 +38,7 @@ pub fn settle(
     facts.output_tokens = Some(output);
     facts.cached_tokens = outcome.usage.cached_input;
     facts.usage_source = Some(source);
-    let prices = config.usage.as_ref().map(|u| &u.prices);
+    let prices = usage.map(|u| &u.prices);
     if let Some((_, price)) = prices.and_then(|p| p.lookup(&plan.model)) {
         let input = input.unwrap_or(0);
         let billed = crate::usage::pricing::BilledTokens {

@@ -1,6 +1,7 @@
 use super::*;
-use crate::exchange::meter::ResponseMeter;
-use crate::exchange::settle::settle;
+use crate::config::Config;
+use crate::exchange::{plan_request, settle};
+use crate::usage::meter::ResponseMeter;
 
 fn config(json: &str) -> Config {
     let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-secret".to_string());
