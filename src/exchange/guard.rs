@@ -24,11 +24,8 @@ pub(super) const INPUT: BodyStage = BodyStage {
     resume: no_callout,
 };
 
-fn input(ex: &mut Exchange, _: &dyn HostView) -> Next {
-    let Some(config) = ex.config.clone() else {
-        return Next::Go;
-    };
-    let Some(policy) = policy(&config, ex) else {
+fn input(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
+    let Some(policy) = policy(config, ex) else {
         return Next::Go;
     };
     let enforce = policy.mode == Mode::Enforce;
@@ -50,11 +47,8 @@ pub(super) const TOKEN_LIMIT: BodyStage = BodyStage {
     resume: no_callout,
 };
 
-fn token_limit(ex: &mut Exchange, _: &dyn HostView) -> Next {
-    let Some(config) = ex.config.clone() else {
-        return Next::Go;
-    };
-    let (Some(policy), Some(plan)) = (policy(&config, ex), ex.plan.as_ref()) else {
+fn token_limit(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
+    let (Some(policy), Some(plan)) = (policy(config, ex), ex.plan.as_ref()) else {
         return Next::Go;
     };
     match guard::check_tokens(policy, plan.input_tokens) {
@@ -80,14 +74,8 @@ fn judge(config: &Config) -> Option<&Judge> {
 }
 
 /// A grey-zone score asks the judge; the request waits for its verdict.
-fn ask_judge(ex: &mut Exchange, _: &dyn HostView) -> Next {
-    let Some(ask) = ex.request.judge_ask.take() else {
-        return Next::Go;
-    };
-    let Some(config) = ex.config.clone() else {
-        return Next::Go;
-    };
-    let Some(judge) = judge(&config) else {
+fn ask_judge(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
+    let (Some(ask), Some(judge)) = (ex.request.judge_ask.take(), judge(config)) else {
         return Next::Go;
     };
     let body = judge.request_body(&ask.text);
@@ -108,11 +96,8 @@ fn ask_judge(ex: &mut Exchange, _: &dyn HostView) -> Next {
 }
 
 /// The judge's verdict (a timeout arrives as Envoy's own 504, a failed call as status 0).
-fn judged(ex: &mut Exchange, answer: &CallAnswer, _: &dyn HostView) -> Next {
-    let Some(config) = ex.config.clone() else {
-        return Next::Go;
-    };
-    let Some(judge) = judge(&config) else {
+fn judged(ex: &mut Exchange, config: &Config, answer: &CallAnswer, _: &dyn HostView) -> Next {
+    let Some(judge) = judge(config) else {
         return Next::Go;
     };
     let verdict = Judge::verdict(answer.status, &answer.body);

@@ -63,7 +63,7 @@ pub(super) const AUTHORIZE: BodyStage = BodyStage {
 };
 
 /// The identified consumer may use the routed model.
-fn authorize(ex: &mut Exchange, _: &dyn HostView) -> Next {
+fn authorize(ex: &mut Exchange, _: &Config, _: &dyn HostView) -> Next {
     let (Some(caller), Some(plan)) = (&ex.caller, &ex.plan) else {
         return Next::Go;
     };

@@ -22,14 +22,11 @@ pub(super) const ADMIT: BodyStage = BodyStage {
 
 /// Reserves this request's demand in every counter that applies, or refuses it with 429
 /// (`retry-after` with a little jitter, so refused clients do not come back in lockstep).
-fn admit(ex: &mut Exchange, host: &dyn HostView) -> Next {
-    let (Some(config), Some(plan)) = (ex.config.clone(), ex.plan.as_ref()) else {
+fn admit(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
+    let (Some(plan), Some(lim)) = (ex.plan.as_ref(), &config.limits) else {
         return Next::Go;
     };
-    let Some(lim) = &config.limits else {
-        return Next::Go;
-    };
-    let demand = match demand(&config, lim, plan) {
+    let demand = match demand(config, lim, plan) {
         Ok(d) => d,
         Err(e) => return Next::Refuse(e, vec![]),
     };
@@ -44,7 +41,7 @@ fn admit(ex: &mut Exchange, host: &dyn HostView) -> Next {
         _ => None,
     };
     let subject = subject(ex.caller.as_ref(), &plan.model);
-    let group = metrics::group_label(&config, subject.group);
+    let group = metrics::group_label(config, subject.group);
     let now = host.now_us();
     match limits::admit(
         lim,

@@ -80,8 +80,8 @@ pub fn settle(
 /// callout, `resume` reads the answer (status 0 and no body when the call failed).
 pub struct BodyStage {
     pub name: &'static str,
-    run: fn(&mut Exchange, &dyn HostView) -> Next,
-    resume: fn(&mut Exchange, &CallAnswer, &dyn HostView) -> Next,
+    run: fn(&mut Exchange, &Config, &dyn HostView) -> Next,
+    resume: fn(&mut Exchange, &Config, &CallAnswer, &dyn HostView) -> Next,
 }
 
 /// The request's stages once its body is read, in order.
@@ -112,7 +112,7 @@ pub struct CallAnswer {
     pub body: Vec<u8>,
 }
 
-fn no_callout(_: &mut Exchange, _: &CallAnswer, _: &dyn HostView) -> Next {
+fn no_callout(_: &mut Exchange, _: &Config, _: &CallAnswer, _: &dyn HostView) -> Next {
     Next::Go
 }
 
@@ -262,10 +262,13 @@ impl Exchange {
         mut answer: Option<CallAnswer>,
         host: &dyn HostView,
     ) -> Effects {
+        let Some(config) = self.config.clone() else {
+            return Effects::go_on();
+        };
         for (index, stage) in BODY_STAGES.iter().enumerate().skip(from) {
             let next = match answer.take() {
-                Some(a) => (stage.resume)(self, &a, host),
-                None => (stage.run)(self, host),
+                Some(a) => (stage.resume)(self, &config, &a, host),
+                None => (stage.run)(self, &config, host),
             };
             match next {
                 Next::Go => {}

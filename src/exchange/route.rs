@@ -18,10 +18,7 @@ pub(super) const PLAN: BodyStage = BodyStage {
     resume: no_callout,
 };
 
-fn plan(ex: &mut Exchange, host: &dyn HostView) -> Next {
-    let Some(config) = ex.config.clone() else {
-        return Next::Go;
-    };
+fn plan(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
     let group = ex.caller.as_ref().map(|c| c.consumer.group.clone());
     let header = |name: &str| host.request_header(name);
     let ctx = RouteContext {
@@ -55,7 +52,7 @@ pub(super) const FORWARD: BodyStage = BodyStage {
 /// The planned body and headers, set now: the headers are still held, and a callout's
 /// answer can no longer change a body. Envoy does not fix `content-length` when a body
 /// changes, so it is set with it.
-fn forward(ex: &mut Exchange, _: &dyn HostView) -> Next {
+fn forward(ex: &mut Exchange, _: &Config, _: &dyn HostView) -> Next {
     let Some(plan) = ex.plan.as_mut() else {
         return Next::Go;
     };
