@@ -190,7 +190,7 @@ def with_bench_consumer(plugin: dict) -> dict:
     return plugin
 
 
-def render_config(mock_port: int, with_module: bool, wasm: Path = WASM) -> dict:
+def render_config(mock_port: int, with_module: bool, module: Path = WASM) -> dict:
     """envoy/envoy.yaml with free ports, the mock's port, an absolute wasm path; without
     the module, the Wasm filter is taken out of the HTTP filter chain and nothing else
     changes."""
@@ -208,7 +208,7 @@ def render_config(mock_port: int, with_module: bool, wasm: Path = WASM) -> dict:
         die("no Wasm filter in envoy/envoy.yaml")
     if with_module:
         for f in wasm:
-            f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = str(wasm)
+            f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = str(module)
             conf = f["typed_config"]["config"]["configuration"]
             conf["value"] = json.dumps(with_bench_consumer(json.loads(conf["value"])))
     else:
@@ -228,7 +228,7 @@ class Envoy:
                  wasm: Path = WASM):
         global _base_id
         self.name = name
-        self.cfg = render_config(mock.port, with_module, wasm)
+        self.cfg = render_config(mock.port, with_module, module=wasm)
         self.dir = OUT / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = self.cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
