@@ -205,22 +205,38 @@ def test_upstream_errors_pass_through_with_their_bodies(gw, mock_provider, path,
     assert_still_serving(gw, path)
 
 
-def test_other_paths_pass_untouched(gw, mock_provider):
+def test_other_paths_are_answered_or_refused_by_the_gateway(gw, mock_provider):
+    """No spelling of a path skips the module: the model list is the gateway's own, any
+    other path gets 404 (api.unknown_paths: reject) and never reaches a provider, and an
+    LLM path with another method gets 405."""
     tag = new_tag()
     r = requests.get(f"{gw.url}{tagged('/v1/models', tag)}", timeout=30)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert not any(h.startswith("x-llm-") for h in r.headers)
+    assert r.status_code == 200 and r.json()["object"] == "list", r.text
+    assert "gpt-4o" in [m["id"] for m in r.json()["data"]]
+    assert mock_requests_for(mock_provider, tag) == []
     tag = new_tag()
     odd = b"\xff not json, not checked \x00"
-    r = requests.post(f"{gw.url}{tagged('/other', tag)}", data=odd, timeout=30,
-                      headers={"content-type": "application/octet-stream", "x-llm-provider": "mock"})
-    assert r.status_code == 404
-    assert not any(h.startswith("x-llm-") for h in r.headers)
-    (seen,) = mock_requests_for(mock_provider, tag)
-    assert seen["method"] == "POST" and seen["body"] == odd.decode("utf-8", "replace")
-    # A GET on an LLM path is not an LLM request either.
+    for path in ("/other", "/v1//chat//completions/x", "/v1/chat/completions/../../other"):
+        r = requests.post(f"{gw.url}{tagged(path, tag)}", data=odd, timeout=30,
+                          headers={"content-type": "application/octet-stream", "x-llm-provider": "mock"})
+        assert r.status_code == 404, (path, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "not_found"
+        assert not any(h.startswith("x-llm-") for h in r.headers)
+    assert mock_requests_for(mock_provider, tag) == []
     r = requests.get(f"{gw.url}{CHAT}", timeout=30)
-    assert r.status_code == 404 and "x-llm-model" not in r.headers
+    assert r.status_code == 405 and "x-llm-model" not in r.headers
+    r = requests.get(f"{gw.url}/v1/messages", headers={"anthropic-version": "2023-06-01"}, timeout=30)
+    assert r.status_code == 405 and r.json()["type"] == "error"
+
+
+def test_a_normalised_spelling_of_an_llm_path_is_an_llm_request(gw):
+    for path in ("/v1//chat/completions", "/v1/./chat/completions", "/v1/x/../chat/completions"):
+        r = requests.post(f"{gw.url}{path}", json={"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "normalised"}]}, timeout=30)
+        assert r.status_code == 200, (path, r.text)
+        assert r.headers["x-llm-model"] == "gpt-4o"
+    r = requests.post(f"{gw.url}/v1/chat%2Fcompletions", json={}, timeout=30)
+    assert r.status_code == 400  # Envoy refuses an escaped slash
 
 
 @pytest.mark.parametrize("tokens", [400_000, 900_000], ids=["2.4MB", "5.4MB"])

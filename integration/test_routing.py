@@ -24,7 +24,9 @@ CLIENT_AUTH = "Bearer sk-demo-pro"
 
 @pytest.fixture(scope="module")
 def gw(envoy_factory):
-    cfg = providers_at_mock(envoy_factory.config(), ("openai", "anthropic"))
+    # /other is allowed through, to show what the gateway drops on a path it lets go.
+    cfg = providers_at_mock(envoy_factory.config(patch={"api": {"allow_paths": ["/other"]}}),
+                            ("openai", "anthropic"))
     envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY})
     yield envoy
     envoy.stop()

@@ -1,5 +1,5 @@
 """The gateway answers an OpenAI chat completion through the mock provider, with the
-x-llm-* headers, and passes other paths through untouched."""
+x-llm-* headers, and refuses paths it does not know."""
 
 import requests
 
@@ -22,7 +22,7 @@ def test_chat_completion_through_the_gateway(gateway):
     assert float(r.headers["x-llm-cost-usd"]) >= 0
 
 
-def test_other_paths_pass_through_to_the_provider(gateway):
+def test_unknown_paths_get_404_from_the_gateway(gateway):
     r = requests.get(f"{gateway.url}/v1/not-an-llm-path", timeout=30)
     assert r.status_code == 404, r.text
     assert r.headers["content-type"].startswith("application/json")

@@ -53,9 +53,8 @@ pub enum Role {
 /// Compiled runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub openai_chat_paths: Vec<String>,
-    pub anthropic_messages_paths: Vec<String>,
-    pub max_body_bytes: u64,
+    /// The `api` section: which paths are what, the body limit.
+    pub api: crate::api::config::ApiConfig,
     pub identity: Option<crate::identity::Identity>,
     pub limits: Option<crate::limits::Limits>,
     pub route: Option<Route>,
@@ -102,9 +101,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         ));
     }
     Ok(Config {
-        openai_chat_paths: api.openai_chat_paths,
-        anthropic_messages_paths: api.anthropic_messages_paths,
-        max_body_bytes: api.max_body_bytes,
+        api,
         identity,
         limits,
         route,
@@ -119,22 +116,15 @@ impl Config {
     pub fn plan_rules(&self) -> crate::route::plan::PlanRules<'_> {
         crate::route::plan::PlanRules {
             route: self.route.as_ref(),
-            max_body_bytes: self.max_body_bytes,
+            max_body_bytes: self.api.max_body_bytes,
             count_tokens: self.usage.is_some() || self.limits.is_some(),
             request_stream_usage: self.usage.as_ref().is_some_and(|u| u.request_stream_usage),
         }
     }
 
-    /// The API family a request path belongs to, if any. Query strings are ignored.
+    /// The LLM API a request path is served as, if any. Query strings are ignored.
     pub fn api_for_path(&self, path: &str) -> Option<Api> {
-        let path = path.split('?').next().unwrap_or(path);
-        if self.openai_chat_paths.iter().any(|p| p == path) {
-            Some(Api::OpenAiChat)
-        } else if self.anthropic_messages_paths.iter().any(|p| p == path) {
-            Some(Api::AnthropicMessages)
-        } else {
-            None
-        }
+        self.api.api_for_path(path)
     }
 }
 
@@ -153,7 +143,7 @@ mod tests {
     #[test]
     fn empty_config_uses_defaults() {
         let c = Config::parse(b"", &no_env).unwrap();
-        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.api.max_body_bytes, 1024 * 1024);
         assert_eq!(
             c.api_for_path("/v1/chat/completions?x=1"),
             Some(Api::OpenAiChat)

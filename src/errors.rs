@@ -26,6 +26,12 @@ pub enum UserError {
     RateLimited { message: String, unit: &'static str },
     /// The consumer's budget is spent.
     QuotaExceeded { message: String },
+    /// No such endpoint on this gateway (`api.unknown_paths: reject`).
+    NotFound { method: String, path: String },
+    /// An endpoint of the gateway called with another method.
+    MethodNotAllowed { method: String, path: String },
+    /// `GET /v1/models/{id}` of a model the caller cannot use or the gateway does not serve.
+    ModelNotFound { model: String },
     /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
     /// `injection`, ...), never the value that triggered it.
     ContentFilter { category: String },
@@ -39,6 +45,8 @@ impl UserError {
             | UserError::InvalidHeader { .. }
             | UserError::ContentFilter { .. } => 400,
             UserError::BodyTooLarge { .. } => 413,
+            UserError::NotFound { .. } | UserError::ModelNotFound { .. } => 404,
+            UserError::MethodNotAllowed { .. } => 405,
             UserError::InvalidApiKey(_) => 401,
             UserError::ModelNotAllowed { .. } => 403,
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
@@ -57,6 +65,9 @@ impl UserError {
             UserError::RateLimited { .. } => "rate_limited",
             UserError::QuotaExceeded { .. } => "insufficient_quota",
             UserError::ContentFilter { .. } => "content_filter",
+            UserError::NotFound { .. } => "not_found",
+            UserError::MethodNotAllowed { .. } => "method_not_allowed",
+            UserError::ModelNotFound { .. } => "model_not_found",
         }
     }
 
@@ -80,6 +91,15 @@ impl UserError {
             UserError::ContentFilter { category } => format!(
                 "The request was blocked by the gateway's content policy (category: {category})"
             ),
+            UserError::NotFound { method, path } => {
+                format!("Invalid URL ({method} {path}): this gateway serves no such endpoint")
+            }
+            UserError::MethodNotAllowed { method, path } => {
+                format!("Method {method} is not allowed on {path}")
+            }
+            UserError::ModelNotFound { model } => {
+                format!("The model `{model}` does not exist or you do not have access to it.")
+            }
         }
     }
 
@@ -98,6 +118,9 @@ impl UserError {
             UserError::RateLimited { unit, .. } => (*unit, "rate_limit_exceeded"),
             UserError::QuotaExceeded { .. } => ("insufficient_quota", "insufficient_quota"),
             UserError::ContentFilter { .. } => ("invalid_request_error", "content_filter"),
+            UserError::NotFound { .. } => ("invalid_request_error", "not_found"),
+            UserError::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed"),
+            UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -106,6 +129,9 @@ impl UserError {
                     UserError::BodyTooLarge { .. } => "request_too_large",
                     UserError::InvalidApiKey(_) => "authentication_error",
                     UserError::ModelNotAllowed { .. } => "permission_error",
+                    UserError::NotFound { .. } | UserError::ModelNotFound { .. } => {
+                        "not_found_error"
+                    }
                     UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
                         "rate_limit_error"
                     }

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::{Api, Endpoint};
 use crate::config_error::ConfigError;
 
 /// Largest request body the filter will buffer (64 MiB). Envoy's own buffer limit must be
@@ -19,6 +20,23 @@ pub struct RawApi {
     /// Paths served as Anthropic messages. Default `["/v1/messages"]`.
     #[serde(default = "default_anthropic_paths")]
     pub anthropic_messages_paths: Vec<String>,
+    /// Paths the gateway answers itself with the models the caller may use: `GET <path>`
+    /// lists them, `GET <path>/<id>` shows one (OpenAI's shape; Anthropic's when the
+    /// request carries `anthropic-version`). Default `["/v1/models"]`.
+    #[serde(default = "default_models_paths")]
+    pub models_paths: Vec<String>,
+    /// Paths the gateway answers itself with its count of a Messages request's input
+    /// tokens (Anthropic's `count_tokens`). Default `["/v1/messages/count_tokens"]`.
+    #[serde(default = "default_count_tokens_paths")]
+    pub count_tokens_paths: Vec<String>,
+    /// Path prefixes passed on to Envoy's route (after the identity stage: the client's
+    /// key never leaves the gateway), e.g. `["/v1/responses/", "/health"]`. Default none.
+    #[serde(default)]
+    pub allow_paths: Vec<String>,
+    /// Any other path: `reject` (404 in the protocol's envelope, so no spelling of an LLM
+    /// path skips the stages) or `pass` (on to Envoy's route, after the identity stage).
+    /// Default `reject`.
+    pub unknown_paths: Option<String>,
     /// Largest request body accepted on the LLM paths, in bytes. Default 1048576 (1 MiB).
     /// Larger bodies get 413 with the protocol's error envelope. Envoy's
     /// `per_connection_buffer_limit_bytes` must be at least this plus one network read.
@@ -31,6 +49,10 @@ impl Default for RawApi {
         RawApi {
             openai_chat_paths: default_openai_paths(),
             anthropic_messages_paths: default_anthropic_paths(),
+            models_paths: default_models_paths(),
+            count_tokens_paths: default_count_tokens_paths(),
+            allow_paths: Vec::new(),
+            unknown_paths: None,
             max_body_bytes: default_max_body_bytes(),
         }
     }
@@ -41,6 +63,12 @@ fn default_openai_paths() -> Vec<String> {
 }
 fn default_anthropic_paths() -> Vec<String> {
     vec!["/v1/messages".to_string()]
+}
+fn default_models_paths() -> Vec<String> {
+    vec!["/v1/models".to_string()]
+}
+fn default_count_tokens_paths() -> Vec<String> {
+    vec!["/v1/messages/count_tokens".to_string()]
 }
 fn default_max_body_bytes() -> u64 {
     1024 * 1024
@@ -53,6 +81,11 @@ pub struct ApiConfig {
     pub openai_chat_paths: Vec<String>,
     /// Paths served as Anthropic messages.
     pub anthropic_messages_paths: Vec<String>,
+    pub models_paths: Vec<String>,
+    pub count_tokens_paths: Vec<String>,
+    pub allow_paths: Vec<String>,
+    /// Unknown paths pass (`unknown_paths: pass`) instead of getting 404.
+    pub pass_unknown: bool,
     /// Largest request body accepted on the LLM paths, in bytes.
     pub max_body_bytes: u64,
 }
@@ -60,18 +93,37 @@ pub struct ApiConfig {
 /// Compiles the `api` section: paths are absolute and distinct between the APIs, and the
 /// body limit is within `MAX_BODY_LIMIT`.
 pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
-    check_paths("api.openai_chat_paths", &api.openai_chat_paths)?;
-    check_paths(
-        "api.anthropic_messages_paths",
-        &api.anthropic_messages_paths,
-    )?;
-    for p in &api.openai_chat_paths {
-        if api.anthropic_messages_paths.contains(p) {
-            return Err(ConfigError(format!(
-                "api.anthropic_messages_paths must not repeat a path of api.openai_chat_paths (got {p:?} in both)"
-            )));
+    let lists = [
+        ("api.openai_chat_paths", &api.openai_chat_paths),
+        (
+            "api.anthropic_messages_paths",
+            &api.anthropic_messages_paths,
+        ),
+        ("api.models_paths", &api.models_paths),
+        ("api.count_tokens_paths", &api.count_tokens_paths),
+        ("api.allow_paths", &api.allow_paths),
+    ];
+    for (field, paths) in lists {
+        check_paths(field, paths)?;
+    }
+    for (i, (field, paths)) in lists.iter().enumerate() {
+        for (earlier, others) in &lists[..i] {
+            if let Some(p) = paths.iter().find(|p| others.contains(p)) {
+                return Err(ConfigError(format!(
+                    "{field} must not repeat a path of {earlier} (got {p:?} in both)"
+                )));
+            }
         }
     }
+    let pass_unknown = match api.unknown_paths.as_deref() {
+        None | Some("reject") => false,
+        Some("pass") => true,
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "api.unknown_paths must be one of reject, pass (got {other:?})"
+            )))
+        }
+    };
     if api.max_body_bytes == 0 || api.max_body_bytes > MAX_BODY_LIMIT {
         return Err(ConfigError(format!(
             "api.max_body_bytes must be between 1 and {MAX_BODY_LIMIT} (got {})",
@@ -81,8 +133,69 @@ pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
     Ok(ApiConfig {
         openai_chat_paths: api.openai_chat_paths,
         anthropic_messages_paths: api.anthropic_messages_paths,
+        models_paths: api.models_paths,
+        count_tokens_paths: api.count_tokens_paths,
+        allow_paths: api.allow_paths,
+        pass_unknown,
         max_body_bytes: api.max_body_bytes,
     })
+}
+
+impl ApiConfig {
+    /// What a request is for the gateway, by its method and path (query ignored).
+    pub fn endpoint(&self, method: &str, path: &str) -> Endpoint {
+        let path = path.split('?').next().unwrap_or(path);
+        let post = method == "POST";
+        let get = method == "GET";
+        if let Some(api) = self.api_for_path(path) {
+            return if post {
+                Endpoint::Llm(api)
+            } else {
+                Endpoint::WrongMethod
+            };
+        }
+        if self.count_tokens_paths.iter().any(|p| p == path) {
+            return if post {
+                Endpoint::CountTokens
+            } else {
+                Endpoint::WrongMethod
+            };
+        }
+        for base in &self.models_paths {
+            let id = match path.strip_prefix(base.as_str()) {
+                Some("") | Some("/") => None,
+                Some(rest) if rest.starts_with('/') => Some(rest[1..].to_string()),
+                _ => continue,
+            };
+            return if get {
+                Endpoint::Models { id }
+            } else {
+                Endpoint::WrongMethod
+            };
+        }
+        if self
+            .allow_paths
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+            || self.pass_unknown
+        {
+            Endpoint::Allowed
+        } else {
+            Endpoint::Unknown
+        }
+    }
+
+    /// The LLM API a path is served as, if any.
+    pub fn api_for_path(&self, path: &str) -> Option<Api> {
+        let path = path.split('?').next().unwrap_or(path);
+        if self.openai_chat_paths.iter().any(|p| p == path) {
+            Some(Api::OpenAiChat)
+        } else if self.anthropic_messages_paths.iter().any(|p| p == path) {
+            Some(Api::AnthropicMessages)
+        } else {
+            None
+        }
+    }
 }
 
 fn check_paths(field: &str, paths: &[String]) -> Result<(), ConfigError> {

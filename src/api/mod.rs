@@ -50,6 +50,24 @@ impl Api {
     }
 }
 
+/// What a request is for the gateway, by its method and path (`api.*_paths`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A `POST` in an LLM API: every stage runs.
+    Llm(Api),
+    /// `GET` of the model list (`id: None`) or of one model: answered by the gateway.
+    Models { id: Option<String> },
+    /// `POST` of a Messages request to count its input tokens: answered by the gateway.
+    CountTokens,
+    /// An LLM or gateway path with another method: 405.
+    WrongMethod,
+    /// A path the operator allows: identity runs (the client's key stays in the gateway),
+    /// then the request goes on untouched.
+    Allowed,
+    /// Any other path: 404, so that no spelling of an LLM path skips the stages.
+    Unknown,
+}
+
 /// The APIs a provider speaks (`route.providers[].format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderFormat {

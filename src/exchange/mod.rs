@@ -6,9 +6,12 @@
 //! The order a request meets the stages, written once:
 //!
 //! 1. **request headers** ([`Exchange::on_request_headers`]): `route` drops a client's
-//!    `x-llm-provider`; `identity` names the caller (or refuses the key) and drops the
-//!    client's credential; a declared body over the limit is refused; the headers are
-//!    held until the body is read.
+//!    `x-llm-provider`; the method and path name the [`Endpoint`]; `identity` names the
+//!    caller (or refuses the key) and drops the client's credential, on every path; the
+//!    gateway answers the model list itself, refuses unknown paths (404) and wrong
+//!    methods (405), lets allowed paths go; on an LLM path a declared body over the
+//!    limit is refused and the headers are held until the body is read (`count_tokens`
+//!    is answered from the body).
 //! 2. **body complete** ([`Exchange::on_request_body`]): the [`BODY_STAGES`] in order:
 //!    guard input, route, authorize, guard token limit, forward, judge (a callout),
 //!    limits admit.
@@ -27,6 +30,7 @@ mod effects;
 mod guard;
 mod identity;
 mod limits;
+mod local;
 mod response;
 mod route;
 
@@ -39,7 +43,7 @@ pub use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 pub use effects::{Callout, Effects, Flow, HostView, LocalReply};
 pub use response::MAX_JSON_RESPONSE;
 
-use crate::api::Api;
+use crate::api::{Api, Endpoint};
 use crate::config::Config;
 use crate::errors::UserError;
 use crate::facts::Facts;
@@ -134,6 +138,9 @@ enum Phase {
 pub struct Exchange {
     config: Option<Rc<Config>>,
     phase: Phase,
+    /// What the request is for the gateway (by method and path).
+    endpoint: Endpoint,
+    /// The API of the request, or whose error envelope the client gets.
     api: Api,
     /// The client's `:path`, query included.
     path: String,
@@ -171,6 +178,7 @@ impl Exchange {
         Exchange {
             config,
             phase: Phase::Pass,
+            endpoint: Endpoint::Allowed,
             api: Api::OpenAiChat,
             path: String::new(),
             started_us: 0,
@@ -191,28 +199,51 @@ impl Exchange {
             return Effects::go_on();
         };
         route::drop_client_provider(self, &config, host);
-        if host.request_header(":method").as_deref() != Some("POST") {
-            return self.take_pending(Flow::Continue);
-        }
+        let method = host.request_header(":method").unwrap_or_default();
         let path = host.request_header(":path").unwrap_or_default();
-        let Some(api) = config.api_for_path(&path) else {
-            return self.take_pending(Flow::Continue);
+        let endpoint = config.api.endpoint(&method, &path);
+        self.api = match &endpoint {
+            Endpoint::Llm(api) => *api,
+            // Other paths answer in the envelope of the client's SDK.
+            _ if host.request_header("anthropic-version").is_some() => Api::AnthropicMessages,
+            Endpoint::CountTokens => Api::AnthropicMessages,
+            _ => Api::OpenAiChat,
         };
-        self.api = api;
         self.path = path;
         self.started_us = host.now_us();
         self.phase = Phase::ReadingBody;
+        // On every path: the client's key never leaves the gateway.
         if let Err(e) = identity::identify(self, &config, host) {
             return self.refuse(e, vec![]);
         }
+        let path = self.path.split('?').next().unwrap_or_default().to_string();
+        match endpoint {
+            Endpoint::Llm(_) | Endpoint::CountTokens => {}
+            Endpoint::Allowed => {
+                self.phase = Phase::Pass;
+                return self.take_pending(Flow::Continue);
+            }
+            Endpoint::Unknown => return self.refuse(UserError::NotFound { method, path }, vec![]),
+            Endpoint::WrongMethod => {
+                return self.refuse(UserError::MethodNotAllowed { method, path }, vec![])
+            }
+            Endpoint::Models { id } => {
+                let anthropic = self.api == Api::AnthropicMessages;
+                return match local::models(self, &config, id.as_deref(), anthropic) {
+                    Ok(reply) => self.answer(reply, vec![("llm_api", "models".to_string())]),
+                    Err(e) => self.refuse(e, vec![]),
+                };
+            }
+        }
+        self.endpoint = endpoint;
         if end_of_stream {
             return self.refuse(UserError::MalformedBody("the body is empty".into()), vec![]);
         }
         let declared = host
             .request_header("content-length")
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > config.max_body_bytes) {
-            let limit = config.max_body_bytes;
+        if declared.is_some_and(|n| n > config.api.max_body_bytes) {
+            let limit = config.api.max_body_bytes;
             return self.refuse(UserError::BodyTooLarge { limit }, vec![]);
         }
         // The headers wait for the body: the route and the body may change them.
@@ -234,15 +265,43 @@ impl Exchange {
         let Some(config) = self.config.clone() else {
             return Effects::go_on();
         };
-        if size as u64 > config.max_body_bytes {
-            let limit = config.max_body_bytes;
+        if size as u64 > config.api.max_body_bytes {
+            let limit = config.api.max_body_bytes;
             return self.refuse(UserError::BodyTooLarge { limit }, vec![]);
         }
         if !end_of_stream {
             return Effects::hold();
         }
         self.request.body = read();
+        if self.endpoint == Endpoint::CountTokens {
+            return match local::count_tokens(self, &self.request.body) {
+                Ok((reply, model, n)) => self.answer(
+                    reply,
+                    vec![
+                        ("llm_api", "anthropic_count_tokens".to_string()),
+                        ("llm_model", model),
+                        ("llm_input_tokens", n.to_string()),
+                        ("llm_input_accuracy", "estimate".to_string()),
+                    ],
+                ),
+                Err(e) => self.refuse(e, vec![]),
+            };
+        }
         self.run_body_stages(0, None, host)
+    }
+
+    /// Answers the client from the gateway (a gateway-answered endpoint), with these facts.
+    fn answer(&mut self, reply: LocalReply, facts: Vec<(&'static str, String)>) -> Effects {
+        let mut fx = std::mem::take(&mut self.pending);
+        fx.facts = facts;
+        if let Some(c) = &self.caller {
+            fx.facts.push(("llm_consumer", c.consumer.id.clone()));
+            fx.facts
+                .push(("llm_consumer_group", c.consumer.group.clone()));
+        }
+        fx.flow = Flow::Respond(reply);
+        self.phase = Phase::Answered;
+        fx
     }
 
     /// The answer to the callout the last effects asked for (`None`: the call could not

@@ -401,17 +401,137 @@ fn a_stream_that_never_ends_settles_in_the_log_callback_once() {
 }
 
 #[test]
-fn other_paths_and_methods_pass_untouched() {
-    let c = config(USAGE);
-    let mut run = Run::new(&c, "/v1/models", &[]);
-    assert_eq!(run.send(b"{}"), Flow::Continue);
+fn unknown_paths_get_404_and_allowed_ones_pass_after_identity() {
+    let c = config(
+        r#"{"usage":{},"api":{"allow_paths":["/v1/responses/"]},"identity":{"required":false,
+            "consumers":[{"id":"alice","key_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}}"#,
+    );
+    let mut run = Run::new(
+        &c,
+        "/v1//chat/completions",
+        &[("authorization", "Bearer test")],
+    );
+    assert!(matches!(run.send(CHAT), Flow::Respond(_)));
+    let (status, v) = refused(&run);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert_eq!(run.fact("llm_consumer"), Some("alice"));
+    let mut run = Run::new(&c, "/v1/nothing", &[("anthropic-version", "2023-06-01")]);
+    run.send(b"{}");
+    assert_eq!(refused(&run).1["error"]["type"], "not_found_error");
+
+    let mut run = Run::new(
+        &c,
+        "/v1/responses/resp_1",
+        &[("authorization", "Bearer test")],
+    );
+    edit(&run.host.request, ":method", Some("GET"));
+    assert_eq!(run.send(b""), Flow::Continue);
+    assert_eq!(
+        run.host.request_header("authorization"),
+        None,
+        "the key stays here"
+    );
     run.answer(200, "application/json", &[b"{}"]);
-    assert!(run.seen.facts.is_empty() && run.seen.metrics.is_empty());
+    assert!(run.seen.metrics.is_empty() && run.seen.client_body == b"{}");
+    let mut run = Run::new(
+        &c,
+        "/v1/responses/resp_1",
+        &[("authorization", "Bearer nope")],
+    );
+    run.send(b"");
+    assert_eq!(
+        refused(&run).0,
+        401,
+        "an unknown key is refused on every path"
+    );
+
     let mut get = Run::new(&c, "/v1/chat/completions", &[]);
     edit(&get.host.request, ":method", Some("GET"));
-    assert_eq!(get.send(b""), Flow::Continue);
+    get.send(b"");
+    assert_eq!(refused(&get).0, 405);
     let unconfigured = Exchange::new(None).on_request_headers(&get.host, true);
     assert_eq!(unconfigured, Effects::go_on());
+    let pass = config(r#"{"api":{"unknown_paths":"pass"}}"#);
+    let mut run = Run::new(&pass, "/anything", &[]);
+    assert_eq!(run.send(b"{}"), Flow::Continue);
+}
+
+#[test]
+fn the_gateway_lists_the_models_a_consumer_may_use() {
+    let c = config(
+        r#"{"usage":{"builtin_prices":false,"prices":{"gpt-4o":{"input":1,"output":1},"claude-sonnet-4-5":{"input":1,"output":1}}},
+            "route":{"default_provider":"mock","providers":[{"name":"mock","format":"both"},
+              {"name":"anthropic","format":"anthropic","models":["claude-"]}],
+              "aliases":{"fast":{"provider":"mock","model":"gpt-4o"}}},
+            "identity":{"required":false,"consumers":[{"id":"alice","models":["gpt-","fast"],
+              "key_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}}"#,
+    );
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut run = Run::new(&c, path, headers);
+        edit(&run.host.request, ":method", Some("GET"));
+        run.send(b"");
+        let reply = run.seen.reply.clone().expect("answered by the gateway");
+        (
+            reply.status,
+            serde_json::from_slice::<Value>(&reply.body).unwrap(),
+        )
+    };
+    let (status, all) = get("/v1/models", &[]);
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["claude-sonnet-4-5", "fast", "gpt-4o"]);
+    assert_eq!(all["data"][0]["owned_by"], "anthropic");
+    let (_, alice) = get("/v1/models", &[("authorization", "Bearer test")]);
+    assert_eq!(alice["data"].as_array().unwrap().len(), 2, "{alice}");
+    let (status, one) = get("/v1/models/fast", &[]);
+    assert_eq!((status, one["object"].as_str()), (200, Some("model")));
+    let (status, none) = get("/v1/models/claude-sonnet-4-5", &[("x-api-key", "test")]);
+    assert_eq!(
+        (status, none["error"]["code"].as_str()),
+        (404, Some("model_not_found"))
+    );
+    let (_, anthropic) = get("/v1/models", &[("anthropic-version", "2023-06-01")]);
+    assert_eq!(anthropic["first_id"], "claude-sonnet-4-5");
+    assert_eq!(anthropic["data"][0]["type"], "model");
+}
+
+#[test]
+fn count_tokens_is_answered_with_the_gateways_estimate() {
+    let c = config(USAGE);
+    let body = br#"{"model":"claude-sonnet-4-5","system":"Be brief.","messages":[{"role":"user","content":"hello world"}]}"#;
+    let mut run = Run::new(&c, "/v1/messages/count_tokens", &[]);
+    assert!(matches!(run.send(body), Flow::Respond(_)));
+    let reply = run.seen.reply.clone().unwrap();
+    let v: Value = serde_json::from_slice(&reply.body).unwrap();
+    let req: Value = serde_json::from_slice(body).unwrap();
+    let expected = crate::tokens::count_anthropic_messages(req.as_object().unwrap());
+    assert_eq!(
+        (reply.status, v["input_tokens"].as_u64()),
+        (200, Some(expected))
+    );
+    assert!(reply
+        .headers
+        .contains(&("x-llm-input-accuracy".into(), "estimate".into())));
+    assert_eq!(
+        run.fact("llm_input_tokens"),
+        Some(expected.to_string().as_str())
+    );
+    let mut bad = Run::new(&c, "/v1/messages/count_tokens", &[]);
+    bad.send(br#"{"model":"claude-sonnet-4-5"}"#);
+    let (status, v) = refused(&bad);
+    assert_eq!(
+        (status, v["type"].as_str()),
+        (400, Some("error")),
+        "Anthropic's envelope"
+    );
 }
 
 fn refused(run: &Run) -> (u32, Value) {

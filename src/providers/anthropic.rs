@@ -10,6 +10,31 @@ use super::{ProviderUsage, RequestSummary, ResponsePiece};
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
+    let model = validate_prompt(req)?;
+    match req.get("max_tokens") {
+        Some(Value::Number(n)) if n.as_u64().is_some() => {}
+        other => {
+            return Err(invalid(
+                "max_tokens",
+                "is required and must be a non-negative integer",
+                other,
+            ))
+        }
+    }
+    optional_count(req, "top_k")?;
+    optional_number(req, "temperature")?;
+    let stream = optional_bool(req, "stream")?;
+    Ok(RequestSummary {
+        model,
+        stream,
+        client_wants_stream_usage: stream,
+        max_output_tokens: req.get("max_tokens").and_then(Value::as_u64),
+    })
+}
+
+/// The part of a Messages request that `count_tokens` takes too: `model`, `messages`,
+/// `system`. Returns the model.
+pub fn validate_prompt(req: &Map<String, Value>) -> Result<String, UserError> {
     let model = required_model(req)?;
     let messages = required_array(req, "messages")?;
     for (i, m) in messages.iter().enumerate() {
@@ -48,29 +73,11 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
             }
         }
     }
-    match req.get("max_tokens") {
-        Some(Value::Number(n)) if n.as_u64().is_some() => {}
-        other => {
-            return Err(invalid(
-                "max_tokens",
-                "is required and must be a non-negative integer",
-                other,
-            ))
-        }
-    }
     match req.get("system") {
         None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
         other => return Err(invalid("system", "must be a string or an array", other)),
     }
-    optional_count(req, "top_k")?;
-    optional_number(req, "temperature")?;
-    let stream = optional_bool(req, "stream")?;
-    Ok(RequestSummary {
-        model,
-        stream,
-        client_wants_stream_usage: stream,
-        max_output_tokens: req.get("max_tokens").and_then(Value::as_u64),
-    })
+    Ok(model)
 }
 
 fn usage_of(u: &Value) -> Option<ProviderUsage> {

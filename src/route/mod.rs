@@ -6,6 +6,7 @@
 //! first, then aliases), the provider, the body translated for it, the input counted.
 
 pub mod auto;
+pub mod catalog;
 pub mod config;
 pub mod plan;
 

@@ -1,0 +1,76 @@
+//! Endpoints the gateway answers itself: the models the caller may use, and Anthropic's
+//! `count_tokens` from the gateway's own counter.
+
+use serde_json::{json, Value};
+
+use super::{Exchange, LocalReply};
+use crate::config::Config;
+use crate::errors::UserError;
+use crate::providers::{anthropic, parse_object};
+use crate::route::catalog;
+use crate::tokens;
+
+/// `GET /v1/models` (`id: None`) or `GET /v1/models/{id}`, in OpenAI's shape or, when
+/// `anthropic` (the request carries `anthropic-version`), in Anthropic's.
+pub(super) fn models(
+    ex: &Exchange,
+    config: &Config,
+    id: Option<&str>,
+    anthropic: bool,
+) -> Result<LocalReply, UserError> {
+    let prices = config.usage.as_ref().map(|u| &u.prices);
+    let may_use = |model: &str| ex.caller.as_ref().is_none_or(|c| c.consumer.may_use(model));
+    let models: Vec<catalog::CatalogModel> = catalog::models(config.route.as_ref(), prices)
+        .into_iter()
+        .filter(|m| may_use(&m.id))
+        .collect();
+    let shape = |m: &catalog::CatalogModel| {
+        if anthropic {
+            json!({"type": "model", "id": m.id, "display_name": m.id,
+                   "created_at": "1970-01-01T00:00:00Z"})
+        } else {
+            json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by})
+        }
+    };
+    let body = match id {
+        Some(id) => match models.iter().find(|m| m.id == id) {
+            Some(m) => shape(m),
+            None => return Err(UserError::ModelNotFound { model: id.into() }),
+        },
+        None if anthropic => json!({
+            "data": models.iter().map(shape).collect::<Vec<Value>>(),
+            "has_more": false,
+            "first_id": models.first().map(|m| m.id.clone()),
+            "last_id": models.last().map(|m| m.id.clone()),
+        }),
+        None => json!({"object": "list", "data": models.iter().map(shape).collect::<Vec<Value>>()}),
+    };
+    Ok(ok(body, vec![]))
+}
+
+/// `POST /v1/messages/count_tokens`: the input tokens of a Messages request, by the
+/// gateway's counter. For Claude models that is an estimate (Anthropic's tokenizer is not
+/// public), said in `x-llm-input-accuracy`.
+pub(super) fn count_tokens(
+    ex: &Exchange,
+    body: &[u8],
+) -> Result<(LocalReply, String, u64), UserError> {
+    let req = parse_object(body)?;
+    let model = anthropic::validate_prompt(&req)?;
+    if let Some(c) = &ex.caller {
+        if !c.consumer.may_use(&model) {
+            return Err(UserError::ModelNotAllowed { model });
+        }
+    }
+    let n = tokens::count_anthropic_messages(&req);
+    let headers = vec![("x-llm-input-accuracy".to_string(), "estimate".to_string())];
+    Ok((ok(json!({ "input_tokens": n }), headers), model, n))
+}
+
+fn ok(body: Value, headers: Vec<(String, String)>) -> LocalReply {
+    LocalReply {
+        status: 200,
+        headers,
+        body: body.to_string().into_bytes(),
+    }
+}
