@@ -18,9 +18,9 @@ pub(super) fn models(
     id: Option<&str>,
     anthropic: bool,
 ) -> Result<LocalReply, UserError> {
-    let prices = config.usage.as_ref().map(|u| &u.prices);
+    let priced = config.usage.iter().flat_map(|u| u.prices.models());
     let may_use = |model: &str| ex.caller.as_ref().is_none_or(|c| c.consumer.may_use(model));
-    let models: Vec<catalog::CatalogModel> = catalog::models(config.route.as_ref(), prices)
+    let models: Vec<catalog::CatalogModel> = catalog::models(config.route.as_ref(), priced)
         .into_iter()
         .filter(|m| may_use(&m.id))
         .collect();

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use super::config::Route;
-use crate::usage::pricing::PriceTable;
 
 /// One model of the catalog and who serves it (OpenAI's `owned_by`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,9 +13,12 @@ pub struct CatalogModel {
     pub owned_by: String,
 }
 
-/// The catalog, sorted by id. Without a route section every model of the price table is
-/// served by whatever Envoy's route picks (`owned_by: llm-gateway`).
-pub fn models(route: Option<&Route>, prices: Option<&PriceTable>) -> Vec<CatalogModel> {
+/// The catalog, sorted by id; `priced` are the price table's models. Without a route
+/// section each is served by whatever Envoy's route picks (`owned_by: llm-gateway`).
+pub fn models<'a>(
+    route: Option<&Route>,
+    priced: impl Iterator<Item = &'a str>,
+) -> Vec<CatalogModel> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     if let Some(route) = route {
         for (public, (provider, _)) in &route.aliases {
@@ -33,7 +35,7 @@ pub fn models(route: Option<&Route>, prices: Option<&PriceTable>) -> Vec<Catalog
             out.insert(model.clone(), chain.clone());
         }
     }
-    for model in prices.iter().flat_map(|p| p.models()) {
+    for model in priced {
         if out.contains_key(model) {
             continue;
         }
