@@ -22,6 +22,7 @@ use crate::config::{Config, Fallback, Provider};
 use crate::errors::UserError;
 use crate::providers::translate::{Direction, StreamBack};
 use crate::providers::{self, openai};
+use crate::route::plan::unserved;
 use crate::sse::SseParser;
 use crate::usage::meter::BodyKind;
 
@@ -93,7 +94,10 @@ pub fn plan_attempt(
     let mut req = providers::parse_object(body).map_err(AttemptError::User)?;
     let summary = providers::validate_request(client_api, &req).map_err(AttemptError::User)?;
     let model = upstream_model(chain, &summary.model, provider_name, index)?;
-    let upstream_format = provider.format.api_for(client_api);
+    let upstream_format = provider
+        .format
+        .api_for(client_api)
+        .ok_or_else(|| AttemptError::User(unserved(client_api, &model, provider)))?;
     let (path, body) = match Direction::between(client_api, upstream_format) {
         Some(direction) => (
             direction.upstream_path(),

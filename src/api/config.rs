@@ -20,6 +20,9 @@ pub struct RawApi {
     /// Paths served as Anthropic messages. Default `["/v1/messages"]`.
     #[serde(default = "default_anthropic_paths")]
     pub anthropic_messages_paths: Vec<String>,
+    /// Paths served as OpenAI embeddings. Default `["/v1/embeddings"]`.
+    #[serde(default = "default_embeddings_paths")]
+    pub openai_embeddings_paths: Vec<String>,
     /// Paths the gateway answers itself with the models the caller may use: `GET <path>`
     /// lists them, `GET <path>/<id>` shows one (OpenAI's shape; Anthropic's when the
     /// request carries `anthropic-version`). Default `["/v1/models"]`.
@@ -49,6 +52,7 @@ impl Default for RawApi {
         RawApi {
             openai_chat_paths: default_openai_paths(),
             anthropic_messages_paths: default_anthropic_paths(),
+            openai_embeddings_paths: default_embeddings_paths(),
             models_paths: default_models_paths(),
             count_tokens_paths: default_count_tokens_paths(),
             allow_paths: Vec::new(),
@@ -63,6 +67,9 @@ fn default_openai_paths() -> Vec<String> {
 }
 fn default_anthropic_paths() -> Vec<String> {
     vec!["/v1/messages".to_string()]
+}
+fn default_embeddings_paths() -> Vec<String> {
+    vec!["/v1/embeddings".to_string()]
 }
 fn default_models_paths() -> Vec<String> {
     vec!["/v1/models".to_string()]
@@ -81,6 +88,8 @@ pub struct ApiConfig {
     pub openai_chat_paths: Vec<String>,
     /// Paths served as Anthropic messages.
     pub anthropic_messages_paths: Vec<String>,
+    /// Paths served as OpenAI embeddings.
+    pub openai_embeddings_paths: Vec<String>,
     pub models_paths: Vec<String>,
     pub count_tokens_paths: Vec<String>,
     pub allow_paths: Vec<String>,
@@ -99,6 +108,7 @@ pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
             "api.anthropic_messages_paths",
             &api.anthropic_messages_paths,
         ),
+        ("api.openai_embeddings_paths", &api.openai_embeddings_paths),
         ("api.models_paths", &api.models_paths),
         ("api.count_tokens_paths", &api.count_tokens_paths),
         ("api.allow_paths", &api.allow_paths),
@@ -133,6 +143,7 @@ pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
     Ok(ApiConfig {
         openai_chat_paths: api.openai_chat_paths,
         anthropic_messages_paths: api.anthropic_messages_paths,
+        openai_embeddings_paths: api.openai_embeddings_paths,
         models_paths: api.models_paths,
         count_tokens_paths: api.count_tokens_paths,
         allow_paths: api.allow_paths,
@@ -192,6 +203,8 @@ impl ApiConfig {
             Some(Api::OpenAiChat)
         } else if self.anthropic_messages_paths.iter().any(|p| p == path) {
             Some(Api::AnthropicMessages)
+        } else if self.openai_embeddings_paths.iter().any(|p| p == path) {
+            Some(Api::OpenAiEmbeddings)
         } else {
             None
         }
@@ -230,5 +243,24 @@ mod tests {
             err(r#"{"api":{"openai_chat_paths":["v1/chat"]}}"#),
             "api.openai_chat_paths[0] must be a path starting with '/' without query or spaces (got \"v1/chat\")"
         );
+        assert_eq!(
+            err(r#"{"api":{"openai_embeddings_paths":["/v1/chat/completions"]}}"#),
+            "api.openai_embeddings_paths must not repeat a path of api.openai_chat_paths (got \"/v1/chat/completions\" in both)"
+        );
+    }
+
+    #[test]
+    fn embeddings_paths_name_the_embeddings_api() {
+        let api = compile(RawApi::default()).unwrap();
+        assert_eq!(
+            api.endpoint("POST", "/v1/embeddings?x=1"),
+            Endpoint::Llm(Api::OpenAiEmbeddings)
+        );
+        assert_eq!(api.endpoint("GET", "/v1/embeddings"), Endpoint::WrongMethod);
+        let raw: RawApi =
+            serde_json::from_str(r#"{"openai_embeddings_paths":["/embed"]}"#).unwrap();
+        let api = compile(raw).unwrap();
+        assert_eq!(api.api_for_path("/embed"), Some(Api::OpenAiEmbeddings));
+        assert_eq!(api.endpoint("POST", "/v1/embeddings"), Endpoint::Unknown);
     }
 }

@@ -13,6 +13,8 @@ pub enum Api {
     OpenAiChat,
     /// Anthropic Messages (`POST /v1/messages`).
     AnthropicMessages,
+    /// OpenAI embeddings (`POST /v1/embeddings`): text in, vectors out, no generated text.
+    OpenAiEmbeddings,
 }
 
 impl Api {
@@ -21,6 +23,7 @@ impl Api {
         match self {
             Api::OpenAiChat => "openai_chat",
             Api::AnthropicMessages => "anthropic_messages",
+            Api::OpenAiEmbeddings => "openai_embeddings",
         }
     }
 
@@ -29,6 +32,7 @@ impl Api {
         match name {
             "openai_chat" => Some(Api::OpenAiChat),
             "anthropic_messages" => Some(Api::AnthropicMessages),
+            "openai_embeddings" => Some(Api::OpenAiEmbeddings),
             _ => None,
         }
     }
@@ -38,14 +42,24 @@ impl Api {
         match self {
             Api::OpenAiChat => "/v1/chat/completions",
             Api::AnthropicMessages => "/v1/messages",
+            Api::OpenAiEmbeddings => "/v1/embeddings",
         }
     }
 
     /// The provider family reported when no route names one.
     pub fn family(self) -> &'static str {
         match self {
-            Api::OpenAiChat => "openai",
+            Api::OpenAiChat | Api::OpenAiEmbeddings => "openai",
             Api::AnthropicMessages => "anthropic",
+        }
+    }
+
+    /// The answer is generated text (reserved as output tokens by the limits, guarded on
+    /// the way out); an embeddings answer is vectors, billed on its input alone.
+    pub fn generates(self) -> bool {
+        match self {
+            Api::OpenAiChat | Api::AnthropicMessages => true,
+            Api::OpenAiEmbeddings => false,
         }
     }
 }
@@ -80,12 +94,24 @@ pub enum ProviderFormat {
 }
 
 impl ProviderFormat {
-    /// The API this provider is spoken to in for a client of `client`.
-    pub fn api_for(self, client: Api) -> Api {
+    /// The API this provider is spoken to in for a client of `client`: the client's own,
+    /// or the one the route translates it to. `None` when the provider has no such API and
+    /// no translation reaches one: Anthropic serves no embeddings.
+    pub fn api_for(self, client: Api) -> Option<Api> {
+        match (self, client) {
+            (ProviderFormat::Both, _) => Some(client),
+            (_, Api::OpenAiEmbeddings) => (self == ProviderFormat::OpenAi).then_some(client),
+            (ProviderFormat::OpenAi, _) => Some(Api::OpenAiChat),
+            (ProviderFormat::Anthropic, _) => Some(Api::AnthropicMessages),
+        }
+    }
+
+    /// The name in `route.providers[].format`.
+    pub fn name(self) -> &'static str {
         match self {
-            ProviderFormat::OpenAi => Api::OpenAiChat,
-            ProviderFormat::Anthropic => Api::AnthropicMessages,
-            ProviderFormat::Both => client,
+            ProviderFormat::OpenAi => "openai",
+            ProviderFormat::Anthropic => "anthropic",
+            ProviderFormat::Both => "both",
         }
     }
 }
@@ -96,7 +122,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for api in [Api::OpenAiChat, Api::AnthropicMessages] {
+        for api in [
+            Api::OpenAiChat,
+            Api::AnthropicMessages,
+            Api::OpenAiEmbeddings,
+        ] {
             assert_eq!(Api::from_name(api.name()), Some(api));
         }
         assert_eq!(Api::from_name("openai"), None);
@@ -106,11 +136,20 @@ mod tests {
     fn a_provider_that_speaks_both_keeps_the_clients_api() {
         assert_eq!(
             ProviderFormat::Both.api_for(Api::AnthropicMessages),
-            Api::AnthropicMessages
+            Some(Api::AnthropicMessages)
         );
         assert_eq!(
             ProviderFormat::OpenAi.api_for(Api::AnthropicMessages),
-            Api::OpenAiChat
+            Some(Api::OpenAiChat)
         );
+    }
+
+    #[test]
+    fn embeddings_are_served_by_openai_format_providers_only() {
+        let e = Api::OpenAiEmbeddings;
+        assert_eq!(ProviderFormat::OpenAi.api_for(e), Some(e));
+        assert_eq!(ProviderFormat::Both.api_for(e), Some(e));
+        assert_eq!(ProviderFormat::Anthropic.api_for(e), None);
+        assert!(!e.generates() && Api::OpenAiChat.generates());
     }
 }

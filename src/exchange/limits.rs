@@ -113,13 +113,16 @@ pub(super) fn settle(
 /// What the limits stage reserves for a request: counted input, the output cap (or the
 /// configured expectation) and the cost of both at list price.
 fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand, UserError> {
-    let reserved_output_tokens =
-        limits
+    // An embeddings answer generates nothing: no output is reserved.
+    let reserved_output_tokens = match plan.api.generates() {
+        true => limits
             .check_max_tokens(plan.max_output_tokens)
             .map_err(|message| UserError::InvalidRequest {
                 message: format!("`{message}"),
                 param: Some("max_tokens".into()),
-            })?;
+            })?,
+        false => 0,
+    };
     let input_tokens = plan.input_tokens.unwrap_or(0);
     let price = config
         .usage

@@ -173,13 +173,16 @@ pub fn inspect_request(policy: &GuardPolicy, api: Api, body: &[u8]) -> InputOutc
             }
         }
         changed |= enforce && report.changed;
-        outcome.answer = Some(AnswerGuard::new(
-            pii,
-            report.vault,
-            report.system_prompt.as_deref(),
-            api,
-            enforce,
-        ));
+        // A vector answer holds no text: nothing to restore or to check for leaks.
+        outcome.answer = api.generates().then(|| {
+            AnswerGuard::new(
+                pii,
+                report.vault,
+                report.system_prompt.as_deref(),
+                api,
+                enforce,
+            )
+        });
     }
     let spotlight = policy.injection.as_ref().is_some_and(|i| i.spotlight());
     if spotlight && enforce && injection::spotlight_request(&mut req, api) {

@@ -1,5 +1,5 @@
 //! Wire formats: request validation and usage extraction, one file per protocol
-//! (openai.rs, anthropic.rs), and the translations between them, one folder per
+//! (openai.rs, anthropic.rs, openai_embeddings.rs), and the translations between them, one folder per
 //! client->provider pair (openai_anthropic/, anthropic_openai/) behind translate.rs.
 
 pub mod anthropic;
@@ -7,6 +7,7 @@ pub mod anthropic_openai;
 pub(crate) mod fields;
 pub mod openai;
 pub mod openai_anthropic;
+pub mod openai_embeddings;
 pub mod stream_end;
 pub mod translate;
 pub mod translated_stream;
@@ -24,6 +25,7 @@ pub fn validate_request(api: Api, req: &Map<String, Value>) -> Result<RequestSum
     match api {
         Api::OpenAiChat => openai::validate_request(req),
         Api::AnthropicMessages => anthropic::validate_request(req),
+        Api::OpenAiEmbeddings => openai_embeddings::validate_request(req),
     }
 }
 
@@ -32,6 +34,7 @@ pub fn read_response(api: Api, body: &Value) -> ResponsePiece {
     match api {
         Api::OpenAiChat => openai::read_response(body),
         Api::AnthropicMessages => anthropic::read_response(body),
+        Api::OpenAiEmbeddings => openai_embeddings::read_response(body),
     }
 }
 
@@ -40,6 +43,8 @@ pub fn read_stream_event(api: Api, data: &Value) -> ResponsePiece {
     match api {
         Api::OpenAiChat => openai::read_stream_event(data),
         Api::AnthropicMessages => anthropic::read_stream_event(data),
+        // Embeddings never stream; an event is read like a whole answer.
+        Api::OpenAiEmbeddings => openai_embeddings::read_response(data),
     }
 }
 

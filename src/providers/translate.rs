@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(
             Direction::between(
                 AnthropicMessages,
-                ProviderFormat::Both.api_for(AnthropicMessages)
+                ProviderFormat::Both.api_for(AnthropicMessages).unwrap()
             ),
             None
         );

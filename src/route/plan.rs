@@ -191,6 +191,10 @@ pub fn plan(
             Some(tokens::count_anthropic_messages(&req)),
             Accuracy::Estimate,
         ),
+        (true, Api::OpenAiEmbeddings) => (
+            Some(tokens::count_embedding_input(&summary.model, &req)),
+            tokens::encoding_for_model(&summary.model).1,
+        ),
         (true, _) => {
             let count = match routing_count {
                 Some((alias, n)) if tokens::same_chat_counting(&alias, &summary.model) => n,
@@ -219,10 +223,12 @@ pub fn plan(
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
     }
+    // Embeddings never go to the chain: another provider's model would answer with vectors
+    // of another space, which the client could not tell from the ones it stored.
     let chain = rules
         .route
         .and_then(|r| r.fallback.as_ref())
-        .filter(|f| f.models.contains_key(&plan.model));
+        .filter(|f| api.generates() && f.models.contains_key(&plan.model));
     if let Some(chain) = chain {
         // The chain's upstream filter picks the body, path and key per attempt.
         plan.fallback = true;
@@ -235,19 +241,25 @@ pub fn plan(
             plan.set_headers.push((STREAM_HEADER, "true".to_string()));
         }
     } else if let Some(route) = rules.route {
-        // Any provider can serve either API: the body is translated when the formats
-        // differ.
-        let serves = |p: &Provider| {
+        // A provider serves a chat API in either format (the body is translated when the
+        // formats differ); embeddings only in OpenAI's.
+        let claims = |p: &Provider| {
             !p.missing_key && p.models.iter().any(|m| plan.model.starts_with(m.as_str()))
         };
-        // An alias's provider without its key is skipped like any other.
+        let serves = |p: &Provider| claims(p) && p.format.api_for(api).is_some();
+        // An alias's provider without its key is skipped like any other. A model that only
+        // providers without the API claim is theirs still: refused below, not sent to the
+        // default provider under a name it does not know.
         let provider = alias
             .map(|(p, _)| p)
             .filter(|p| !p.missing_key)
             .or_else(|| route.providers.iter().find(|p| serves(p)))
+            .or_else(|| route.providers.iter().find(|p| claims(p)))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
-        let upstream = provider.format.api_for(api);
+        let Some(upstream) = provider.format.api_for(api) else {
+            return Err(unserved(api, &plan.model, provider));
+        };
         if let Some(direction) = Direction::between(api, upstream) {
             // E.g. the OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
             plan.new_body =
@@ -291,6 +303,19 @@ pub fn plan(
         plan.added_stream_usage = true;
     }
     Ok(plan)
+}
+
+/// The client's error when the provider of `model` cannot serve `api`.
+pub fn unserved(api: Api, model: &str, provider: &Provider) -> UserError {
+    UserError::InvalidRequest {
+        message: format!(
+            "The model `{model}` is served by provider `{}` (format {}), which cannot serve {} requests; no provider of this gateway serves them for this model",
+            provider.name,
+            provider.format.name(),
+            api.name()
+        ),
+        param: Some("model".into()),
+    }
 }
 
 #[cfg(test)]

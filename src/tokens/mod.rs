@@ -13,11 +13,13 @@ mod charclass;
 mod chat;
 #[cfg(test)]
 mod differential;
+mod embeddings;
 mod messages;
 mod pretokenize;
 mod vocab;
 
 pub use chat::{count_openai_chat, same_chat_counting};
+pub use embeddings::count_embedding_input;
 pub use messages::count_anthropic_messages;
 
 use std::sync::OnceLock;
@@ -73,7 +75,13 @@ pub fn encoding_for_model(model: &str) -> (Encoding, Accuracy) {
         "o4",
         "gpt-oss",
     ];
-    const CL100K: &[&str] = &["gpt-4", "gpt-3.5", "gpt-35"];
+    const CL100K: &[&str] = &[
+        "gpt-4",
+        "gpt-3.5",
+        "gpt-35",
+        "text-embedding-3",
+        "text-embedding-ada-002",
+    ];
     let model = model.strip_prefix("openai/").unwrap_or(model);
     if O200K.iter().any(|p| model.starts_with(p)) {
         (Encoding::O200kBase, Accuracy::Exact)

@@ -81,6 +81,10 @@ const BUILTIN: &[(&str, f64, f64, f64, f64)] = &[
     ("gpt-4-turbo", 10.0, 10.0, 10.0, 30.0),
     ("gpt-4", 30.0, 30.0, 30.0, 60.0),
     ("gpt-3.5-turbo", 0.50, 0.50, 0.50, 1.50),
+    // OpenAI embeddings: input only (an answer is vectors, no output tokens)
+    ("text-embedding-3-small", 0.02, 0.02, 0.02, 0.0),
+    ("text-embedding-3-large", 0.13, 0.13, 0.13, 0.0),
+    ("text-embedding-ada-002", 0.10, 0.10, 0.10, 0.0),
     // Anthropic (cache write is the 5-minute rate, 1.25x input)
     ("claude-opus-4-5", 5.0, 0.50, 6.25, 25.0),
     ("claude-opus-4-1", 15.0, 1.50, 18.75, 75.0),
@@ -126,6 +130,21 @@ mod tests {
             "claude-sonnet-4-5"
         );
         assert!(t.lookup("llama-3.1-8b").is_none());
+    }
+
+    #[test]
+    fn embeddings_cost_their_input_only() {
+        let t = default_prices();
+        let (key, p) = t.lookup("text-embedding-3-small").unwrap();
+        assert_eq!(key, "text-embedding-3-small");
+        let billed = BilledTokens {
+            input: 1_000_000,
+            ..Default::default()
+        };
+        assert!((p.cost_usd(&billed) - 0.02).abs() < 1e-12);
+        assert_eq!(t.lookup("text-embedding-3-large").unwrap().1.input, 0.13);
+        assert_eq!(t.lookup("text-embedding-ada-002").unwrap().1.input, 0.10);
+        assert_eq!(t.lookup("text-embedding-3-large").unwrap().1.output, 0.0);
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub(super) fn for_each_text(
                 with_text(m.get("content"), &mut |t| f(Some(i), role, t));
             }
         }
+        // Embedding input is not scanned: no model reads it as instructions, so nothing
+        // can be injected here. Text that is later retrieved into a prompt is scanned
+        // there, as the chat request's user or tool content; scanning documents when they
+        // are indexed would refuse the very texts (security notes, jailbreak research)
+        // that a search index is asked to hold.
+        Api::OpenAiEmbeddings => {}
         Api::AnthropicMessages => {
             if scan_system {
                 with_text(body.get("system"), &mut |t| f(None, "system", t));
@@ -122,7 +128,8 @@ pub fn spotlight_request(body: &mut Value, format: Api) -> bool {
     let Some(obj) = body.as_object_mut() else {
         return false;
     };
-    if already_spotlighted(obj, format) {
+    // An embedding model follows no instructions, and wrapped text gets other vectors.
+    if format == Api::OpenAiEmbeddings || already_spotlighted(obj, format) {
         return false;
     }
     let mut changed = false;
@@ -164,8 +171,8 @@ pub fn spotlight_request(body: &mut Value, format: Api) -> bool {
         return false;
     }
     match format {
-        Api::OpenAiChat => add_openai_instruction(obj),
         Api::AnthropicMessages => add_anthropic_instruction(obj),
+        _ => add_openai_instruction(obj),
     }
     true
 }
@@ -178,6 +185,7 @@ fn already_spotlighted(obj: &Map<String, Value>, format: Api) -> bool {
     };
     match format {
         Api::AnthropicMessages => has(obj.get("system")),
+        Api::OpenAiEmbeddings => false,
         Api::OpenAiChat => obj
             .get("messages")
             .and_then(Value::as_array)

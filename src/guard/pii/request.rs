@@ -7,7 +7,8 @@
 //! blocks), `messages[].content` (a string or blocks: `text`, `tool_result` with string or
 //! block content, `tool_use.input` string values, recursively). Arguments and `input` are
 //! JSON: their string values are redacted (keys are left alone); arguments that are not
-//! valid JSON are redacted as text.
+//! valid JSON are redacted as text. OpenAI embeddings: the strings of `input` (token-id
+//! inputs cannot be read, and pass as they are).
 
 use serde_json::Value;
 
@@ -35,6 +36,12 @@ impl<'a> Redactor<'a> {
         let Some(obj) = body.as_object_mut() else {
             return;
         };
+        if format == Api::OpenAiEmbeddings {
+            if let Some(input) = obj.get_mut("input") {
+                self.json_strings(input);
+            }
+            return;
+        }
         if format == Api::AnthropicMessages {
             if let Some(system) = obj.get_mut("system") {
                 self.blocks(system);
@@ -207,6 +214,7 @@ pub fn system_prompt(body: &Value, format: Api) -> Option<String> {
                 push_content(s, &mut parts);
             }
         }
+        Api::OpenAiEmbeddings => {}
         Api::OpenAiChat => {
             for m in body
                 .get("messages")
