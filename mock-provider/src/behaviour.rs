@@ -134,6 +134,11 @@ fn flag<'a>(get: &impl Fn(&str) -> Option<&'a str>, name: &str) -> Result<bool, 
 
 /// Decodes standard or URL-safe base64, padding optional, whitespace ignored, into UTF-8.
 pub fn decode_base64_utf8(text: &str) -> Result<String, String> {
+    String::from_utf8(decode_base64(text)?).map_err(|_| "must decode to UTF-8 text".into())
+}
+
+/// Decodes standard or URL-safe base64, padding optional, whitespace ignored.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;
@@ -165,7 +170,7 @@ pub fn decode_base64_utf8(text: &str) -> Result<String, String> {
     if bits >= 6 {
         return Err("must be base64 (truncated)".into());
     }
-    String::from_utf8(bytes).map_err(|_| "must decode to UTF-8 text".into())
+    Ok(bytes)
 }
 
 #[cfg(test)]

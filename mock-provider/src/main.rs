@@ -10,6 +10,7 @@
 mod answer;
 mod anthropic;
 mod behaviour;
+mod embeddings;
 mod faults;
 mod http;
 mod log;

@@ -163,6 +163,7 @@ impl MockProvider {
             ("POST", "/v1/chat/completions") | ("POST", "/v1/messages") => {
                 self.complete(protocol, &request.body, &behaviour)
             }
+            ("POST", "/v1/embeddings") => embed(&request.body, &behaviour),
             _ => error_reply(
                 protocol,
                 404,
@@ -280,6 +281,19 @@ impl MockProvider {
             headers,
             pieces: pace(events, behaviour.ttft_ms, behaviour.chunk_delay_ms),
         }
+    }
+}
+
+/// An embeddings answer (see `embeddings.rs`); a bad request gets a 400.
+fn embed(body: &[u8], behaviour: &Behaviour) -> Reply {
+    let answer = match serde_json::from_slice(body) {
+        Ok(Value::Object(request)) => crate::embeddings::body(&request, behaviour.omit_usage),
+        Ok(_) => Err("request body must be a JSON object".to_string()),
+        Err(err) => Err(format!("request body is not valid JSON: {err}")),
+    };
+    match answer {
+        Ok(text) => full(200, "application/json", text.into_bytes()),
+        Err(message) => error_reply(Protocol::OpenAi, 400, &message),
     }
 }
 
@@ -406,6 +420,33 @@ mod tests {
         assert_eq!(answer["usage"]["prompt_tokens"], expected_input);
         assert_eq!(answer["usage"]["completion_tokens"], 2);
         assert_eq!(answer["usage"]["total_tokens"], expected_input + 2);
+    }
+
+    #[test]
+    fn embeddings_are_answered_logged_and_refused_in_openais_envelope() {
+        let provider = MockProvider::new();
+        let body =
+            json!({"model": "text-embedding-3-small", "input": ["hello world"], "dimensions": 4});
+        let (status, answer) = json_of(&provider.handle(&post("/v1/embeddings", &[], body)).0);
+        assert_eq!(status, 200);
+        assert_eq!(answer["data"][0]["embedding"].as_array().unwrap().len(), 4);
+        assert_eq!(answer["usage"]["prompt_tokens"], 2);
+        let omit = [("x-mock-omit-usage", "true")];
+        let body = json!({"model": "m", "input": "x"});
+        let (_, answer) = json_of(&provider.handle(&post("/v1/embeddings", &omit, body)).0);
+        assert!(answer.get("usage").is_none());
+        let (status, error) = json_of(
+            &provider
+                .handle(&post("/v1/embeddings", &[], json!({"model": "m"})))
+                .0,
+        );
+        assert_eq!(
+            (status, error["error"]["type"].as_str()),
+            (400, Some("invalid_request_error"))
+        );
+        let logged: Value = serde_json::from_slice(&provider.log.to_json()).unwrap();
+        assert_eq!(logged.as_array().map(Vec::len), Some(3));
+        assert_eq!(logged[0]["path"], "/v1/embeddings");
     }
 
     #[test]
