@@ -26,7 +26,7 @@ def encoding_for(model: str) -> tiktoken.Encoding:
     """OpenAI's encoding of a model name (tiktoken's own table, by prefix)."""
     if model.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4")):
         return tiktoken.get_encoding("o200k_base")
-    if model.startswith(("gpt-4", "gpt-3.5")):
+    if model.startswith(("gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada-002")):
         return tiktoken.get_encoding("cl100k_base")
     raise AssertionError(f"no reference encoding for {model}")
 
