@@ -5,6 +5,7 @@
 //! configuration (paths, body limit) is in `config`.
 
 pub mod config;
+pub mod query;
 
 /// An LLM API a body is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

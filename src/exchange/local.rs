@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{Exchange, LocalReply};
+use crate::api::query::query_param;
 use crate::config::Config;
 use crate::errors::UserError;
 use crate::providers::{anthropic, parse_object};
@@ -11,7 +12,8 @@ use crate::route::catalog;
 use crate::tokens;
 
 /// `GET /v1/models` (`id: None`) or `GET /v1/models/{id}`, in OpenAI's shape or, when
-/// `anthropic` (the request carries `anthropic-version`), in Anthropic's.
+/// `anthropic` (the request carries `anthropic-version`), in Anthropic's: a page of
+/// `limit` models after `after_id` or before `before_id`, as its SDK pages.
 pub(super) fn models(
     ex: &Exchange,
     config: &Config,
@@ -37,15 +39,50 @@ pub(super) fn models(
             Some(m) => shape(m),
             None => return Err(UserError::ModelNotFound { model: id.into() }),
         },
-        None if anthropic => json!({
-            "data": models.iter().map(shape).collect::<Vec<Value>>(),
-            "has_more": false,
-            "first_id": models.first().map(|m| m.id.clone()),
-            "last_id": models.last().map(|m| m.id.clone()),
-        }),
+        None if anthropic => {
+            let (page, has_more) = anthropic_page(&models, &ex.path)?;
+            json!({
+                "data": page.iter().map(shape).collect::<Vec<Value>>(),
+                "has_more": has_more,
+                "first_id": page.first().map(|m| m.id.clone()),
+                "last_id": page.last().map(|m| m.id.clone()),
+            })
+        }
         None => json!({"object": "list", "data": models.iter().map(shape).collect::<Vec<Value>>()}),
     };
     Ok(ok(body, vec![]))
+}
+
+/// Anthropic's page of the catalog (sorted by id) that the query asks for: `limit` (1 to
+/// 1000, default 20) models after `after_id`, or the last `limit` before `before_id`, and
+/// whether more lie that way. The ids are cursors by their order, so a page still follows
+/// when its id left the catalog in between.
+fn anthropic_page<'m>(
+    models: &'m [catalog::CatalogModel],
+    path: &str,
+) -> Result<(&'m [catalog::CatalogModel], bool), UserError> {
+    let limit = match query_param(path, "limit") {
+        None => 20,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| UserError::InvalidRequest {
+                message: format!("`limit` must be an integer from 1 to 1000 (got {v:?})"),
+                param: Some("limit".into()),
+            })?,
+    };
+    if let Some(before) = query_param(path, "before_id") {
+        let end = models.partition_point(|m| m.id < before);
+        let start = end.saturating_sub(limit);
+        return Ok((&models[start..end], start > 0));
+    }
+    let start = match query_param(path, "after_id") {
+        Some(after) => models.partition_point(|m| m.id <= after),
+        None => 0,
+    };
+    let end = (start + limit).min(models.len());
+    Ok((&models[start..end], end < models.len()))
 }
 
 /// `POST /v1/messages/count_tokens`: the input tokens of a Messages request, by the

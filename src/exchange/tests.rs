@@ -501,6 +501,45 @@ fn the_gateway_lists_the_models_a_consumer_may_use() {
     let (_, anthropic) = get("/v1/models", &[("anthropic-version", "2023-06-01")]);
     assert_eq!(anthropic["first_id"], "claude-sonnet-4-5");
     assert_eq!(anthropic["data"][0]["type"], "model");
+    assert_eq!(anthropic["has_more"], false);
+    // Anthropic's pages: `limit`, then `after_id` / `before_id` as cursors by id.
+    let v = |h| ("anthropic-version", h);
+    let page = |query: &str| get(&format!("/v1/models?{query}"), &[v("2023-06-01")]).1;
+    let ids = |p: &Value| {
+        let data = p["data"].as_array().unwrap();
+        data.iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = page("limit=2");
+    assert_eq!(ids(&first), ["claude-sonnet-4-5", "fast"]);
+    assert_eq!(
+        (first["has_more"].as_bool(), first["last_id"].as_str()),
+        (Some(true), Some("fast"))
+    );
+    let next = page("limit=2&after_id=fast");
+    assert_eq!(
+        (ids(&next), next["has_more"].as_bool()),
+        (vec!["gpt-4o".to_string()], Some(false))
+    );
+    let back = page("limit=1&before_id=gpt-4o");
+    assert_eq!(
+        (ids(&back), back["has_more"].as_bool()),
+        (vec!["fast".to_string()], Some(true))
+    );
+    assert_eq!(
+        ids(&page("after_id=gone-model")),
+        ["gpt-4o"],
+        "an id is a cursor by order"
+    );
+    let (status, bad) = get("/v1/models?limit=0", &[v("2023-06-01")]);
+    assert_eq!(
+        (status, bad["error"]["message"].as_str()),
+        (
+            400,
+            Some("`limit` must be an integer from 1 to 1000 (got \"0\")")
+        )
+    );
 }
 
 #[test]

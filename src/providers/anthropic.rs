@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{
-    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_messages,
     required_model, u64_at,
 };
 use super::{ProviderUsage, RequestSummary, ResponsePiece};
@@ -36,7 +36,7 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
 /// `system`. Returns the model.
 pub fn validate_prompt(req: &Map<String, Value>) -> Result<String, UserError> {
     let model = required_model(req)?;
-    let messages = required_array(req, "messages")?;
+    let messages = required_messages(req)?;
     for (i, m) in messages.iter().enumerate() {
         let Value::Object(m) = m else {
             return Err(invalid(
@@ -161,10 +161,16 @@ mod tests {
     fn validates_messages_requests() {
         let ok = parse_object(br#"{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
         assert_eq!(validate_request(&ok).unwrap().model, "claude-sonnet-4-5");
-        let no_max = parse_object(br#"{"model":"c","messages":[]}"#).unwrap();
+        let no_max =
+            parse_object(br#"{"model":"c","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
         assert_eq!(
             validate_request(&no_max).unwrap_err().message(),
             "`max_tokens` is required and must be a non-negative integer (got nothing)"
+        );
+        let empty = parse_object(br#"{"model":"c","max_tokens":1,"messages":[]}"#).unwrap();
+        assert_eq!(
+            validate_request(&empty).unwrap_err().message(),
+            "`messages` must contain at least one message"
         );
         let system_role = parse_object(
             br#"{"model":"c","max_tokens":1,"messages":[{"role":"system","content":"x"}]}"#,

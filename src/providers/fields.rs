@@ -39,6 +39,18 @@ pub(crate) fn required_array<'a>(
     }
 }
 
+/// `req.messages`: an array of at least one message, or the error naming the field.
+pub(crate) fn required_messages(req: &Map<String, Value>) -> Result<&Vec<Value>, UserError> {
+    let messages = required_array(req, "messages")?;
+    if messages.is_empty() {
+        return Err(UserError::InvalidRequest {
+            message: "`messages` must contain at least one message".into(),
+            param: Some("messages".into()),
+        });
+    }
+    Ok(messages)
+}
+
 /// A string at `at`, or the error naming it.
 pub(crate) fn required_str<'a>(v: Option<&'a Value>, at: &str) -> Result<&'a str, UserError> {
     match v {

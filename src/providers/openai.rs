@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{
-    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
+    count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_messages,
     required_model, u64_at,
 };
 use super::{ProviderUsage, RequestSummary, ResponsePiece};
@@ -20,13 +20,7 @@ const ROLES: &[&str] = &[
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
     let model = required_model(req)?;
-    let messages = required_array(req, "messages")?;
-    if messages.is_empty() {
-        return Err(UserError::InvalidRequest {
-            message: "`messages` must contain at least one message".into(),
-            param: Some("messages".into()),
-        });
-    }
+    let messages = required_messages(req)?;
     for (i, m) in messages.iter().enumerate() {
         let Value::Object(m) = m else {
             return Err(invalid(

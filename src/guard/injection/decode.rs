@@ -2,6 +2,7 @@
 //! URL-encoding. Each finder is one forward pass; a decoded segment is kept only when it is
 //! mostly printable UTF-8 text, so hashes, keys and binary blobs are not rescanned.
 
+use crate::api::query::{hex_value, percent_decode};
 use crate::guard::base64::{self, Alphabet};
 
 /// Shortest base64 run worth decoding (15 bytes of payload).
@@ -126,15 +127,6 @@ fn base64_runs(raw: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Stretches of at least `2 * MIN_HEX_BYTES` bytes made only of hex digits and hex
 /// separators: the only places a hex run can be. Prose rarely has one, so the pair parser
 /// below seldom runs.
@@ -239,18 +231,5 @@ fn percent(raw: &str) -> Option<Vec<u8>> {
     if escapes < 3 {
         return None;
     }
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex_value(b[i + 1]), hex_value(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    Some(out)
+    Some(percent_decode(b))
 }
