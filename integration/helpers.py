@@ -103,8 +103,9 @@ def tagged(path: str, tag: str) -> str:
     return f"{path}?tag={tag}"
 
 
-def access_log_for(envoy, tag: str, timeout: float = 10) -> dict:
-    """The access-log line of the request tagged `tag` (waits for Envoy's lazy flush)."""
+def access_log_lines_for(envoy, tag: str, count: int = 1, timeout: float = 10) -> list[dict]:
+    """The access-log lines of the requests tagged `tag`, once there are at least `count`
+    (waits for Envoy's lazy flush)."""
     import requests
 
     deadline = time.monotonic() + timeout
@@ -114,12 +115,19 @@ def access_log_for(envoy, tag: str, timeout: float = 10) -> dict:
         requests.post(f"{envoy.admin_url}/reopen_logs", timeout=5)
         time.sleep(0.05)
         lines = [l for l in envoy.access_log_lines() if f"tag={tag}" in (l.get("path") or "")]
-        if lines:
-            assert len(lines) == 1, f"{len(lines)} access-log lines for tag {tag}: {lines}"
-            return lines[0]
+        if len(lines) >= count:
+            return lines
         if time.monotonic() > deadline:
-            raise AssertionError(f"no access-log line for tag {tag} after {timeout}s")
+            raise AssertionError(f"{len(lines)} access-log lines for tag {tag} after {timeout}s, "
+                                 f"wanted {count}")
         time.sleep(0.2)
+
+
+def access_log_for(envoy, tag: str, timeout: float = 10) -> dict:
+    """The access-log line of the request tagged `tag` (waits for Envoy's lazy flush)."""
+    lines = access_log_lines_for(envoy, tag, 1, timeout)
+    assert len(lines) == 1, f"{len(lines)} access-log lines for tag {tag}: {lines}"
+    return lines[0]
 
 
 def mock_requests_for(mock, tag: str) -> list[dict]:

@@ -13,7 +13,7 @@ import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from helpers import access_log_for, mock_requests_for, new_tag
+from helpers import access_log_lines_for, mock_requests_for, new_tag
 
 
 @pytest.fixture(scope="module")
@@ -68,25 +68,7 @@ def test_openai_sdk_lists_and_retrieves_models(gw, mock_provider):
 
 def access_log_for_path(gw, tag, prefix):
     """The first access-log line of `tag` whose path starts with `prefix`."""
-    access_log_for_any(gw, tag)
-    return next(l for l in gw.access_log_lines()
-                if f"tag={tag}" in (l.get("path") or "") and l["path"].startswith(prefix))
-
-
-def access_log_for_any(gw, tag):
-    """Waits until the access log has a line of `tag` (a tag may have several)."""
-    import time
-
-    import requests
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        requests.post(f"{gw.admin_url}/reopen_logs", timeout=5)
-        time.sleep(0.05)
-        if any(f"tag={tag}" in (l.get("path") or "") for l in gw.access_log_lines()):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"no access-log line for tag {tag}")
+    return next(l for l in access_log_lines_for(gw, tag) if l["path"].startswith(prefix))
 
 
 def test_anthropic_sdk_lists_pages_and_retrieves_models(gw, mock_provider):
