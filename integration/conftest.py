@@ -5,7 +5,8 @@ Fixtures:
   mock_provider   session: the mock provider (`.url`, `.requests()`, `.clear()`)
   envoy_factory   session: `start(config=None, patch=None, concurrency=2)` -> Envoy
   gateway         session: Envoy with envoy/envoy.yaml as it is (`.url`, `.admin_url`,
-                  `.log_path`, `.access_log_lines()`, `.prometheus()`)
+                  `.log_path`, `.access_log_lines()`, `.prometheus()`), guard section removed
+  make_run_gateway  module: the same with the guard section kept (the `make run` stack)
 
 When a test fails, the tail of every Envoy log it used is printed.
 """
@@ -451,6 +452,15 @@ def envoy_factory(mock_provider, tmp_path_factory):
         yield factory
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def make_run_gateway(envoy_factory) -> Envoy:
+    """Envoy with envoy/envoy.yaml's plugin configuration whole, guard included (the
+    `make run` stack), one per test module so its limits' counters start fresh."""
+    envoy = envoy_factory.start(envoy_config=envoy_factory.config(keep_guard=True))
+    yield envoy
+    envoy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -130,6 +130,14 @@ def access_log_for(envoy, tag: str, timeout: float = 10) -> dict:
     return lines[0]
 
 
+def openai_client(envoy, tag: str, key: str = "sk-demo-pro", **kw):
+    """The official `openai` SDK at the gateway, its requests tagged `tag`."""
+    import openai
+
+    return openai.OpenAI(base_url=f"{envoy.url}/v1", api_key=key, max_retries=0, timeout=30,
+                         default_query={"tag": tag}, **kw)
+
+
 def mock_requests_for(mock, tag: str) -> list[dict]:
     return [r for r in mock.requests() if f"tag={tag}" in r.get("path", "")]
 

@@ -67,10 +67,8 @@ def default_max_tokens_64000(error):
 
 
 @pytest.fixture(scope="module")
-def gw(envoy_factory):
-    envoy = envoy_factory.start(envoy_config=envoy_factory.config(keep_guard=True))
-    yield envoy
-    envoy.stop()
+def gw(make_run_gateway):
+    return make_run_gateway
 
 
 def bodies(mock, tag) -> list[dict]:

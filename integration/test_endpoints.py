@@ -13,19 +13,12 @@ import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from helpers import access_log_lines_for, mock_requests_for, new_tag
+from helpers import access_log_lines_for, mock_requests_for, new_tag, openai_client
 
 
 @pytest.fixture(scope="module")
-def gw(envoy_factory):
-    envoy = envoy_factory.start(envoy_config=envoy_factory.config(keep_guard=True))
-    yield envoy
-    envoy.stop()
-
-
-def openai_client(gw, tag, key="sk-demo-pro"):
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0, timeout=30,
-                         default_query={"tag": tag})
+def gw(make_run_gateway):
+    return make_run_gateway
 
 
 def anthropic_client(gw, tag, key="sk-demo-pro"):

@@ -9,6 +9,7 @@
 //! sends each vector as the base64 of its little-endian `f32`s (what the official SDKs
 //! ask for by default); `float` (or none) as a JSON array of the same `f32`s.
 
+use llm_gateway::guard::base64::encode;
 use llm_gateway::tokens::count_embedding_input;
 use serde_json::{Map, Value};
 
@@ -120,7 +121,7 @@ pub fn body(request: &Map<String, Value>, omit_usage: bool) -> Result<String, St
             let v = vector(words, asked.dimensions);
             let embedding = if asked.base64 {
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                format!("\"{}\"", encode_base64(&bytes))
+                format!("\"{}\"", encode(&bytes))
             } else {
                 let floats: Vec<String> = v.iter().map(f32::to_string).collect();
                 format!("[{}]", floats.join(","))
@@ -141,30 +142,10 @@ pub fn body(request: &Map<String, Value>, omit_usage: bool) -> Result<String, St
     ))
 }
 
-/// Standard base64 with padding.
-pub fn encode_base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = group
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::behaviour::{decode_base64, decode_base64_utf8};
+    use crate::behaviour::decode_base64;
     use serde_json::json;
 
     fn answer(request: Value) -> Value {
@@ -247,19 +228,6 @@ mod tests {
                 .collect();
             assert_eq!(decoded, floats(&plain["data"][i]["embedding"]));
         }
-    }
-
-    #[test]
-    fn base64_encodes_as_the_standard_alphabet() {
-        assert_eq!(encode_base64(b""), "");
-        assert_eq!(encode_base64(b"f"), "Zg==");
-        assert_eq!(encode_base64(b"fo"), "Zm8=");
-        assert_eq!(encode_base64(b"foo"), "Zm9v");
-        assert_eq!(encode_base64(b"foobar\xff"), "Zm9vYmFy/w==");
-        assert_eq!(
-            decode_base64_utf8(&encode_base64("héllo".as_bytes())).unwrap(),
-            "héllo"
-        );
     }
 
     #[test]

@@ -929,17 +929,16 @@ fn an_embeddings_exchange_is_masked_counted_routed_priced_and_reserves_no_output
         run.seen.client_body, EMBEDDING_ANSWER,
         "vectors pass untouched"
     );
+    let header = |name| run.response_header(name).unwrap_or_default();
+    let cost = crate::facts::format_usd(31.0 * 0.02 / 1e6);
     assert_eq!(
-        run.response_header("x-llm-input-tokens").as_deref(),
-        Some("31")
-    );
-    assert_eq!(
-        run.response_header("x-llm-output-tokens").as_deref(),
-        Some("0")
-    );
-    assert_eq!(
-        run.response_header("x-llm-cost-usd"),
-        Some(crate::facts::format_usd(31.0 * 0.02 / 1e6))
+        [
+            "x-llm-input-tokens",
+            "x-llm-output-tokens",
+            "x-llm-cost-usd"
+        ]
+        .map(header),
+        ["31".to_string(), "0".to_string(), cost]
     );
     assert_eq!(
         run.response_header("x-llm-guard").as_deref(),

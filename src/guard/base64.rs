@@ -1,6 +1,28 @@
 //! One base64 decoder for the scanners. The injection scanner decodes hidden payloads
 //! written in either alphabet, padded or not; the secret scanner reads a JWT's header,
-//! which is URL-safe and unpadded, and must refuse anything else.
+//! which is URL-safe and unpadded, and must refuse anything else. The encoder is for those
+//! who write base64 (the mock provider's embeddings, the scanners' tests); the module
+//! itself only reads it.
+
+/// Standard base64 (`+`, `/`) with `=` padding.
+pub fn encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
 
 /// The characters a decoder accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +85,17 @@ mod tests {
 
     fn url(s: &str) -> Option<Vec<u8>> {
         decode(s.as_bytes(), Alphabet::UrlUnpadded)
+    }
+
+    #[test]
+    fn encodes_the_standard_alphabet_with_padding() {
+        assert_eq!(encode(b""), "");
+        assert_eq!(encode(b"f"), "Zg==");
+        assert_eq!(encode(b"fo"), "Zm8=");
+        assert_eq!(encode(b"foo"), "Zm9v");
+        assert_eq!(encode(b"foobar\xff"), "Zm9vYmFy/w==");
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(either(&encode(&bytes)), Some(bytes));
     }
 
     #[test]
