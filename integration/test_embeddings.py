@@ -207,3 +207,23 @@ def test_the_provider_s_errors_and_missing_usage_are_reported(gw, mock_provider)
     assert line["usage_source"] == "counted"
     assert as_int(line["input_tokens"]) == reference_tokens(MODEL, TEXTS)
     assert as_int(line["output_tokens"]) == 0
+
+
+def test_a_batch_whose_answer_passes_the_hold_limit_reaches_the_client_whole(gw, mock_provider):
+    # 600 base64 vectors of 1536 floats: ~4.9 MB, past the 3 MiB a JSON answer is held for
+    # its usage. The answer streams through whole; the input is still billed by the
+    # gateway's own count, exact for OpenAI's embedding models.
+    tag = new_tag()
+    texts = [f"document number {i} about embeddings" for i in range(600)]
+    r = requests.post(f"{gw.url}{tagged(EMBEDDINGS, tag)}", timeout=60,
+                      json={"model": MODEL, "input": texts, "encoding_format": "base64"})
+    assert r.status_code == 200
+    assert len(r.content) > 3 * 1024 * 1024
+    answer = r.json()
+    assert [d["index"] for d in answer["data"]] == list(range(600))
+    n = reference_tokens(MODEL, texts)
+    assert answer["usage"]["prompt_tokens"] == n
+    assert int(r.headers["x-llm-input-tokens"]) == n
+    line = access_log_for(gw, tag)
+    assert (as_int(line["input_tokens"]), as_int(line["output_tokens"])) == (n, 0)
+    assert float(line["cost_usd"]) == pytest.approx(n * 0.02 / 1e6)
