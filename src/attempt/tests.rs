@@ -109,6 +109,18 @@ fn bad_bodies_are_user_errors() {
         Err(AttemptError::User(e)) => assert!(e.message().contains('n'), "{}", e.message()),
         other => panic!("expected a user error, got {other:?}"),
     }
+    // Embeddings never reach the chain; an attempt that got one refuses an Anthropic
+    // provider instead of sending it a body it has no API for.
+    let embed = br#"{"model":"gpt-4o-mini","input":"hi"}"#;
+    match plan_attempt(&c, Api::OpenAiEmbeddings, "anthropic", embed) {
+        Err(AttemptError::User(e)) => assert!(
+            e.message()
+                .contains("cannot serve openai_embeddings requests"),
+            "{}",
+            e.message()
+        ),
+        other => panic!("expected a user error, got {other:?}"),
+    }
 }
 
 #[test]
