@@ -13,6 +13,8 @@ pub enum Api {
     OpenAiChat,
     /// Anthropic Messages (`POST /v1/messages`).
     AnthropicMessages,
+    /// OpenAI Responses (`POST /v1/responses`): typed input items, typed stream events.
+    OpenAiResponses,
 }
 
 impl Api {
@@ -21,6 +23,7 @@ impl Api {
         match self {
             Api::OpenAiChat => "openai_chat",
             Api::AnthropicMessages => "anthropic_messages",
+            Api::OpenAiResponses => "openai_responses",
         }
     }
 
@@ -29,6 +32,7 @@ impl Api {
         match name {
             "openai_chat" => Some(Api::OpenAiChat),
             "anthropic_messages" => Some(Api::AnthropicMessages),
+            "openai_responses" => Some(Api::OpenAiResponses),
             _ => None,
         }
     }
@@ -38,13 +42,14 @@ impl Api {
         match self {
             Api::OpenAiChat => "/v1/chat/completions",
             Api::AnthropicMessages => "/v1/messages",
+            Api::OpenAiResponses => "/v1/responses",
         }
     }
 
     /// The provider family reported when no route names one.
     pub fn family(self) -> &'static str {
         match self {
-            Api::OpenAiChat => "openai",
+            Api::OpenAiChat | Api::OpenAiResponses => "openai",
             Api::AnthropicMessages => "anthropic",
         }
     }
@@ -59,6 +64,10 @@ pub enum Endpoint {
     Models { id: Option<String> },
     /// `POST` of a Messages request to count its input tokens: answered by the gateway.
     CountTokens,
+    /// A stored Responses object (`GET`/`DELETE <responses path>/{id}`, `GET
+    /// .../{id}/input_items`, `POST .../{id}/cancel`): identity runs, then the request
+    /// goes to the provider that holds stored responses, with its key.
+    StoredResponse,
     /// An LLM or gateway path with another method: 405.
     WrongMethod,
     /// A path the operator allows: identity runs (the client's key stays in the gateway),
@@ -80,9 +89,12 @@ pub enum ProviderFormat {
 }
 
 impl ProviderFormat {
-    /// The API this provider is spoken to in for a client of `client`.
+    /// The API this provider is spoken to in for a client of `client`. An OpenAI-format
+    /// provider serves Responses as it is (OpenAI, vLLM); chat and Messages clients are
+    /// spoken to in chat completions.
     pub fn api_for(self, client: Api) -> Api {
         match self {
+            ProviderFormat::OpenAi if client == Api::OpenAiResponses => Api::OpenAiResponses,
             ProviderFormat::OpenAi => Api::OpenAiChat,
             ProviderFormat::Anthropic => Api::AnthropicMessages,
             ProviderFormat::Both => client,
@@ -96,7 +108,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for api in [Api::OpenAiChat, Api::AnthropicMessages] {
+        for api in [
+            Api::OpenAiChat,
+            Api::AnthropicMessages,
+            Api::OpenAiResponses,
+        ] {
             assert_eq!(Api::from_name(api.name()), Some(api));
         }
         assert_eq!(Api::from_name("openai"), None);
@@ -111,6 +127,14 @@ mod tests {
         assert_eq!(
             ProviderFormat::OpenAi.api_for(Api::AnthropicMessages),
             Api::OpenAiChat
+        );
+        assert_eq!(
+            ProviderFormat::OpenAi.api_for(Api::OpenAiResponses),
+            Api::OpenAiResponses
+        );
+        assert_eq!(
+            ProviderFormat::Anthropic.api_for(Api::OpenAiResponses),
+            Api::AnthropicMessages
         );
     }
 }

@@ -6,7 +6,7 @@ use super::fields::{
     count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_array,
     required_model, u64_at,
 };
-use super::{ProviderUsage, RequestSummary, ResponsePiece};
+use super::{ProviderUsage, RequestSummary, ResponsePiece, StreamEnd};
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
@@ -146,6 +146,8 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
                 }
             }
         }
+        Some("message_stop") => piece.end = Some(StreamEnd::Done),
+        Some("error") => piece.end = Some(StreamEnd::Error),
         _ => {}
     }
     piece

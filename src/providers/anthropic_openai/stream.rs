@@ -118,7 +118,7 @@ impl EventTranslation for ChunksToEvents {
         if self.stop.is_some() {
             self.end(out);
         } else {
-            out.extend(stream_end::truncated(Api::AnthropicMessages));
+            out.extend(stream_end::truncated(Api::AnthropicMessages, 0));
             self.done = true;
         }
     }

@@ -62,7 +62,7 @@ impl EventTranslation for EventsToChunks {
 
     /// A stream that stopped before `message_stop` ends with an error chunk.
     fn end_early(&mut self, out: &mut Vec<u8>) {
-        out.extend(stream_end::truncated(Api::OpenAiChat));
+        out.extend(stream_end::truncated(Api::OpenAiChat, 0));
         self.done = true;
     }
 }
