@@ -9,6 +9,7 @@ pub(crate) mod fields;
 pub mod openai;
 pub mod openai_anthropic;
 pub mod openai_responses;
+pub mod responses_anthropic;
 pub mod stream_end;
 pub mod translate;
 pub mod translated_stream;

@@ -266,11 +266,11 @@ pub fn plan(
             plan.upstream_format = upstream;
             plan.set_headers
                 .push((":path", direction.upstream_path().to_string()));
-            match direction {
-                Direction::OpenAiToAnthropic => plan
+            match direction.upstream_api() {
+                Api::AnthropicMessages => plan
                     .set_headers
                     .push(("anthropic-version", "2023-06-01".to_string())),
-                Direction::AnthropicToOpenAi => {
+                _ => {
                     plan.remove_headers.push("anthropic-version");
                     plan.remove_headers.push("anthropic-beta");
                 }
