@@ -116,9 +116,16 @@ fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand
     let reserved_output_tokens =
         limits
             .check_max_tokens(plan.max_output_tokens)
-            .map_err(|message| UserError::InvalidRequest {
-                message: format!("`{message}"),
-                param: Some("max_tokens".into()),
+            .map_err(|message| {
+                // The output cap's field in the client's API.
+                let field = match plan.api {
+                    Api::OpenAiResponses => "max_output_tokens",
+                    _ => "max_tokens",
+                };
+                UserError::InvalidRequest {
+                    message: format!("`{}", message.replacen("max_tokens", field, 1)),
+                    param: Some(field.into()),
+                }
             })?;
     let input_tokens = plan.input_tokens.unwrap_or(0);
     let price = config

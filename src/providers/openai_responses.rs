@@ -518,4 +518,4 @@ pub fn starts_answer(data: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
