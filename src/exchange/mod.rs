@@ -228,6 +228,13 @@ impl Exchange {
             Endpoint::StoredResponse => {
                 self.phase = Phase::Pass;
                 route::stored_response(self, &config);
+                if let Some(c) = &self.caller {
+                    let consumer = [
+                        ("llm_consumer", c.consumer.id.clone()),
+                        ("llm_consumer_group", c.consumer.group.clone()),
+                    ];
+                    self.pending.facts.extend(consumer);
+                }
                 return self.take_pending(Flow::Continue);
             }
             Endpoint::Unknown => return self.refuse(UserError::NotFound { method, path }, vec![]),
