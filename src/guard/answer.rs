@@ -443,16 +443,11 @@ impl GuardedStream {
     }
 
     fn anthropic_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
-        let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
+        let Some((v, kind)) = typed_event(name, data) else {
             self.flush(out);
             out.extend(raw_event(name, data));
             return;
         };
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(name)
-            .to_string();
         match kind.as_str() {
             "content_block_start" => {
                 match v.pointer("/content_block/type").and_then(Value::as_str) {
@@ -668,6 +663,18 @@ fn category(entity: &str) -> String {
         "canary" | "system_prompt" => format!("leak.{entity}"),
         e => format!("pii.{e}"),
     }
+}
+
+/// A typed event's JSON and its type (its `type`, else its `event:` name); `None` when
+/// the data is not JSON.
+fn typed_event(name: &str, data: &str) -> Option<(Value, String)> {
+    let v = serde_json::from_str::<Value>(data.trim()).ok()?;
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or(name)
+        .to_string();
+    Some((v, kind))
 }
 
 fn named(name: &str, v: &Value) -> Vec<u8> {

@@ -94,6 +94,18 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     })
 }
 
+/// Merges the fields of an Anthropic usage object into `acc`, later events overwriting
+/// earlier ones (`message_start` has input, `message_delta` the final output).
+pub(crate) fn merge_usage(acc: &mut Map<String, Value>, u: Option<&Value>) {
+    if let Some(Value::Object(u)) = u {
+        for (k, v) in u {
+            if !v.is_null() {
+                acc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 fn push_block_text(text: &mut String, block: &Value) {
     for k in ["text", "partial_json", "thinking"] {
         if let Some(s) = block.get(k).and_then(Value::as_str) {

@@ -5,6 +5,9 @@ use serde_json::json;
 
 use crate::api::Api;
 
+/// Message of the error event for a provider event that is not JSON.
+pub const NOT_JSON_MESSAGE: &str = "The upstream stream sent an event that is not JSON";
+
 /// Message of the error event that ends a stream the provider stopped early.
 pub const TRUNCATED_MESSAGE: &str = "The upstream stream ended before the response was complete";
 

@@ -16,7 +16,7 @@
 
 use serde_json::{json, Value};
 
-use super::{named, note, raw_event, AnswerGuard, GuardedStream};
+use super::{named, note, raw_event, typed_event, AnswerGuard, GuardedStream};
 use crate::guard::pii::OutputPiece;
 use crate::guard::Acted;
 use crate::providers::openai_responses::item_type;
@@ -162,18 +162,13 @@ impl GuardedStream {
 
     /// One whole event of a Responses stream.
     pub(super) fn responses_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
-        let Ok(mut v) = serde_json::from_str::<Value>(data.trim()) else {
+        let Some((mut v, kind)) = typed_event(name, data) else {
             self.responses_flush(out);
             if !self.stopped {
                 out.extend(raw_event(name, data));
             }
             return;
         };
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(name)
-            .to_string();
         let enforce = self.answer.enforce;
         let renumber = index(&v, "sequence_number") != self.responses.next_sequence;
         let output_index = index(&v, "output_index");

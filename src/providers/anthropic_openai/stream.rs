@@ -292,11 +292,7 @@ impl ChunksToEvents {
             return;
         }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
-            self.fail(
-                "api_error",
-                "The upstream stream sent an event that is not JSON",
-                out,
-            );
+            self.fail("api_error", stream_end::NOT_JSON_MESSAGE, out);
             return;
         };
         if let Some(e) = v.get("error").filter(|e| !e.is_null()) {

@@ -18,6 +18,7 @@ use super::answer::{
     text_part,
 };
 use crate::api::Api;
+use crate::providers::anthropic::merge_usage;
 use crate::providers::openai_anthropic::answer::anthropic_error;
 use crate::providers::stream_end;
 use crate::providers::translated_stream::{EventTranslation, TranslatedStream};
@@ -254,23 +255,9 @@ impl EventsToResponses {
         );
     }
 
-    fn merge_usage(&mut self, u: Option<&Value>) {
-        if let Some(Value::Object(u)) = u {
-            for (k, v) in u {
-                if !v.is_null() {
-                    self.usage.insert(k.clone(), v.clone());
-                }
-            }
-        }
-    }
-
     fn translate_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
-            self.fail(
-                "api_error",
-                "The upstream stream sent an event that is not JSON",
-                out,
-            );
+            self.fail("api_error", stream_end::NOT_JSON_MESSAGE, out);
             return;
         };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or(name);
@@ -284,7 +271,7 @@ impl EventsToResponses {
                         self.message_id = id_for("msg", id);
                     }
                 }
-                self.merge_usage(message.and_then(|m| m.get("usage")));
+                merge_usage(&mut self.usage, message.and_then(|m| m.get("usage")));
                 self.start(out);
             }
             "content_block_start" => {
@@ -357,7 +344,7 @@ impl EventsToResponses {
                 }
             }
             "message_delta" => {
-                self.merge_usage(v.get("usage"));
+                merge_usage(&mut self.usage, v.get("usage"));
                 if let Some(reason) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.stop_reason = Some(reason.to_string());
                 }
