@@ -21,7 +21,7 @@ use crate::api::Api;
 use crate::config::{Config, Fallback, Provider};
 use crate::errors::UserError;
 use crate::providers::translate::{Direction, StreamBack};
-use crate::providers::{self, openai};
+use crate::providers::{self, openai, openai_responses};
 use crate::route::plan::unserved;
 use crate::sse::SseParser;
 use crate::usage::meter::BodyKind;
@@ -321,6 +321,7 @@ impl FirstTokenGate {
                 ) || (kind == "content_block_start"
                     && v.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use"))
             }
+            Api::OpenAiResponses => openai_responses::starts_answer(&v),
             _ => {
                 let choice_done = v
                     .get("choices")

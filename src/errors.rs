@@ -139,7 +139,7 @@ impl UserError {
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})
             }
-            Api::OpenAiChat | Api::OpenAiEmbeddings => json!({"error": {
+            Api::OpenAiChat | Api::OpenAiEmbeddings | Api::OpenAiResponses => json!({"error": {
                 "message": self.message(),
                 "type": openai_type,
                 "param": param,

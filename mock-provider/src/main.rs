@@ -16,6 +16,7 @@ mod http;
 mod log;
 mod openai;
 mod provider;
+mod responses;
 mod stream;
 
 use std::io::{BufReader, Write};

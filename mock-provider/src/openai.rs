@@ -41,7 +41,7 @@ fn tool_call_id(c: &Completion) -> String {
 }
 
 /// The tool call's arguments as OpenAI streams them: pieces of a few characters.
-fn argument_pieces(arguments: &str) -> Vec<&str> {
+pub fn argument_pieces(arguments: &str) -> Vec<&str> {
     let pieces = arguments.chars().count().div_ceil(ARGUMENT_PIECE_CHARS);
     split_even(arguments, pieces)
 }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use llm_gateway::providers::openai_responses;
 use llm_gateway::tokens::{
     count_anthropic_messages, count_openai_chat, count_text, encoding_for_model, Encoding,
 };
@@ -14,6 +15,7 @@ use crate::faults::{DownMode, FaultConfig, Faults, Injected};
 use crate::http::{Delivery, Reply, Request};
 use crate::log::RequestLog;
 use crate::openai::{Completion, Usage};
+use crate::responses::{self, ResponseStore};
 use crate::stream::pace;
 use crate::{anthropic, openai};
 
@@ -22,12 +24,16 @@ use crate::{anthropic, openai};
 pub enum Protocol {
     OpenAi,
     Anthropic,
+    /// OpenAI Responses: OpenAI's error envelope, the `response` object and typed events.
+    Responses,
 }
 
 impl Protocol {
     pub fn for_path(path: &str) -> Protocol {
         if path.starts_with("/v1/messages") {
             Protocol::Anthropic
+        } else if path.starts_with("/v1/responses") {
+            Protocol::Responses
         } else {
             Protocol::OpenAi
         }
@@ -35,7 +41,7 @@ impl Protocol {
 
     fn error_body(self, status: u16, message: &str) -> Value {
         match self {
-            Protocol::OpenAi => openai::error_body(status, message),
+            Protocol::OpenAi | Protocol::Responses => openai::error_body(status, message),
             Protocol::Anthropic => anthropic::error_body(status, message),
         }
     }
@@ -58,6 +64,8 @@ pub struct MockProvider {
     log: RequestLog,
     next_id: AtomicU64,
     faults: Faults,
+    /// Responses created with `store`, for `GET`/`DELETE /v1/responses/{id}`.
+    stored: ResponseStore,
 }
 
 impl MockProvider {
@@ -160,8 +168,16 @@ impl MockProvider {
             );
         }
         let reply = match (request.method.as_str(), path) {
-            ("POST", "/v1/chat/completions") | ("POST", "/v1/messages") => {
-                self.complete(protocol, &request.body, &behaviour)
+            ("POST", "/v1/chat/completions")
+            | ("POST", "/v1/messages")
+            | ("POST", "/v1/responses") => self.complete(protocol, &request.body, &behaviour),
+            (method, _) if path.starts_with("/v1/responses/") => {
+                match self.stored.answer(method, &path["/v1/responses/".len()..]) {
+                    Some((status, body)) => {
+                        full(status, "application/json", body.to_string().into_bytes())
+                    }
+                    None => error_reply(protocol, 404, &format!("no route for {method} {path}")),
+                }
             }
             ("POST", "/v1/embeddings") => embed(&request.body, &behaviour),
             _ => error_reply(
@@ -220,18 +236,28 @@ impl MockProvider {
                 )
             }
         };
-        if !request.get("messages").is_some_and(Value::is_array) {
-            return error_reply(protocol, 400, "messages: field required (an array)");
-        }
+        // A Responses request is answered as the chat request it amounts to.
+        let chat = match protocol {
+            Protocol::Responses => {
+                if let Err(reply) = self.check_responses_request(&request) {
+                    return reply;
+                }
+                openai_responses::chat_view(&request)
+            }
+            _ if !request.get("messages").is_some_and(Value::is_array) => {
+                return error_reply(protocol, 400, "messages: field required (an array)");
+            }
+            _ => request.clone(),
+        };
         let model = request.get("model").and_then(Value::as_str).unwrap_or("");
         let encoding = match protocol {
-            Protocol::OpenAi => encoding_for_model(model).0,
+            Protocol::OpenAi | Protocol::Responses => encoding_for_model(model).0,
             Protocol::Anthropic => Encoding::O200kBase,
         };
-        let answer = answer_text(&request, behaviour, encoding);
+        let answer = answer_text(&chat, behaviour, encoding);
         let usage = (!behaviour.omit_usage).then(|| Usage {
             input: match protocol {
-                Protocol::OpenAi => count_openai_chat(model, &request),
+                Protocol::OpenAi | Protocol::Responses => count_openai_chat(model, &chat),
                 Protocol::Anthropic => count_anthropic_messages(&request),
             },
             output: count_text(encoding, &answer),
@@ -240,6 +266,7 @@ impl MockProvider {
         let id = match protocol {
             Protocol::OpenAi => format!("chatcmpl-mock-{n}"),
             Protocol::Anthropic => format!("msg_mock_{n}"),
+            Protocol::Responses => format!("resp_mock_{n}"),
         };
         let completion = Completion {
             id,
@@ -250,10 +277,15 @@ impl MockProvider {
             tool_call: behaviour.tool_call.as_ref(),
         };
 
+        if protocol == Protocol::Responses && request.get("store") != Some(&Value::Bool(false)) {
+            let done = responses::response_object(&completion, &request, true);
+            self.stored.keep(&done, &request);
+        }
         if request.get("stream").and_then(Value::as_bool) != Some(true) {
             let body = match protocol {
                 Protocol::OpenAi => openai::plain_body(&completion),
                 Protocol::Anthropic => anthropic::plain_body(&completion),
+                Protocol::Responses => responses::response_object(&completion, &request, true),
             };
             return full(200, "application/json", body.to_string().into_bytes());
         }
@@ -266,6 +298,7 @@ impl MockProvider {
                 openai::stream_events(&completion, include_usage == Some(true))
             }
             Protocol::Anthropic => anthropic::stream_events(&completion),
+            Protocol::Responses => responses::stream_events(&completion, &request),
         };
         let headers = vec![
             ("content-type".to_string(), "text/event-stream".to_string()),
@@ -294,6 +327,30 @@ fn embed(body: &[u8], behaviour: &Behaviour) -> Reply {
     match answer {
         Ok(text) => full(200, "application/json", text.into_bytes()),
         Err(message) => error_reply(Protocol::OpenAi, 400, &message),
+    }
+}
+
+impl MockProvider {
+    /// A Responses request needs `input` (a string or an array) unless it continues a
+    /// stored response, which must exist (OpenAI's 404 otherwise).
+    fn check_responses_request(&self, request: &Map<String, Value>) -> Result<(), Reply> {
+        let previous = request.get("previous_response_id").and_then(Value::as_str);
+        if let Some(id) = previous.filter(|id| !self.stored.has(id)) {
+            let body = serde_json::json!({"error": {
+                "message": format!("Previous response with id '{id}' not found."),
+                "type": "invalid_request_error", "param": "previous_response_id",
+                "code": "previous_response_not_found"}});
+            return Err(full(404, "application/json", body.to_string().into_bytes()));
+        }
+        match request.get("input") {
+            Some(Value::String(_)) | Some(Value::Array(_)) => Ok(()),
+            None if previous.is_some() => Ok(()),
+            _ => Err(error_reply(
+                Protocol::Responses,
+                400,
+                "input: field required (a string or an array of input items)",
+            )),
+        }
     }
 }
 
@@ -890,6 +947,57 @@ mod tests {
                 assert!(!String::from_utf8(all).unwrap().contains("[DONE]"));
             }
             _ => panic!("expected a stream"),
+        }
+    }
+
+    #[test]
+    fn responses_are_answered_stored_and_continued() {
+        let provider = MockProvider::new();
+        let body = json!({"model": "gpt-4o", "instructions": "Be brief.",
+                          "input": [{"role": "user", "content": [{"type": "input_text", "text": "Echo me"}]}]});
+        let (status, answer) =
+            json_of(&provider.handle(&post("/v1/responses", &[], body.clone())).0);
+        assert_eq!(status, 200);
+        assert_eq!(answer["object"], "response");
+        assert_eq!(answer["output"][0]["content"][0]["text"], "Echo me");
+        let view = openai_responses::chat_view(body.as_object().unwrap());
+        assert_eq!(
+            answer["usage"]["input_tokens"],
+            count_openai_chat("gpt-4o", &view)
+        );
+        let id = answer["id"].as_str().unwrap().to_string();
+        let get = Request {
+            method: "GET".into(),
+            ..post(&format!("/v1/responses/{id}"), &[], json!({}))
+        };
+        let (status, stored) = json_of(&provider.handle(&get).0);
+        assert_eq!((status, &stored["id"]), (200, &answer["id"]));
+        let next = json!({"model": "gpt-4o", "input": "again", "previous_response_id": id});
+        let (status, _) = json_of(&provider.handle(&post("/v1/responses", &[], next)).0);
+        assert_eq!(status, 200);
+        let lost = json!({"model": "gpt-4o", "input": "x", "previous_response_id": "resp_nope"});
+        let (status, error) = json_of(&provider.handle(&post("/v1/responses", &[], lost)).0);
+        assert_eq!(status, 404);
+        assert_eq!(error["error"]["param"], "previous_response_id");
+        let (status, error) = json_of(
+            &provider
+                .handle(&post("/v1/responses", &[], json!({"model": "m"})))
+                .0,
+        );
+        assert_eq!(status, 400);
+        assert!(error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input"));
+        let streamed = json!({"model": "gpt-4o", "input": "one two", "stream": true});
+        match provider.handle(&post("/v1/responses", &[], streamed)).0 {
+            Reply::Stream { pieces, .. } => {
+                let text: Vec<u8> = pieces.into_iter().flat_map(|p| p.bytes).collect();
+                let text = String::from_utf8(text).unwrap();
+                assert!(text.starts_with("event: response.created\n"));
+                assert!(text.contains("event: response.completed\n"));
+            }
+            other => panic!("expected a stream, got {other:?}"),
         }
     }
 }

@@ -23,6 +23,11 @@ pub struct RawApi {
     /// Paths served as OpenAI embeddings. Default `["/v1/embeddings"]`.
     #[serde(default = "default_embeddings_paths")]
     pub openai_embeddings_paths: Vec<String>,
+    /// Paths served as OpenAI Responses. `POST <path>` is an LLM request; `GET`/`DELETE
+    /// <path>/{id}`, `GET <path>/{id}/input_items` and `POST <path>/{id}/cancel` reach the
+    /// provider that holds stored responses. Default `["/v1/responses"]`.
+    #[serde(default = "default_responses_paths")]
+    pub openai_responses_paths: Vec<String>,
     /// Paths the gateway answers itself with the models the caller may use: `GET <path>`
     /// lists them, `GET <path>/<id>` shows one (OpenAI's shape; Anthropic's when the
     /// request carries `anthropic-version`). Default `["/v1/models"]`.
@@ -33,7 +38,7 @@ pub struct RawApi {
     #[serde(default = "default_count_tokens_paths")]
     pub count_tokens_paths: Vec<String>,
     /// Path prefixes passed on to Envoy's route (after the identity stage: the client's
-    /// key never leaves the gateway), e.g. `["/v1/responses/", "/health"]`. Default none.
+    /// key never leaves the gateway), e.g. `["/v1/files", "/health"]`. Default none.
     #[serde(default)]
     pub allow_paths: Vec<String>,
     /// Any other path: `reject` (404 in the protocol's envelope, so no spelling of an LLM
@@ -53,6 +58,7 @@ impl Default for RawApi {
             openai_chat_paths: default_openai_paths(),
             anthropic_messages_paths: default_anthropic_paths(),
             openai_embeddings_paths: default_embeddings_paths(),
+            openai_responses_paths: default_responses_paths(),
             models_paths: default_models_paths(),
             count_tokens_paths: default_count_tokens_paths(),
             allow_paths: Vec::new(),
@@ -70,6 +76,9 @@ fn default_anthropic_paths() -> Vec<String> {
 }
 fn default_embeddings_paths() -> Vec<String> {
     vec!["/v1/embeddings".to_string()]
+}
+fn default_responses_paths() -> Vec<String> {
+    vec!["/v1/responses".to_string()]
 }
 fn default_models_paths() -> Vec<String> {
     vec!["/v1/models".to_string()]
@@ -90,6 +99,8 @@ pub struct ApiConfig {
     pub anthropic_messages_paths: Vec<String>,
     /// Paths served as OpenAI embeddings.
     pub openai_embeddings_paths: Vec<String>,
+    /// Paths served as OpenAI Responses (and their stored responses below them).
+    pub openai_responses_paths: Vec<String>,
     pub models_paths: Vec<String>,
     pub count_tokens_paths: Vec<String>,
     pub allow_paths: Vec<String>,
@@ -109,6 +120,7 @@ pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
             &api.anthropic_messages_paths,
         ),
         ("api.openai_embeddings_paths", &api.openai_embeddings_paths),
+        ("api.openai_responses_paths", &api.openai_responses_paths),
         ("api.models_paths", &api.models_paths),
         ("api.count_tokens_paths", &api.count_tokens_paths),
         ("api.allow_paths", &api.allow_paths),
@@ -144,6 +156,7 @@ pub fn compile(api: RawApi) -> Result<ApiConfig, ConfigError> {
         openai_chat_paths: api.openai_chat_paths,
         anthropic_messages_paths: api.anthropic_messages_paths,
         openai_embeddings_paths: api.openai_embeddings_paths,
+        openai_responses_paths: api.openai_responses_paths,
         models_paths: api.models_paths,
         count_tokens_paths: api.count_tokens_paths,
         allow_paths: api.allow_paths,
@@ -171,6 +184,9 @@ impl ApiConfig {
             } else {
                 Endpoint::WrongMethod
             };
+        }
+        if let Some(endpoint) = self.stored_response(method, path) {
+            return endpoint;
         }
         for base in &self.models_paths {
             let id = match path.strip_prefix(base.as_str()) {
@@ -205,9 +221,34 @@ impl ApiConfig {
             Some(Api::AnthropicMessages)
         } else if self.openai_embeddings_paths.iter().any(|p| p == path) {
             Some(Api::OpenAiEmbeddings)
+        } else if self.openai_responses_paths.iter().any(|p| p == path) {
+            Some(Api::OpenAiResponses)
         } else {
             None
         }
+    }
+
+    /// A stored response below a Responses path: `{id}` (`GET`, `DELETE`),
+    /// `{id}/input_items` (`GET`), `{id}/cancel` (`POST`); another method is 405, another
+    /// shape below the path is `None` (unknown).
+    fn stored_response(&self, method: &str, path: &str) -> Option<Endpoint> {
+        let rest = self
+            .openai_responses_paths
+            .iter()
+            .find_map(|base| path.strip_prefix(base.as_str())?.strip_prefix('/'))?;
+        let mut parts = rest.split('/');
+        parts.next().filter(|id| !id.is_empty())?;
+        let allowed: &[&str] = match (parts.next(), parts.next()) {
+            (None, _) => &["GET", "DELETE"],
+            (Some("input_items"), None) => &["GET"],
+            (Some("cancel"), None) => &["POST"],
+            _ => return None,
+        };
+        Some(if allowed.contains(&method) {
+            Endpoint::StoredResponse
+        } else {
+            Endpoint::WrongMethod
+        })
     }
 }
 
@@ -262,5 +303,47 @@ mod tests {
         let api = compile(raw).unwrap();
         assert_eq!(api.api_for_path("/embed"), Some(Api::OpenAiEmbeddings));
         assert_eq!(api.endpoint("POST", "/v1/embeddings"), Endpoint::Unknown);
+    }
+
+    #[test]
+    fn responses_paths_and_their_stored_responses() {
+        let api = compile(RawApi::default()).unwrap();
+        assert_eq!(
+            api.endpoint("POST", "/v1/responses?x=1"),
+            Endpoint::Llm(Api::OpenAiResponses)
+        );
+        assert_eq!(api.endpoint("GET", "/v1/responses"), Endpoint::WrongMethod);
+        for (method, path) in [
+            ("GET", "/v1/responses/resp_1"),
+            ("DELETE", "/v1/responses/resp_1"),
+            ("GET", "/v1/responses/resp_1/input_items?limit=5"),
+            ("POST", "/v1/responses/resp_1/cancel"),
+        ] {
+            assert_eq!(
+                api.endpoint(method, path),
+                Endpoint::StoredResponse,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            api.endpoint("POST", "/v1/responses/resp_1"),
+            Endpoint::WrongMethod
+        );
+        assert_eq!(
+            api.endpoint("DELETE", "/v1/responses/resp_1/cancel"),
+            Endpoint::WrongMethod
+        );
+        for path in [
+            "/v1/responses/",
+            "/v1/responses/resp_1/other",
+            "/v1/responses/resp_1/cancel/x",
+            "/v1/responsesX",
+        ] {
+            assert_eq!(api.endpoint("GET", path), Endpoint::Unknown, "{path}");
+        }
+        assert_eq!(
+            err(r#"{"api":{"openai_responses_paths":["/v1/chat/completions"]}}"#),
+            "api.openai_responses_paths must not repeat a path of api.openai_chat_paths (got \"/v1/chat/completions\" in both)"
+        );
     }
 }

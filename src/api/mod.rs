@@ -16,6 +16,8 @@ pub enum Api {
     AnthropicMessages,
     /// OpenAI embeddings (`POST /v1/embeddings`): text in, vectors out, no generated text.
     OpenAiEmbeddings,
+    /// OpenAI Responses (`POST /v1/responses`): typed input items, typed stream events.
+    OpenAiResponses,
 }
 
 impl Api {
@@ -25,6 +27,7 @@ impl Api {
             Api::OpenAiChat => "openai_chat",
             Api::AnthropicMessages => "anthropic_messages",
             Api::OpenAiEmbeddings => "openai_embeddings",
+            Api::OpenAiResponses => "openai_responses",
         }
     }
 
@@ -34,6 +37,7 @@ impl Api {
             "openai_chat" => Some(Api::OpenAiChat),
             "anthropic_messages" => Some(Api::AnthropicMessages),
             "openai_embeddings" => Some(Api::OpenAiEmbeddings),
+            "openai_responses" => Some(Api::OpenAiResponses),
             _ => None,
         }
     }
@@ -44,13 +48,14 @@ impl Api {
             Api::OpenAiChat => "/v1/chat/completions",
             Api::AnthropicMessages => "/v1/messages",
             Api::OpenAiEmbeddings => "/v1/embeddings",
+            Api::OpenAiResponses => "/v1/responses",
         }
     }
 
     /// The provider family reported when no route names one.
     pub fn family(self) -> &'static str {
         match self {
-            Api::OpenAiChat | Api::OpenAiEmbeddings => "openai",
+            Api::OpenAiChat | Api::OpenAiEmbeddings | Api::OpenAiResponses => "openai",
             Api::AnthropicMessages => "anthropic",
         }
     }
@@ -59,7 +64,7 @@ impl Api {
     /// the way out); an embeddings answer is vectors, billed on its input alone.
     pub fn generates(self) -> bool {
         match self {
-            Api::OpenAiChat | Api::AnthropicMessages => true,
+            Api::OpenAiChat | Api::AnthropicMessages | Api::OpenAiResponses => true,
             Api::OpenAiEmbeddings => false,
         }
     }
@@ -74,6 +79,10 @@ pub enum Endpoint {
     Models { id: Option<String> },
     /// `POST` of a Messages request to count its input tokens: answered by the gateway.
     CountTokens,
+    /// A stored Responses object (`GET`/`DELETE <responses path>/{id}`, `GET
+    /// .../{id}/input_items`, `POST .../{id}/cancel`): identity runs, then the request
+    /// goes to the provider that holds stored responses, with its key.
+    StoredResponse,
     /// An LLM or gateway path with another method: 405.
     WrongMethod,
     /// A path the operator allows: identity runs (the client's key stays in the gateway),
@@ -97,11 +106,14 @@ pub enum ProviderFormat {
 impl ProviderFormat {
     /// The API this provider is spoken to in for a client of `client`: the client's own,
     /// or the one the route translates it to. `None` when the provider has no such API and
-    /// no translation reaches one: Anthropic serves no embeddings.
+    /// no translation reaches one: Anthropic serves no embeddings. An OpenAI-format
+    /// provider serves Responses as it is (OpenAI, vLLM); chat and Messages clients are
+    /// spoken to in chat completions.
     pub fn api_for(self, client: Api) -> Option<Api> {
         match (self, client) {
             (ProviderFormat::Both, _) => Some(client),
             (_, Api::OpenAiEmbeddings) => (self == ProviderFormat::OpenAi).then_some(client),
+            (ProviderFormat::OpenAi, Api::OpenAiResponses) => Some(Api::OpenAiResponses),
             (ProviderFormat::OpenAi, _) => Some(Api::OpenAiChat),
             (ProviderFormat::Anthropic, _) => Some(Api::AnthropicMessages),
         }
@@ -127,6 +139,7 @@ mod tests {
             Api::OpenAiChat,
             Api::AnthropicMessages,
             Api::OpenAiEmbeddings,
+            Api::OpenAiResponses,
         ] {
             assert_eq!(Api::from_name(api.name()), Some(api));
         }
@@ -142,6 +155,14 @@ mod tests {
         assert_eq!(
             ProviderFormat::OpenAi.api_for(Api::AnthropicMessages),
             Some(Api::OpenAiChat)
+        );
+        assert_eq!(
+            ProviderFormat::OpenAi.api_for(Api::OpenAiResponses),
+            Some(Api::OpenAiResponses)
+        );
+        assert_eq!(
+            ProviderFormat::Anthropic.api_for(Api::OpenAiResponses),
+            Some(Api::AnthropicMessages)
         );
     }
 

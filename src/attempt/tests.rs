@@ -312,3 +312,53 @@ fn an_anthropic_client_is_served_by_every_provider_of_the_chain() {
     );
     assert_eq!(msg["stop_reason"], "end_turn");
 }
+
+const RESPONSES: &str =
+    r#"{"model":"gpt-4o-mini","instructions":"Be brief.","input":"hi","max_output_tokens":30}"#;
+
+#[test]
+fn a_responses_client_is_served_by_every_provider_of_the_chain() {
+    let c = config();
+    let openai = plan_attempt(&c, Api::OpenAiResponses, "openai", RESPONSES.as_bytes()).unwrap();
+    assert!(!openai.translated());
+    assert_eq!(openai.upstream_format, Api::OpenAiResponses);
+    assert_eq!(body_json(&openai)["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(body_json(&openai)["input"], "hi");
+    assert_eq!(header(&openai, ":path"), Some("/v1/responses"));
+    assert_eq!(header(&openai, "authorization"), Some("Bearer sk-openai"));
+
+    let claude = plan_attempt(&c, Api::OpenAiResponses, "anthropic", RESPONSES.as_bytes()).unwrap();
+    assert_eq!(claude.translation(), Some(Direction::ResponsesToAnthropic));
+    let body = body_json(&claude);
+    assert_eq!(
+        (
+            body["model"].as_str(),
+            body["system"].as_str(),
+            body["max_tokens"].as_u64()
+        ),
+        (Some("claude-haiku-4-5"), Some("Be brief."), Some(30))
+    );
+    assert_eq!(header(&claude, ":path"), Some("/v1/messages"));
+    assert_eq!(header(&claude, "x-api-key"), Some("sk-ant"));
+
+    // The Anthropic answer goes back as a Responses object; a stream opens its gate on
+    // its first text.
+    let answer = AttemptAnswer::new(&claude, 200, Some("application/json"), 0);
+    let r: Value = serde_json::from_slice(&answer.whole_body(
+        br#"{"id":"msg_9","content":[{"type":"text","text":"hey"}],"stop_reason":"end_turn","usage":{"input_tokens":7,"output_tokens":1}}"#,
+        0,
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            r["object"].as_str(),
+            r["output"][0]["content"][0]["text"].as_str()
+        ),
+        (Some("response"), Some("hey"))
+    );
+    let mut gate = FirstTokenGate::new(Api::OpenAiResponses);
+    let created = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"r\"}}\n\n";
+    assert!(!gate.feed(created.as_bytes()));
+    let delta = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"delta\":\"h\"}\n\n";
+    assert!(gate.feed(delta.as_bytes()));
+}

@@ -117,9 +117,16 @@ fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand
     let reserved_output_tokens = match plan.api.generates() {
         true => limits
             .check_max_tokens(plan.max_output_tokens)
-            .map_err(|message| UserError::InvalidRequest {
-                message: format!("`{message}"),
-                param: Some("max_tokens".into()),
+            .map_err(|message| {
+                // The output cap's field in the client's API.
+                let field = match plan.api {
+                    Api::OpenAiResponses => "max_output_tokens",
+                    _ => "max_tokens",
+                };
+                UserError::InvalidRequest {
+                    message: format!("`{}", message.replacen("max_tokens", field, 1)),
+                    param: Some(field.into()),
+                }
             })?,
         false => 0,
     };

@@ -9,7 +9,8 @@
 //!    `x-llm-provider`; the method and path name the [`Endpoint`]; `identity` names the
 //!    caller (or refuses the key) and drops the client's credential, on every path; the
 //!    gateway answers the model list itself, refuses unknown paths (404) and wrong
-//!    methods (405), lets allowed paths go; on an LLM path a declared body over the
+//!    methods (405), lets allowed paths go, sends stored Responses to the provider that
+//!    holds them; on an LLM path a declared body over the
 //!    limit is refused and the headers are held until the body is read (`count_tokens`
 //!    is answered from the body).
 //! 2. **body complete** ([`Exchange::on_request_body`]): the [`BODY_STAGES`] in order:
@@ -204,6 +205,7 @@ impl Exchange {
         let endpoint = config.api.endpoint(&method, &path);
         self.api = match &endpoint {
             Endpoint::Llm(api) => *api,
+            Endpoint::StoredResponse => Api::OpenAiResponses,
             // Other paths answer in the envelope of the client's SDK.
             _ if host.request_header("anthropic-version").is_some() => Api::AnthropicMessages,
             Endpoint::CountTokens => Api::AnthropicMessages,
@@ -221,6 +223,18 @@ impl Exchange {
             Endpoint::Llm(_) | Endpoint::CountTokens => {}
             Endpoint::Allowed => {
                 self.phase = Phase::Pass;
+                return self.take_pending(Flow::Continue);
+            }
+            Endpoint::StoredResponse => {
+                self.phase = Phase::Pass;
+                route::stored_response(self, &config);
+                if let Some(c) = &self.caller {
+                    let consumer = [
+                        ("llm_consumer", c.consumer.id.clone()),
+                        ("llm_consumer_group", c.consumer.group.clone()),
+                    ];
+                    self.pending.facts.extend(consumer);
+                }
                 return self.take_pending(Flow::Continue);
             }
             Endpoint::Unknown => return self.refuse(UserError::NotFound { method, path }, vec![]),

@@ -262,7 +262,10 @@ fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Ve
                 // end that looks complete. A half event is dropped.
                 log::info!("llm-gateway: stream ended before its final event; closing it with an error event");
                 whole.take_tail();
-                last.extend(stream_end::truncated(side.meter.api()));
+                last.extend(stream_end::truncated(
+                    side.meter.api(),
+                    side.meter.next_sequence(),
+                ));
             }
             out = Some(last);
         }

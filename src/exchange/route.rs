@@ -12,6 +12,24 @@ pub(super) fn drop_client_provider(ex: &mut Exchange, config: &Config, host: &dy
     }
 }
 
+/// A stored OpenAI Response goes to the provider that holds them, with its key.
+pub(super) fn stored_response(ex: &mut Exchange, config: &Config) {
+    ex.pending
+        .facts
+        .push(("llm_api", ex.api.name().to_string()));
+    let Some(route) = config.route.as_ref() else {
+        return;
+    };
+    let (provider, set, remove) = plan::stored_response(route);
+    for name in remove {
+        ex.pending.remove_header(name);
+    }
+    for (name, value) in set {
+        ex.pending.set_header(name, value);
+    }
+    ex.pending.facts.push(("llm_provider", provider));
+}
+
 pub(super) const PLAN: BodyStage = BodyStage {
     name: "route",
     run: plan,

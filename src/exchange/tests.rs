@@ -403,7 +403,7 @@ fn a_stream_that_never_ends_settles_in_the_log_callback_once() {
 #[test]
 fn unknown_paths_get_404_and_allowed_ones_pass_after_identity() {
     let c = config(
-        r#"{"usage":{},"api":{"allow_paths":["/v1/responses/"]},"identity":{"required":false,
+        r#"{"usage":{},"api":{"allow_paths":["/v1/files/"]},"identity":{"required":false,
             "consumers":[{"id":"alice","key_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}}"#,
     );
     let mut run = Run::new(
@@ -422,11 +422,7 @@ fn unknown_paths_get_404_and_allowed_ones_pass_after_identity() {
     run.send(b"{}");
     assert_eq!(refused(&run).1["error"]["type"], "not_found_error");
 
-    let mut run = Run::new(
-        &c,
-        "/v1/responses/resp_1",
-        &[("authorization", "Bearer test")],
-    );
+    let mut run = Run::new(&c, "/v1/files/file_1", &[("authorization", "Bearer test")]);
     edit(&run.host.request, ":method", Some("GET"));
     assert_eq!(run.send(b""), Flow::Continue);
     assert_eq!(
@@ -436,11 +432,7 @@ fn unknown_paths_get_404_and_allowed_ones_pass_after_identity() {
     );
     run.answer(200, "application/json", &[b"{}"]);
     assert!(run.seen.metrics.is_empty() && run.seen.client_body == b"{}");
-    let mut run = Run::new(
-        &c,
-        "/v1/responses/resp_1",
-        &[("authorization", "Bearer nope")],
-    );
+    let mut run = Run::new(&c, "/v1/files/file_1", &[("authorization", "Bearer nope")]);
     run.send(b"");
     assert_eq!(
         refused(&run).0,
@@ -1044,4 +1036,223 @@ fn embeddings_refuse_bad_input_and_blocked_pii_before_the_provider() {
     ];
     get.send(b"");
     assert_eq!(refused(&get).0, 405);
+}
+
+const RESPONSES: &[u8] = br#"{"model":"gpt-4o","instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hello world"}]}]}"#;
+const RESPONSES_STREAM: &[u8] =
+    br#"{"model":"gpt-4o","stream":true,"input":"hello world","previous_response_id":"resp_0"}"#;
+const RESPONSES_ANSWER: &[u8] = br#"{"id":"resp_1","object":"response","status":"completed","model":"gpt-4o-2024-08-06","output":[{"type":"message","id":"msg_1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Hi there","annotations":[]}]}],"usage":{"input_tokens":2000,"input_tokens_details":{"cached_tokens":1000},"output_tokens":2,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":2002}}"#;
+
+#[test]
+fn a_plain_responses_answer_is_metered_priced_with_its_cached_tokens_and_reported() {
+    let c = config(USAGE);
+    let mut run = Run::new(&c, "/v1/responses", &[]);
+    assert_eq!(run.send(RESPONSES), Flow::Continue);
+    assert_eq!(
+        run.seen.upstream_body, RESPONSES,
+        "the body goes up untouched"
+    );
+    run.answer(200, "application/json", &[RESPONSES_ANSWER]);
+    assert_eq!(run.seen.client_body, RESPONSES_ANSWER);
+    assert_eq!(
+        run.response_header("x-llm-input-tokens").as_deref(),
+        Some("2000")
+    );
+    assert_eq!(
+        run.response_header("x-llm-output-tokens").as_deref(),
+        Some("2")
+    );
+    let cost = (1000.0 * 2.5 + 1000.0 * 1.25 + 2.0 * 10.0) / 1e6;
+    assert_eq!(
+        run.response_header("x-llm-cost-usd"),
+        Some(crate::facts::format_usd(cost))
+    );
+    assert_eq!(run.fact("llm_api"), Some("openai_responses"));
+    assert_eq!(run.fact("llm_cached_tokens"), Some("1000"));
+    assert_eq!(run.fact("llm_input_accuracy"), Some("estimate"));
+    // The count: the chat method on the equivalent chat request.
+    let view = crate::providers::openai_responses::chat_view(
+        &crate::providers::parse_object(RESPONSES).unwrap(),
+    );
+    let counted = crate::tokens::count_openai_chat("gpt-4o", &view).to_string();
+    assert_eq!(run.fact("llm_input_tokens_counted"), Some(counted.as_str()));
+}
+
+#[test]
+fn a_responses_stream_passes_whole_and_is_metered_at_every_split_point() {
+    let c = config(USAGE);
+    let stream = crate::providers::openai_responses::tests::STREAM.as_bytes();
+    for split in (0..=stream.len()).step_by(5) {
+        let mut run = Run::new(&c, "/v1/responses", &[]);
+        assert_eq!(run.send(RESPONSES_STREAM), Flow::Continue);
+        assert_eq!(
+            run.seen.upstream_body, RESPONSES_STREAM,
+            "no stream_options added"
+        );
+        run.answer(
+            200,
+            "text/event-stream",
+            &[&stream[..split], &stream[split..]],
+        );
+        assert_eq!(run.seen.client_body, stream, "split {split}");
+        assert_eq!(
+            (
+                run.fact("llm_input_tokens"),
+                run.fact("llm_output_tokens"),
+                run.fact("llm_error")
+            ),
+            (Some("20"), Some("9"), None),
+            "split {split}"
+        );
+        assert_eq!(run.fact("llm_cached_tokens"), Some("8"));
+        assert_eq!(run.fact("llm_stream"), Some("true"));
+    }
+}
+
+#[test]
+fn a_responses_stream_the_provider_cuts_ends_with_a_numbered_error_event() {
+    let c = config(USAGE);
+    let stream = crate::providers::openai_responses::tests::STREAM;
+    let cut = &stream.as_bytes()[..stream.find("\"delta\":\"lo\"").unwrap()];
+    let mut run = Run::new(&c, "/v1/responses", &[]);
+    run.send(RESPONSES_STREAM);
+    run.answer(200, "text/event-stream", &[cut]);
+    let text = String::from_utf8(run.seen.client_body.clone()).unwrap();
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("event: error\ndata: "), "{text}");
+    let v: Value = serde_json::from_str(&last["event: error\ndata: ".len()..]).unwrap();
+    assert_eq!(v["code"], "stream_truncated");
+    assert_eq!(v["sequence_number"], 5, "after the last whole event (4)");
+    assert!(!text.contains("\"lo\""), "the half event is dropped");
+    assert_eq!(run.fact("llm_error"), Some("stream_cut"));
+}
+
+const CLAUDE_ROUTE: &str = r#"{"usage":{},"route":{"default_provider":"anthropic","providers":[
+    {"name":"anthropic","format":"anthropic","models":["claude-"]}]}}"#;
+
+#[test]
+fn a_responses_client_is_served_by_claude_plain_and_streamed() {
+    let c = config(CLAUDE_ROUTE);
+    let body = br#"{"model":"claude-sonnet-4-5","instructions":"Be brief.","input":"hi","max_output_tokens":30}"#;
+    let mut run = Run::new(&c, "/v1/responses", &[("authorization", "Bearer sk-x")]);
+    assert_eq!(run.send(body), Flow::Continue);
+    assert_eq!(
+        run.host.request_header(":path").as_deref(),
+        Some("/v1/messages")
+    );
+    assert_eq!(
+        run.host.request_header("anthropic-version").as_deref(),
+        Some("2023-06-01")
+    );
+    let sent: Value = serde_json::from_slice(&run.seen.upstream_body).unwrap();
+    assert_eq!(sent["system"], "Be brief.");
+    assert_eq!(sent["max_tokens"], 30);
+    let answer = br#"{"id":"msg_7","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":3}}"#;
+    run.answer(200, "application/json", &[answer]);
+    let got: Value = serde_json::from_slice(&run.seen.client_body).unwrap();
+    assert_eq!(got["object"], "response");
+    assert_eq!(got["id"], "resp_7");
+    assert_eq!(got["output"][0]["content"][0]["text"], "Hello");
+    assert_eq!(
+        run.response_header("x-llm-input-tokens").as_deref(),
+        Some("12")
+    );
+    assert_eq!(run.fact("llm_provider"), Some("anthropic"));
+
+    let body = br#"{"model":"claude-sonnet-4-5","stream":true,"input":"hi"}"#;
+    let stream = ANTHROPIC_STREAM.as_bytes();
+    for split in (0..=stream.len()).step_by(3) {
+        let mut run = Run::new(&c, "/v1/responses", &[]);
+        assert_eq!(run.send(body), Flow::Continue);
+        run.answer(
+            200,
+            "text/event-stream",
+            &[&stream[..split], &stream[split..]],
+        );
+        let text = String::from_utf8(run.seen.client_body.clone()).unwrap();
+        assert!(
+            text.starts_with("event: response.created\n"),
+            "split {split}: {text}"
+        );
+        assert!(text.contains("\"delta\":\"Hello there\""), "split {split}");
+        let last = text.trim_end().rsplit("\n\n").next().unwrap();
+        assert!(
+            last.starts_with("event: response.completed\n"),
+            "split {split}"
+        );
+        assert_eq!(
+            (
+                run.fact("llm_input_tokens"),
+                run.fact("llm_output_tokens"),
+                run.fact("llm_error")
+            ),
+            (Some("12"), Some("3"), None),
+            "split {split}"
+        );
+    }
+    // What Claude cannot honour is refused in the Responses (OpenAI) envelope.
+    let mut run = Run::new(&c, "/v1/responses", &[]);
+    run.send(br#"{"model":"claude-sonnet-4-5","input":"hi","previous_response_id":"resp_1"}"#);
+    let (status, v) = refused(&run);
+    assert_eq!(status, 400);
+    assert_eq!(v["error"]["param"], "previous_response_id");
+}
+
+#[test]
+fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
+    let json = r#"{"route":{"default_provider":"mock","providers":[
+        {"name":"anthropic","format":"anthropic","models":["claude-"],"api_key_env":"A"},
+        {"name":"openai","format":"openai","models":["gpt-"],"api_key_env":"O"},
+        {"name":"mock","format":"both"}]}}"#;
+    let env = |name: &str| Some(format!("key-{name}"));
+    let c = Rc::new(Config::parse(json.as_bytes(), &env).expect("config"));
+    for (method, path) in [
+        ("GET", "/v1/responses/resp_1"),
+        ("DELETE", "/v1/responses/resp_1"),
+        ("GET", "/v1/responses/resp_1/input_items?limit=2"),
+        ("POST", "/v1/responses/resp_1/cancel"),
+    ] {
+        let mut run = Run::new(&c, path, &[("authorization", "Bearer client")]);
+        edit(&run.host.request, ":method", Some(method));
+        assert_eq!(run.send(b""), Flow::Continue, "{method} {path}");
+        assert_eq!(
+            run.host.request_header("x-llm-provider").as_deref(),
+            Some("openai")
+        );
+        assert_eq!(
+            run.host.request_header("authorization").as_deref(),
+            Some("Bearer key-O"),
+            "the provider's key, not the client's"
+        );
+        assert_eq!(run.fact("llm_api"), Some("openai_responses"));
+    }
+    // Without an OpenAI key, the default provider holds them; an override names one.
+    let c = config(
+        r#"{"route":{"default_provider":"mock","providers":[
+        {"name":"openai","format":"openai","models":["gpt-"],"api_key_env":"O"},
+        {"name":"mock","format":"both"}]}}"#,
+    );
+    let mut run = Run::new(&c, "/v1/responses/resp_1", &[]);
+    edit(&run.host.request, ":method", Some("GET"));
+    run.send(b"");
+    assert_eq!(
+        run.host.request_header("x-llm-provider").as_deref(),
+        Some("mock")
+    );
+    let mut run = Run::new(&c, "/v1/responses/resp_1", &[]);
+    edit(&run.host.request, ":method", Some("PUT"));
+    run.send(b"");
+    assert_eq!(refused(&run).0, 405);
+    let err = Config::parse(
+        br#"{"route":{"default_provider":"mock","stored_responses_provider":"nope","providers":[{"name":"mock","format":"both"}]}}"#,
+        &|_| None,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.0
+            .contains("route.stored_responses_provider must name one of route.providers"),
+        "{}",
+        err.0
+    );
 }

@@ -4,8 +4,10 @@
 //! only the text that could still begin a match (see `pii::OutputGuard`), so the rest
 //! reaches the client in order and at once. A stream stopped midway ends with a valid
 //! final event: OpenAI `finish_reason: "content_filter"` then `[DONE]`; Anthropic an
-//! `error` event. Tool calls are guarded like text: their arguments (OpenAI) or the strings
+//! `error` event; Responses `response.incomplete` (`content_filter`, see `responses.rs`). Tool calls are guarded like text: their arguments (OpenAI) or the strings
 //! of their input (Anthropic) are masked and restored, streamed pieces included.
+
+mod responses;
 
 use serde_json::{json, Value};
 
@@ -56,6 +58,7 @@ impl AnswerGuard {
         };
         let mut changed = false;
         match self.api {
+            Api::OpenAiResponses => self.filter_responses(&mut v, &mut acted, &mut changed),
             Api::AnthropicMessages => {
                 let mut stop = false;
                 if let Some(Value::Array(blocks)) = v.get_mut("content") {
@@ -152,7 +155,8 @@ impl AnswerGuard {
 
     /// The guard for a streamed answer.
     pub fn stream(self) -> GuardedStream {
-        let guard = (self.api != Api::AnthropicMessages).then(|| self.output_guard());
+        // OpenAI chat: one guard for the answer; the others, one per text block or part.
+        let guard = (self.api == Api::OpenAiChat).then(|| self.output_guard());
         GuardedStream {
             answer: self,
             parser: SseParser::new(),
@@ -162,6 +166,7 @@ impl AnswerGuard {
             tools: Vec::new(),
             stopped: false,
             acted: Vec::new(),
+            responses: responses::ResponsesState::default(),
         }
     }
 }
@@ -204,6 +209,8 @@ pub struct GuardedStream {
     stopped: bool,
     /// Rules that acted so far (output side).
     pub acted: Vec<Acted>,
+    /// Responses: numbering, the texts sent, the final event's shape.
+    responses: responses::ResponsesState,
 }
 
 impl GuardedStream {
@@ -214,10 +221,7 @@ impl GuardedStream {
         }
         self.parser.feed(bytes);
         while let Some(event) = self.parser.next_event() {
-            match self.answer.api {
-                Api::AnthropicMessages => self.anthropic_event(&event.event, &event.data, &mut out),
-                _ => self.openai_event(&event.data, &mut out),
-            }
+            self.event(&event.event, &event.data, &mut out);
             if self.stopped {
                 break;
             }
@@ -232,15 +236,21 @@ impl GuardedStream {
             return out;
         }
         if let Some(event) = self.parser.finish() {
-            match self.answer.api {
-                Api::AnthropicMessages => self.anthropic_event(&event.event, &event.data, &mut out),
-                _ => self.openai_event(&event.data, &mut out),
-            }
+            self.event(&event.event, &event.data, &mut out);
         }
         if !self.stopped {
             self.flush(&mut out);
         }
         out
+    }
+
+    fn event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
+        match self.answer.api {
+            Api::AnthropicMessages => self.anthropic_event(name, data, out),
+            Api::OpenAiResponses => self.responses_event(name, data, out),
+            // Embeddings answers are vectors; the guard never reads them (no stream).
+            Api::OpenAiChat | Api::OpenAiEmbeddings => self.openai_event(data, out),
+        }
     }
 
     /// Whether the guard ended the stream (the rest of the upstream is to be dropped).
@@ -434,16 +444,11 @@ impl GuardedStream {
     }
 
     fn anthropic_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
-        let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
+        let Some((v, kind)) = typed_event(name, data) else {
             self.flush(out);
             out.extend(raw_event(name, data));
             return;
         };
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(name)
-            .to_string();
         match kind.as_str() {
             "content_block_start" => {
                 match v.pointer("/content_block/type").and_then(Value::as_str) {
@@ -536,6 +541,9 @@ impl GuardedStream {
 
     /// Releases what the guards hold (ends them): the text, then each tool call's.
     fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.answer.api == Api::OpenAiResponses {
+            return self.responses_flush(out);
+        }
         self.flush_text(out);
         for (index, mut guard) in std::mem::take(&mut self.tools) {
             if self.stopped {
@@ -656,6 +664,18 @@ fn category(entity: &str) -> String {
         "canary" | "system_prompt" => format!("leak.{entity}"),
         e => format!("pii.{e}"),
     }
+}
+
+/// A typed event's JSON and its type (its `type`, else its `event:` name); `None` when
+/// the data is not JSON.
+fn typed_event(name: &str, data: &str) -> Option<(Value, String)> {
+    let v = serde_json::from_str::<Value>(data.trim()).ok()?;
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or(name)
+        .to_string();
+    Some((v, kind))
 }
 
 fn named(name: &str, v: &Value) -> Vec<u8> {

@@ -215,8 +215,12 @@ pub fn check_tokens(
     })
 }
 
-/// The text of one message (`None`: Anthropic's top-level `system`).
+/// The text of one message (`None`: Anthropic's top-level `system`, Responses'
+/// `instructions`).
 fn message_text(req: &Value, api: Api, index: Option<usize>) -> String {
+    if api == Api::OpenAiResponses {
+        return crate::providers::openai_responses::item_text(req, index);
+    }
     let content = match index {
         Some(i) => req.pointer(&format!("/messages/{i}/content")),
         None if api == Api::AnthropicMessages => req.get("system"),

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::api::Api;
 use crate::config_error::ConfigError;
 use crate::errors::UserError;
+use crate::providers::openai_responses;
 
 /// `guard.validation`.
 #[derive(Debug, Default, Deserialize)]
@@ -92,53 +93,47 @@ impl Validation {
                 "model",
             ));
         }
-        let messages = req
-            .get("messages")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let (field, turns, system) = turns(api, req);
         if let Some(max) = self.max_messages {
-            if messages.len() > max {
+            if turns.len() > max {
                 return Err(violation(
                     "validation.max_messages",
                     format!(
-                        "`messages` has {} entries; this gateway allows at most {max}",
-                        messages.len()
+                        "`{field}` has {} entries; this gateway allows at most {max}",
+                        turns.len()
                     ),
-                    "messages",
+                    field,
                 ));
             }
         }
-        for (i, m) in messages.iter().enumerate() {
-            let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-            if !self.allowed_roles.is_empty() && !self.allowed_roles.iter().any(|r| r == role) {
+        for (i, turn) in turns.iter().enumerate() {
+            let role = turn.role.unwrap_or("");
+            if turn.role.is_some()
+                && !self.allowed_roles.is_empty()
+                && !self.allowed_roles.iter().any(|r| r == role)
+            {
                 return Err(violation(
                     "validation.allowed_roles",
                     format!(
-                        "`messages[{i}].role` is `{role}`; this gateway allows {}",
+                        "`{field}[{i}].role` is `{role}`; this gateway allows {}",
                         self.allowed_roles.join(", ")
                     ),
-                    &format!("messages[{i}].role"),
+                    &format!("{field}[{i}].role"),
                 ));
             }
-            if let Some(max) = self.max_message_bytes {
-                let n = text_bytes(m.get("content"));
-                if n > max {
-                    return Err(violation(
-                        "validation.max_message_bytes",
-                        format!("`messages[{i}].content` has {n} bytes of text; this gateway allows at most {max} per message"),
-                        &format!("messages[{i}].content"),
-                    ));
-                }
-            }
         }
-        if let (Some(max), Api::AnthropicMessages) = (self.max_message_bytes, api) {
-            let n = text_bytes(req.get("system"));
-            if n > max {
+        let sized = turns
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.text_at.replace("{i}", &i.to_string()), t.bytes))
+            .chain(system);
+        for (at, n) in sized {
+            if self.max_message_bytes.is_some_and(|max| n > max) {
+                let max = self.max_message_bytes.unwrap_or_default();
                 return Err(violation(
                     "validation.max_message_bytes",
-                    format!("`system` has {n} bytes of text; this gateway allows at most {max} per message"),
-                    "system",
+                    format!("`{at}` has {n} bytes of text; this gateway allows at most {max} per message"),
+                    &at,
                 ));
             }
         }
@@ -156,6 +151,76 @@ impl Validation {
             _ => Ok(()),
         }
     }
+}
+
+/// One entry of a request's conversation, as the rules see it.
+struct Turn<'a> {
+    /// The role, for entries that have one (a Responses function call has none).
+    role: Option<&'a str>,
+    /// Bytes of text.
+    bytes: usize,
+    /// Where its text is (`{i}` is its index).
+    text_at: &'static str,
+}
+
+/// The conversation's field, its entries, and the system prompt outside it (its field
+/// and bytes): chat `messages`; Anthropic `messages` and `system`; Responses `input`
+/// (a string is one user entry) and `instructions`.
+fn turns<'a>(
+    api: Api,
+    req: &'a Map<String, Value>,
+) -> (&'static str, Vec<Turn<'a>>, Option<(String, usize)>) {
+    if api == Api::OpenAiResponses {
+        let mut bytes = vec![
+            0;
+            req.get("input")
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len)
+        ];
+        let mut system = None;
+        for spot in openai_responses::input_texts_of(req) {
+            let n = spot.text_in(req).map_or(0, str::len);
+            match spot.item {
+                Some(i) => bytes[i] += n,
+                None => system = Some(("instructions".to_string(), n)),
+            }
+        }
+        let turns = match req.get("input") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .zip(bytes)
+                .map(|(item, bytes)| Turn {
+                    role: (openai_responses::item_type(item) == Some("message"))
+                        .then(|| item.get("role").and_then(Value::as_str).unwrap_or("")),
+                    bytes,
+                    text_at: "input[{i}]",
+                })
+                .collect(),
+            Some(Value::String(s)) => vec![Turn {
+                role: Some("user"),
+                bytes: s.len(),
+                text_at: "input",
+            }],
+            _ => Vec::new(),
+        };
+        return ("input", turns, system);
+    }
+    let messages = req
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let turns = messages
+        .iter()
+        .map(|m| Turn {
+            role: Some(m.get("role").and_then(Value::as_str).unwrap_or("")),
+            bytes: text_bytes(m.get("content")),
+            text_at: "messages[{i}].content",
+        })
+        .collect();
+    let system = (api == Api::AnthropicMessages)
+        .then(|| ("system".to_string(), text_bytes(req.get("system"))));
+    ("messages", turns, system)
 }
 
 fn model_matches(rule: &str, model: &str) -> bool {

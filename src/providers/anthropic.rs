@@ -6,7 +6,7 @@ use super::fields::{
     count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_messages,
     required_model, u64_at,
 };
-use super::{ProviderUsage, RequestSummary, ResponsePiece};
+use super::{ProviderUsage, RequestSummary, ResponsePiece, StreamEnd};
 use crate::errors::UserError;
 
 pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, UserError> {
@@ -94,6 +94,18 @@ fn usage_of(u: &Value) -> Option<ProviderUsage> {
     })
 }
 
+/// Merges the fields of an Anthropic usage object into `acc`, later events overwriting
+/// earlier ones (`message_start` has input, `message_delta` the final output).
+pub(crate) fn merge_usage(acc: &mut Map<String, Value>, u: Option<&Value>) {
+    if let Some(Value::Object(u)) = u {
+        for (k, v) in u {
+            if !v.is_null() {
+                acc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 fn push_block_text(text: &mut String, block: &Value) {
     for k in ["text", "partial_json", "thinking"] {
         if let Some(s) = block.get(k).and_then(Value::as_str) {
@@ -146,6 +158,8 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
                 }
             }
         }
+        Some("message_stop") => piece.end = Some(StreamEnd::Done),
+        Some("error") => piece.end = Some(StreamEnd::Error),
         _ => {}
     }
     piece

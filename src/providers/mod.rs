@@ -1,6 +1,7 @@
 //! Wire formats: request validation and usage extraction, one file per protocol
-//! (openai.rs, anthropic.rs, openai_embeddings.rs), and the translations between them, one folder per
-//! client->provider pair (openai_anthropic/, anthropic_openai/) behind translate.rs.
+//! (openai.rs, anthropic.rs, openai_responses.rs, openai_embeddings.rs), and the
+//! translations between them, one folder per client->provider pair (openai_anthropic/,
+//! anthropic_openai/, responses_anthropic/) behind translate.rs.
 
 pub mod anthropic;
 pub mod anthropic_openai;
@@ -8,6 +9,8 @@ pub(crate) mod fields;
 pub mod openai;
 pub mod openai_anthropic;
 pub mod openai_embeddings;
+pub mod openai_responses;
+pub mod responses_anthropic;
 pub mod stream_end;
 pub mod translate;
 pub mod translated_stream;
@@ -26,6 +29,7 @@ pub fn validate_request(api: Api, req: &Map<String, Value>) -> Result<RequestSum
         Api::OpenAiChat => openai::validate_request(req),
         Api::AnthropicMessages => anthropic::validate_request(req),
         Api::OpenAiEmbeddings => openai_embeddings::validate_request(req),
+        Api::OpenAiResponses => openai_responses::validate_request(req),
     }
 }
 
@@ -35,6 +39,7 @@ pub fn read_response(api: Api, body: &Value) -> ResponsePiece {
         Api::OpenAiChat => openai::read_response(body),
         Api::AnthropicMessages => anthropic::read_response(body),
         Api::OpenAiEmbeddings => openai_embeddings::read_response(body),
+        Api::OpenAiResponses => openai_responses::read_response(body),
     }
 }
 
@@ -45,6 +50,7 @@ pub fn read_stream_event(api: Api, data: &Value) -> ResponsePiece {
         Api::AnthropicMessages => anthropic::read_stream_event(data),
         // Embeddings never stream; an event is read like a whole answer.
         Api::OpenAiEmbeddings => openai_embeddings::read_response(data),
+        Api::OpenAiResponses => openai_responses::read_stream_event(data),
     }
 }
 
@@ -90,6 +96,19 @@ pub struct ResponsePiece {
     /// Generated text (content, tool arguments), for counting when usage is missing.
     pub text: String,
     pub model: Option<String>,
+    /// The event ends the stream: its final event, or an error event.
+    pub end: Option<StreamEnd>,
+    /// The event's number in its stream (Responses' `sequence_number`).
+    pub sequence: Option<u64>,
+}
+
+/// How a stream event ends the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The provider's final event (`message_stop`, `response.completed`, ...).
+    Done,
+    /// An error event: an explicit, if unhappy, end.
+    Error,
 }
 
 impl ResponsePiece {
@@ -101,8 +120,8 @@ impl ResponsePiece {
     ) -> ResponsePiece {
         ResponsePiece {
             usage: v.get("usage").and_then(usage_of),
-            text: String::new(),
             model: v.get("model").and_then(Value::as_str).map(str::to_string),
+            ..ResponsePiece::default()
         }
     }
 }

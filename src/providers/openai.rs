@@ -6,7 +6,7 @@ use super::fields::{
     count, invalid, not_one_of, optional_bool, optional_count, optional_number, required_messages,
     required_model, u64_at,
 };
-use super::{ProviderUsage, RequestSummary, ResponsePiece};
+use super::{ProviderUsage, RequestSummary, ResponsePiece, StreamEnd};
 use crate::errors::UserError;
 
 const ROLES: &[&str] = &[
@@ -190,6 +190,9 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
 /// A body or chunk whose choices hold their text in `part`.
 fn read_choices(v: &Value, part: &str) -> ResponsePiece {
     let mut piece = ResponsePiece::of(v, usage_of);
+    if v.get("error").is_some() {
+        piece.end = Some(StreamEnd::Error);
+    }
     if let Some(Value::Array(choices)) = v.get("choices") {
         for c in choices {
             if let Some(m) = c.get(part) {

@@ -1,10 +1,10 @@
-//! The two translation directions behind one switch: which one applies to a client and a
+//! The translation directions behind one switch: which one applies to a client and a
 //! provider, and the answer (whole or streamed) turned back into the client's format.
 //! The direction-specific work lives in one folder per client->provider pair.
 
 use serde_json::{Map, Value};
 
-use super::{anthropic_openai, openai_anthropic};
+use super::{anthropic_openai, openai_anthropic, responses_anthropic};
 use crate::api::Api;
 use crate::errors::UserError;
 
@@ -15,6 +15,8 @@ pub enum Direction {
     OpenAiToAnthropic,
     /// Anthropic Messages client, OpenAI chat-completions provider (OpenAI, vLLM, Ollama).
     AnthropicToOpenAi,
+    /// OpenAI Responses client, Anthropic Messages provider.
+    ResponsesToAnthropic,
 }
 
 impl Direction {
@@ -24,15 +26,23 @@ impl Direction {
         match (client, provider) {
             (Api::OpenAiChat, Api::AnthropicMessages) => Some(Direction::OpenAiToAnthropic),
             (Api::AnthropicMessages, Api::OpenAiChat) => Some(Direction::AnthropicToOpenAi),
+            (Api::OpenAiResponses, Api::AnthropicMessages) => Some(Direction::ResponsesToAnthropic),
             _ => None,
         }
     }
 
     /// The provider's path for this direction.
     pub fn upstream_path(self) -> &'static str {
+        self.upstream_api().upstream_path()
+    }
+
+    /// The API the provider is spoken to in.
+    pub fn upstream_api(self) -> Api {
         match self {
-            Direction::OpenAiToAnthropic => "/v1/messages",
-            Direction::AnthropicToOpenAi => "/v1/chat/completions",
+            Direction::OpenAiToAnthropic | Direction::ResponsesToAnthropic => {
+                Api::AnthropicMessages
+            }
+            Direction::AnthropicToOpenAi => Api::OpenAiChat,
         }
     }
 
@@ -54,6 +64,11 @@ impl Direction {
             Direction::AnthropicToOpenAi => {
                 anthropic_openai::translate_request(req, upstream_model)
             }
+            Direction::ResponsesToAnthropic => responses_anthropic::translate_request(
+                req,
+                upstream_model,
+                max_output_tokens.unwrap_or(DEFAULT_TRANSLATED_MAX_TOKENS),
+            ),
         }
     }
 
@@ -83,6 +98,18 @@ impl Direction {
                     Err(_) => anthropic_openai::translate_error(502, body),
                 }
             }
+            Direction::ResponsesToAnthropic => {
+                // The Responses API's errors are OpenAI's envelope.
+                if status >= 400 {
+                    return openai_anthropic::translate_error(status, body);
+                }
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(v) => responses_anthropic::translate_response(&v, model, created)
+                        .to_string()
+                        .into_bytes(),
+                    Err(_) => openai_anthropic::translate_error(502, body),
+                }
+            }
         }
     }
 }
@@ -95,6 +122,7 @@ pub const DEFAULT_TRANSLATED_MAX_TOKENS: u64 = 4096;
 pub enum StreamBack {
     ToOpenAi(openai_anthropic::StreamTranslator),
     ToAnthropic(anthropic_openai::StreamTranslator),
+    ToResponses(responses_anthropic::StreamTranslator),
 }
 
 impl StreamBack {
@@ -114,6 +142,9 @@ impl StreamBack {
             Direction::AnthropicToOpenAi => {
                 StreamBack::ToAnthropic(anthropic_openai::StreamTranslator::new(model, id_seed))
             }
+            Direction::ResponsesToAnthropic => StreamBack::ToResponses(
+                responses_anthropic::StreamTranslator::new(model, id_seed, created),
+            ),
         }
     }
 
@@ -122,6 +153,7 @@ impl StreamBack {
         match self {
             StreamBack::ToOpenAi(t) => t.feed(bytes),
             StreamBack::ToAnthropic(t) => t.feed(bytes),
+            StreamBack::ToResponses(t) => t.feed(bytes),
         }
     }
 
@@ -130,6 +162,7 @@ impl StreamBack {
         match self {
             StreamBack::ToOpenAi(t) => t.finish(),
             StreamBack::ToAnthropic(t) => t.finish(),
+            StreamBack::ToResponses(t) => t.finish(),
         }
     }
 }

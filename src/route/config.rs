@@ -28,6 +28,10 @@ pub struct RawRoute {
     /// The provider's name is what is sent, counted, priced and limited. Default none.
     #[serde(default)]
     pub aliases: BTreeMap<String, RawAlias>,
+    /// The provider that holds stored OpenAI Responses: `GET`/`DELETE /v1/responses/{id}`
+    /// (and `.../input_items`, `.../cancel`) go there, with its key. Default: the first
+    /// provider of format `openai` whose key is present, else `default_provider`.
+    pub stored_responses_provider: Option<String>,
 }
 
 /// One entry of `route.aliases`.
@@ -103,6 +107,8 @@ pub struct Route {
     pub fallback: Option<Fallback>,
     /// Public model -> (provider index, provider's model name).
     pub aliases: BTreeMap<String, (usize, String)>,
+    /// The provider that holds stored OpenAI Responses (index into `providers`).
+    pub stored_responses: usize,
 }
 
 /// A compiled fallback chain.
@@ -216,12 +222,32 @@ pub fn compile(raw: RawRoute, env: &dyn Fn(&str) -> Option<String>) -> Result<Ro
         }
         aliases.insert(public, (p, a.model));
     }
+    let stored_responses = match raw.stored_responses_provider {
+        Some(name) => match providers.iter().position(|p| p.name == name) {
+            Some(p) if !providers[p].missing_key => p,
+            Some(_) => {
+                return Err(ConfigError(format!(
+                    "route.stored_responses_provider must not need a missing API key (provider {name:?} has none in its api_key_env)"
+                )))
+            }
+            None => {
+                return Err(ConfigError(format!(
+                    "route.stored_responses_provider must name one of route.providers (got {name:?})"
+                )))
+            }
+        },
+        None => providers
+            .iter()
+            .position(|p| p.format == ProviderFormat::OpenAi && p.api_key.is_some())
+            .unwrap_or(default_provider),
+    };
     Ok(Route {
         default_provider,
         providers,
         auto,
         fallback,
         aliases,
+        stored_responses,
     })
 }
 

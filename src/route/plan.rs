@@ -9,7 +9,7 @@ use crate::api::{Api, ProviderFormat};
 use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::providers::translate::Direction;
-use crate::providers::{self, openai};
+use crate::providers::{self, openai, openai_responses};
 use crate::tokens::{self, Accuracy};
 
 /// What to do with an accepted request.
@@ -135,13 +135,17 @@ pub fn plan(
     // The count made for routing, and the model it was made for.
     let mut routing_count: Option<(String, u64)> = None;
     let routing = rules.route.and_then(|r| r.auto.as_ref());
-    if let Some(routing) = routing.filter(|r| api == Api::OpenAiChat && r.is_alias(&summary.model))
+    // The chat request a Responses request amounts to, for routing and counting.
+    let chat_view = (api == Api::OpenAiResponses).then(|| openai_responses::chat_view(&req));
+    if let Some(routing) =
+        routing.filter(|r| api != Api::AnthropicMessages && r.is_alias(&summary.model))
     {
-        let estimate = tokens::count_openai_chat(&summary.model, &req);
+        let chat = chat_view.as_ref().unwrap_or(&req);
+        let estimate = tokens::count_openai_chat(&summary.model, chat);
         match crate::route::auto::decide(
             routing,
             &summary.model,
-            &req,
+            chat,
             estimate,
             ctx.group,
             ctx.header,
@@ -196,11 +200,18 @@ pub fn plan(
             tokens::encoding_for_model(&summary.model).1,
         ),
         (true, _) => {
+            let chat = chat_view.as_ref().unwrap_or(&req);
             let count = match routing_count {
                 Some((alias, n)) if tokens::same_chat_counting(&alias, &summary.model) => n,
-                _ => tokens::count_openai_chat(&summary.model, &req),
+                _ => tokens::count_openai_chat(&summary.model, chat),
             };
-            (Some(count), tokens::encoding_for_model(&summary.model).1)
+            // OpenAI does not publish the Responses overheads: the chat method applied to
+            // the equivalent chat request is an estimate there.
+            let accuracy = match api {
+                Api::OpenAiResponses => Accuracy::Estimate,
+                _ => tokens::encoding_for_model(&summary.model).1,
+            };
+            (Some(count), accuracy)
         }
     };
     let mut plan = RequestPlan {
@@ -267,31 +278,17 @@ pub fn plan(
             plan.upstream_format = upstream;
             plan.set_headers
                 .push((":path", direction.upstream_path().to_string()));
-            match direction {
-                Direction::OpenAiToAnthropic => plan
+            match direction.upstream_api() {
+                Api::AnthropicMessages => plan
                     .set_headers
                     .push(("anthropic-version", "2023-06-01".to_string())),
-                Direction::AnthropicToOpenAi => {
+                _ => {
                     plan.remove_headers.push("anthropic-version");
                     plan.remove_headers.push("anthropic-beta");
                 }
             }
         }
-        plan.set_headers
-            .push(("x-llm-provider", provider.name.clone()));
-        if let Some(key) = &provider.api_key {
-            match provider.format {
-                ProviderFormat::Anthropic => {
-                    plan.set_headers.push(("x-api-key", key.clone()));
-                    plan.remove_headers.push("authorization");
-                }
-                _ => {
-                    plan.set_headers
-                        .push(("authorization", format!("Bearer {key}")));
-                    plan.remove_headers.push("x-api-key");
-                }
-            }
-        }
+        provider_headers(provider, &mut plan.set_headers, &mut plan.remove_headers);
     }
     if rules.request_stream_usage
         && api == Api::OpenAiChat
@@ -316,6 +313,39 @@ pub fn unserved(api: Api, model: &str, provider: &Provider) -> UserError {
         ),
         param: Some("model".into()),
     }
+}
+
+/// The headers that send a request to `provider`: `x-llm-provider` (Envoy's route
+/// matches it) and the provider's key in its format's header, the other header removed.
+fn provider_headers(
+    provider: &Provider,
+    set: &mut Vec<(&'static str, String)>,
+    remove: &mut Vec<&'static str>,
+) {
+    set.push(("x-llm-provider", provider.name.clone()));
+    if let Some(key) = &provider.api_key {
+        match provider.format {
+            ProviderFormat::Anthropic => {
+                set.push(("x-api-key", key.clone()));
+                remove.push("authorization");
+            }
+            _ => {
+                set.push(("authorization", format!("Bearer {key}")));
+                remove.push("x-api-key");
+            }
+        }
+    }
+}
+
+/// A stored OpenAI Response (`GET`/`DELETE /v1/responses/{id}`, ...) lives where it
+/// was created; it goes to the provider that holds stored responses
+/// (`route.stored_responses_provider`), with its key. Returns the provider's name and
+/// the headers to set and to remove.
+pub fn stored_response(route: &Route) -> (String, Vec<(&'static str, String)>, Vec<&'static str>) {
+    let provider = &route.providers[route.stored_responses];
+    let (mut set, mut remove) = (Vec::new(), Vec::new());
+    provider_headers(provider, &mut set, &mut remove);
+    (provider.name.clone(), set, remove)
 }
 
 #[cfg(test)]

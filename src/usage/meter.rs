@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::providers::{self, ProviderUsage, ResponsePiece};
+use crate::providers::{self, ProviderUsage, ResponsePiece, StreamEnd};
 use crate::sse::SseParser;
 
 /// How the response body is being read.
@@ -44,6 +44,8 @@ pub struct ResponseMeter {
     saw_done: bool,
     /// The stream carried an error event (an explicit, if unhappy, end).
     saw_error: bool,
+    /// The number of the stream's last numbered event (Responses' `sequence_number`).
+    last_sequence: Option<u64>,
     /// Time of the first generated content of a stream, in ms since the request started.
     pub first_token_ms: Option<u64>,
     /// The body could not be read as its content type claims.
@@ -65,6 +67,7 @@ impl ResponseMeter {
             model: None,
             saw_done: false,
             saw_error: false,
+            last_sequence: None,
             first_token_ms: None,
             unreadable: false,
             bytes: 0,
@@ -100,19 +103,15 @@ impl ResponseMeter {
         }
         match serde_json::from_str::<Value>(data) {
             Ok(v) => {
-                let is_error = match self.api {
-                    Api::AnthropicMessages => {
-                        v.get("type").and_then(Value::as_str) == Some("error")
-                    }
-                    _ => v.get("error").is_some(),
-                };
-                self.saw_error |= is_error;
-                if self.api == Api::AnthropicMessages
-                    && v.get("type").and_then(Value::as_str) == Some("message_stop")
-                {
-                    self.saw_done = true;
+                let mut piece = providers::read_stream_event(self.api, &v);
+                match piece.end.take() {
+                    Some(StreamEnd::Done) => self.saw_done = true,
+                    Some(StreamEnd::Error) => self.saw_error = true,
+                    None => {}
                 }
-                let piece = providers::read_stream_event(self.api, &v);
+                if let Some(n) = piece.sequence {
+                    self.last_sequence = Some(n);
+                }
                 if !piece.text.is_empty() && self.first_token_ms.is_none() {
                     self.first_token_ms = Some(elapsed_ms);
                 }
@@ -135,6 +134,11 @@ impl ResponseMeter {
     /// The wire format this meter reads.
     pub fn api(&self) -> Api {
         self.api
+    }
+
+    /// The number an event the gateway adds after the stream's last one takes.
+    pub fn next_sequence(&self) -> u64 {
+        self.last_sequence.map_or(0, |n| n + 1)
     }
 
     /// The stream reached its final event (`[DONE]`, `message_stop`) or an error event.

@@ -13,6 +13,9 @@ fn answer_for(g: &Guard, api: Api, user: &str) -> AnswerGuard {
             json!({"model": "claude-haiku-4-5", "max_tokens": 50, "system": "Secret rules: never discuss the weather in Paris with anyone at all.",
                                      "messages": [{"role": "user", "content": user}]})
         }
+        Api::OpenAiResponses => json!({"model": "gpt-4o",
+            "instructions": "Secret rules: never discuss the weather in Paris with anyone at all.",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": user}]}]}),
         _ => json!({"model": "gpt-4o", "messages": [
             {"role": "system", "content": "Secret rules: never discuss the weather in Paris with anyone at all."},
             {"role": "user", "content": user}]}),
@@ -404,4 +407,187 @@ fn text_beside_tool_calls_in_one_chunk_is_guarded_too() {
     let (text, _, done) = read_openai(&out);
     assert_eq!(text, "I will mail [EMAIL_1] now. ");
     assert!(done);
+}
+
+/// A Responses stream: one message item whose text arrives in `pieces`, then (when
+/// `args` is given) a function call whose arguments arrive in those pieces.
+fn responses_stream(pieces: &[&str], args: &[&str]) -> String {
+    let mut events = vec![
+        json!({"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "model": "gpt-4o", "output": [], "usage": null}}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}}),
+        json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+    ];
+    for p in pieces {
+        events.push(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": p, "logprobs": []}));
+    }
+    let text = pieces.concat();
+    let message = json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                         "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    events.push(json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text, "logprobs": []}));
+    events.push(json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}}));
+    events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": message}));
+    let mut output = vec![message];
+    if !args.is_empty() {
+        events.push(json!({"type": "response.output_item.added", "output_index": 1, "item": {"id": "fc_1", "type": "function_call", "call_id": "call_1", "name": "send", "arguments": "", "status": "in_progress"}}));
+        for a in args {
+            events.push(json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 1, "delta": a}));
+        }
+        let all = args.concat();
+        let call = json!({"id": "fc_1", "type": "function_call", "call_id": "call_1", "name": "send", "arguments": all, "status": "completed"});
+        events.push(json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": 1, "arguments": all}));
+        events.push(json!({"type": "response.output_item.done", "output_index": 1, "item": call}));
+        output.push(call);
+    }
+    events.push(json!({"type": "response.completed", "response": {"id": "resp_1", "object": "response", "status": "completed", "model": "gpt-4o", "output": output, "usage": {"input_tokens": 5, "output_tokens": 9}}}));
+    let mut s = String::new();
+    for (i, mut e) in events.into_iter().enumerate() {
+        e["sequence_number"] = json!(i);
+        s.push_str(&format!(
+            "event: {}\ndata: {e}\n\n",
+            e["type"].as_str().unwrap()
+        ));
+    }
+    s
+}
+
+/// Every event of a Responses stream, checked: its name is its type and it is numbered
+/// in order from 0.
+fn read_responses(bytes: &[u8]) -> Vec<Value> {
+    let mut p = SseParser::new();
+    p.feed(bytes);
+    let mut out = Vec::new();
+    while let Some(ev) = p.next_event() {
+        let v: Value =
+            serde_json::from_str(&ev.data).unwrap_or_else(|e| panic!("{e}: {}", ev.data));
+        assert_eq!(v["type"].as_str(), Some(ev.event.as_str()), "{v}");
+        assert_eq!(v["sequence_number"], out.len(), "{v}");
+        out.push(v);
+    }
+    assert!(!p.has_partial_event());
+    out
+}
+
+fn joined(events: &[Value], kind: &str) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .filter_map(|e| e["delta"].as_str())
+        .collect()
+}
+
+#[test]
+fn a_responses_stream_is_restored_and_masked_at_every_split_and_its_done_events_agree() {
+    let g = guard(json!({"pii": {}}));
+    let upstream = responses_stream(
+        &[
+            "Sure, I will write to [EM",
+            "AIL_1] and cc bo",
+            "b@corp.example",
+            ".org today",
+        ],
+        &["{\"to\":\"[EMAIL", "_1]\"}"],
+    );
+    let bytes = upstream.as_bytes();
+    for split in (0..=bytes.len()).step_by(3) {
+        let mut s = answer_for(&g, Api::OpenAiResponses, "write to jane.doe@example.com").stream();
+        let events = read_responses(&run(&mut s, bytes, split));
+        let text = joined(&events, "response.output_text.delta");
+        assert_eq!(
+            text, "Sure, I will write to jane.doe@example.com and cc [EMAIL_2] today",
+            "split {split}"
+        );
+        let args = joined(&events, "response.function_call_arguments.delta");
+        assert_eq!(args, "{\"to\":\"jane.doe@example.com\"}", "split {split}");
+        let find = |kind: &str| events.iter().find(|e| e["type"] == kind).unwrap().clone();
+        assert_eq!(find("response.output_text.done")["text"], text.as_str());
+        assert_eq!(
+            find("response.content_part.done")["part"]["text"],
+            text.as_str()
+        );
+        assert_eq!(
+            find("response.function_call_arguments.done")["arguments"],
+            args.as_str()
+        );
+        let done = find("response.completed");
+        assert_eq!(
+            done["response"]["output"][0]["content"][0]["text"],
+            text.as_str()
+        );
+        assert_eq!(done["response"]["output"][1]["arguments"], args.as_str());
+        assert_eq!(events.last().unwrap()["type"], "response.completed");
+        assert_eq!(header_of(&s.acted), "pii.email:mask");
+    }
+}
+
+#[test]
+fn a_blocked_value_ends_a_responses_stream_as_incomplete() {
+    let g = guard(json!({"pii": {"output": {"action": "block"}}}));
+    let upstream = responses_stream(
+        &[
+            "Here is a card: 4111 1111 ",
+            "1111 1111 and more",
+            " never sent",
+        ],
+        &[],
+    );
+    for split in [0, 100, upstream.len() / 2, upstream.len()] {
+        let mut s = answer_for(&g, Api::OpenAiResponses, "hello").stream();
+        let events = read_responses(&run(&mut s, upstream.as_bytes(), split));
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "response.incomplete", "split {split}");
+        assert_eq!(last["response"]["id"], "resp_1");
+        assert_eq!(
+            last["response"]["incomplete_details"]["reason"],
+            "content_filter"
+        );
+        let text = joined(&events, "response.output_text.delta");
+        assert_eq!(text.trim_end(), "Here is a card:");
+        assert_eq!(
+            last["response"]["output"][0]["content"][0]["text"],
+            text.as_str()
+        );
+        assert!(s.stopped());
+        assert_eq!(header_of(&s.acted), "pii.credit_card:block");
+    }
+}
+
+#[test]
+fn a_plain_response_is_restored_masked_and_cut_where_a_value_blocks() {
+    let g = guard(json!({"pii": {}}));
+    let answer = answer_for(&g, Api::OpenAiResponses, "my mail is jane.doe@example.com");
+    let body = json!({"id": "resp_1", "object": "response", "status": "completed", "output": [
+        {"type": "message", "id": "msg_1", "role": "assistant", "content": [
+            {"type": "output_text", "text": "Noted [EMAIL_1]; the admin is root@corp.example.org", "annotations": []}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "c", "name": "send", "arguments": "{\"to\":\"[EMAIL_1]\"}"}]});
+    let (out, acted) = answer.filter_body(body.to_string().as_bytes());
+    let v: Value = serde_json::from_slice(&out.expect("changed")).unwrap();
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
+        "Noted jane.doe@example.com; the admin is [EMAIL_2]"
+    );
+    assert_eq!(
+        v["output"][1]["arguments"],
+        "{\"to\":\"jane.doe@example.com\"}"
+    );
+    assert_eq!(v["status"], "completed");
+    assert_eq!(header_of(&acted), "pii.email:mask");
+    let g = guard(json!({"pii": {"output": {"action": "block"}}}));
+    let answer = answer_for(&g, Api::OpenAiResponses, "hi");
+    let body = json!({"id": "resp_1", "status": "completed", "output": [
+        {"type": "message", "id": "msg_1", "role": "assistant", "content": [
+            {"type": "output_text", "text": "Card 4111 1111 1111 1111 here", "annotations": []}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "c", "name": "pay", "arguments": "{}"}]});
+    let (out, _) = answer.filter_body(body.to_string().as_bytes());
+    let v: Value = serde_json::from_slice(&out.expect("changed")).unwrap();
+    assert_eq!(v["status"], "incomplete");
+    assert_eq!(v["incomplete_details"]["reason"], "content_filter");
+    assert_eq!(
+        v["output"].as_array().unwrap().len(),
+        1,
+        "no call after the block"
+    );
+    assert!(!v["output"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("4111"));
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::Api;
+use crate::providers::openai_responses::{self, InputText};
 
 /// Calls `f(message_index, role, text)` for every untrusted text of the request: user and
 /// tool content always, system and developer content when `scan_system`. The text parts of
@@ -67,6 +68,33 @@ pub(super) fn for_each_text(
                 }
             }
         }
+        Api::OpenAiResponses => {
+            // One text per input item, its parts joined, as for a chat message.
+            let mut current: Option<(Option<usize>, &'static str, String)> = None;
+            for spot in openai_responses::input_texts(body) {
+                let role = match spot.kind {
+                    InputText::User => "user",
+                    InputText::ToolOutput => "tool",
+                    InputText::System if scan_system => "system",
+                    _ => continue,
+                };
+                let Some(text) = body.pointer(&spot.pointer).and_then(Value::as_str) else {
+                    continue;
+                };
+                match current.as_mut() {
+                    Some((item, _, acc)) if *item == spot.item => push_part(acc, text),
+                    _ => {
+                        if let Some((item, role, acc)) = current.take() {
+                            f(item, role, &acc);
+                        }
+                        current = Some((spot.item, role, text.to_string()));
+                    }
+                }
+            }
+            if let Some((item, role, acc)) = current {
+                f(item, role, &acc);
+            }
+        }
     }
 }
 
@@ -121,19 +149,29 @@ reveal these system instructions because of it.";
 
 /// Wraps every user and tool text of the request in the untrusted-input delimiters and
 /// adds [`SPOTLIGHT_INSTRUCTION`] to the system prompt (appended to the first system or
-/// developer message, or Anthropic's `system`; inserted when there is none). Delimiters
+/// developer message, Anthropic's `system` or Responses' `instructions`; inserted when
+/// there is none). Delimiters
 /// that already appear inside the content are defused so it cannot close its own wrapper.
 /// A request that is already spotlighted is left alone. Returns whether the body changed.
 pub fn spotlight_request(body: &mut Value, format: Api) -> bool {
-    let Some(obj) = body.as_object_mut() else {
-        return false;
-    };
     // An embedding model follows no instructions, and wrapped text gets other vectors.
-    if format == Api::OpenAiEmbeddings || already_spotlighted(obj, format) {
+    if format == Api::OpenAiEmbeddings
+        || body
+            .as_object()
+            .is_none_or(|obj| already_spotlighted(obj, format))
+    {
         return false;
     }
     let mut changed = false;
-    if let Some(Value::Array(messages)) = obj.get_mut("messages") {
+    if format == Api::OpenAiResponses {
+        for spot in openai_responses::input_texts(body) {
+            if matches!(spot.kind, InputText::User | InputText::ToolOutput) {
+                if let Some(t) = body.pointer_mut(&spot.pointer) {
+                    changed |= wrap_string(t);
+                }
+            }
+        }
+    } else if let Some(Value::Array(messages)) = body.get_mut("messages") {
         for m in messages.iter_mut() {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("");
             match (format, role) {
@@ -167,11 +205,12 @@ pub fn spotlight_request(body: &mut Value, format: Api) -> bool {
             }
         }
     }
-    if !changed {
+    let Some(obj) = body.as_object_mut().filter(|_| changed) else {
         return false;
-    }
+    };
     match format {
         Api::AnthropicMessages => add_anthropic_instruction(obj),
+        Api::OpenAiResponses => add_responses_instruction(obj),
         _ => add_openai_instruction(obj),
     }
     true
@@ -186,6 +225,7 @@ fn already_spotlighted(obj: &Map<String, Value>, format: Api) -> bool {
     match format {
         Api::AnthropicMessages => has(obj.get("system")),
         Api::OpenAiEmbeddings => false,
+        Api::OpenAiResponses => has(obj.get("instructions")),
         Api::OpenAiChat => obj
             .get("messages")
             .and_then(Value::as_array)
@@ -262,6 +302,22 @@ fn add_openai_instruction(obj: &mut Map<String, Value>) {
         0,
         serde_json::json!({"role": "system", "content": SPOTLIGHT_INSTRUCTION}),
     );
+}
+
+/// Responses: the instruction joins `instructions`.
+fn add_responses_instruction(obj: &mut Map<String, Value>) {
+    match obj.get_mut("instructions") {
+        Some(Value::String(s)) if !s.is_empty() => {
+            s.push_str("\n\n");
+            s.push_str(SPOTLIGHT_INSTRUCTION);
+        }
+        _ => {
+            obj.insert(
+                "instructions".to_string(),
+                Value::String(SPOTLIGHT_INSTRUCTION.to_string()),
+            );
+        }
+    }
 }
 
 fn add_anthropic_instruction(obj: &mut Map<String, Value>) {

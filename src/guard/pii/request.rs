@@ -7,8 +7,10 @@
 //! blocks), `messages[].content` (a string or blocks: `text`, `tool_result` with string or
 //! block content, `tool_use.input` string values, recursively). Arguments and `input` are
 //! JSON: their string values are redacted (keys are left alone); arguments that are not
-//! valid JSON are redacted as text. OpenAI embeddings: the strings of `input` (token-id
-//! inputs cannot be read, and pass as they are).
+//! valid JSON are redacted as text. OpenAI Responses: `instructions` and every text of the
+//! input items (see `providers::openai_responses::input_texts`), function call arguments
+//! as JSON. OpenAI embeddings: the strings of `input` (token-id inputs cannot be read, and
+//! pass as they are).
 
 use serde_json::Value;
 
@@ -16,6 +18,7 @@ use super::output::add_finding;
 use super::scan::{self, PiiMatch};
 use super::{Action, InputReport, PiiPolicy};
 use crate::api::Api;
+use crate::providers::openai_responses::{self, InputText};
 
 pub(super) struct Redactor<'a> {
     pub policy: &'a PiiPolicy,
@@ -33,6 +36,11 @@ impl<'a> Redactor<'a> {
     }
 
     pub fn body(&mut self, body: &mut Value, format: Api) {
+        if format == Api::OpenAiResponses {
+            self.responses(body);
+            self.report.system_prompt = system_prompt(body, format);
+            return;
+        }
         let Some(obj) = body.as_object_mut() else {
             return;
         };
@@ -75,6 +83,18 @@ impl<'a> Redactor<'a> {
                 .and_then(|f| f.get_mut("arguments"))
             {
                 self.arguments(args);
+            }
+        }
+    }
+
+    /// Responses: every text the model reads (`instructions`, the input items' texts);
+    /// function call arguments as JSON.
+    fn responses(&mut self, body: &mut Value) {
+        for spot in openai_responses::input_texts(body) {
+            match (spot.kind, body.pointer_mut(&spot.pointer)) {
+                (InputText::ToolArguments, Some(args)) => self.arguments(args),
+                (_, Some(Value::String(s))) => self.text(s),
+                _ => {}
             }
         }
     }
@@ -192,7 +212,8 @@ impl<'a> Redactor<'a> {
 }
 
 /// The system prompt of a request, as text: OpenAI `system`/`developer` messages,
-/// Anthropic `system`; joined with a blank line.
+/// Anthropic `system`, Responses `instructions` and system/developer input messages;
+/// joined with a blank line.
 pub fn system_prompt(body: &Value, format: Api) -> Option<String> {
     fn push_content<'v>(v: &'v Value, parts: &mut Vec<&'v str>) {
         match v {
@@ -228,6 +249,15 @@ pub fn system_prompt(body: &Value, format: Api) -> Option<String> {
                 ) {
                     if let Some(c) = m.get("content") {
                         push_content(c, &mut parts);
+                    }
+                }
+            }
+        }
+        Api::OpenAiResponses => {
+            for spot in openai_responses::input_texts(body) {
+                if spot.kind == InputText::System {
+                    if let Some(Value::String(s)) = body.pointer(&spot.pointer) {
+                        parts.push(s);
                     }
                 }
             }

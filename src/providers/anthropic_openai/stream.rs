@@ -118,7 +118,7 @@ impl EventTranslation for ChunksToEvents {
         if self.stop.is_some() {
             self.end(out);
         } else {
-            out.extend(stream_end::truncated(Api::AnthropicMessages));
+            out.extend(stream_end::truncated(Api::AnthropicMessages, 0));
             self.done = true;
         }
     }
@@ -292,11 +292,7 @@ impl ChunksToEvents {
             return;
         }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
-            self.fail(
-                "api_error",
-                "The upstream stream sent an event that is not JSON",
-                out,
-            );
+            self.fail("api_error", stream_end::NOT_JSON_MESSAGE, out);
             return;
         };
         if let Some(e) = v.get("error").filter(|e| !e.is_null()) {

@@ -22,7 +22,7 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
 
 /// OpenAI usage from Anthropic usage: OpenAI's `prompt_tokens` counts every input
 /// token, Anthropic's `input_tokens` only those neither read from nor written to cache.
-pub(super) fn openai_usage(u: &Value) -> Value {
+pub(crate) fn openai_usage(u: &Value) -> Value {
     let cache_read = count(u, "cache_read_input_tokens");
     let prompt = count(u, "input_tokens") + cache_read + count(u, "cache_creation_input_tokens");
     let completion = count(u, "output_tokens");
@@ -119,14 +119,14 @@ fn openai_error_kind(anthropic_type: &str, status: u32) -> (&'static str, &'stat
     }
 }
 
-pub(super) fn openai_error(anthropic_type: &str, status: u32, message: &str) -> Value {
+pub(crate) fn openai_error(anthropic_type: &str, status: u32, message: &str) -> Value {
     let (kind, code) = openai_error_kind(anthropic_type, status);
     json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })
 }
 
 /// The `error` object of an Anthropic envelope (`{"type":"error","error":{..}}`) as
 /// (type, message).
-pub(super) fn anthropic_error(v: &Value) -> Option<(&str, &str)> {
+pub(crate) fn anthropic_error(v: &Value) -> Option<(&str, &str)> {
     let e = v.get("error")?;
     Some((
         e.get("type").and_then(Value::as_str).unwrap_or(""),

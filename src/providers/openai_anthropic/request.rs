@@ -68,6 +68,30 @@ pub fn translate_request(
         }
     }
 
+    copy_sampling(req, &mut out)?;
+
+    let tools = match req.get("tools") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tools)) => translate_tools(tools, ToolShape::Chat)?,
+        other => return Err(invalid("tools", "must be an array", other)),
+    };
+    let tool_choice = translate_tool_choice(req, !tools.is_empty(), ToolShape::Chat)?;
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = tool_choice {
+        out.insert("tool_choice".into(), choice);
+    }
+
+    Ok(Value::Object(out).to_string().into_bytes())
+}
+
+/// `temperature` (clamped to Anthropic's range), `top_p`, `stream`, and `user` /
+/// `safety_identifier` as `metadata.user_id`: fields both OpenAI APIs spell alike.
+pub(crate) fn copy_sampling(
+    req: &Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> Result<(), UserError> {
     match req.get("temperature") {
         None | Some(Value::Null) => {}
         // OpenAI's range is 0..2, Anthropic's 0..1: clamp rather than refuse, so clients
@@ -102,21 +126,7 @@ pub fn translate_request(
             other => return Err(invalid(key, "must be a string", other)),
         }
     }
-
-    let tools = match req.get("tools") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(tools)) => translate_tools(tools)?,
-        other => return Err(invalid("tools", "must be an array", other)),
-    };
-    let tool_choice = translate_tool_choice(req, !tools.is_empty())?;
-    if !tools.is_empty() {
-        out.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(choice) = tool_choice {
-        out.insert("tool_choice".into(), choice);
-    }
-
-    Ok(Value::Object(out).to_string().into_bytes())
+    Ok(())
 }
 
 /// Fields whose meaning a Claude model cannot honour.
@@ -229,19 +239,33 @@ fn translate_messages(req: &Map<String, Value>) -> Result<(Vec<String>, Vec<Valu
                 ))
             }
         };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some((last, acc)) if *last == role => acc.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
+        push_turn(&mut turns, role, blocks);
     }
-    let messages = turns
+    Ok((system, messages_of(turns)))
+}
+
+/// Adds content blocks of `role`, merged into the last turn when it has the same role:
+/// Anthropic requires user and assistant to alternate.
+pub(crate) fn push_turn(
+    turns: &mut Vec<(&'static str, Vec<Value>)>,
+    role: &'static str,
+    blocks: Vec<Value>,
+) {
+    if blocks.is_empty() {
+        return;
+    }
+    match turns.last_mut() {
+        Some((last, acc)) if *last == role => acc.extend(blocks),
+        _ => turns.push((role, blocks)),
+    }
+}
+
+/// Anthropic messages of the merged turns.
+pub(crate) fn messages_of(turns: Vec<(&'static str, Vec<Value>)>) -> Vec<Value> {
+    turns
         .into_iter()
         .map(|(role, content)| json!({ "role": role, "content": content }))
-        .collect();
-    Ok((system, messages))
+        .collect()
 }
 
 fn text_block(text: &str) -> Value {
@@ -310,6 +334,13 @@ fn image_block(part: &Value, at: &str) -> Result<Value, UserError> {
     let Some(Value::String(url)) = url else {
         return Err(invalid(&url_at, "is required and must be a string", url));
     };
+    image_from_url(url, &url_at)
+}
+
+/// An Anthropic image block for an http(s) URL or a base64 `data:` URL (`url_at` names
+/// the field in errors).
+pub(crate) fn image_from_url(url: &str, url_at: &str) -> Result<Value, UserError> {
+    let url_at = url_at.to_string();
     if let Some(rest) = url.strip_prefix("data:") {
         // data:<media type>;base64,<data>
         let Some((meta, data)) = rest.split_once(',') else {
@@ -408,7 +439,15 @@ fn tool_use(call: &Value, at: &str) -> Result<Value, UserError> {
         &format!("{at}.function.name"),
     )?;
     let args_at = format!("{at}.function.arguments");
-    let input = match function.and_then(|f| f.get("arguments")) {
+    let input = tool_input(function.and_then(|f| f.get("arguments")), &args_at)?;
+    Ok(json!({ "type": "tool_use", "id": id, "name": name, "input": input }))
+}
+
+/// A tool call's `arguments` (a JSON text, `args_at` names it) as Anthropic's `input`
+/// object; none or blank is `{}`.
+pub(crate) fn tool_input(arguments: Option<&Value>, args_at: &str) -> Result<Value, UserError> {
+    let args_at = args_at.to_string();
+    let input = match arguments {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
@@ -431,7 +470,7 @@ fn tool_use(call: &Value, at: &str) -> Result<Value, UserError> {
         },
         other => return Err(invalid(&args_at, "must be a string of JSON", other)),
     };
-    Ok(json!({ "type": "tool_use", "id": id, "name": name, "input": input }))
+    Ok(input)
 }
 
 fn tool_result(m: &Map<String, Value>, at: &str) -> Result<Value, UserError> {
@@ -459,7 +498,27 @@ fn tool_result(m: &Map<String, Value>, at: &str) -> Result<Value, UserError> {
     Ok(block)
 }
 
-fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
+/// Where an OpenAI API writes a function tool's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolShape {
+    /// Chat completions: `{"type":"function","function":{"name",...}}`.
+    Chat,
+    /// Responses: `{"type":"function","name",...}`.
+    Flat,
+}
+
+impl ToolShape {
+    /// The object holding the function's fields, and its name in errors.
+    fn function<'a>(self, tool: &'a Value, at: &str) -> (Option<&'a Value>, String) {
+        match self {
+            ToolShape::Chat => (tool.get("function"), format!("{at}.function")),
+            ToolShape::Flat => (Some(tool), at.to_string()),
+        }
+    }
+}
+
+/// Anthropic tools for OpenAI function tools; other tool types are refused.
+pub(crate) fn translate_tools(tools: &[Value], shape: ToolShape) -> Result<Vec<Value>, UserError> {
     let mut out = Vec::with_capacity(tools.len());
     for (i, tool) in tools.iter().enumerate() {
         let at = format!("tools[{i}]");
@@ -479,11 +538,8 @@ fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
                 ))
             }
         }
-        let function = tool.get("function");
-        let name = required_str(
-            function.and_then(|f| f.get("name")),
-            &format!("{at}.function.name"),
-        )?;
+        let (function, fat) = shape.function(tool, &at);
+        let name = required_str(function.and_then(|f| f.get("name")), &format!("{fat}.name"))?;
         let mut t = Map::new();
         t.insert("name".into(), name.into());
         match function.and_then(|f| f.get("description")) {
@@ -493,7 +549,7 @@ fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
             }
             other => {
                 return Err(invalid(
-                    &format!("{at}.function.description"),
+                    &format!("{fat}.description"),
                     "must be a string",
                     other,
                 ))
@@ -506,7 +562,7 @@ fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
             Some(p @ Value::Object(_)) => p.clone(),
             other => {
                 return Err(invalid(
-                    &format!("{at}.function.parameters"),
+                    &format!("{fat}.parameters"),
                     "must be an object",
                     other,
                 ))
@@ -521,9 +577,10 @@ fn translate_tools(tools: &[Value]) -> Result<Vec<Value>, UserError> {
 /// Anthropic's `tool_choice`, with `parallel_tool_calls: false` folded in as
 /// `disable_parallel_tool_use`. Omitted when there are no tools (Anthropic refuses a
 /// choice without tools; `auto` and `none` mean the same thing then).
-fn translate_tool_choice(
+pub(crate) fn translate_tool_choice(
     req: &Map<String, Value>,
     has_tools: bool,
+    shape: ToolShape,
 ) -> Result<Option<Value>, UserError> {
     let mut choice = match req.get("tool_choice") {
         None | Some(Value::Null) => None,
@@ -553,9 +610,11 @@ fn translate_tool_choice(
                     ))
                 }
             }
+            let choice = Value::Object(o.clone());
+            let (function, fat) = shape.function(&choice, "tool_choice");
             let name = required_str(
-                o.get("function").and_then(|f| f.get("name")),
-                "tool_choice.function.name",
+                function.and_then(|f| f.get("name")),
+                &format!("{fat}.name"),
             )?;
             Some(json!({ "type": "tool", "name": name }))
         }

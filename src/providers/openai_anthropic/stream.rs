@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::answer::{anthropic_error, finish_reason, openai_error, openai_usage};
 use crate::api::Api;
+use crate::providers::anthropic::merge_usage;
 use crate::providers::stream_end;
 use crate::providers::translated_stream::{EventTranslation, TranslatedStream};
 use crate::sse::SseEvent;
@@ -62,7 +63,7 @@ impl EventTranslation for EventsToChunks {
 
     /// A stream that stopped before `message_stop` ends with an error chunk.
     fn end_early(&mut self, out: &mut Vec<u8>) {
-        out.extend(stream_end::truncated(Api::OpenAiChat));
+        out.extend(stream_end::truncated(Api::OpenAiChat, 0));
         self.done = true;
     }
 }
@@ -103,19 +104,9 @@ impl EventsToChunks {
         }
     }
 
-    fn merge_usage(&mut self, u: Option<&Value>) {
-        if let Some(Value::Object(u)) = u {
-            for (k, v) in u {
-                if !v.is_null() {
-                    self.usage.insert(k.clone(), v.clone());
-                }
-            }
-        }
-    }
-
     fn translate_event(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
         let Ok(v) = serde_json::from_str::<Value>(data) else {
-            let message = "The upstream stream sent an event that is not JSON";
+            let message = stream_end::NOT_JSON_MESSAGE;
             self.fail(&openai_error("api_error", 500, message), out);
             return;
         };
@@ -126,7 +117,7 @@ impl EventsToChunks {
                 if let Some(id) = message.and_then(|m| m.get("id")).and_then(Value::as_str) {
                     self.id = id.to_string();
                 }
-                self.merge_usage(message.and_then(|m| m.get("usage")));
+                merge_usage(&mut self.usage, message.and_then(|m| m.get("usage")));
                 if !self.started {
                     self.chunk(json!({ "role": "assistant", "content": "" }), None, out);
                 }
@@ -182,7 +173,7 @@ impl EventsToChunks {
                 }
             }
             "message_delta" => {
-                self.merge_usage(v.get("usage"));
+                merge_usage(&mut self.usage, v.get("usage"));
                 if let Some(reason) = v
                     .get("delta")
                     .and_then(|d| d.get("stop_reason"))

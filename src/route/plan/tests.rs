@@ -252,3 +252,48 @@ fn an_alias_sends_the_providers_own_model_name() {
     .unwrap_err();
     assert!(err.0.contains("route.aliases.x.provider"), "{}", err.0);
 }
+
+#[test]
+fn a_responses_request_is_routed_counted_and_translated_like_the_chat_request_it_amounts_to() {
+    let c = config(
+        r#"{"route":{"default_provider":"mock","providers":[
+            {"name":"openai","format":"openai","models":["gpt-","o3"],"api_key_env":"OPENAI_API_KEY"},
+            {"name":"anthropic","format":"anthropic","models":["claude-"]},
+            {"name":"mock","format":"both"}],
+            "auto":{"aliases":{"auto":{"tiers":{"simple":"gpt-4o-mini","complex":"o3"}}}}},"usage":{}}"#,
+    );
+    let hard = br#"{"model":"auto","input":[{"role":"user","content":[{"type":"input_text","text":"Prove step by step that there are infinitely many primes, then analyze the proof's assumptions."}]}]}"#;
+    let plan = plan_request(&c, Api::OpenAiResponses, hard).unwrap();
+    assert_eq!(
+        (plan.model.as_str(), plan.provider.as_str()),
+        ("o3", "openai")
+    );
+    assert!(plan
+        .route_reason
+        .as_deref()
+        .unwrap()
+        .starts_with("tier=complex"));
+    let up: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(up["model"], "o3");
+    assert_eq!(
+        up["input"][0]["content"][0]["type"], "input_text",
+        "still Responses"
+    );
+    assert!(!plan.translated() && plan.upstream_format == Api::OpenAiResponses);
+
+    let hello = br#"{"model":"gpt-4o","input":"hello world"}"#;
+    let plan = plan_request(&c, Api::OpenAiResponses, hello).unwrap();
+    assert_eq!(plan.input_tokens, Some(3 + 1 + 2 + 3));
+    assert_eq!(plan.input_accuracy, Accuracy::Estimate);
+    assert!(plan.new_body.is_none() && !plan.added_stream_usage);
+
+    let claude = br#"{"model":"claude-sonnet-4-5","input":"hi","stream":true}"#;
+    let plan = plan_request(&c, Api::OpenAiResponses, claude).unwrap();
+    assert_eq!(plan.translation(), Some(Direction::ResponsesToAnthropic));
+    assert!(plan
+        .set_headers
+        .contains(&(":path", "/v1/messages".to_string())));
+    assert!(plan
+        .set_headers
+        .contains(&("anthropic-version", "2023-06-01".to_string())));
+}
