@@ -119,6 +119,7 @@ impl Config {
             max_body_bytes: self.api.max_body_bytes,
             count_tokens: self.usage.is_some() || self.limits.is_some(),
             request_stream_usage: self.usage.as_ref().is_some_and(|u| u.request_stream_usage),
+            output_caps: self.limits.as_ref().map(|l| &l.output),
         }
     }
 

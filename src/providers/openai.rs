@@ -110,14 +110,16 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
             other => return Err(invalid(key, "must be an array", other)),
         }
     }
-    let max_output_tokens = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| req.get(*k).and_then(Value::as_u64));
+    let (max_output_field, max_output_tokens) = ["max_completion_tokens", "max_tokens"]
+        .into_iter()
+        .find_map(|k| req.get(k).and_then(Value::as_u64).map(|n| (k, Some(n))))
+        .unwrap_or(("max_tokens", None));
     Ok(RequestSummary {
         model,
         stream,
         client_wants_stream_usage,
         max_output_tokens,
+        max_output_field,
     })
 }
 
@@ -233,6 +235,7 @@ mod tests {
                 stream: true,
                 client_wants_stream_usage: false,
                 max_output_tokens: Some(7),
+                max_output_field: "max_tokens",
             }
         );
     }

@@ -8,6 +8,7 @@ use super::config::{Provider, Route};
 use crate::api::{Api, ProviderFormat};
 use crate::errors::UserError;
 use crate::facts::Facts;
+use crate::limits::{CapCheck, OutputCaps};
 use crate::providers::translate::Direction;
 use crate::providers::{self, openai};
 use crate::tokens::{self, Accuracy};
@@ -108,6 +109,9 @@ pub struct PlanRules<'a> {
     pub count_tokens: bool,
     /// Ask OpenAI streams for usage (`usage.request_stream_usage`).
     pub request_stream_usage: bool,
+    /// Output caps per model (the `limits` section's), refusing or clamping a request
+    /// that asks for more.
+    pub output_caps: Option<&'a OutputCaps>,
 }
 
 /// Validates a complete request body and decides what goes upstream, resolving routing
@@ -182,6 +186,27 @@ pub fn plan(
                 .into_bytes(),
         );
         summary.model = model.clone();
+    }
+    if let (Some(caps), Some(requested)) = (rules.output_caps, summary.max_output_tokens) {
+        let field = summary.max_output_field;
+        match caps.check(&summary.model, field, requested) {
+            CapCheck::Within => {}
+            CapCheck::Refuse(message) => {
+                return Err(UserError::InvalidRequest {
+                    message,
+                    param: Some(field.to_string()),
+                })
+            }
+            CapCheck::Clamp { cap } => {
+                log::info!(
+                    "llm-gateway: {field} {requested} clamped to {cap} for {}",
+                    summary.model
+                );
+                req.insert(field.into(), cap.into());
+                routed_body = Some(Value::Object(req.clone()).to_string().into_bytes());
+                summary.max_output_tokens = Some(cap);
+            }
+        }
     }
     let body: &[u8] = routed_body.as_deref().unwrap_or(body);
     let counts = rules.count_tokens;

@@ -252,3 +252,46 @@ fn an_alias_sends_the_providers_own_model_name() {
     .unwrap_err();
     assert!(err.0.contains("route.aliases.x.provider"), "{}", err.0);
 }
+
+#[test]
+fn output_caps_refuse_naming_the_clients_field_or_clamp_the_body() {
+    let refuse = config(r#"{"usage":{},"limits":{}}"#);
+    let sonnet = br#"{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&refuse, Api::AnthropicMessages, sonnet).unwrap();
+    assert_eq!(plan.max_output_tokens, Some(64_000));
+    assert!(
+        plan.new_body.is_none(),
+        "within the cap: the body is untouched"
+    );
+    let o3 = br#"{"model":"o3","max_completion_tokens":100000,"messages":[{"role":"user","content":"hi"}]}"#;
+    assert!(plan_request(&refuse, Api::OpenAiChat, o3).is_ok());
+    let over = br#"{"model":"o3","max_completion_tokens":200000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let e = plan_request(&refuse, Api::OpenAiChat, over).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`max_completion_tokens` must be at most 100000 for o3 (got 200000)"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&e.envelope(Api::OpenAiChat)).unwrap();
+    assert_eq!(v["error"]["param"], "max_completion_tokens");
+
+    let clamp = config(
+        r#"{"usage":{},"limits":{"over_max_output":"clamp","model_max_output_tokens":{"claude-haiku-4-5":1000}},
+        "route":{"default_provider":"anthropic","providers":[{"name":"anthropic","format":"anthropic"}]}}"#,
+    );
+    let plan = plan_request(&clamp, Api::OpenAiChat, over).unwrap();
+    assert_eq!(plan.max_output_tokens, Some(100_000));
+    // The translated body carries the clamped value, in Anthropic's field.
+    let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(v["max_tokens"], 100_000);
+    let haiku = br#"{"model":"claude-haiku-4-5","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&clamp, Api::AnthropicMessages, haiku).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (v["max_tokens"].as_u64(), plan.max_output_tokens),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(
+        v["messages"][0]["content"], "hi",
+        "the rest of the body is kept"
+    );
+}
