@@ -11,6 +11,7 @@ mod answer;
 mod anthropic;
 mod behaviour;
 mod faults;
+mod gzip;
 mod http;
 mod log;
 mod openai;

@@ -835,3 +835,5 @@ fn the_fallback_chain_reports_the_provider_and_model_that_answered() {
     assert_eq!(run.fact("llm_provider"), Some("s"));
     assert_eq!(run.fact("llm_model"), Some("claude-haiku-4-5"));
 }
+
+mod usage_and_limits;

@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod anthropic_openai;
+pub mod features;
 pub(crate) mod fields;
 pub mod openai;
 pub mod openai_anthropic;

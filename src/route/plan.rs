@@ -43,6 +43,9 @@ pub struct RequestPlan {
     /// The request goes to the fallback chain: the upstream filter adapts each attempt
     /// and names the provider and model that answered in the response headers.
     pub fallback: bool,
+    /// The translated request's structured output travels as a call of this tool,
+    /// turned back into the answer's content.
+    pub structured_tool: Option<String>,
 }
 
 /// Request headers the downstream filter sets for the chain's upstream filter: the
@@ -52,6 +55,9 @@ pub const CLIENT_API_HEADER: &str = "x-llm-client-api";
 /// Set to `true` on streaming requests, so Envoy's route can give streams their own
 /// retry policy (the per-try timeout is the time-to-first-token limit).
 pub const STREAM_HEADER: &str = "x-llm-stream";
+
+/// The `accept-encoding` every LLM request goes upstream with.
+pub const IDENTITY_ENCODING: &str = "identity";
 
 /// What routing may look at besides the body.
 pub struct RouteContext<'a> {
@@ -240,6 +246,7 @@ pub fn plan(
         client_wants_stream_usage: summary.client_wants_stream_usage,
         route_reason,
         fallback: false,
+        structured_tool: None,
     };
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
@@ -272,12 +279,16 @@ pub fn plan(
             .or_else(|| route.providers.iter().find(|p| serves(p)))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
+        if let Some(e) = provider.cannot_serve(api, &req) {
+            return Err(e);
+        }
         let upstream = provider.format.api_for(api);
         if let Some(direction) = Direction::between(api, upstream) {
             // E.g. the OpenAI SDK talks to a Claude model: send Anthropic's Messages API.
             plan.new_body =
                 Some(direction.request(&req, &plan.model, summary.max_output_tokens)?);
             plan.upstream_format = upstream;
+            plan.structured_tool = direction.structured_tool(&req);
             plan.set_headers
                 .push((":path", direction.upstream_path().to_string()));
             match direction {
@@ -306,6 +317,11 @@ pub fn plan(
             }
         }
     }
+    // The answer is metered, translated and guarded as it passes: ask for it unencoded
+    // (identity is always acceptable, RFC 9110). Envoy's compressor, when installed
+    // before the module, still compresses for a client that accepts it.
+    plan.set_headers
+        .push(("accept-encoding", IDENTITY_ENCODING.to_string()));
     if rules.request_stream_usage
         && api == Api::OpenAiChat
         && !plan.translated()

@@ -35,7 +35,10 @@ fn models_of_a_provider_without_key_go_to_the_default() {
     assert_eq!(plan.provider, "mock");
     assert_eq!(
         plan.set_headers,
-        vec![("x-llm-provider", "mock".to_string())]
+        vec![
+            ("x-llm-provider", "mock".to_string()),
+            ("accept-encoding", "identity".to_string())
+        ]
     );
     assert_eq!(plan.input_accuracy, Accuracy::Estimate);
 }
@@ -138,7 +141,8 @@ fn plain_json_response_and_non_json_response() {
     let f = settle(&c, &plan, &m.finish(5), 502);
     assert_eq!(
         (f.input_tokens, f.output_tokens, f.error),
-        (plan.input_tokens, Some(0), Some("upstream_5xx"))
+        (Some(0), Some(0), Some("upstream_5xx")),
+        "a failure without usage costs nothing"
     );
 }
 
@@ -294,4 +298,71 @@ fn output_caps_refuse_naming_the_clients_field_or_clamp_the_body() {
         v["messages"][0]["content"], "hi",
         "the rest of the body is kept"
     );
+}
+
+#[test]
+fn failures_without_usage_cost_nothing() {
+    let c = config(r#"{"usage":{},"limits":{}}"#);
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
+    for (status, answer) in [
+        (
+            500,
+            &br#"{"error":{"message":"boom","type":"server_error"}}"#[..],
+        ),
+        (
+            429,
+            br#"{"error":{"message":"slow down","type":"rate_limit_exceeded"}}"#,
+        ),
+        (503, b"upstream connect error"),
+    ] {
+        let mut meter =
+            ResponseMeter::new(Api::OpenAiChat, status, Some("application/json"), 1 << 20);
+        meter.feed(answer, 1);
+        let f = settle(&c, &plan, &meter.finish(1), status);
+        assert_eq!(
+            (f.input_tokens, f.output_tokens, f.cost_usd, f.usage_source),
+            (Some(0), Some(0), Some(0.0), Some("none")),
+            "{status}"
+        );
+        assert_eq!(
+            f.input_tokens_counted,
+            Some(9),
+            "our count stays in the log"
+        );
+        assert_eq!(crate::usage::settle::actual(&f).cost_micro_usd, 0);
+    }
+    // A stream cut before its first token produced nothing either.
+    let stream =
+        br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
+    let plan = plan_request(&c, Api::OpenAiChat, stream).unwrap();
+    let f = meter_stream(&c, &plan, &OPENAI_STREAM.as_bytes()[..30], 10);
+    assert_eq!((f.cost_usd, f.error), (Some(0.0), Some("stream_cut")));
+    // An error that did report usage is billed as reported.
+    let mut meter = ResponseMeter::new(Api::OpenAiChat, 400, Some("application/json"), 1 << 20);
+    meter.feed(
+        br#"{"error":{"message":"x"},"usage":{"prompt_tokens":4,"completion_tokens":0}}"#,
+        1,
+    );
+    let f = settle(&c, &plan, &meter.finish(1), 400);
+    assert_eq!(
+        (f.input_tokens, f.usage_source),
+        (Some(4), Some("provider"))
+    );
+}
+
+#[test]
+fn a_provider_that_lacks_a_feature_refuses_it_by_name() {
+    let c = config(
+        r#"{"route":{"default_provider":"local","providers":[
+        {"name":"local","format":"openai","unsupported":["logprobs"]}]}}"#,
+    );
+    let body = br#"{"model":"llama3","logprobs":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let e = plan_request(&c, Api::OpenAiChat, body).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`logprobs` (logprobs) is not supported by provider local"
+    );
+    let fine = br#"{"model":"llama3","messages":[{"role":"user","content":"hi"}]}"#;
+    assert!(plan_request(&c, Api::OpenAiChat, fine).is_ok());
 }
