@@ -227,7 +227,12 @@ pub fn plan(
                 Some((alias, n)) if tokens::same_chat_counting(&alias, &summary.model) => n,
                 _ => tokens::count_openai_chat(&summary.model, &req),
             };
-            (Some(count), tokens::encoding_for_model(&summary.model).1)
+            let accuracy = match tokens::image::has_estimated_image(&req) {
+                // A remote image counts at a default size: the count is an estimate.
+                true => Accuracy::Estimate,
+                false => tokens::encoding_for_model(&summary.model).1,
+            };
+            (Some(count), accuracy)
         }
     };
     let mut plan = RequestPlan {

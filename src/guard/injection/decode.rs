@@ -2,7 +2,7 @@
 //! URL-encoding. Each finder is one forward pass; a decoded segment is kept only when it is
 //! mostly printable UTF-8 text, so hashes, keys and binary blobs are not rescanned.
 
-use crate::guard::base64::{self, Alphabet};
+use crate::tokens::base64::{self, Alphabet};
 
 /// Shortest base64 run worth decoding (15 bytes of payload).
 const MIN_BASE64: usize = 20;
