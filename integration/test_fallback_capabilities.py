@@ -141,3 +141,22 @@ def test_a_request_no_live_provider_can_serve_fails_like_a_down_chain(chain, pro
         client(chain, tag).chat.completions.create(model=MODEL, n=2, messages=PROMPT)
     assert e.value.status_code == 503, e.value
     assert all(r["method"] == "GET" for r in seen_by(providers, tag)["secondary"])
+
+
+def test_a_photo_falls_back_to_the_claude_hop_whole(chain, providers):
+    """A ~6 MB base64 image: the router's retry buffer and the attempt filter hold it
+    (envoy.yaml's request_body_buffer_limit), and the Claude hop gets it translated."""
+    import base64
+
+    from test_large_bodies import photo_png
+
+    mock_post(providers["primary"], "down")
+    photo = base64.b64encode(photo_png()).decode()
+    tag = new_tag()
+    done = client(chain, tag).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is it?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{photo}"}}]}])
+    assert done.choices[0].message.content == "what is it?"
+    (upstream,) = seen_by(providers, tag)["secondary"]
+    block = json.loads(upstream["body"])["messages"][0]["content"][1]
+    assert block["source"] == {"type": "base64", "media_type": "image/png", "data": photo}

@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn empty_config_uses_defaults() {
         let c = Config::parse(b"", &no_env).unwrap();
-        assert_eq!(c.api.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.api.max_body_bytes, 32 * 1024 * 1024);
         assert_eq!(
             c.api_for_path("/v1/chat/completions?x=1"),
             Some(Api::OpenAiChat)

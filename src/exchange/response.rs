@@ -17,7 +17,7 @@ use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 /// Largest JSON response body held back to read its usage. Past it the held headers and
 /// body are released and the rest streams through unmetered (error
 /// `response_unreadable`). Must stay below Envoy's buffer limit for the route
-/// (`request_body_buffer_limit`, 4 MiB in envoy/envoy.yaml): past that limit Envoy
+/// (`request_body_buffer_limit`, 36 MiB in envoy/envoy.yaml): past that limit Envoy
 /// replaces the provider's answer with its own 500.
 pub const MAX_JSON_RESPONSE: usize = 3 * 1024 * 1024;
 
