@@ -148,7 +148,7 @@ def test_a_photo_falls_back_to_the_claude_hop_whole(chain, providers):
     (envoy.yaml's request_body_buffer_limit), and the Claude hop gets it translated."""
     import base64
 
-    from test_large_bodies import photo_png
+    from helpers import photo_png
 
     mock_post(providers["primary"], "down")
     photo = base64.b64encode(photo_png()).decode()

@@ -8,30 +8,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-import struct
-import zlib
 
 import anthropic
 import openai
 import pytest
 
-from helpers import access_log_for, as_int, mock_requests_for, new_tag, reference_request_tokens
+from helpers import (access_log_for, as_int, mock_requests_for, new_tag, photo_png,
+                     reference_request_tokens)
 
-WIDTH, HEIGHT = 1500, 1000
-
-
-def photo_png(width=WIDTH, height=HEIGHT) -> bytes:
-    """A real PNG of `width` x `height` RGB pixels, stored (zlib level 0), so its size is
-    that of a photo: ~4.5 MB, ~6 MB as base64."""
-    row = bytes((x * 7 + 13) % 256 for x in range(width * 3))
-    raw = b"".join(b"\x00" + row for _ in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 0))
-            + chunk(b"IEND", b""))
+WIDTH, HEIGHT = 1500, 1000  # photo_png's
 
 
 @pytest.fixture(scope="module")
