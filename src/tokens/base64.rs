@@ -54,6 +54,27 @@ pub(crate) fn decode(s: &[u8], alphabet: Alphabet) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Standard base64 with padding, for tests that must hand an encoded payload to the
+/// decoders.
+#[cfg(test)]
+pub(crate) fn encode(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
