@@ -18,6 +18,8 @@ BENCH_CONNS (default "1,8"), BENCH_TOKEN_SECONDS (default 3), BENCH_PIN (default
 
 from __future__ import annotations
 
+import base64
+import concurrent.futures
 import datetime as dt
 import hashlib
 import http.client
@@ -476,6 +478,89 @@ def memory_and_first(mock: Mock, bodies: dict[str, Path]) -> dict:
     return res
 
 
+# --------------------------------------------------------------------------- 8. large bodies
+
+LARGE_IN_FLIGHT = (1, 4, 8)
+# The mock holds each answer this long, so every request's body is in Envoy at once.
+LARGE_HOLD_MS = 1500
+
+
+def large_body_memory(mock: Mock) -> dict:
+    """Envoy's RSS while N requests each carrying a ~6 MB base64 photo are in flight at
+    once, with vs without the module (one worker, so every request lands in one VM)."""
+    sys.path.insert(0, str(ROOT / "integration"))
+    from helpers import photo_png
+
+    photo = base64.b64encode(photo_png()).decode()
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{photo}"}}]}]}).encode()
+    res = {"body_bytes": len(body)}
+    for wm in (False, True):
+        tag = "with" if wm else "without"
+        e = Envoy(f"large-{tag}", mock, with_module=wm, concurrency=1)
+        e.wait_ready()
+        post_once(e.port, body)  # the first request grows the VM's memory once
+        time.sleep(0.5)
+        res[(tag, "idle")] = e.rss_kb()
+        for n in LARGE_IN_FLIGHT:
+            say(f"large bodies: {n} x {len(body) / 1e6:.1f} MB in flight, {tag} module")
+            peak = [e.rss_kb()]
+            done = threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    peak.append(e.rss_kb())
+                    time.sleep(0.01)
+
+            def one(_):
+                conn = http.client.HTTPConnection("127.0.0.1", e.port, timeout=60)
+                conn.request("POST", "/v1/chat/completions", body=body, headers={
+                    "content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}",
+                    "x-mock-latency-ms": str(LARGE_HOLD_MS)})
+                r = conn.getresponse()
+                r.read()
+                conn.close()
+                return r.status
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            with concurrent.futures.ThreadPoolExecutor(n) as pool:
+                statuses = list(pool.map(one, range(n)))
+            done.set()
+            sampler.join()
+            if set(statuses) != {200}:
+                die(f"large-body requests through {e.name} answered {statuses}")
+            time.sleep(0.5)
+            res[(tag, n)] = {"peak_kb": max(peak), "after_kb": e.rss_kb()}
+        e.stop()
+    return res
+
+
+def large_body_report(large: dict | None) -> list[str]:
+    if not large:
+        return ["(not measured in this run)"]
+    mb = large["body_bytes"] / 1e6
+    lines = [
+        f"Each request carries a 1500x1000 PNG as a base64 image part ({mb:.1f} MB body); the mock",
+        f"holds every answer {LARGE_HOLD_MS} ms, so all N bodies are in Envoy at once. One worker",
+        "(`--concurrency 1`): every request lands in the same Wasm VM. Peak `VmRSS` sampled every",
+        "10 ms; 'after' is 0.5 s after the last answer. A Wasm VM's linear memory grows and is",
+        "never returned, so 'after' keeps the high-water mark of the module's heap.",
+        "",
+        "| in flight | peak without | peak with | module's extra per request | after, with |",
+        "|---|---|---|---|---|",
+    ]
+    for n in LARGE_IN_FLIGHT:
+        a, b = large[("without", n)], large[("with", n)]
+        extra = (b["peak_kb"] - a["peak_kb"]) / n / 1024
+        lines.append(f"| {n} | {a['peak_kb'] / 1024:.0f} MiB | {b['peak_kb'] / 1024:.0f} MiB | "
+                     f"{extra:.1f} MiB | {b['after_kb'] / 1024:.0f} MiB |")
+    lines += ["", f"Idle after one such request: without {large[('without', 'idle')] / 1024:.0f} MiB, "
+              f"with {large[('with', 'idle')] / 1024:.0f} MiB."]
+    return lines
+
+
 # --------------------------------------------------------------------------- report
 
 def version(cmd: list[str]) -> str:
@@ -881,6 +966,7 @@ def main() -> None:
         mock = Mock()
         lat, checks = latency(mock, bodies)
         mem = memory_and_first(mock, bodies)
+        large = large_body_memory(mock)
     finally:
         stop_all()
     say("availability: the fallback chain with a flaky, then down primary")
@@ -892,7 +978,7 @@ def main() -> None:
     # Raw results, so `bench/run.py --report-only` can rewrite BENCHMARKS.md without measuring.
     with open(OUT / "results.pickle", "wb") as f:
         pickle.dump({"tok": tok, "lat": lat, "checks": checks, "mem": mem, "req_info": req_info,
-                     "availability": avail, "guard_speed": gspeed,
+                     "availability": avail, "guard_speed": gspeed, "large": large,
                      "took_s": time.time() - started_at, "measured_s": time.monotonic() - t_start,
                      "loadavg": LOADAVG, "facts": facts, "loadavg_end": LOADAVG_END,
                      "date": dt.datetime.now(dt.timezone.utc)}, f)
@@ -1019,6 +1105,12 @@ def write_report(path: Path) -> None:
             "```",
             "",
         ])
+    text += "\n".join([
+        "## 8. Memory with large bodies",
+        "",
+        *large_body_report(r.get("large")),
+        "",
+    ])
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(summary(tok, lat, mem))
     say(f"wrote BENCHMARKS.md (the run took {TOOK_S:.0f} s in all)")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+import struct
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import tiktoken
@@ -271,3 +273,19 @@ def providers_at_mock(cfg: dict, names: tuple[str, ...]) -> dict:
         to_mock["name"] = to_mock["load_assignment"]["cluster_name"] = name
         clusters[next(i for i, c in enumerate(clusters) if c["name"] == name)] = to_mock
     return cfg
+
+
+# ----------------------------------------------------------------- images
+
+def photo_png(width: int = 1500, height: int = 1000) -> bytes:
+    """A real PNG of `width` x `height` RGB pixels, stored (zlib level 0), so its size is
+    that of a photo: ~4.5 MB, ~6 MB as base64."""
+    row = bytes((x * 7 + 13) % 256 for x in range(width * 3))
+    raw = b"".join(b"\x00" + row for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 0))
+            + chunk(b"IEND", b""))

@@ -18,8 +18,9 @@ GOOD = {CHAT: chat_body("are you alive?"), MESSAGES: messages_body("are you aliv
 
 @pytest.fixture(scope="module")
 def gw(envoy_factory):
-    """Its own Envoy with one worker: every request hits the same VM."""
-    envoy = envoy_factory.start(concurrency=1)
+    """Its own Envoy with one worker: every request hits the same VM. The body limit is
+    1 MiB here (the default is 32 MiB) so the 413 paths stay cheap to test."""
+    envoy = envoy_factory.start(patch={"api": {"max_body_bytes": MIB}}, concurrency=1)
     yield envoy
     envoy.stop()
 

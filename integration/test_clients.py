@@ -11,9 +11,7 @@ integration/package.json, and installed by scripts/setup.sh:
   a subprocess: its pins cannot co-install with the openai SDK's);
 - the Node `openai` SDK 6.x on Node 20: chat plain and streamed, models.list, embeddings.
 
-Each test asserts what the library returned and what reached the mock provider. A
-library default that the gateway refuses today is marked `xfail(strict=True)` with the
-fix that will make it pass, so the mark must go when the fix lands."""
+Each test asserts what the library returned and what reached the mock provider."""
 
 from __future__ import annotations
 
@@ -51,20 +49,6 @@ KEY = "sk-demo-pro"  # make run's demo consumer (60 requests a minute)
 CLIENTS = Path(__file__).resolve().parent / "clients"
 INSTRUCTOR_PYTHON = ROOT / ".venv-instructor" / "bin" / "python"
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules" / "openai"
-
-# Library defaults the gateway refuses today. limits.max_output_tokens (32768 in make
-# run's config) is one cap for every model; the per-model output limits (issue 13, the
-# limits branch) accept the model's own maximum, 64000 for claude-sonnet-4-5.
-def default_max_tokens_64000(error):
-    """The library sends max_tokens 64000, claude-sonnet-4-5's own maximum, and the
-    gateway answers 400 (the library raises `error`)."""
-    return pytest.mark.xfail(
-        strict=True, raises=error,
-        reason="the library sends max_tokens 64000 (claude-sonnet-4-5's own maximum); "
-               "limits.max_output_tokens refuses it with 400 until the per-model output "
-               "limits land",
-    )
-
 
 @pytest.fixture(scope="module")
 def gw(make_run_gateway):
@@ -109,11 +93,17 @@ def test_langchain_chat_openai_stream(gw, mock_provider):
     tag = new_tag()
     chunks = list(chat_openai(gw, tag).stream("Stream me back please"))
     assert "".join(c.content for c in chunks) == "Stream me back please"
-    # The gateway asked for usage (stream_options.include_usage): LangChain reports it.
+    # The gateway asked the provider for usage to meter the stream, and kept that chunk
+    # from LangChain, which did not ask for it; the access log has the usage.
+    assert not [c.usage_metadata for c in chunks if c.usage_metadata]
+    assert only_body(mock_provider, tag)["stream_options"] == {"include_usage": True}
+    line = access_log_for(gw, tag)
+    assert line["stream"] == "true" and int(line["output_tokens"]) > 0
+    # Asked for (stream_usage=True), the usage reaches LangChain.
+    tag = new_tag()
+    chunks = list(chat_openai(gw, tag, stream_usage=True).stream("Stream me back please"))
     usage = [c.usage_metadata for c in chunks if c.usage_metadata]
     assert usage and usage[-1]["output_tokens"] > 0
-    assert only_body(mock_provider, tag)["stream_options"] == {"include_usage": True}
-    assert access_log_for(gw, tag)["stream"] == "true"
 
 
 @tool
@@ -169,17 +159,16 @@ def chat_anthropic(gw, **kw):
                          default_request_timeout=30, **kw)
 
 
-REFUSED_64000 = "max_tokens must be at most 32768 (got 64000)"
 
 
-@default_max_tokens_64000(anthropic.BadRequestError)
-def test_langchain_chat_anthropic_with_its_defaults(gw):
-    try:
-        answer = chat_anthropic(gw).invoke("Hello Claude")
-    except anthropic.BadRequestError as e:
-        assert REFUSED_64000 in e.message  # refused for that reason and no other
-        raise
+def test_langchain_chat_anthropic_with_its_defaults(gw, mock_provider):
+    """LangChain sends max_tokens 64000, claude-sonnet-4-5's own maximum: within the
+    model's output cap (limits' per-model table), so it goes as sent."""
+    mock_provider.clear()
+    answer = chat_anthropic(gw).invoke("Hello Claude")
     assert answer.content == "Hello Claude"
+    sent = [json.loads(r["body"]) for r in mock_provider.requests() if r["path"] == "/v1/messages"]
+    assert sent[-1]["max_tokens"] == 64000
 
 
 def test_langchain_chat_anthropic_plain_and_stream(gw, mock_provider):
@@ -217,15 +206,13 @@ def test_litellm_openai_completion_plain_and_stream(gw, mock_provider):
     assert sent[1]["stream"] is True
 
 
-@default_max_tokens_64000(litellm.BadRequestError)
-def test_litellm_anthropic_completion_with_its_defaults(gw):
-    try:
-        answer = litellm.completion(model="anthropic/claude-sonnet-4-5", api_base=gw.url,
-                                    api_key=KEY, messages=[{"role": "user", "content": "Hi"}])
-    except litellm.BadRequestError as e:
-        assert REFUSED_64000 in str(e)  # refused for that reason and no other
-        raise
+def test_litellm_anthropic_completion_with_its_defaults(gw, mock_provider):
+    mock_provider.clear()
+    answer = litellm.completion(model="anthropic/claude-sonnet-4-5", api_base=gw.url,
+                                api_key=KEY, messages=[{"role": "user", "content": "Hi"}])
     assert answer.choices[0].message.content == "Hi"
+    sent = [json.loads(r["body"]) for r in mock_provider.requests() if r["path"] == "/v1/messages"]
+    assert sent[-1]["max_tokens"] <= 64000
 
 
 def test_litellm_anthropic_completion_plain_and_stream(gw, mock_provider):
@@ -293,6 +280,7 @@ def test_node_openai_sdk(gw, mock_provider):
     assert int(result["headers"]["inputTokens"]) == expected
     assert float(result["headers"]["costUsd"]) > 0
     assert result["streamed"] == "Hello from Node"
+    assert result["unaskedUsage"] is None
     assert result["streamUsage"]["prompt_tokens"] == expected
     owners = {m["id"]: m["owned_by"] for m in result["models"]}
     assert owners["gpt-4o-mini"] == "chain" and owners["text-embedding-3-small"] == "mock"
@@ -303,4 +291,4 @@ def test_node_openai_sdk(gw, mock_provider):
     assert emb["usage"]["prompt_tokens"] == 2 + 4
     sent = bodies(mock_provider, tag)
     assert [b.get("encoding_format") for b in sent if "input" in b] == ["base64"]
-    assert len([b for b in sent if "messages" in b]) == 2
+    assert len([b for b in sent if "messages" in b]) == 3  # plain, stream, stream asking for usage

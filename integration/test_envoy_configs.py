@@ -53,16 +53,16 @@ def test_unknown_plugin_field_stops_envoy_at_startup(envoy_factory):
 
 def test_envoy_own_413_gets_an_openai_error_body(envoy_factory):
     """With the filter's limit raised above Envoy's buffer limits, Envoy itself answers
-    413 (past the virtual host's 4 MiB request_body_buffer_limit); envoy.yaml's
+    413 (past the virtual host's 36 MiB request_body_buffer_limit); envoy.yaml's
     local_reply_config gives it an OpenAI error envelope."""
     import requests
 
-    envoy = envoy_factory.start(patch={"api": {"max_body_bytes": 8 * 1024 * 1024}})
+    envoy = envoy_factory.start(patch={"api": {"max_body_bytes": 64 * 1024 * 1024}})
     try:
         def chunks():  # chunked: no content-length for the filter to judge up front
             part = b'{"model":"gpt-4o","messages":[{"role":"user","content":"'
             yield part
-            for _ in range(96):  # 6 MiB: past the route's 4 MiB request_body_buffer_limit
+            for _ in range(40 * 16):  # 40 MiB: past the route's 36 MiB request_body_buffer_limit
                 yield b"x" * 65536
             yield b'"}]}'
 
@@ -80,7 +80,7 @@ def test_filter_413_keeps_the_anthropic_envelope(gateway):
     """The filter's own 413 is a local reply too; the mapper must leave it alone."""
     import requests
 
-    big = "x" * (1100 * 1024)
+    big = "x" * (33 * 1024 * 1024)  # over make run's 32 MiB api.max_body_bytes
     r = requests.post(f"{gateway.url}/v1/messages", timeout=30,
                       json={"model": "claude-sonnet-4-5", "max_tokens": 5,
                             "messages": [{"role": "user", "content": big}]})

@@ -55,12 +55,13 @@ def test_events_arrive_incrementally(gateway):
 @pytest.mark.parametrize("write_bytes", ["1", "7", "100"])
 def test_usage_is_read_from_events_split_across_reads(gateway, write_bytes):
     tag = new_tag()
-    body = chat_body("split me into many tiny network writes, please", model="gpt-4o-mini")
+    body = chat_body("split me into many tiny network writes, please", model="gpt-4o-mini",
+                     stream_options={"include_usage": True})
     r = stream(gateway, body, {"x-mock-write-bytes": write_bytes, "x-mock-chunk-delay-ms": "5"}, tag)
     assert r.status == 200 and r.complete
     text, chunks = openai_stream_text(r.body)
     assert text == body["messages"][0]["content"]
-    usage = chunks[-1]["usage"]  # the gateway asked for it (stream_options.include_usage)
+    usage = chunks[-1]["usage"]  # the client asked for it (stream_options.include_usage)
     assert chunks[-1]["choices"] == []
     line = access_log_for(gateway, tag)
     assert line["usage_source"] == "provider", line
@@ -167,7 +168,8 @@ def test_anthropic_stream_cut_is_metered_as_far_as_it_went(gateway):
 
 def test_stream_over_http2(gateway):
     tag = new_tag()
-    body = json.dumps(chat_body("over h2 we go", model="gpt-4o", stream=True))
+    body = json.dumps(chat_body("over h2 we go", model="gpt-4o", stream=True,
+                                stream_options={"include_usage": True}))
     out = subprocess.run(["curl", "-sS", "-N", "--http2-prior-knowledge", "-D", "-", "-H", "content-type: application/json",
                           "-H", "x-mock-chunk-delay-ms: 20", "--data-binary", body,
                           f"{gateway.url}{tagged(CHAT, tag)}"], capture_output=True, timeout=60)

@@ -42,6 +42,8 @@ pub struct AttemptPlan {
     /// Headers to set, `:path` among them. Values may be secrets: never log them.
     pub set_headers: Vec<(&'static str, String)>,
     pub remove_headers: Vec<&'static str>,
+    /// The translated request's structured output travels as a call of this tool.
+    pub structured_tool: Option<String>,
 }
 
 impl AttemptPlan {
@@ -63,10 +65,37 @@ pub enum AttemptError {
     /// The chain does not cover this model (the downstream filter only sends models it
     /// covers). The request passes through unchanged.
     UnknownModel(String),
-    /// The client's request cannot be served in this provider's format; the client gets
-    /// this error in its own envelope.
+    /// The client's request is not valid; the client gets this error in its own
+    /// envelope.
     User(UserError),
+    /// This provider cannot serve what the request asks for (a feature it lacks, a field
+    /// its format has no equivalent for): the attempt is answered with this error and
+    /// [`SKIP_HEADER`], which the chain route's retry policy retries on the next
+    /// provider. Only when no provider can serve it does the client see the error.
+    Skip(UserError),
 }
+
+/// Response header of an attempt skipped because its provider cannot serve the request;
+/// the chain route retries on it (`retry_on: retriable-headers`, envoy/envoy.yaml). Its
+/// value is the provider's name.
+pub const SKIP_HEADER: &str = "x-llm-skip-provider";
+
+/// What a skipped attempt sends its provider instead of the request: the model list, a
+/// request that costs no tokens. Envoy 1.40's router never retries a local reply of an
+/// upstream filter (nor a reset it asks for: that resets the client's stream), only a
+/// response that came from upstream, so the skip rides on this probe's answer, whose
+/// status, header and body the filter replaces (envoy/FALLBACK.md).
+pub const SKIP_PROBE: [(&str, &str); 2] = [(":method", "GET"), (":path", "/v1/models")];
+
+/// Headers a skip probe must not carry: an earlier attempt's key (header changes outlive
+/// the attempt) and the body's.
+pub const SKIP_PROBE_REMOVE: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "anthropic-version",
+    "content-type",
+    "content-length",
+];
 
 /// The client's API, from the header the downstream filter set.
 pub fn client_api(header: &str) -> Option<Api> {
@@ -94,17 +123,24 @@ pub fn plan_attempt(
     let mut req = providers::parse_object(body).map_err(AttemptError::User)?;
     let summary = providers::validate_request(client_api, &req).map_err(AttemptError::User)?;
     let model = upstream_model(chain, &summary.model, provider_name, index)?;
+    if let Some(e) = provider.cannot_serve(client_api, &req) {
+        return Err(AttemptError::Skip(e));
+    }
     let upstream_format = provider
         .format
         .api_for(client_api)
         .ok_or_else(|| AttemptError::User(unserved(client_api, &model, provider)))?;
+    let mut structured_tool = None;
     let (path, body) = match Direction::between(client_api, upstream_format) {
-        Some(direction) => (
-            direction.upstream_path(),
-            direction
-                .request(&req, &model, summary.max_output_tokens)
-                .map_err(AttemptError::User)?,
-        ),
+        Some(direction) => {
+            structured_tool = direction.structured_tool(&req);
+            (
+                direction.upstream_path(),
+                direction
+                    .request(&req, &model, summary.max_output_tokens)
+                    .map_err(AttemptError::Skip)?,
+            )
+        }
         None => {
             req.insert("model".into(), Value::String(model.clone()));
             let path = client_api.upstream_path();
@@ -119,8 +155,10 @@ pub fn plan_attempt(
         stream: summary.stream,
         client_wants_stream_usage: summary.client_wants_stream_usage,
         body,
-        set_headers: vec![(":path", path.to_string())],
+        // Set, never assumed: a skip probe of an earlier attempt changed the method.
+        set_headers: vec![(":method", "POST".to_string()), (":path", path.to_string())],
         remove_headers: vec![],
+        structured_tool,
     };
     key_headers(provider, upstream_format, &mut plan);
     Ok(plan)
@@ -184,6 +222,7 @@ pub struct AttemptAnswer {
     pub status: u32,
     translation: Option<Direction>,
     model: String,
+    structured_tool: Option<String>,
     gate: FirstTokenGate,
     stream: Option<StreamBack>,
 }
@@ -211,6 +250,7 @@ impl AttemptAnswer {
                     &format!("{now_us:x}"),
                     plan.client_wants_stream_usage,
                     now_us / 1_000_000,
+                    plan.structured_tool.as_deref(),
                 )
             });
         AttemptAnswer {
@@ -218,6 +258,7 @@ impl AttemptAnswer {
             status,
             translation,
             model: plan.model.clone(),
+            structured_tool: plan.structured_tool.clone(),
             gate: FirstTokenGate::new(plan.upstream_format),
             stream,
         }
@@ -251,7 +292,13 @@ impl AttemptAnswer {
     /// the formats match).
     pub fn whole_body(&self, body: &[u8], now_us: u64) -> Vec<u8> {
         match self.translation {
-            Some(d) => d.whole_body(&self.model, self.status, body, now_us / 1_000_000),
+            Some(d) => d.whole_body(
+                &self.model,
+                self.status,
+                body,
+                now_us / 1_000_000,
+                self.structured_tool.as_deref(),
+            ),
             None => body.to_vec(),
         }
     }

@@ -119,6 +119,7 @@ impl Config {
             max_body_bytes: self.api.max_body_bytes,
             count_tokens: self.usage.is_some() || self.limits.is_some(),
             request_stream_usage: self.usage.as_ref().is_some_and(|u| u.request_stream_usage),
+            output_caps: self.limits.as_ref().map(|l| &l.output),
         }
     }
 
@@ -143,7 +144,7 @@ mod tests {
     #[test]
     fn empty_config_uses_defaults() {
         let c = Config::parse(b"", &no_env).unwrap();
-        assert_eq!(c.api.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.api.max_body_bytes, 32 * 1024 * 1024);
         assert_eq!(
             c.api_for_path("/v1/chat/completions?x=1"),
             Some(Api::OpenAiChat)

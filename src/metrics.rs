@@ -150,6 +150,11 @@ pub fn chain_attempt(provider: &str) -> Metric {
     Metric::Counter(format!("llm.chain_attempts.provider.{provider}"), 1)
 }
 
+/// One attempt of the fallback chain skipped because `provider` cannot serve the request.
+pub fn chain_skip(provider: &str) -> Metric {
+    Metric::Counter(format!("llm.chain_skips.provider.{provider}"), 1)
+}
+
 /// One attempt of the fallback chain that `provider` failed (5xx or 429).
 pub fn chain_failure(provider: &str) -> Metric {
     Metric::Counter(format!("llm.chain_failures.provider.{provider}"), 1)

@@ -210,6 +210,26 @@ impl WholeEvents {
     }
 }
 
+/// The whole events of `bytes`, each with its blank line, then whatever follows the last
+/// one (empty when `bytes` ends on an event boundary). Concatenated, they are `bytes`.
+pub fn split_events(bytes: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let mut events = Vec::new();
+    let mut start = 0;
+    for i in 2..=bytes.len() {
+        if i > start + 1 && is_boundary(bytes, i) {
+            events.push(&bytes[start..i]);
+            start = i;
+        }
+    }
+    (events, &bytes[start..])
+}
+
+/// Whether a blank line ends just before `i` (`\n\n`, `\r\r` or `\r\n\r\n`).
+fn is_boundary(bytes: &[u8], i: usize) -> bool {
+    let pair = &bytes[i - 2..i];
+    pair == b"\n\n" || pair == b"\r\r" || (pair == b"\r\n" && i >= 3 && bytes[i - 3] == b'\n')
+}
+
 fn ends_event(bytes: &[u8]) -> bool {
     bytes.is_empty() || last_boundary(bytes) == bytes.len()
 }
@@ -218,11 +238,7 @@ fn ends_event(bytes: &[u8]) -> bool {
 fn last_boundary(bytes: &[u8]) -> usize {
     let mut i = bytes.len();
     while i >= 2 {
-        let pair = &bytes[i - 2..i];
-        if pair == b"\n\n"
-            || pair == b"\r\r"
-            || (pair == b"\r\n" && i >= 3 && bytes[i - 3] == b'\n')
-        {
+        if is_boundary(bytes, i) {
             return i;
         }
         i -= 1;
@@ -251,6 +267,16 @@ mod whole_events_tests {
             assert!(w.take_tail().is_empty(), "split {split}");
             assert_eq!(out, STREAM, "split {split}");
         }
+    }
+
+    #[test]
+    fn split_events_gives_whole_events_and_the_rest() {
+        let (events, rest) = split_events(STREAM);
+        assert_eq!(events.len(), 4);
+        assert_eq!(events[1], b"data: {\"b\":2}\r\n\r\n");
+        assert_eq!((events.concat(), rest), (STREAM.to_vec(), &b""[..]));
+        let (events, rest) = split_events(b"data: 1\n\ndata: 2");
+        assert_eq!((events, rest), (vec![&b"data: 1\n\n"[..]], &b"data: 2"[..]));
     }
 
     #[test]

@@ -18,11 +18,20 @@ const { data: plain, response } = await client.chat.completions
   .create({ model: "gpt-4o", messages })
   .withResponse();
 
+// A stream read the naive way (chunk.choices[0] unguarded: no usage chunk was asked
+// for, so none may come), then one that asks for usage.
 let streamed = "";
-let streamUsage = null;
+let unaskedUsage = null;
 const stream = await client.chat.completions.create({ model: "gpt-4o", messages, stream: true });
 for await (const chunk of stream) {
-  streamed += chunk.choices[0]?.delta?.content ?? "";
+  streamed += chunk.choices[0].delta?.content ?? "";
+  if (chunk.usage) unaskedUsage = chunk.usage;
+}
+let streamUsage = null;
+const asked = await client.chat.completions.create({
+  model: "gpt-4o", messages, stream: true, stream_options: { include_usage: true },
+});
+for await (const chunk of asked) {
   if (chunk.usage) streamUsage = chunk.usage;
 }
 
@@ -46,6 +55,7 @@ console.log(
       costUsd: response.headers.get("x-llm-cost-usd"),
     },
     streamed,
+    unaskedUsage,
     streamUsage,
     models: models.map((m) => ({ id: m.id, owned_by: m.owned_by })),
     embeddings: {

@@ -155,6 +155,7 @@ mod tests {
             chunks: vec!["Hi", " there"],
             usage,
             tool_call: None,
+            choices: 1,
         }
     }
 

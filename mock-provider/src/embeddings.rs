@@ -9,7 +9,7 @@
 //! sends each vector as the base64 of its little-endian `f32`s (what the official SDKs
 //! ask for by default); `float` (or none) as a JSON array of the same `f32`s.
 
-use llm_gateway::guard::base64::encode;
+use llm_gateway::tokens::base64::encode;
 use llm_gateway::tokens::count_embedding_input;
 use serde_json::{Map, Value};
 

@@ -12,6 +12,7 @@ mod anthropic;
 mod behaviour;
 mod embeddings;
 mod faults;
+mod gzip;
 mod http;
 mod log;
 mod openai;

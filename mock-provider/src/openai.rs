@@ -26,6 +26,8 @@ pub struct Completion<'a> {
     pub usage: Option<Usage>,
     /// Answer with this tool call (name, input) instead of text.
     pub tool_call: Option<&'a (String, Value)>,
+    /// Choices in a plain OpenAI answer (the request's `n`), each the same answer.
+    pub choices: u64,
 }
 
 fn usage_json(usage: Usage) -> Value {
@@ -69,6 +71,14 @@ pub fn plain_body(c: &Completion) -> Value {
                             "function": {"name": name, "arguments": input.to_string()}}],
         });
         body["choices"][0]["finish_reason"] = json!("tool_calls");
+    }
+    let first = body["choices"][0].clone();
+    for i in 1..c.choices {
+        let mut choice = first.clone();
+        choice["index"] = json!(i);
+        if let Value::Array(all) = &mut body["choices"] {
+            all.push(choice);
+        }
     }
     if let Some(usage) = c.usage {
         body["usage"] = usage_json(usage);
@@ -168,6 +178,7 @@ mod tests {
             chunks: vec!["Hi", " there"],
             usage,
             tool_call: None,
+            choices: 1,
         }
     }
 
@@ -250,6 +261,7 @@ mod tests {
     fn tool_completion(usage: Option<Usage>, call: &(String, Value)) -> Completion<'_> {
         Completion {
             tool_call: Some(call),
+            choices: 1,
             ..completion(usage)
         }
     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::answer::{answer_text, chunks};
 use crate::behaviour::Behaviour;
 use crate::faults::{DownMode, FaultConfig, Faults, Injected};
+use crate::gzip::accepts_gzip;
 use crate::http::{Delivery, Reply, Request};
 use crate::log::RequestLog;
 use crate::openai::{Completion, Usage};
@@ -86,6 +87,16 @@ impl MockProvider {
         let (mut reply, delivery) = self.answer(request);
         if let Reply::Full { headers, .. } | Reply::Stream { headers, .. } = &mut reply {
             headers.push(("x-mock-name".to_string(), self.faults.name()));
+        }
+        // As real providers do: a client that accepts gzip gets its JSON answer gzipped.
+        let gzip = request.header("accept-encoding").is_some_and(accepts_gzip);
+        if let (true, Reply::Full { headers, body, .. }) = (gzip, &mut reply) {
+            let json = crate::http::header(headers, "content-type")
+                .is_some_and(|t| t.starts_with("application/json"));
+            if json && !request.path().starts_with("/__mock/") {
+                *body = crate::gzip::gzip(body);
+                headers.push(("content-encoding".to_string(), "gzip".to_string()));
+            }
         }
         (reply, delivery)
     }
@@ -262,6 +273,15 @@ impl MockProvider {
             },
             output: count_text(encoding, &answer),
         });
+        // A request that forces a tool gets a call of it, as a model would: its input is
+        // the answer when that is a JSON object (e.g. `x-mock-content`), else `{}`.
+        let forced_call = forced_tool(&request).map(|name| {
+            let input = serde_json::from_str::<Value>(&answer)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| Value::Object(Map::new()));
+            (name, input)
+        });
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let id = match protocol {
             Protocol::OpenAi => format!("chatcmpl-mock-{n}"),
@@ -274,7 +294,12 @@ impl MockProvider {
             answer: &answer,
             chunks: chunks(&answer, behaviour.stream_chunks),
             usage,
-            tool_call: behaviour.tool_call.as_ref(),
+            tool_call: behaviour.tool_call.as_ref().or(forced_call.as_ref()),
+            choices: request
+                .get("n")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+                .clamp(1, 16),
         };
 
         if protocol == Protocol::Responses && request.get("store") != Some(&Value::Bool(false)) {
@@ -352,6 +377,18 @@ impl MockProvider {
             )),
         }
     }
+}
+
+/// The tool a request forces (Anthropic `{"type":"tool","name"}`, OpenAI
+/// `{"type":"function","function":{"name"}}`), if any.
+fn forced_tool(request: &Map<String, Value>) -> Option<String> {
+    let choice = request.get("tool_choice")?;
+    let name = match choice.get("type").and_then(Value::as_str)? {
+        "tool" => choice.get("name"),
+        "function" => choice.pointer("/function/name"),
+        _ => None,
+    };
+    name.and_then(Value::as_str).map(str::to_string)
 }
 
 /// The request headers that choose this instance's behaviour: all of them, unless

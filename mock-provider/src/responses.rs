@@ -260,6 +260,7 @@ mod tests {
                 output: 2,
             }),
             tool_call: call,
+            choices: 1,
         }
     }
 

@@ -45,9 +45,10 @@ pub struct RawApi {
     /// path skips the stages) or `pass` (on to Envoy's route, after the identity stage).
     /// Default `reject`.
     pub unknown_paths: Option<String>,
-    /// Largest request body accepted on the LLM paths, in bytes. Default 1048576 (1 MiB).
-    /// Larger bodies get 413 with the protocol's error envelope. Envoy's
-    /// `per_connection_buffer_limit_bytes` must be at least this plus one network read.
+    /// Largest request body accepted on the LLM paths, in bytes. Default 33554432
+    /// (32 MiB: a few photos as base64 image parts). Larger bodies get 413 with the
+    /// protocol's error envelope. Envoy's buffer limit for the request body (the route's
+    /// `request_body_buffer_limit`) must be at least this plus one network read.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: u64,
 }
@@ -87,7 +88,7 @@ fn default_count_tokens_paths() -> Vec<String> {
     vec!["/v1/messages/count_tokens".to_string()]
 }
 fn default_max_body_bytes() -> u64 {
-    1024 * 1024
+    32 * 1024 * 1024
 }
 
 /// The compiled `api` section.

@@ -103,11 +103,12 @@ fn bad_bodies_are_user_errors() {
         plan_attempt(&c, Api::OpenAiChat, "openai", b"{not json"),
         Err(AttemptError::User(_))
     ));
-    // Something Anthropic cannot honour is refused by name on the Anthropic attempt.
+    // Something Anthropic cannot honour skips the Anthropic attempt, naming the field
+    // (the client reads it only if no provider can serve the request).
     let n3 = CHAT.replace("\"max_tokens\":50", "\"max_tokens\":50,\"n\":3");
     match plan_attempt(&c, Api::OpenAiChat, "anthropic", n3.as_bytes()) {
-        Err(AttemptError::User(e)) => assert!(e.message().contains('n'), "{}", e.message()),
-        other => panic!("expected a user error, got {other:?}"),
+        Err(AttemptError::Skip(e)) => assert!(e.message().contains("`n`"), "{}", e.message()),
+        other => panic!("expected a skip, got {other:?}"),
     }
     // Embeddings never reach the chain; an attempt that got one refuses an Anthropic
     // provider instead of sending it a body it has no API for.
@@ -121,6 +122,45 @@ fn bad_bodies_are_user_errors() {
         ),
         other => panic!("expected a user error, got {other:?}"),
     }
+    // The OpenAI-format hops serve it.
+    assert!(plan_attempt(&c, Api::OpenAiChat, "local", n3.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_provider_skips_what_it_declares_it_cannot_serve() {
+    let json = r#"{"role": "upstream", "route": {"default_provider": "local", "providers": [
+        {"name": "openai", "format": "openai"},
+        {"name": "local", "format": "openai", "unsupported": ["images", "tools"]}],
+        "fallback": {"providers": ["openai", "local"], "models": {"m": ["gpt-4o", "llama3.2"]}}}}"#;
+    let c = Config::parse(json.as_bytes(), &|_| None).unwrap();
+    let image = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}"#;
+    match plan_attempt(&c, Api::OpenAiChat, "local", image.as_bytes()) {
+        Err(AttemptError::Skip(e)) => assert_eq!(
+            e.message(),
+            "`messages` (images) is not supported by provider local"
+        ),
+        other => panic!("expected a skip, got {other:?}"),
+    }
+    assert!(plan_attempt(&c, Api::OpenAiChat, "openai", image.as_bytes()).is_ok());
+    let bad = json.replace("\"tools\"]", "\"vision\"]");
+    assert_eq!(
+        Config::parse(bad.as_bytes(), &|_| None).err().map(|e| e.0),
+        Some("route.providers[1].unsupported[1] must be one of structured_output, n, logprobs, images, tools (got \"vision\")".into())
+    );
+}
+
+#[test]
+fn structured_output_rides_on_a_forced_tool_for_the_claude_attempt() {
+    let c = config();
+    let schema = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],
+        "response_format":{"type":"json_schema","json_schema":{"name":"Answer","schema":{"type":"object"}}}}"#;
+    let plan = plan_attempt(&c, Api::OpenAiChat, "anthropic", schema.as_bytes()).unwrap();
+    assert_eq!(plan.structured_tool.as_deref(), Some("Answer"));
+    assert_eq!(body_json(&plan)["tool_choice"]["name"], "Answer");
+    assert_eq!(header(&plan, ":method"), Some("POST"));
+    let same = plan_attempt(&c, Api::OpenAiChat, "openai", schema.as_bytes()).unwrap();
+    assert_eq!(same.structured_tool, None);
+    assert_eq!(body_json(&same)["response_format"]["type"], "json_schema");
 }
 
 #[test]

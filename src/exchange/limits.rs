@@ -26,10 +26,7 @@ fn admit(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
     let (Some(plan), Some(lim)) = (ex.plan.as_ref(), &config.limits) else {
         return Next::Go;
     };
-    let demand = match demand(config, lim, plan) {
-        Ok(d) => d,
-        Err(e) => return Next::Refuse(e, vec![]),
-    };
+    let demand = demand(config, lim, plan);
     let policy = match host.request_header("helicone-ratelimit-policy") {
         Some(value) if lim.client_policy => match limits::parse_client_policy(&value) {
             Ok(p) => Some(p),
@@ -111,23 +108,12 @@ pub(super) fn settle(
 }
 
 /// What the limits stage reserves for a request: counted input, the output cap (or the
-/// configured expectation) and the cost of both at list price.
-fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand, UserError> {
-    // An embeddings answer generates nothing: no output is reserved.
+/// configured expectation) within the model's cap (the route stage refused or clamped a
+/// larger one), and the cost of both at list price. An embeddings answer generates
+/// nothing: no output is reserved.
+fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Demand {
     let reserved_output_tokens = match plan.api.generates() {
-        true => limits
-            .check_max_tokens(plan.max_output_tokens)
-            .map_err(|message| {
-                // The output cap's field in the client's API.
-                let field = match plan.api {
-                    Api::OpenAiResponses => "max_output_tokens",
-                    _ => "max_tokens",
-                };
-                UserError::InvalidRequest {
-                    message: format!("`{}", message.replacen("max_tokens", field, 1)),
-                    param: Some(field.into()),
-                }
-            })?,
+        true => limits.reserved_output(&plan.model, plan.max_output_tokens),
         false => 0,
     };
     let input_tokens = plan.input_tokens.unwrap_or(0);
@@ -143,11 +129,11 @@ fn demand(config: &Config, limits: &Limits, plan: &RequestPlan) -> Result<Demand
         };
         usd_to_micro(p.cost_usd(&billed))
     });
-    Ok(Demand {
+    Demand {
         input_tokens,
         reserved_output_tokens,
         estimated_cost_micro_usd,
-    })
+    }
 }
 
 /// The limits' view of the caller.

@@ -9,15 +9,15 @@
 use super::{Effects, Exchange, Flow, HostView, Phase};
 use crate::guard::answer::GuardedStream;
 use crate::guard::{self, Acted, AnswerGuard};
-use crate::providers::stream_end;
 use crate::providers::translate::StreamBack;
+use crate::providers::{openai, stream_end};
 use crate::sse::WholeEvents;
 use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
 
 /// Largest JSON response body held back to read its usage. Past it the held headers and
 /// body are released and the rest streams through unmetered (error
 /// `response_unreadable`). Must stay below Envoy's buffer limit for the route
-/// (`request_body_buffer_limit`, 4 MiB in envoy/envoy.yaml): past that limit Envoy
+/// (`request_body_buffer_limit`, 36 MiB in envoy/envoy.yaml): past that limit Envoy
 /// replaces the provider's answer with its own 500.
 pub const MAX_JSON_RESPONSE: usize = 3 * 1024 * 1024;
 
@@ -35,6 +35,8 @@ pub(super) struct ResponseSide {
     answer_guard: Option<AnswerGuard>,
     /// The output guard of a stream.
     guarded_stream: Option<GuardedStream>,
+    /// The gateway asked for the stream's usage chunk; the client did not get it.
+    drop_usage_chunk: bool,
 }
 
 impl ResponseSide {
@@ -109,6 +111,7 @@ impl Exchange {
                 &format!("{now:x}"),
                 plan.client_wants_stream_usage,
                 now / 1_000_000,
+                plan.structured_tool.as_deref(),
             ));
             // The translated stream has another length.
             fx.remove_header("content-length");
@@ -144,6 +147,7 @@ impl Exchange {
         // (and, when translating, the body's length).
         let holding = !end_of_stream
             && (meter.kind == BodyKind::Json || (plan.translated() && translator.is_none()));
+        let drop_usage_chunk = plan.added_stream_usage && whole_events.is_some();
         self.response = Some(ResponseSide {
             meter,
             holding,
@@ -151,6 +155,7 @@ impl Exchange {
             whole_events,
             answer_guard,
             guarded_stream,
+            drop_usage_chunk,
         });
         if end_of_stream {
             self.settle_into(&mut fx, host, true);
@@ -196,8 +201,13 @@ impl Exchange {
                 .and_then(|p| p.translation().map(|d| (p, d)))
             {
                 let created = host.now_us() / 1_000_000;
-                let translated =
-                    direction.whole_body(&plan.model, side.meter.status, &body, created);
+                let translated = direction.whole_body(
+                    &plan.model,
+                    side.meter.status,
+                    &body,
+                    created,
+                    plan.structured_tool.as_deref(),
+                );
                 fx.set_header("content-type", "application/json");
                 out = Some(translated);
             }
@@ -268,6 +278,12 @@ fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Ve
                 ));
             }
             out = Some(last);
+        }
+        if side.drop_usage_chunk {
+            // The meter read it already; the client asked for no usage (or for none).
+            if let Some(kept) = openai::without_usage_chunk(out.as_deref().unwrap_or(&chunk)) {
+                out = Some(kept);
+            }
         }
     }
     if let Some(guarded) = side.guarded_stream.as_mut() {

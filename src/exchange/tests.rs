@@ -1256,3 +1256,5 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
         err.0
     );
 }
+
+mod usage_and_limits;

@@ -9,7 +9,6 @@
 //! (`x-llm-guard`, the access log, metrics) and nothing is changed or refused.
 
 pub mod answer;
-pub mod base64;
 pub mod config;
 pub mod injection;
 pub mod judge;

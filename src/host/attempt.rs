@@ -30,6 +30,8 @@ pub struct UpstreamAttempt {
     answer: Option<AttemptAnswer>,
     /// Response headers (and body) held until the first token or the whole body.
     holding: bool,
+    /// The attempt is skipped: the status and body its probe's answer is replaced with.
+    skip: Option<(u32, Vec<u8>)>,
 }
 
 impl UpstreamAttempt {
@@ -42,6 +44,7 @@ impl UpstreamAttempt {
             plan: None,
             answer: None,
             holding: false,
+            skip: None,
         }
     }
 
@@ -101,6 +104,22 @@ impl HttpContext for UpstreamAttempt {
                 glue::send_response(e.status(), "application/json", &e.envelope(api), &[]);
                 return Action::Pause;
             }
+            Err(AttemptError::Skip(e)) => {
+                // Answered here, as if by the provider: the route's retry policy sees the
+                // header and tries the next provider (envoy/FALLBACK.md).
+                log::info!(
+                    "llm-gateway: chain provider {provider} skipped: {}",
+                    e.message()
+                );
+                self.metrics.apply(&metrics::chain_skip(&provider));
+                let set: Vec<(&str, String)> = attempt::SKIP_PROBE
+                    .iter()
+                    .map(|&(k, v)| (k, v.to_string()))
+                    .collect();
+                glue::rewrite_request(body_size, Some(b""), &attempt::SKIP_PROBE_REMOVE, &set);
+                self.skip = Some((e.status(), e.envelope(api)));
+                return Action::Continue;
+            }
             Err(e) => {
                 log::warn!("llm-gateway: chain attempt passes through unchanged: {e:?}");
             }
@@ -109,6 +128,16 @@ impl HttpContext for UpstreamAttempt {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if let Some((status, body)) = &self.skip {
+            // The probe's answer becomes the skip: the router retries on the header; when
+            // no provider is left, the client reads why.
+            let length = if end_of_stream { 0 } else { body.len() };
+            glue::set_response_header(":status", &status.to_string());
+            glue::set_response_header(attempt::SKIP_HEADER, self.provider.as_deref().unwrap_or(""));
+            glue::set_response_header("content-type", "application/json");
+            glue::set_response_header("content-length", &length.to_string());
+            return Action::Continue;
+        }
         let Some(plan) = &self.plan else {
             return Action::Continue;
         };
@@ -146,6 +175,13 @@ impl HttpContext for UpstreamAttempt {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if let Some((_, body)) = &self.skip {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            glue::replace_body(BufferType::HttpResponseBody, body_size, body);
+            return Action::Continue;
+        }
         let Some(answer) = self.answer.as_mut() else {
             return Action::Continue;
         };

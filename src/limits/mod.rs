@@ -56,6 +56,7 @@
 
 mod calendar;
 mod gcra;
+mod output;
 mod policy;
 mod rules;
 mod slot;
@@ -67,6 +68,7 @@ mod tests;
 
 pub use calendar::rfc3339;
 pub use gcra::Rate;
+pub use output::{CapCheck, OutputCaps, OverCap};
 pub use policy::{parse_client_policy, ClientPolicy, PolicyUnit, CLIENT_POLICY_HEADER};
 pub use rules::{compile, parse_window, Counted, Limits, RawLimits, RawRule, Rule, Scope};
 pub use slot::{empty_slot_value, slot_key, SLOT_KEY_PREFIX};
@@ -107,7 +109,7 @@ pub struct Budget {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Demand {
     pub input_tokens: u64,
-    /// From [`Limits::check_max_tokens`].
+    /// From [`Limits::reserved_output`].
     pub reserved_output_tokens: u64,
     pub estimated_cost_micro_usd: u64,
 }

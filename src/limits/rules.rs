@@ -1,11 +1,14 @@
 //! The `limits` section of the plugin configuration: raw serde form, compiled form,
 //! and the rules' matching against a request.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::config_error::ConfigError;
 
 use super::gcra::Rate;
+use super::output::OutputCaps;
 use super::slot::slot_key;
 
 /// Raw `limits` section as the operator writes it.
@@ -20,10 +23,20 @@ pub struct RawLimits {
     /// usage settles it. Tokens. Default 256.
     #[serde(default = "default_expected_output_tokens")]
     pub expected_output_tokens: u64,
-    /// Largest `max_tokens` a request may ask for; larger is refused with 400. Tokens.
-    /// Default 32768.
+    /// Largest `max_tokens` / `max_completion_tokens` a request may ask of a model that
+    /// `model_max_output_tokens` and the built-in table (each model's published maximum,
+    /// `src/limits/output.rs`) do not know. Tokens. Default 32768.
     #[serde(default = "default_max_output_tokens")]
     pub max_output_tokens: u64,
+    /// Output caps by model name or prefix (longest prefix wins), over the built-in
+    /// table of published maximums (e.g. 64000 for Claude 4.5 models, 100000 for o3).
+    /// Tokens. Default none.
+    #[serde(default)]
+    pub model_max_output_tokens: BTreeMap<String, u64>,
+    /// A request asking for more output than its model's cap: `refuse` (400 naming the
+    /// field the client sent) or `clamp` (the field rewritten to the cap). Default
+    /// `refuse`.
+    pub over_max_output: Option<String>,
     /// Honour a client's `Helicone-RateLimit-Policy` header as an extra, tighter rule for
     /// its own requests. Default false.
     #[serde(default)]
@@ -40,6 +53,8 @@ impl Default for RawLimits {
             rules: Vec::new(),
             expected_output_tokens: default_expected_output_tokens(),
             max_output_tokens: default_max_output_tokens(),
+            model_max_output_tokens: BTreeMap::new(),
+            over_max_output: None,
             client_policy: false,
             slots: default_slots(),
         }
@@ -198,7 +213,8 @@ pub fn consumer_scope(consumer: Option<&str>) -> String {
 pub struct Limits {
     pub rules: Vec<Rule>,
     pub expected_output_tokens: u64,
-    pub max_output_tokens: u64,
+    /// Output caps per model (`max_output_tokens` for models the table does not know).
+    pub output: OutputCaps,
     pub client_policy: bool,
     pub slots: u32,
 }
@@ -211,16 +227,12 @@ impl Limits {
         (0..self.slots).map(slot_key).collect()
     }
 
-    /// Checks a request's `max_tokens` and returns the output tokens to reserve.
-    pub fn check_max_tokens(&self, requested: Option<u64>) -> Result<u64, String> {
-        match requested {
-            None => Ok(self.expected_output_tokens),
-            Some(n) if n > self.max_output_tokens => Err(format!(
-                "max_tokens must be at most {} (got {n})",
-                self.max_output_tokens
-            )),
-            Some(n) => Ok(n),
-        }
+    /// The output tokens to reserve for a request to `model` whose (already capped)
+    /// output cap is `requested`: that cap, or `expected_output_tokens` when the request
+    /// set none, never more than the model's cap.
+    pub fn reserved_output(&self, model: &str, requested: Option<u64>) -> u64 {
+        let cap = self.output.cap(model);
+        requested.unwrap_or(self.expected_output_tokens).min(cap)
     }
 }
 
@@ -380,7 +392,11 @@ pub fn compile(raw: RawLimits) -> Result<Limits, ConfigError> {
     Ok(Limits {
         rules,
         expected_output_tokens: raw.expected_output_tokens,
-        max_output_tokens: raw.max_output_tokens,
+        output: OutputCaps::compile(
+            raw.model_max_output_tokens,
+            raw.max_output_tokens,
+            raw.over_max_output.as_deref(),
+        )?,
         client_policy: raw.client_policy,
         slots: raw.slots,
     })

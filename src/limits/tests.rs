@@ -94,7 +94,7 @@ fn the_documented_example_compiles() {
     assert_eq!(l.slot_keys()[7], "llm-gw:v1:slot:7");
     let d = limits(json!({}));
     assert_eq!(
-        (d.expected_output_tokens, d.max_output_tokens, d.slots),
+        (d.expected_output_tokens, d.output.default_cap, d.slots),
         (256, 32768, 256)
     );
     assert!(!d.client_policy);
@@ -175,14 +175,17 @@ fn windows_parse() {
 }
 
 #[test]
-fn max_tokens_is_checked_and_reserved() {
-    let l = limits(json!({"expected_output_tokens": 300, "max_output_tokens": 4096}));
-    assert_eq!(l.check_max_tokens(None), Ok(300));
-    assert_eq!(l.check_max_tokens(Some(4096)), Ok(4096));
-    assert_eq!(
-        l.check_max_tokens(Some(1_000_000)),
-        Err("max_tokens must be at most 4096 (got 1000000)".to_string())
+fn the_reservation_uses_the_requested_output_within_the_models_cap() {
+    let l = limits(
+        json!({"expected_output_tokens": 300, "max_output_tokens": 4096,
+        "model_max_output_tokens": {"tiny": 100}}),
     );
+    assert_eq!(l.reserved_output("llama3", None), 300);
+    assert_eq!(l.reserved_output("llama3", Some(4096)), 4096);
+    assert_eq!(l.reserved_output("claude-sonnet-4-5", Some(64_000)), 64_000);
+    assert_eq!(l.reserved_output("tiny-1", None), 100, "expected, capped");
+    assert_eq!(l.output.cap("o3"), 100_000);
+    assert_eq!(l.output.cap("llama3"), 4096);
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
         stream,
         client_wants_stream_usage: stream,
         max_output_tokens: req.get("max_tokens").and_then(Value::as_u64),
+        max_output_field: "max_tokens",
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod anthropic_openai;
+pub mod features;
 pub(crate) mod fields;
 pub mod openai;
 pub mod openai_anthropic;
@@ -63,6 +64,8 @@ pub struct RequestSummary {
     pub client_wants_stream_usage: bool,
     /// The output cap the client asked for (`max_completion_tokens` / `max_tokens`).
     pub max_output_tokens: Option<u64>,
+    /// The field that holds it, as the client sent it.
+    pub max_output_field: &'static str,
 }
 
 /// Usage as a provider reported it, normalised: `input` counts every input token,

@@ -104,14 +104,16 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
             other => return Err(invalid(key, "must be an array", other)),
         }
     }
-    let max_output_tokens = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| req.get(*k).and_then(Value::as_u64));
+    let (max_output_field, max_output_tokens) = ["max_completion_tokens", "max_tokens"]
+        .into_iter()
+        .find_map(|k| req.get(k).and_then(Value::as_u64).map(|n| (k, Some(n))))
+        .unwrap_or(("max_tokens", None));
     Ok(RequestSummary {
         model,
         stream,
         client_wants_stream_usage,
         max_output_tokens,
+        max_output_field,
     })
 }
 
@@ -143,6 +145,49 @@ pub fn with_stream_usage(body: &[u8], req: &Map<String, Value>) -> Vec<u8> {
         o.insert("include_usage".into(), Value::Bool(true));
     }
     Value::Object(req).to_string().into_bytes()
+}
+
+/// Whole stream events without the final usage chunk (`"choices": []` and a `usage`
+/// object), the one the gateway asked for with [`with_stream_usage`] when the client had
+/// not. `None` when there was none (the bytes go on unchanged). What follows the last
+/// whole event is kept as it is.
+pub fn without_usage_chunk(events: &[u8]) -> Option<Vec<u8>> {
+    memchr_usage(events)?;
+    let (whole, rest) = crate::sse::split_events(events);
+    let mut out = Vec::with_capacity(events.len());
+    let mut dropped = false;
+    for event in whole {
+        if is_usage_chunk(event) {
+            dropped = true;
+        } else {
+            out.extend_from_slice(event);
+        }
+    }
+    out.extend_from_slice(rest);
+    dropped.then_some(out)
+}
+
+/// Where `"usage"` first appears, if it does: most chunks are let through on this test.
+fn memchr_usage(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(7).position(|w| w == b"\"usage\"")
+}
+
+fn is_usage_chunk(event: &[u8]) -> bool {
+    if memchr_usage(event).is_none() {
+        return false;
+    }
+    let mut parser = crate::sse::SseParser::new();
+    parser.feed(event);
+    let Some(ev) = parser.next_event() else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+        return false;
+    };
+    v.get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && v.get("usage").is_some_and(Value::is_object)
 }
 
 fn usage_of(u: &Value) -> Option<ProviderUsage> {
@@ -230,6 +275,7 @@ mod tests {
                 stream: true,
                 client_wants_stream_usage: false,
                 max_output_tokens: Some(7),
+                max_output_field: "max_tokens",
             }
         );
     }
@@ -287,6 +333,26 @@ mod tests {
         let out = with_stream_usage(body, &parse_object(body).unwrap());
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn the_usage_chunk_is_removed_and_nothing_else() {
+        let stream = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\r\n\r\n",
+            "data: [DONE]\n\n"
+        );
+        let out = without_usage_chunk(stream.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
+                "data: [DONE]\n\n"
+            )
+        );
+        let first = &stream[..stream.find("data: {\"choices\":[]").unwrap()];
+        assert_eq!(without_usage_chunk(first.as_bytes()), None);
+        assert_eq!(without_usage_chunk(b"data: [DONE]\n\n"), None);
     }
 
     #[test]

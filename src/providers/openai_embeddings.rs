@@ -51,6 +51,8 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
         ));
     }
     Ok(RequestSummary {
+        // An embedding has no output to cap.
+        max_output_field: "max_tokens",
         model,
         stream: false,
         client_wants_stream_usage: false,
@@ -157,6 +159,7 @@ mod tests {
             assert_eq!(
                 s,
                 RequestSummary {
+                    max_output_field: "max_tokens",
                     model: "text-embedding-3-small".into(),
                     stream: false,
                     client_wants_stream_usage: false,

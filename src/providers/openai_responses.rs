@@ -73,6 +73,7 @@ pub fn validate_request(req: &Map<String, Value>) -> Result<RequestSummary, User
     optional_number(req, "temperature")?;
     optional_number(req, "top_p")?;
     Ok(RequestSummary {
+        max_output_field: "max_output_tokens",
         model,
         stream,
         // Responses streams always end with `response.completed` and its usage.

@@ -72,18 +72,39 @@ impl Direction {
         }
     }
 
+    /// The tool that carries the request's structured output through this translation
+    /// (a Claude model is made to call it; its input is the client's content).
+    pub fn structured_tool(self, req: &Map<String, Value>) -> Option<String> {
+        match self {
+            Direction::OpenAiToAnthropic => openai_anthropic::structured_output_tool(req),
+            // Responses' JSON formats are refused for Claude models (responses_anthropic).
+            Direction::AnthropicToOpenAi | Direction::ResponsesToAnthropic => None,
+        }
+    }
+
     /// A whole answer or error of the provider, in the client's format. `model` names
-    /// the model in the answer.
-    pub fn whole_body(self, model: &str, status: u32, body: &[u8], created: u64) -> Vec<u8> {
+    /// the model in the answer; `structured` is [`Direction::structured_tool`].
+    pub fn whole_body(
+        self,
+        model: &str,
+        status: u32,
+        body: &[u8],
+        created: u64,
+        structured: Option<&str>,
+    ) -> Vec<u8> {
         match self {
             Direction::OpenAiToAnthropic => {
                 if status >= 400 {
                     return openai_anthropic::translate_error(status, body);
                 }
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(v) => openai_anthropic::translate_response(&v, model, created)
-                        .to_string()
-                        .into_bytes(),
+                    Ok(v) => {
+                        let mut answer = openai_anthropic::translate_response(&v, model, created);
+                        if let Some(tool) = structured {
+                            openai_anthropic::structured_as_content(&mut answer, tool);
+                        }
+                        answer.to_string().into_bytes()
+                    }
                     Err(_) => openai_anthropic::translate_error(502, body),
                 }
             }
@@ -127,18 +148,26 @@ pub enum StreamBack {
 
 impl StreamBack {
     /// `id_seed` names the stream until the provider's id is known; `include_usage` is
-    /// the OpenAI client's `stream_options.include_usage`; `created` in Unix seconds.
+    /// the OpenAI client's `stream_options.include_usage`; `created` in Unix seconds;
+    /// `structured` is [`Direction::structured_tool`].
     pub fn new(
         direction: Direction,
         model: &str,
         id_seed: &str,
         include_usage: bool,
         created: u64,
+        structured: Option<&str>,
     ) -> StreamBack {
         match direction {
-            Direction::OpenAiToAnthropic => StreamBack::ToOpenAi(
-                openai_anthropic::StreamTranslator::new(model, id_seed, include_usage, created),
-            ),
+            Direction::OpenAiToAnthropic => {
+                StreamBack::ToOpenAi(openai_anthropic::StreamTranslator::new(
+                    model,
+                    id_seed,
+                    include_usage,
+                    created,
+                    structured,
+                ))
+            }
             Direction::AnthropicToOpenAi => {
                 StreamBack::ToAnthropic(anthropic_openai::StreamTranslator::new(model, id_seed))
             }
@@ -205,14 +234,16 @@ mod tests {
             200,
             br#"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#,
             0,
+            None,
         ))
         .unwrap();
         assert_eq!(ok["type"], "message");
         assert_eq!(ok["content"][0]["text"], "hi");
         let err: Value =
-            serde_json::from_slice(&d.whole_body("gpt-4o", 503, b"not json", 0)).unwrap();
+            serde_json::from_slice(&d.whole_body("gpt-4o", 503, b"not json", 0, None)).unwrap();
         assert_eq!(err["type"], "error");
-        let garbled: Value = serde_json::from_slice(&d.whole_body("gpt-4o", 200, b"{", 0)).unwrap();
+        let garbled: Value =
+            serde_json::from_slice(&d.whole_body("gpt-4o", 200, b"{", 0, None)).unwrap();
         assert_eq!(garbled["type"], "error");
     }
 }

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::api::ProviderFormat;
+use crate::api::{Api, ProviderFormat};
 use crate::config_error::{valid_name, ConfigError};
+use crate::errors::UserError;
+use crate::providers::features::{self, Feature};
 
 /// The `route` section as the operator writes it.
 #[derive(Debug, Deserialize)]
@@ -84,6 +87,13 @@ pub struct RawProvider {
     /// here but empty in the environment, the provider is skipped and its models go to
     /// the default provider. The key is sent upstream only, never to clients or logs.
     pub api_key_env: Option<String>,
+    /// What this provider cannot serve, of `structured_output`, `n`, `logprobs`,
+    /// `images`, `tools` (e.g. a small self-hosted text model). A request that needs one
+    /// is refused (400) when routed to it, and skipped to the next provider when it is a
+    /// hop of the fallback chain. A Claude model's own limits (`n`, `logprobs`) need not
+    /// be listed. Default none.
+    #[serde(default)]
+    pub unsupported: Vec<String>,
 }
 
 /// A compiled provider.
@@ -96,6 +106,26 @@ pub struct Provider {
     pub api_key: Option<String>,
     /// True when `api_key_env` was configured but the variable is empty.
     pub missing_key: bool,
+    /// Features it cannot serve.
+    pub unsupported: Vec<Feature>,
+}
+
+impl Provider {
+    /// The first feature of the request that this provider cannot serve, as the error
+    /// its client gets (naming the field that asks for it).
+    pub fn cannot_serve(&self, api: Api, req: &Map<String, Value>) -> Option<UserError> {
+        let (feature, field) = features::used(api, req)
+            .into_iter()
+            .find(|(f, _)| self.unsupported.contains(f))?;
+        Some(UserError::InvalidRequest {
+            message: format!(
+                "`{field}` ({}) is not supported by provider {}",
+                feature.name(),
+                self.name
+            ),
+            param: Some(field.to_string()),
+        })
+    }
 }
 
 /// The compiled `route` section.
@@ -178,12 +208,25 @@ pub fn compile(raw: RawRoute, env: &dyn Fn(&str) -> Option<String>) -> Result<Ro
                 None => (None, true),
             },
         };
+        let mut unsupported = Vec::new();
+        for (j, name) in p.unsupported.iter().enumerate() {
+            match Feature::from_name(name) {
+                Some(f) => unsupported.push(f),
+                None => {
+                    return Err(ConfigError(format!(
+                        "route.providers[{i}].unsupported[{j}] must be one of {} (got {name:?})",
+                        Feature::ALL.map(Feature::name).join(", ")
+                    )))
+                }
+            }
+        }
         providers.push(Provider {
             name: p.name,
             format,
             models: p.models,
             api_key,
             missing_key,
+            unsupported,
         });
     }
     let default_provider = providers

@@ -8,6 +8,7 @@ use super::config::{Provider, Route};
 use crate::api::{Api, ProviderFormat};
 use crate::errors::UserError;
 use crate::facts::Facts;
+use crate::limits::{CapCheck, OutputCaps};
 use crate::providers::translate::Direction;
 use crate::providers::{self, openai, openai_responses};
 use crate::tokens::{self, Accuracy};
@@ -42,6 +43,9 @@ pub struct RequestPlan {
     /// The request goes to the fallback chain: the upstream filter adapts each attempt
     /// and names the provider and model that answered in the response headers.
     pub fallback: bool,
+    /// The translated request's structured output travels as a call of this tool,
+    /// turned back into the answer's content.
+    pub structured_tool: Option<String>,
 }
 
 /// Request headers the downstream filter sets for the chain's upstream filter: the
@@ -51,6 +55,9 @@ pub const CLIENT_API_HEADER: &str = "x-llm-client-api";
 /// Set to `true` on streaming requests, so Envoy's route can give streams their own
 /// retry policy (the per-try timeout is the time-to-first-token limit).
 pub const STREAM_HEADER: &str = "x-llm-stream";
+
+/// The `accept-encoding` every LLM request goes upstream with.
+pub const IDENTITY_ENCODING: &str = "identity";
 
 /// What routing may look at besides the body.
 pub struct RouteContext<'a> {
@@ -108,6 +115,9 @@ pub struct PlanRules<'a> {
     pub count_tokens: bool,
     /// Ask OpenAI streams for usage (`usage.request_stream_usage`).
     pub request_stream_usage: bool,
+    /// Output caps per model (the `limits` section's), refusing or clamping a request
+    /// that asks for more.
+    pub output_caps: Option<&'a OutputCaps>,
 }
 
 /// Validates a complete request body and decides what goes upstream, resolving routing
@@ -187,6 +197,27 @@ pub fn plan(
         );
         summary.model = model.clone();
     }
+    if let (Some(caps), Some(requested)) = (rules.output_caps, summary.max_output_tokens) {
+        let field = summary.max_output_field;
+        match caps.check(&summary.model, field, requested) {
+            CapCheck::Within => {}
+            CapCheck::Refuse(message) => {
+                return Err(UserError::InvalidRequest {
+                    message,
+                    param: Some(field.to_string()),
+                })
+            }
+            CapCheck::Clamp { cap } => {
+                log::info!(
+                    "llm-gateway: {field} {requested} clamped to {cap} for {}",
+                    summary.model
+                );
+                req.insert(field.into(), cap.into());
+                routed_body = Some(Value::Object(req.clone()).to_string().into_bytes());
+                summary.max_output_tokens = Some(cap);
+            }
+        }
+    }
     let body: &[u8] = routed_body.as_deref().unwrap_or(body);
     let counts = rules.count_tokens;
     let (input_tokens, input_accuracy) = match (counts, api) {
@@ -206,10 +237,12 @@ pub fn plan(
                 _ => tokens::count_openai_chat(&summary.model, chat),
             };
             // OpenAI does not publish the Responses overheads: the chat method applied to
-            // the equivalent chat request is an estimate there.
-            let accuracy = match api {
-                Api::OpenAiResponses => Accuracy::Estimate,
-                _ => tokens::encoding_for_model(&summary.model).1,
+            // the equivalent chat request is an estimate there. A remote image counts at a
+            // default size: the count is an estimate too.
+            let estimated = api == Api::OpenAiResponses || tokens::image::has_estimated_image(chat);
+            let accuracy = match estimated {
+                true => Accuracy::Estimate,
+                false => tokens::encoding_for_model(&summary.model).1,
             };
             (Some(count), accuracy)
         }
@@ -230,6 +263,7 @@ pub fn plan(
         client_wants_stream_usage: summary.client_wants_stream_usage,
         route_reason,
         fallback: false,
+        structured_tool: None,
     };
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
@@ -268,6 +302,9 @@ pub fn plan(
             .or_else(|| route.providers.iter().find(|p| claims(p)))
             .unwrap_or(&route.providers[route.default_provider]);
         plan.provider = provider.name.clone();
+        if let Some(e) = provider.cannot_serve(api, &req) {
+            return Err(e);
+        }
         let Some(upstream) = provider.format.api_for(api) else {
             return Err(unserved(api, &plan.model, provider));
         };
@@ -276,6 +313,7 @@ pub fn plan(
             plan.new_body =
                 Some(direction.request(&req, &plan.model, summary.max_output_tokens)?);
             plan.upstream_format = upstream;
+            plan.structured_tool = direction.structured_tool(&req);
             plan.set_headers
                 .push((":path", direction.upstream_path().to_string()));
             match direction.upstream_api() {
@@ -290,6 +328,11 @@ pub fn plan(
         }
         provider_headers(provider, &mut plan.set_headers, &mut plan.remove_headers);
     }
+    // The answer is metered, translated and guarded as it passes: ask for it unencoded
+    // (identity is always acceptable, RFC 9110). Envoy's compressor, when installed
+    // before the module, still compresses for a client that accepts it.
+    plan.set_headers
+        .push(("accept-encoding", IDENTITY_ENCODING.to_string()));
     if rules.request_stream_usage
         && api == Api::OpenAiChat
         && !plan.translated()

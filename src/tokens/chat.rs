@@ -4,12 +4,13 @@
 //! tool definitions rendered as `name:description` and `key:type:description` lines
 //! with fixed overheads.
 //!
-//! Exact for text messages and function tools. Images, audio and tool-call arguments
-//! are counted by their text only (an estimate).
+//! Exact for text messages and function tools; images by OpenAI's published method from
+//! their dimensions (`image`). Audio and tool-call arguments are counted by their text
+//! only (an estimate).
 
 use serde_json::{Map, Value};
 
-use super::{count_text, encoding_for_model, Encoding};
+use super::{count_text, encoding_for_model, image, Encoding};
 
 struct ToolOverheads {
     func_init: i64,
@@ -58,7 +59,7 @@ pub fn count_openai_chat(model: &str, request: &Map<String, Value>) -> u64 {
                 continue;
             };
             for (key, value) in message {
-                total += value_tokens(encoding, key, value) as i64;
+                total += value_tokens(model, encoding, key, value) as i64;
                 if key == "name" {
                     total += per_name;
                 }
@@ -70,14 +71,16 @@ pub fn count_openai_chat(model: &str, request: &Map<String, Value>) -> u64 {
     total.max(0) as u64
 }
 
-fn value_tokens(encoding: Encoding, key: &str, value: &Value) -> u64 {
+fn value_tokens(model: &str, encoding: Encoding, key: &str, value: &Value) -> u64 {
     match value {
         Value::String(s) => count_text(encoding, s),
         Value::Null | Value::Bool(_) => 0,
+        // Text parts by their text; image parts by their dimensions (never their data).
         Value::Array(parts) if key == "content" => parts
             .iter()
-            .map(|part| match part.get("text") {
-                Some(Value::String(t)) => count_text(encoding, t),
+            .map(|part| match (part.get("text"), part.get("type")) {
+                (Some(Value::String(t)), _) => count_text(encoding, t),
+                (_, Some(t)) if t == "image_url" => image::openai_part(model, part).tokens,
                 _ => match part.get("refusal") {
                     Some(Value::String(t)) => count_text(encoding, t),
                     _ => 0,

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{count_text, Encoding};
+use super::{count_text, image, Encoding};
 
 const ENCODING: Encoding = Encoding::O200kBase;
 
@@ -37,6 +37,7 @@ pub fn count_anthropic_messages(request: &Map<String, Value>) -> u64 {
 fn content_tokens(content: &Value) -> u64 {
     match content {
         Value::String(s) => count_text(ENCODING, s),
+        // Images by their dimensions (Anthropic's method), never their data.
         Value::Array(blocks) => blocks
             .iter()
             .map(
@@ -44,6 +45,9 @@ fn content_tokens(content: &Value) -> u64 {
                     (Some(Value::String(t)), _, _) => count_text(ENCODING, t),
                     (_, Some(input), _) => count_text(ENCODING, &input.to_string()),
                     (_, _, Some(inner)) => content_tokens(inner),
+                    _ if b.get("type").and_then(Value::as_str) == Some("image") => {
+                        image::anthropic_block(b).tokens
+                    }
                     _ => 0,
                 },
             )

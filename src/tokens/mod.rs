@@ -8,12 +8,14 @@
 //! text (see `differential`, which checks against tiktoken-rs); the tables cost ~2.3 MB
 //! of module data and ~4.3 MB of heap per VM, built in a few ms by `warm_up`.
 
+pub mod base64;
 mod bpe;
 mod charclass;
 mod chat;
 #[cfg(test)]
 mod differential;
 mod embeddings;
+pub mod image;
 mod messages;
 mod pretokenize;
 mod vocab;

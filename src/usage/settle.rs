@@ -26,8 +26,13 @@ pub fn settle(
         let (encoding, _) = tokens::encoding_for_model(&plan.model);
         tokens::count_text(encoding, &outcome.generated_text)
     };
+    // Cost comes from the provider's usage. A failure it reported none for (an upstream
+    // error, or a stream cut before its first token) produced nothing and costs nothing:
+    // providers do not bill it, so neither do budgets nor token limits.
+    let failed = status >= 400 || (outcome.cut && outcome.generated_text.is_empty());
     let (input, output, source) = match (outcome.usage.input, outcome.usage.output) {
         (Some(i), Some(o)) => (Some(i), o, "provider"),
+        (None, None) if failed => (Some(0), 0, "none"),
         (i, o) => (
             i.or(plan.input_tokens),
             o.unwrap_or_else(counted_output),

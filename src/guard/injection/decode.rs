@@ -3,7 +3,7 @@
 //! mostly printable UTF-8 text, so hashes, keys and binary blobs are not rescanned.
 
 use crate::api::query::{hex_value, percent_decode};
-use crate::guard::base64::{self, Alphabet};
+use crate::tokens::base64::{self, Alphabet};
 
 /// Shortest base64 run worth decoding (15 bytes of payload).
 const MIN_BASE64: usize = 20;

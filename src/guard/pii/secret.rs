@@ -8,8 +8,8 @@
 
 use super::entity::Builtin;
 use super::scan::{find_byte, Span};
-use crate::guard::base64::{self, Alphabet};
 use crate::guard::swar::{chunk, in_range};
+use crate::tokens::base64::{self, Alphabet};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
 pub(super) const MAX_PEM: usize = 16 * 1024;

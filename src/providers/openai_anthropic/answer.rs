@@ -95,6 +95,40 @@ pub fn translate_response(body: &Value, requested_model: &str, created: u64) -> 
     })
 }
 
+/// A translated chat.completion whose request asked for structured output: the call of
+/// the forced tool `tool` (see `request::structured_output_tool`) becomes the message's
+/// JSON content, as OpenAI answers a `response_format`, and the answer stops normally.
+pub fn structured_as_content(answer: &mut Value, tool: &str) {
+    let Some(message) = answer.pointer_mut("/choices/0/message") else {
+        return;
+    };
+    let Some(Value::Array(calls)) = message.get_mut("tool_calls") else {
+        return;
+    };
+    let Some(i) = calls
+        .iter()
+        .position(|c| c.pointer("/function/name").and_then(Value::as_str) == Some(tool))
+    else {
+        return;
+    };
+    let call = calls.remove(i);
+    let json = call
+        .pointer("/function/arguments")
+        .cloned()
+        .unwrap_or_else(|| Value::String("{}".into()));
+    if calls.is_empty() {
+        if let Value::Object(m) = message {
+            m.remove("tool_calls");
+        }
+    }
+    message["content"] = json;
+    if let Some(finish) = answer.pointer_mut("/choices/0/finish_reason") {
+        if finish == "tool_calls" {
+            *finish = Value::String("stop".into());
+        }
+    }
+}
+
 /// OpenAI's error `type` and `code` for an Anthropic error type, falling back on the
 /// HTTP status for types Anthropic adds later.
 fn openai_error_kind(anthropic_type: &str, status: u32) -> (&'static str, &'static str) {

@@ -5,8 +5,8 @@ pub mod answer;
 pub mod request;
 pub mod stream;
 
-pub use answer::{finish_reason, translate_error, translate_response};
-pub use request::translate_request;
+pub use answer::{finish_reason, structured_as_content, translate_error, translate_response};
+pub use request::{structured_output_tool, translate_request};
 pub use stream::StreamTranslator;
 
 #[cfg(test)]

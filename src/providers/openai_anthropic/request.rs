@@ -70,12 +70,18 @@ pub fn translate_request(
 
     copy_sampling(req, &mut out)?;
 
-    let tools = match req.get("tools") {
+    let mut tools = match req.get("tools") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(tools)) => translate_tools(tools, ToolShape::Chat)?,
         other => return Err(invalid("tools", "must be an array", other)),
     };
-    let tool_choice = translate_tool_choice(req, !tools.is_empty(), ToolShape::Chat)?;
+    let mut tool_choice = translate_tool_choice(req, !tools.is_empty(), ToolShape::Chat)?;
+    if let Some(tool) = response_format_tool(req)? {
+        // Structured output: a tool the model must call, whose input schema is the
+        // requested schema; the answer's tool call is turned back into the content.
+        tool_choice = Some(json!({ "type": "tool", "name": tool["name"] }));
+        tools.push(tool);
+    }
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
     }
@@ -158,18 +164,7 @@ fn refuse_unsupported(req: &Map<String, Value>) -> Result<(), UserError> {
             "is not supported for Claude models",
         ));
     }
-    match req.get("response_format") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(f)) if f.get("type").and_then(Value::as_str) == Some("text") => {}
-        Some(Value::Object(f)) => {
-            let kind = f.get("type").and_then(Value::as_str).unwrap_or("(none)");
-            return Err(unsupported(
-                "response_format",
-                &format!("of type {kind} is not supported for Claude models"),
-            ));
-        }
-        other => return Err(invalid("response_format", "must be an object", other)),
-    }
+    response_format_tool(req)?;
     for key in ["functions", "function_call"] {
         if !matches!(req.get(key), None | Some(Value::Null)) {
             return Err(unsupported(
@@ -190,6 +185,88 @@ fn refuse_unsupported(req: &Map<String, Value>) -> Result<(), UserError> {
         }
     }
     Ok(())
+}
+
+/// The forced tool's name for a `json_object` response format (a `json_schema` one uses
+/// its own `name`).
+pub const JSON_OBJECT_TOOL: &str = "json_response";
+
+/// The name of the tool that carries the request's `response_format` (`json_schema` or
+/// `json_object`) for a Claude model; `None` without one. The answer's call of this tool
+/// is the client's content.
+pub fn structured_output_tool(req: &Map<String, Value>) -> Option<String> {
+    let tool = response_format_tool(req).ok()??;
+    tool["name"].as_str().map(str::to_string)
+}
+
+/// The Anthropic tool for a `json_schema` / `json_object` response format, `None` for
+/// `text` or none; an error for a format a Claude model cannot be made to follow.
+fn response_format_tool(req: &Map<String, Value>) -> Result<Option<Value>, UserError> {
+    let format = match req.get("response_format") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(f)) => f,
+        other => return Err(invalid("response_format", "must be an object", other)),
+    };
+    let kind = format
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    let (name, description, schema) = match kind {
+        "text" => return Ok(None),
+        "json_object" => (
+            JSON_OBJECT_TOOL.to_string(),
+            "Respond with a JSON object.".to_string(),
+            json!({ "type": "object" }),
+        ),
+        "json_schema" => {
+            let spec = match format.get("json_schema") {
+                Some(Value::Object(spec)) => spec,
+                other => {
+                    return Err(invalid(
+                        "response_format.json_schema",
+                        "is required and must be an object",
+                        other,
+                    ))
+                }
+            };
+            let name = required_str(spec.get("name"), "response_format.json_schema.name")?;
+            let schema = match spec.get("schema") {
+                None | Some(Value::Null) => json!({ "type": "object" }),
+                Some(s @ Value::Object(o)) if o.get("type").is_none_or(|t| t == "object") => {
+                    s.clone()
+                }
+                Some(_) => {
+                    return Err(unsupported(
+                        "response_format.json_schema.schema",
+                        "must describe an object for Claude models",
+                    ))
+                }
+            };
+            let mut description = "Respond with JSON that follows this schema.".to_string();
+            if let Some(d) = spec.get("description").and_then(Value::as_str) {
+                description = format!("{d} {description}");
+            }
+            (name.to_string(), description, schema)
+        }
+        other => {
+            return Err(unsupported(
+                "response_format",
+                &format!("of type {other} is not supported for Claude models"),
+            ))
+        }
+    };
+    let has_tools = matches!(req.get("tools"), Some(Value::Array(t)) if !t.is_empty());
+    if has_tools {
+        return Err(unsupported(
+            "response_format",
+            &format!("of type {kind} together with `tools` is not supported for Claude models"),
+        ));
+    }
+    Ok(Some(json!({
+        "name": name,
+        "description": description,
+        "input_schema": schema,
+    })))
 }
 
 /// The system prompt parts and the alternating user/assistant messages.

@@ -22,7 +22,15 @@ pub type StreamTranslator = TranslatedStream<EventsToChunks>;
 impl StreamTranslator {
     /// `id_seed` names the chunks (`chatcmpl-<seed>`) until the upstream message id is
     /// known; `include_usage` is the client's `stream_options.include_usage`.
-    pub fn new(requested_model: &str, id_seed: &str, include_usage: bool, created: u64) -> Self {
+    /// `structured` names the forced tool of a structured-output request: its input
+    /// streams as the content.
+    pub fn new(
+        requested_model: &str,
+        id_seed: &str,
+        include_usage: bool,
+        created: u64,
+        structured: Option<&str>,
+    ) -> Self {
         TranslatedStream::of(EventsToChunks {
             model: requested_model.to_string(),
             id: format!("chatcmpl-{id_seed}"),
@@ -32,6 +40,8 @@ impl StreamTranslator {
             done: false,
             tool_blocks: Vec::new(),
             usage: Map::new(),
+            structured: structured.map(str::to_string),
+            structured_block: None,
         })
     }
 }
@@ -50,6 +60,10 @@ pub struct EventsToChunks {
     tool_blocks: Vec<(u64, usize)>,
     /// Anthropic usage fields, later events overwriting earlier ones.
     usage: Map<String, Value>,
+    /// The forced tool of a structured-output request, and its content block's index
+    /// once it started: its input is the client's content.
+    structured: Option<String>,
+    structured_block: Option<u64>,
 }
 
 impl EventTranslation for EventsToChunks {
@@ -128,6 +142,13 @@ impl EventsToChunks {
                     Some("text") => {
                         self.text(block.get("text").and_then(Value::as_str).unwrap_or(""), out);
                     }
+                    Some("tool_use")
+                        if self.structured.is_some()
+                            && block.get("name").and_then(Value::as_str)
+                                == self.structured.as_deref() =>
+                    {
+                        self.structured_block = v.get("index").and_then(Value::as_u64);
+                    }
                     Some("tool_use") => {
                         let tool = self.tool_blocks.len();
                         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -158,6 +179,10 @@ impl EventsToChunks {
                             .and_then(Value::as_str)
                             .unwrap_or("");
                         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        if self.structured_block == Some(index) {
+                            self.text(part, out);
+                            return;
+                        }
                         let tool = self
                             .tool_blocks
                             .iter()
@@ -179,7 +204,11 @@ impl EventsToChunks {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str)
                 {
-                    self.chunk(json!({}), Some(finish_reason(reason)), out);
+                    let finish = match reason {
+                        "tool_use" if self.structured_block.is_some() => "stop",
+                        _ => finish_reason(reason),
+                    };
+                    self.chunk(json!({}), Some(finish), out);
                 }
             }
             "message_stop" => {

@@ -267,7 +267,16 @@ fn semantics_claude_cannot_honour_are_refused() {
     );
     assert_eq!(
         refused(json!({"response_format": {"type": "json_schema"}})).0,
-        "`response_format` of type json_schema is not supported for Claude models"
+        "`response_format.json_schema` is required and must be an object (got nothing)"
+    );
+    assert_eq!(
+        refused(json!({"response_format": {"type": "grammar"}})).0,
+        "`response_format` of type grammar is not supported for Claude models"
+    );
+    assert_eq!(
+        refused(json!({"response_format": {"type": "json_object"},
+            "tools": [{"type": "function", "function": {"name": "f"}}]})).0,
+        "`response_format` of type json_object together with `tools` is not supported for Claude models"
     );
     assert_eq!(
         refused(json!({"functions": []})).1.as_deref(),
@@ -528,7 +537,7 @@ const STREAM: &str = concat!(
 );
 
 fn run(chunks: &[&[u8]], include_usage: bool) -> Vec<u8> {
-    let mut t = StreamTranslator::new("claude", "seed", include_usage, 1_700_000_000);
+    let mut t = StreamTranslator::new("claude", "seed", include_usage, 1_700_000_000, None);
     let mut out = Vec::new();
     for c in chunks {
         let piece = t.feed(c);
@@ -694,7 +703,7 @@ fn an_error_event_ends_the_stream() {
         "event: message_stop\n",
         "data: {\"type\":\"message_stop\"}\n\n",
     );
-    let mut t = StreamTranslator::new("claude", "seed", true, 0);
+    let mut t = StreamTranslator::new("claude", "seed", true, 0, None);
     let mut out = t.feed(stream.as_bytes());
     assert!(t.is_done());
     out.extend(t.finish());
@@ -724,4 +733,136 @@ fn chunks_before_message_start_use_the_seed() {
     assert_eq!(out[0]["choices"][0]["delta"]["role"], "assistant");
     assert_eq!(out[1]["choices"][0]["delta"]["content"], "x");
     assert!(out[1].get("usage").is_none());
+}
+
+const SCHEMA_FORMAT: &str = r#"{"type": "json_schema", "json_schema": {"name": "CalendarEvent",
+    "strict": true, "schema": {"type": "object", "properties": {"name": {"type": "string"},
+    "participants": {"type": "array", "items": {"type": "string"}}},
+    "required": ["name", "participants"], "additionalProperties": false}}}"#;
+
+#[test]
+fn a_json_schema_becomes_a_forced_tool_whose_input_schema_is_the_schema() {
+    let format: Value = serde_json::from_str(SCHEMA_FORMAT).unwrap();
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "Alice and Bob meet"}],
+        "response_format": format});
+    let out = translate(body.clone()).unwrap();
+    assert_eq!(out["tools"][0]["name"], "CalendarEvent");
+    assert_eq!(
+        out["tools"][0]["input_schema"],
+        format["json_schema"]["schema"]
+    );
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "tool", "name": "CalendarEvent"})
+    );
+    let req = parse_object(body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        request::structured_output_tool(&req).as_deref(),
+        Some("CalendarEvent")
+    );
+    let object = translate(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "response_format": {"type": "json_object"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &object["tools"][0]["name"],
+            &object["tools"][0]["input_schema"]
+        ),
+        (&json!("json_response"), &json!({"type": "object"}))
+    );
+    assert_eq!(object["tool_choice"]["name"], "json_response");
+    let plain = parse_object(br#"{"model":"m","messages":[]}"#).unwrap();
+    assert_eq!(request::structured_output_tool(&plain), None);
+}
+
+#[test]
+fn the_forced_tool_call_comes_back_as_the_content() {
+    let answer = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "c",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "CalendarEvent",
+                     "input": {"name": "meet", "participants": ["Alice", "Bob"]}}],
+        "stop_reason": "tool_use", "usage": {"input_tokens": 10, "output_tokens": 20}});
+    let d = crate::providers::translate::Direction::OpenAiToAnthropic;
+    let out: Value = serde_json::from_slice(&d.whole_body(
+        "claude-haiku-4-5",
+        200,
+        answer.to_string().as_bytes(),
+        0,
+        Some("CalendarEvent"),
+    ))
+    .unwrap();
+    let choice = &out["choices"][0];
+    assert_eq!(choice["finish_reason"], "stop");
+    assert!(choice["message"].get("tool_calls").is_none(), "{out}");
+    let content: Value =
+        serde_json::from_str(choice["message"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        content,
+        json!({"name": "meet", "participants": ["Alice", "Bob"]})
+    );
+    assert_eq!(out["usage"]["completion_tokens"], 20);
+    // Without a structured request the same answer stays a tool call.
+    let call: Value =
+        serde_json::from_slice(&d.whole_body("c", 200, answer.to_string().as_bytes(), 0, None))
+            .unwrap();
+    assert_eq!(call["choices"][0]["finish_reason"], "tool_calls");
+}
+
+const STRUCTURED_STREAM: &str = concat!(
+    "event: message_start\n",
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_J\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"usage\":{\"input_tokens\":30,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_9\",\"name\":\"CalendarEvent\",\"input\":{}}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"name\\\": \\\"me\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"et\\\", \\\"participants\\\": [\\\"Al\u{e9}\\\"]}\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: message_delta\n",
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":12}}\n\n",
+    "event: message_stop\n",
+    "data: {\"type\":\"message_stop\"}\n\n",
+);
+
+#[test]
+fn a_streamed_forced_tool_call_streams_as_content_at_every_split_point() {
+    let stream = STRUCTURED_STREAM.as_bytes();
+    let mut whole = None;
+    for split in 0..=stream.len() {
+        let mut t = StreamTranslator::new("claude", "seed", false, 0, Some("CalendarEvent"));
+        let mut out = Vec::new();
+        for part in [&stream[..split], &stream[split..]] {
+            let piece = t.feed(part);
+            assert_is_whole_sse(&piece);
+            out.extend(piece);
+        }
+        out.extend(t.finish());
+        match &whole {
+            None => whole = Some(out),
+            Some(w) => assert_eq!(&out, w, "split {split}"),
+        }
+    }
+    let evs = events(whole.as_ref().unwrap());
+    let text: String = evs
+        .iter()
+        .filter_map(|e| {
+            e.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"name": "meet", "participants": ["Al\u{e9}"]})
+    );
+    assert!(evs
+        .iter()
+        .all(|e| e.pointer("/choices/0/delta/tool_calls").is_none()));
+    let finish: Vec<&Value> = evs
+        .iter()
+        .filter_map(|e| e.pointer("/choices/0/finish_reason"))
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(finish, vec![&json!("stop")]);
 }

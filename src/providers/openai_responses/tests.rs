@@ -53,6 +53,7 @@ fn accepts_every_input_item_kind() {
     assert_eq!(
         check(every_item_kind()).unwrap(),
         RequestSummary {
+            max_output_field: "max_output_tokens",
             model: "gpt-4o".into(),
             stream: true,
             client_wants_stream_usage: true,

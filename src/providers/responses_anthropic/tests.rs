@@ -207,17 +207,20 @@ fn errors_come_back_in_openais_envelope() {
         429,
         br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
         0,
+        None,
     ))
     .unwrap();
     assert_eq!(err["error"]["code"], "rate_limit_exceeded");
     assert_eq!(err["error"]["message"], "slow down");
-    let garbled: Value = serde_json::from_slice(&d.whole_body("claude-x", 200, b"{", 0)).unwrap();
+    let garbled: Value =
+        serde_json::from_slice(&d.whole_body("claude-x", 200, b"{", 0, None)).unwrap();
     assert!(garbled["error"]["message"].is_string());
     let ok: Value = serde_json::from_slice(&d.whole_body(
         "claude-x",
         200,
         br#"{"id":"msg_1","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#,
         0,
+        None,
     ))
     .unwrap();
     assert_eq!(ok["output"][0]["content"][0]["text"], "hi");

@@ -35,7 +35,10 @@ fn models_of_a_provider_without_key_go_to_the_default() {
     assert_eq!(plan.provider, "mock");
     assert_eq!(
         plan.set_headers,
-        vec![("x-llm-provider", "mock".to_string())]
+        vec![
+            ("x-llm-provider", "mock".to_string()),
+            ("accept-encoding", "identity".to_string())
+        ]
     );
     assert_eq!(plan.input_accuracy, Accuracy::Estimate);
 }
@@ -138,7 +141,8 @@ fn plain_json_response_and_non_json_response() {
     let f = settle(&c, &plan, &m.finish(5), 502);
     assert_eq!(
         (f.input_tokens, f.output_tokens, f.error),
-        (plan.input_tokens, Some(0), Some("upstream_5xx"))
+        (Some(0), Some(0), Some("upstream_5xx")),
+        "a failure without usage costs nothing"
     );
 }
 
@@ -296,4 +300,114 @@ fn a_responses_request_is_routed_counted_and_translated_like_the_chat_request_it
     assert!(plan
         .set_headers
         .contains(&("anthropic-version", "2023-06-01".to_string())));
+}
+
+#[test]
+fn output_caps_refuse_naming_the_clients_field_or_clamp_the_body() {
+    let refuse = config(r#"{"usage":{},"limits":{}}"#);
+    let sonnet = br#"{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&refuse, Api::AnthropicMessages, sonnet).unwrap();
+    assert_eq!(plan.max_output_tokens, Some(64_000));
+    assert!(
+        plan.new_body.is_none(),
+        "within the cap: the body is untouched"
+    );
+    let o3 = br#"{"model":"o3","max_completion_tokens":100000,"messages":[{"role":"user","content":"hi"}]}"#;
+    assert!(plan_request(&refuse, Api::OpenAiChat, o3).is_ok());
+    let over = br#"{"model":"o3","max_completion_tokens":200000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let e = plan_request(&refuse, Api::OpenAiChat, over).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`max_completion_tokens` must be at most 100000 for o3 (got 200000)"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&e.envelope(Api::OpenAiChat)).unwrap();
+    assert_eq!(v["error"]["param"], "max_completion_tokens");
+
+    let clamp = config(
+        r#"{"usage":{},"limits":{"over_max_output":"clamp","model_max_output_tokens":{"claude-haiku-4-5":1000}},
+        "route":{"default_provider":"anthropic","providers":[{"name":"anthropic","format":"anthropic"}]}}"#,
+    );
+    let plan = plan_request(&clamp, Api::OpenAiChat, over).unwrap();
+    assert_eq!(plan.max_output_tokens, Some(100_000));
+    // The translated body carries the clamped value, in Anthropic's field.
+    let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(v["max_tokens"], 100_000);
+    let haiku = br#"{"model":"claude-haiku-4-5","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let plan = plan_request(&clamp, Api::AnthropicMessages, haiku).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(plan.new_body.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (v["max_tokens"].as_u64(), plan.max_output_tokens),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(
+        v["messages"][0]["content"], "hi",
+        "the rest of the body is kept"
+    );
+}
+
+#[test]
+fn failures_without_usage_cost_nothing() {
+    let c = config(r#"{"usage":{},"limits":{}}"#);
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
+    let plan = plan_request(&c, Api::OpenAiChat, body).unwrap();
+    for (status, answer) in [
+        (
+            500,
+            &br#"{"error":{"message":"boom","type":"server_error"}}"#[..],
+        ),
+        (
+            429,
+            br#"{"error":{"message":"slow down","type":"rate_limit_exceeded"}}"#,
+        ),
+        (503, b"upstream connect error"),
+    ] {
+        let mut meter =
+            ResponseMeter::new(Api::OpenAiChat, status, Some("application/json"), 1 << 20);
+        meter.feed(answer, 1);
+        let f = settle(&c, &plan, &meter.finish(1), status);
+        assert_eq!(
+            (f.input_tokens, f.output_tokens, f.cost_usd, f.usage_source),
+            (Some(0), Some(0), Some(0.0), Some("none")),
+            "{status}"
+        );
+        assert_eq!(
+            f.input_tokens_counted,
+            Some(9),
+            "our count stays in the log"
+        );
+        assert_eq!(crate::usage::settle::actual(&f).cost_micro_usd, 0);
+    }
+    // A stream cut before its first token produced nothing either.
+    let stream =
+        br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello world"}]}"#;
+    let plan = plan_request(&c, Api::OpenAiChat, stream).unwrap();
+    let f = meter_stream(&c, &plan, &OPENAI_STREAM.as_bytes()[..30], 10);
+    assert_eq!((f.cost_usd, f.error), (Some(0.0), Some("stream_cut")));
+    // An error that did report usage is billed as reported.
+    let mut meter = ResponseMeter::new(Api::OpenAiChat, 400, Some("application/json"), 1 << 20);
+    meter.feed(
+        br#"{"error":{"message":"x"},"usage":{"prompt_tokens":4,"completion_tokens":0}}"#,
+        1,
+    );
+    let f = settle(&c, &plan, &meter.finish(1), 400);
+    assert_eq!(
+        (f.input_tokens, f.usage_source),
+        (Some(4), Some("provider"))
+    );
+}
+
+#[test]
+fn a_provider_that_lacks_a_feature_refuses_it_by_name() {
+    let c = config(
+        r#"{"route":{"default_provider":"local","providers":[
+        {"name":"local","format":"openai","unsupported":["logprobs"]}]}}"#,
+    );
+    let body = br#"{"model":"llama3","logprobs":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let e = plan_request(&c, Api::OpenAiChat, body).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`logprobs` (logprobs) is not supported by provider local"
+    );
+    let fine = br#"{"model":"llama3","messages":[{"role":"user","content":"hi"}]}"#;
+    assert!(plan_request(&c, Api::OpenAiChat, fine).is_ok());
 }

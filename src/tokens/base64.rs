@@ -1,6 +1,7 @@
-//! One base64 decoder for the scanners. The injection scanner decodes hidden payloads
+//! One base64 decoder for the crate. The injection scanner decodes hidden payloads
 //! written in either alphabet, padded or not; the secret scanner reads a JWT's header,
-//! which is URL-safe and unpadded, and must refuse anything else. The encoder is for those
+//! which is URL-safe and unpadded, and must refuse anything else; the token counter reads
+//! an image's header out of a data URL without decoding the rest. The encoder is for those
 //! who write base64 (the mock provider's embeddings, the scanners' tests); the module
 //! itself only reads it.
 
