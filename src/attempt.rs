@@ -385,5 +385,7 @@ impl FirstTokenGate {
     }
 }
 
+pub mod upstream;
+
 #[cfg(test)]
 mod tests;

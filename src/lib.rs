@@ -7,6 +7,7 @@ pub mod api;
 pub mod attempt;
 pub mod config;
 pub mod config_error;
+pub mod effects;
 pub mod errors;
 pub mod exchange;
 pub mod facts;

@@ -145,6 +145,12 @@ pub fn limits_settled(group: &str, tokens: u64) -> Metric {
     Metric::Counter(format!("llm.limits_settled_tokens.group.{group}"), tokens)
 }
 
+/// A background call (e.g. a cache store) that failed: its status, 0 when it never got
+/// an answer.
+pub fn background_call_failed(status: u32) -> Metric {
+    Metric::Counter(format!("llm.background_call_failures.status.{status}"), 1)
+}
+
 /// One attempt of the fallback chain sent to `provider`.
 pub fn chain_attempt(provider: &str) -> Metric {
     Metric::Counter(format!("llm.chain_attempts.provider.{provider}"), 1)

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Config;
+use crate::route::plan::CLIENT_API_HEADER;
 
 fn config() -> Config {
     let json = r#"{
@@ -401,4 +402,117 @@ fn a_responses_client_is_served_by_every_provider_of_the_chain() {
     assert!(!gate.feed(created.as_bytes()));
     let delta = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"delta\":\"h\"}\n\n";
     assert!(gate.feed(delta.as_bytes()));
+}
+
+/// The attempt's view of Envoy: request and response headers, the endpoint's metadata.
+struct Endpoint {
+    request: Vec<(&'static str, String)>,
+    response: Vec<(&'static str, String)>,
+    provider: &'static str,
+}
+
+impl crate::effects::HostView for Endpoint {
+    fn now_us(&self) -> u64 {
+        1_700_000_000_000_000
+    }
+    fn request_header(&self, name: &str) -> Option<String> {
+        let found = self.request.iter().find(|(k, _)| *k == name);
+        found.map(|(_, v)| v.clone())
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        let found = self.response.iter().find(|(k, _)| *k == name);
+        found.map(|(_, v)| v.clone())
+    }
+    fn property(&self, path: &[&str]) -> Option<String> {
+        (path.last() == Some(&"provider")).then(|| self.provider.to_string())
+    }
+    fn counters(&self) -> &dyn crate::limits::CounterStore {
+        unreachable!("an attempt keeps no counters")
+    }
+}
+
+fn set(fx: &crate::effects::Effects, name: &str) -> Option<String> {
+    let edit = fx.headers.iter().rev().find(|(k, _)| k == name);
+    edit.and_then(|(_, v)| v.clone())
+}
+
+#[test]
+fn the_upstream_filter_adapts_an_attempt_and_its_answer() {
+    use crate::effects::{Filter, Flow};
+    let mut host = Endpoint {
+        request: vec![
+            (":path", "/v1/chat/completions?trace=1".into()),
+            (CLIENT_API_HEADER, "openai_chat".into()),
+        ],
+        response: vec![],
+        provider: "anthropic",
+    };
+    let mut attempt = upstream::UpstreamAttempt::new(std::rc::Rc::new(config()));
+    assert_eq!(attempt.on_request_headers(&host, false).flow, Flow::Pause);
+    let fx = attempt.on_request_body(&host, CHAT.len(), true, &|| CHAT.as_bytes().to_vec());
+    let sent: Value = serde_json::from_slice(fx.body.as_ref().unwrap()).unwrap();
+    assert_eq!(sent["model"], "claude-haiku-4-5");
+    assert_eq!(
+        set(&fx, "content-length"),
+        Some(fx.body.as_ref().unwrap().len().to_string())
+    );
+    assert_eq!(set(&fx, ":path").as_deref(), Some("/v1/messages?trace=1"));
+    assert_eq!(set(&fx, "x-api-key").as_deref(), Some("sk-ant"));
+    host.response = vec![
+        (":status", "200".into()),
+        ("content-type", "application/json".into()),
+    ];
+    let fx = attempt.on_response_headers(&host, false);
+    assert_eq!(fx.flow, Flow::Pause, "a translated answer is held whole");
+    assert_eq!(set(&fx, "x-llm-provider").as_deref(), Some("anthropic"));
+    let answer = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#;
+    let fx = attempt.on_response_body(&host, answer.len(), true, &|| answer.to_vec());
+    let back: Value = serde_json::from_slice(fx.body.as_ref().unwrap()).unwrap();
+    assert_eq!(back["choices"][0]["message"]["content"], "hello");
+    assert_eq!(
+        set(&fx, "content-length"),
+        Some(fx.body.as_ref().unwrap().len().to_string())
+    );
+}
+
+#[test]
+fn the_upstream_filter_turns_a_skip_into_a_probe_and_its_answer_into_the_skip() {
+    use crate::effects::Filter;
+    let mut host = Endpoint {
+        request: vec![
+            (":path", "/v1/chat/completions".into()),
+            (CLIENT_API_HEADER, "openai_chat".into()),
+        ],
+        response: vec![],
+        provider: "anthropic",
+    };
+    let mut attempt = upstream::UpstreamAttempt::new(std::rc::Rc::new(config()));
+    attempt.on_request_headers(&host, false);
+    let n3 = CHAT.replace("\"max_tokens\":50", "\"max_tokens\":50,\"n\":3");
+    let fx = attempt.on_request_body(&host, n3.len(), true, &|| n3.as_bytes().to_vec());
+    assert_eq!(
+        fx.body.as_deref(),
+        Some(&b""[..]),
+        "the probe costs no tokens"
+    );
+    assert_eq!(set(&fx, ":method").as_deref(), Some("GET"));
+    assert_eq!(set(&fx, "x-api-key"), None, "no key goes with the probe");
+    host.response = vec![(":status", "200".into())];
+    let fx = attempt.on_response_headers(&host, false);
+    assert_eq!(set(&fx, ":status").as_deref(), Some("400"));
+    assert_eq!(set(&fx, SKIP_HEADER).as_deref(), Some("anthropic"));
+    let fx = attempt.on_response_body(&host, 10, true, &|| b"{\"data\":[]}".to_vec());
+    let why: Value = serde_json::from_slice(fx.body.as_ref().unwrap()).unwrap();
+    assert!(why["error"]["message"].as_str().unwrap().contains("`n`"));
+    // A request the downstream filter did not send to the chain passes untouched.
+    let plain = Endpoint {
+        request: vec![(":path", "/v1/chat/completions".into())],
+        response: vec![],
+        provider: "openai",
+    };
+    let mut other = upstream::UpstreamAttempt::new(std::rc::Rc::new(config()));
+    assert_eq!(
+        other.on_request_headers(&plain, false),
+        crate::effects::Effects::go_on()
+    );
 }

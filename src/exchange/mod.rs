@@ -27,7 +27,6 @@
 //! Adding a stage that works on the request body is a file in this folder and one line
 //! in [`BODY_STAGES`].
 
-mod effects;
 mod guard;
 mod identity;
 mod limits;
@@ -39,9 +38,9 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+pub use crate::effects::{CallAnswer, Callout, Effects, Flow, HostView, LocalReply};
 pub use crate::route::plan::{RequestPlan, CLIENT_API_HEADER, STREAM_HEADER};
 pub use crate::usage::meter::{BodyKind, ResponseMeter, ResponseOutcome};
-pub use effects::{Callout, Effects, Flow, HostView, LocalReply};
 pub use response::MAX_JSON_RESPONSE;
 
 use crate::api::{Api, Endpoint};
@@ -108,13 +107,6 @@ enum Next {
     Refuse(UserError, Vec<(String, String)>),
     /// Call a cluster; the same stage's `resume` reads the answer.
     Call(Callout),
-}
-
-/// The answer to a callout: status 0 and an empty body when the call failed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallAnswer {
-    pub status: u32,
-    pub body: Vec<u8>,
 }
 
 fn no_callout(_: &mut Exchange, _: &Config, _: &CallAnswer, _: &dyn HostView) -> Next {
@@ -448,6 +440,39 @@ impl Exchange {
         fx.facts.extend(facts.filter_state());
         fx.metrics.extend(metrics::of_exchange(&facts));
         Some((facts, fx))
+    }
+}
+
+impl crate::effects::Filter for Exchange {
+    fn on_request_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects {
+        Exchange::on_request_headers(self, host, end_of_stream)
+    }
+    fn on_request_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects {
+        Exchange::on_request_body(self, host, size, end_of_stream, read)
+    }
+    fn on_callout(&mut self, host: &dyn HostView, answer: Option<CallAnswer>) -> Effects {
+        Exchange::on_callout(self, host, answer)
+    }
+    fn on_response_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects {
+        Exchange::on_response_headers(self, host, end_of_stream)
+    }
+    fn on_response_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects {
+        Exchange::on_response_body(self, host, size, end_of_stream, read)
+    }
+    fn on_log(&mut self, host: &dyn HostView) -> Effects {
+        Exchange::on_log(self, host)
     }
 }
 

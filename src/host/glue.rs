@@ -39,47 +39,6 @@ pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
     }
 }
 
-pub fn set_request_header(name: &str, value: Option<&str>) {
-    set_header(MapType::HttpRequestHeaders, name, value);
-}
-
-/// Applies a rewritten request: the body (with its `content-length`, which Envoy does not
-/// fix; headers must still be held), then header removals and sets. A new `:path` keeps
-/// the client's query string.
-pub fn rewrite_request(
-    body_size: usize,
-    body: Option<&[u8]>,
-    remove: &[&str],
-    set: &[(&str, String)],
-) {
-    if let Some(new_body) = body {
-        if replace_body(BufferType::HttpRequestBody, body_size, new_body) {
-            set_request_header("content-length", Some(&new_body.len().to_string()));
-        }
-    }
-    for name in remove {
-        set_request_header(name, None);
-    }
-    for (name, value) in set {
-        if *name == ":path" {
-            let query = request_header(":path")
-                .and_then(|p| p.split_once('?').map(|(_, q)| format!("?{q}")))
-                .unwrap_or_default();
-            set_request_header(name, Some(&format!("{value}{query}")));
-        } else {
-            set_request_header(name, Some(value));
-        }
-    }
-}
-
-pub fn remove_response_header(name: &str) {
-    set_header(MapType::HttpResponseHeaders, name, None);
-}
-
-pub fn set_response_header(name: &str, value: &str) {
-    set_header(MapType::HttpResponseHeaders, name, Some(value));
-}
-
 pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
     match hostcalls::get_buffer(buffer, 0, size) {
         Ok(Some(bytes)) => bytes,
@@ -179,6 +138,27 @@ pub fn dispatch_call(
             log::warn!("llm-gateway: could not call cluster {cluster}: {e:?}");
             None
         }
+    }
+}
+
+/// Starts an HTTP call in the root context's name (`ids`: the root's and the caller's):
+/// its answer goes to the root, so it completes even when the request that asked for it
+/// ends first (a call of an HTTP context is cancelled with it).
+pub fn dispatch_background(ids: (u32, u32), call: &crate::exchange::Callout) {
+    let (root, own) = ids;
+    if let Err(e) = hostcalls::set_effective_context(root) {
+        log::warn!("llm-gateway: could not switch to the root context: {e:?}");
+        return;
+    }
+    let headers: Vec<(&str, &str)> = call
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let timeout = Duration::from_millis(call.timeout_ms);
+    dispatch_call(&call.cluster, &headers, &call.body, timeout);
+    if let Err(e) = hostcalls::set_effective_context(own) {
+        log::warn!("llm-gateway: could not switch back from the root context: {e:?}");
     }
 }
 

@@ -1,5 +1,6 @@
-//! One HTTP stream: shows the exchange what Envoy gives and applies what it returns.
-//! The stage order lives in `crate::exchange`; nothing here decides.
+//! One HTTP stream: shows a filter (the exchange, or the chain's attempt) what Envoy gives
+//! and applies what it returns. The decisions live in `crate::exchange` and
+//! `crate::attempt`; nothing here decides.
 
 use std::rc::Rc;
 
@@ -8,8 +9,7 @@ use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::glue::{self, Metrics};
 use super::store::SharedData;
-use crate::config::Config;
-use crate::exchange::{CallAnswer, Effects, Exchange, Flow, HostView};
+use crate::effects::{CallAnswer, Effects, Filter, Flow, HostView};
 use crate::limits::CounterStore;
 
 /// The exchange's view of Envoy for the current callback.
@@ -44,16 +44,19 @@ enum Message {
     Response,
 }
 
-pub struct HttpExchange {
-    exchange: Exchange,
+pub struct HttpFilter {
+    filter: Box<dyn Filter>,
     metrics: Rc<Metrics>,
+    /// The root context's id and this one's, for background calls.
+    ids: (u32, u32),
 }
 
-impl HttpExchange {
-    pub fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>) -> Self {
-        HttpExchange {
-            exchange: Exchange::new(config),
+impl HttpFilter {
+    pub fn new(filter: Box<dyn Filter>, metrics: Rc<Metrics>, ids: (u32, u32)) -> Self {
+        HttpFilter {
+            filter,
             metrics,
+            ids,
         }
     }
 
@@ -75,6 +78,9 @@ impl HttpExchange {
         }
         for metric in &fx.metrics {
             self.metrics.apply(metric);
+        }
+        for call in &fx.background {
+            glue::dispatch_background(self.ids, call);
         }
         match fx.flow {
             Flow::Continue => Action::Continue,
@@ -98,7 +104,7 @@ impl HttpExchange {
                 match glue::dispatch_call(&call.cluster, &headers, &call.body, timeout) {
                     Some(_) => Action::Pause,
                     None => {
-                        let fx = self.exchange.on_callout(&Envoy, None);
+                        let fx = self.filter.on_callout(&Envoy, None);
                         self.apply(fx, message, 0)
                     }
                 }
@@ -107,12 +113,12 @@ impl HttpExchange {
     }
 }
 
-impl Context for HttpExchange {
+impl Context for HttpFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, size: usize, _: usize) {
         // A timeout arrives here too, as Envoy's own 504.
         let (status, body) = glue::call_response(size);
         let fx = self
-            .exchange
+            .filter
             .on_callout(&Envoy, Some(CallAnswer { status, body }));
         if self.apply(fx, Message::Request, 0) == Action::Continue {
             glue::resume_request();
@@ -120,9 +126,9 @@ impl Context for HttpExchange {
     }
 }
 
-impl HttpContext for HttpExchange {
+impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let fx = self.exchange.on_request_headers(&Envoy, end_of_stream);
+        let fx = self.filter.on_request_headers(&Envoy, end_of_stream);
         // A Pause here holds the body callbacks too unless the filter config sets
         // `allow_on_headers_stop_iteration: true`.
         self.apply(fx, Message::Request, 0)
@@ -131,13 +137,13 @@ impl HttpContext for HttpExchange {
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let read = || glue::body(BufferType::HttpRequestBody, body_size);
         let fx = self
-            .exchange
+            .filter
             .on_request_body(&Envoy, body_size, end_of_stream, &read);
         self.apply(fx, Message::Request, body_size)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let fx = self.exchange.on_response_headers(&Envoy, end_of_stream);
+        let fx = self.filter.on_response_headers(&Envoy, end_of_stream);
         self.apply(fx, Message::Response, 0)
     }
 
@@ -146,13 +152,13 @@ impl HttpContext for HttpExchange {
         // Continue, each callback's buffer holds only the new chunk.
         let read = || glue::body(BufferType::HttpResponseBody, body_size);
         let fx = self
-            .exchange
+            .filter
             .on_response_body(&Envoy, body_size, end_of_stream, &read);
         self.apply(fx, Message::Response, body_size)
     }
 
     fn on_log(&mut self) {
-        let fx = self.exchange.on_log(&Envoy);
+        let fx = self.filter.on_log(&Envoy);
         self.apply(fx, Message::Response, 0);
     }
 }

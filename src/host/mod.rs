@@ -5,7 +5,6 @@
 //! than the context traits' helpers (which panic on a host error): a panic kills the
 //! worker's VM.
 
-mod attempt;
 mod glue;
 mod http;
 mod root;
@@ -13,5 +12,5 @@ mod store;
 
 pub fn install() {
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(root::GatewayRoot::default()));
+    proxy_wasm::set_root_context(|context_id| Box::new(root::GatewayRoot::new(context_id)));
 }

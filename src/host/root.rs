@@ -5,18 +5,42 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
-use super::attempt::UpstreamAttempt;
 use super::glue::Metrics;
-use super::http::HttpExchange;
+use super::http::HttpFilter;
+use crate::attempt::upstream::UpstreamAttempt;
 use crate::config::{Config, Role};
+use crate::effects::Filter;
+use crate::exchange::Exchange;
 
-#[derive(Default)]
 pub struct GatewayRoot {
+    /// This root context's id: background calls are made in its name.
+    id: u32,
     config: Option<Rc<Config>>,
     metrics: Rc<Metrics>,
 }
 
-impl Context for GatewayRoot {}
+impl GatewayRoot {
+    pub fn new(id: u32) -> Self {
+        GatewayRoot {
+            id,
+            config: None,
+            metrics: Rc::default(),
+        }
+    }
+}
+
+impl Context for GatewayRoot {
+    /// The answer to a background call (an exchange's `Effects::background`): nobody waits
+    /// for it; a failure is counted and logged.
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, size: usize, _: usize) {
+        let (status, _) = super::glue::call_response(size);
+        if !(200..300).contains(&status) {
+            log::info!("llm-gateway: a background call answered {status}");
+            self.metrics
+                .apply(&crate::metrics::background_call_failed(status));
+        }
+    }
+}
 
 impl RootContext for GatewayRoot {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -71,17 +95,18 @@ impl RootContext for GatewayRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Never return None here: the SDK panics on it.
-        if let Some(config) = self.config.as_ref().filter(|c| c.role == Role::Upstream) {
-            return Some(Box::new(UpstreamAttempt::new(
-                config.clone(),
-                self.metrics.clone(),
-            )));
-        }
-        Some(Box::new(HttpExchange::new(
-            self.config.clone(),
+        let filter: Box<dyn Filter> = match self.config.as_ref() {
+            Some(config) if config.role == Role::Upstream => {
+                Box::new(UpstreamAttempt::new(config.clone()))
+            }
+            config => Box::new(Exchange::new(config.cloned())),
+        };
+        Some(Box::new(HttpFilter::new(
+            filter,
             self.metrics.clone(),
+            (self.id, context_id),
         )))
     }
 

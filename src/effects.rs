@@ -1,4 +1,6 @@
-//! What the exchange asks the host to do after a callback, and what it may read from it.
+//! The interface between the pure filters (the exchange, the chain's attempt) and the
+//! host glue: what a filter may read from the host, and what it asks the host to do after
+//! each callback. A leaf: it names no stage.
 
 use crate::limits::CounterStore;
 use crate::metrics::Metric;
@@ -31,6 +33,9 @@ pub struct Effects {
     /// Filter state for the access log (`%FILTER_STATE(wasm.<name>:PLAIN)%`).
     pub facts: Vec<(&'static str, String)>,
     pub metrics: Vec<Metric>,
+    /// Calls the host makes on the VM's behalf, from its root context: nobody waits for
+    /// their answer, and they outlive this request (e.g. storing an answer in a cache).
+    pub background: Vec<Callout>,
     pub flow: Flow,
 }
 
@@ -64,6 +69,38 @@ pub struct Callout {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout_ms: u64,
+}
+
+/// The answer to a callout: status 0 and an empty body when the call failed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallAnswer {
+    pub status: u32,
+    pub body: Vec<u8>,
+}
+
+/// A filter as the host drives it: one method per callback, each returning what to do.
+/// `read` gives the body bytes the callback saw, and is called only when needed.
+pub trait Filter {
+    fn on_request_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects;
+    fn on_request_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects;
+    /// The answer to the callout the last effects asked for (`None`: it could not be made).
+    fn on_callout(&mut self, host: &dyn HostView, answer: Option<CallAnswer>) -> Effects;
+    fn on_response_headers(&mut self, host: &dyn HostView, end_of_stream: bool) -> Effects;
+    fn on_response_body(
+        &mut self,
+        host: &dyn HostView,
+        size: usize,
+        end_of_stream: bool,
+        read: &dyn Fn() -> Vec<u8>,
+    ) -> Effects;
+    /// The access log's callback, the last one.
+    fn on_log(&mut self, host: &dyn HostView) -> Effects;
 }
 
 impl Effects {
