@@ -41,6 +41,7 @@ const COUNTER_OVERHEAD_BYTES: u64 = 96;
 const LEASE_BYTES: u64 = 56;
 
 const NS_PER_MS: u64 = 1_000_000;
+const FULL_SWEEP_EVERY_NS: u64 = 100 * NS_PER_MS;
 
 #[derive(Clone)]
 struct Entry {
@@ -118,6 +119,7 @@ impl Counter {
 struct Counters {
     map: HashMap<String, Counter>,
     bytes: u64,
+    last_sweep_ns: u64,
 }
 
 impl Counters {
@@ -139,7 +141,16 @@ impl Counters {
         Some(old)
     }
 
+    /// Sweeps when a write found no room, at most every [`FULL_SWEEP_EVERY_NS`]: a full
+    /// table must not cost a whole sweep per refused admit.
+    fn sweep_for_room(&mut self, now_ns: u64) {
+        if now_ns.saturating_sub(self.last_sweep_ns) >= FULL_SWEEP_EVERY_NS {
+            self.sweep(now_ns);
+        }
+    }
+
     fn sweep(&mut self, now_ns: u64) {
+        self.last_sweep_ns = now_ns;
         self.map.retain(|_, c| {
             if let Counter::Leases(leases) = c {
                 leases.retain(|(_, e)| *e > now_ns);
@@ -476,7 +487,7 @@ impl Store for EmbeddedStore {
         let weight = ns.len() as u64 + COUNTER_OVERHEAD_BYTES;
         let mut counters = self.counters();
         if self.side_bytes(&counters) + weight > self.side_capacity {
-            counters.sweep(self.clock.now_ns());
+            counters.sweep_for_room(self.clock.now_ns());
             if self.side_bytes(&counters) + weight > self.side_capacity {
                 return Err(StoreError::Full(format!(
                     "no room for another namespace generation within --max-bytes {}",
@@ -518,7 +529,7 @@ impl Store for EmbeddedStore {
             })
             .sum();
         if self.side_bytes(&counters) + growth > self.side_capacity {
-            counters.sweep(now);
+            counters.sweep_for_room(now);
             if self.side_bytes(&counters) + growth > self.side_capacity {
                 return Err(StoreError::Full(format!(
                     "no room for more counters within --max-bytes {} (1/8 of it holds counters)",
