@@ -83,6 +83,32 @@ impl Kind {
 }
 
 impl Check {
+    pub fn window(key: &str, window_ms: u64, amount: u64, cost: u64) -> Check {
+        Check::Window {
+            key: key.into(),
+            window_ms,
+            amount,
+            cost,
+        }
+    }
+
+    pub fn concurrency(key: &str, limit: u64, lease_ms: u64) -> Check {
+        Check::Concurrency {
+            key: key.into(),
+            limit,
+            lease_ms,
+        }
+    }
+
+    pub fn budget(key: &str, limit: u64, period_end_ms: u64, cost: u64) -> Check {
+        Check::Budget {
+            key: key.into(),
+            limit,
+            period_end_ms,
+            cost,
+        }
+    }
+
     pub fn key(&self) -> &str {
         match self {
             Check::Window { key, .. }
@@ -495,14 +521,7 @@ pub fn split_ns(ns: u64) -> (u64, u64) {
 mod tests {
     use super::*;
 
-    fn window(key: &str, window_ms: u64, amount: u64, cost: u64) -> Check {
-        Check::Window {
-            key: key.into(),
-            window_ms,
-            amount,
-            cost,
-        }
-    }
+    use Check as C;
 
     #[test]
     fn checks_parse_and_validate() {
@@ -541,7 +560,7 @@ mod tests {
     #[test]
     fn answers_derive_status_and_retry_after() {
         let now = 1_000 * 1_000_000_000;
-        let checks = [window("w", 60_000, 5, 1)];
+        let checks = [C::window("w", 60_000, 5, 1)];
         // Five admitted: the TAT is a full window ahead.
         let ev = Evaluation {
             now_ns: now,
@@ -562,7 +581,7 @@ mod tests {
         assert_eq!(retry_after_ms, Some(12_000));
         assert_eq!(status[0].remaining, 0);
         assert_eq!(status[0].reset_ms, 60_000);
-        let never = [window("w", 60_000, 5, 6)];
+        let never = [C::window("w", 60_000, 5, 6)];
         let ev = Evaluation {
             now_ns: now,
             refused: Some(0),

@@ -181,29 +181,15 @@ async fn settle<H: Harness>(h: &H, rs: &[Reservation], actual: &[u64]) {
 }
 
 fn window(key: &str, window_ms: u64, amount: u64, cost: u64) -> Check {
-    Check::Window {
-        key: key.into(),
-        window_ms,
-        amount,
-        cost,
-    }
+    Check::window(key, window_ms, amount, cost)
 }
 
 fn lease(key: &str, limit: u64, lease_ms: u64) -> Check {
-    Check::Concurrency {
-        key: key.into(),
-        limit,
-        lease_ms,
-    }
+    Check::concurrency(key, limit, lease_ms)
 }
 
 fn budget(key: &str, limit: u64, period_end_ms: u64, cost: u64) -> Check {
-    Check::Budget {
-        key: key.into(),
-        limit,
-        period_end_ms,
-        cost,
-    }
+    Check::budget(key, limit, period_end_ms, cost)
 }
 
 fn admitted(a: &Value) -> bool {
