@@ -48,16 +48,19 @@ pub fn run(settings: Settings) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Listen for the signals before the address is printed: whoever starts us may
+        // send SIGTERM as soon as it reads that line, and an unhandled one kills.
+        let stop = shutdown_signal()?;
         match &settings.redis_url {
             Some(url) => {
                 let store = RedisStore::connect(url).await?;
                 tracing::info!(%addr, backend = "redis", "starting");
-                serve(listener, store, &settings, shutdown_signal()).await
+                serve(listener, store, &settings, stop).await
             }
             None => {
                 let store = EmbeddedStore::new(settings.max_bytes, Arc::new(SystemClock));
                 tracing::info!(%addr, backend = "embedded", max_bytes = settings.max_bytes, "starting");
-                serve(listener, store, &settings, shutdown_signal()).await
+                serve(listener, store, &settings, stop).await
             }
         }
     })
@@ -113,26 +116,29 @@ pub async fn serve<S: Store>(
     result
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// A future that completes on SIGTERM or SIGINT (Ctrl-C). The handlers are in place
+/// when this returns, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| format!("cannot handle {name}: {e}"))
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// A byte size: a whole number with an optional unit (`K`/`KiB`, `M`/`MiB`, `G`/`GiB`,
