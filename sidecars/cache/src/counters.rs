@@ -27,8 +27,8 @@ pub const MAX_AMOUNT: u64 = 1_000_000_000_000_000;
 pub const MAX_LEASES: u64 = 1_000_000;
 /// Longest lease: one day.
 pub const MAX_LEASE_MS: u64 = 86_400_000;
-/// Latest period end: year 5000 or so (keeps milliseconds exact in doubles).
-pub const MAX_PERIOD_END_MS: u64 = 100_000_000_000_000;
+/// Latest period end, epoch ms (the year 2286): in nanoseconds it still fits a u64.
+pub const MAX_PERIOD_END_MS: u64 = 10_000_000_000_000;
 /// How long an open window or budget reservation can still be settled. A later settle
 /// finds nothing and changes nothing (a budget reservation then stays held until its
 /// period ends: the error is on the side of fewer admissions).
@@ -374,7 +374,7 @@ pub fn answer(checks: &[Check], ev: Evaluation) -> AdmitAnswer {
                 ),
                 (Check::Budget { limit, .. }, Raw::Budget { committed, end_ms }) => (
                     limit.saturating_sub(committed),
-                    ceil_ms((end_ms * NS_PER_MS).saturating_sub(now)),
+                    ceil_ms(end_ms.saturating_mul(NS_PER_MS).saturating_sub(now)),
                 ),
                 _ => (0, 0),
             };
@@ -416,7 +416,7 @@ fn retry_after_ms(c: &Check, raw: Raw, now: u64) -> Option<u64> {
             next_expiry_ns?.saturating_sub(now)
         }
         (Check::Budget { .. }, Raw::Budget { end_ms, .. }) => {
-            (end_ms * NS_PER_MS).saturating_sub(now)
+            end_ms.saturating_mul(NS_PER_MS).saturating_sub(now)
         }
         _ => return None,
     };

@@ -199,11 +199,20 @@ async fn limits_over_http() {
             "checks[0].key",
         ),
         (json!({"check": []}), "unknown field"),
+        (
+            json!({"checks": [{"key": "k", "kind": "budget", "limit": 1, "period_end_ms": 10_000_000_000_001_u64, "cost": 1}]}),
+            "checks[0].period_end_ms must be 1..=10000000000000",
+        ),
     ] {
         let r = c.post_json("/v1/limits/admit", &body).await.unwrap();
         assert_eq!(r.status, 400, "{body}: {}", r.text());
         assert!(error_of(&r).contains(needle), "{body}: {}", r.text());
     }
+    // The latest period end there is still answers (its reset is far away, not a panic).
+    let far = json!({"checks": [{"key": "far", "kind": "budget", "limit": 1, "period_end_ms": 10_000_000_000_000_u64, "cost": 1}]});
+    let r = c.post_json("/v1/limits/admit", &far).await.unwrap().json();
+    assert_eq!(r["admitted"], true, "{r}");
+    assert!(r["status"][0]["reset_ms"].as_u64() > Some(1 << 40), "{r}");
     let r = c
         .send(Method::POST, "/v1/limits/admit", "{not json")
         .await
