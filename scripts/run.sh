@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack of `make run`: the mock provider on 127.0.0.1:10001 and Envoy with the
-# module on 127.0.0.1:10000 (admin 127.0.0.1:9901). Ctrl-C stops exactly what it started.
+# The local stack of `make run`: the mock provider on 127.0.0.1:10001, the cache sidecar on
+# 127.0.0.1:10020 (embedded store) and Envoy with the module on 127.0.0.1:10000 (admin
+# 127.0.0.1:9901). Ctrl-C stops exactly what it started.
 # OPENAI_API_KEY / ANTHROPIC_API_KEY, when set, pass through to the filter (Envoy's
 # vm_config.environment_variables.host_env_keys); without them every model goes to the mock.
 set -euo pipefail
@@ -8,10 +9,11 @@ cd "$(dirname "$0")/.."
 
 ENVOY=${ENVOY:-.venv/bin/envoy}
 MOCK=target/release/mock-provider
+CACHE_SIDECAR=target/release/cache-sidecar
 WASM=target/wasm32-wasip1/release/llm_gateway.wasm
 CONFIG=envoy/envoy.yaml
 
-for f in "$ENVOY" "$MOCK" "$WASM"; do
+for f in "$ENVOY" "$MOCK" "$CACHE_SIDECAR" "$WASM"; do
   [[ -x "$f" || -f "$f" ]] || { echo "run: $f is missing; run 'make run' (it sets up and builds first)" >&2; exit 1; }
 done
 
@@ -53,6 +55,12 @@ for port in 10011 10012 10013; do
   wait_for "http://127.0.0.1:$port/__mock/health" "the chain mock on $port" "${pids[-1]}"
 done
 
+# The cache sidecar (sidecars/cache/README.md), reached by the module through Envoy's
+# cache_sidecar cluster. It prints its address first; its JSON logs go to stderr.
+"$CACHE_SIDECAR" --listen 127.0.0.1:10020 &
+pids+=($!)
+wait_for http://127.0.0.1:10020/healthz "the cache sidecar" "${pids[-1]}"
+
 # Access-log lines show within 200 ms (Envoy's default flush interval is 10 s).
 "$ENVOY" -c "$CONFIG" --log-level "${ENVOY_LOG_LEVEL:-info}" --file-flush-interval-msec 200 &
 pids+=($!)
@@ -67,6 +75,7 @@ llm-gateway is up:
   Envoy admin     http://127.0.0.1:9901    (/stats/prometheus, /config_dump)
   mock provider   http://127.0.0.1:10001   (/__mock/requests lists what it received)
   fallback chain  primary :10011 (fails 30 %) -> secondary :10012 (Anthropic format) -> local :10013
+  cache sidecar   http://127.0.0.1:10020   (/healthz, /metrics, /v1/stats; Envoy cluster cache_sidecar)
   module          $WASM
   provider keys   OPENAI_API_KEY $(key_state OPENAI_API_KEY), ANTHROPIC_API_KEY $(key_state ANTHROPIC_API_KEY)
 

@@ -4,7 +4,9 @@
 #   .venv-instructor (integration/requirements-instructor.txt: pins that conflict with .venv's),
 #   integration/node_modules (the Node clients, `npm ci` from integration/package-lock.json),
 #   .tools/bin/wasm-bindgen (matching the wasm-bindgen crate in Cargo.lock),
-#   .cache/tiktoken (offline encodings for Python's tiktoken).
+#   .cache/tiktoken (offline encodings for Python's tiktoken),
+#   and, outside the repo, Debian's redis-server when it is missing (the cache sidecar's
+#   tests start it as a real process; apt-get as root, otherwise it says how).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,5 +69,18 @@ fi
 
 # 4. tiktoken encodings for offline use.
 scripts/tiktoken-cache.sh
+
+# 5. redis-server, which sidecars/cache's tests start on free ports (the Redis store, two
+#    sidecars sharing one Redis). Debian's package; nothing is left running by setup.
+if ! command -v redis-server >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing redis-server (apt-get)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null \
+      || { echo "setup: apt-get install redis-server failed; install it and re-run" >&2; exit 1; }
+  else
+    echo "setup: redis-server is missing (the cache sidecar's tests need it): sudo apt-get install redis-server" >&2
+    exit 1
+  fi
+fi
 
 say "ok"
