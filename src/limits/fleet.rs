@@ -501,3 +501,7 @@ pub fn settle_body(admission: &Admission, actual: &Actual) -> Option<Vec<u8>> {
             .into_bytes(),
     )
 }
+
+#[cfg(test)]
+#[path = "fleet_tests.rs"]
+mod tests;
