@@ -33,9 +33,12 @@
 //! from zero.
 //!
 //! # Where counters live
+//! `limits.store` chooses. With `sidecar`, in the cache sidecar (and its Redis), shared
+//! by every Envoy of a fleet: see [`fleet`]; the rest of this section is about
+//! `shared_data`, the default.
+//!
 //! In a [`CounterStore`] shared by all workers (the host implements it over proxy-wasm
-//! shared data with compare-and-swap; the cache sidecar can back it across replicas).
-//! To avoid races when keys are created and to bound memory, state lives in a FIXED set
+//! shared data with compare-and-swap). To avoid races when keys are created and to bound memory, state lives in a FIXED set
 //! of slot keys `llm-gw:v1:slot:{i}`, `i` in `0..limits.slots`, that the host creates at
 //! configure time ([`Limits::slot_keys`], [`empty_slot_value`]). An entry key
 //! (`{rule}/{req|in|out|tot|conc}/{scope}`, `$budget/{day|month}/{consumer}`,
