@@ -23,7 +23,8 @@ import pytest
 import requests
 
 from conftest import _failed, plugin_config_of, tail
-from helpers import CHAT, MESSAGES, chat_body, messages_body, mock_requests_for, new_tag, raw_post, tagged
+from helpers import (CHAT, MESSAGES, chat_body, messages_body, mock_requests_for, new_tag, raw_post,
+                     read_first_event, tagged)
 from sidecars import CacheSidecar, RedisServer, with_sidecar
 from test_limits import assert_429, auth, consumer, input_tokens, raw_request, rule, statuses
 
@@ -209,12 +210,7 @@ def open_streams(fleet, cid, count, headers):
     for i in range(count):
         s = raw_request(fleet.envoys[i % 2], chat_body(" ".join(["word"] * 40), stream=True),
                         {**auth(cid), **headers}, new_tag())
-        got = b""
-        while b"data:" not in got:
-            piece = s.recv(4096)
-            assert piece, f"closed before any event: {got[:300]!r}"
-            got += piece
-        assert b" 200 " in got.split(b"\r\n", 1)[0], got[:200]
+        read_first_event(s)
         socks.append(s)
     return socks
 
@@ -267,11 +263,7 @@ def test_a_lease_expires_when_its_envoy_dies(fleet, envoy_factory):
         for _ in range(2):
             s = raw_request(doomed, chat_body(" ".join(["word"] * 200), stream=True),
                             {**auth("crash"), "x-mock-chunk-delay-ms": "200"}, new_tag())
-            got = b""
-            while b"data:" not in got:
-                piece = s.recv(4096)
-                assert piece, got[:300]
-                got += piece
+            read_first_event(s)
             socks.append(s)
         doomed.proc.send_signal(signal.SIGKILL)
         doomed.proc.wait(timeout=10)

@@ -296,61 +296,63 @@ fn an_admitted_answer_holds_every_reservation_and_carries_the_headers() {
     assert_eq!(get("x-ratelimit-reset-tokens"), Some("3s"));
 }
 
+/// A shared-data store with its slots, as the host creates them.
+fn shared_store(l: &Limits) -> MemoryStore {
+    let store = MemoryStore::new();
+    for k in l.slot_keys() {
+        store.create(&k, &crate::limits::empty_slot_value());
+    }
+    store
+}
+
+/// The refusal of `d` by shared data, once `admitted` requests of `d` have been admitted
+/// under `rules`.
+fn shared_refusal(rules: &Value, sub: &Subject, d: &Demand, admitted: usize) -> Refusal {
+    let shared = limits(json!({ "rules": rules }));
+    let store = shared_store(&shared);
+    for _ in 0..admitted {
+        admit(&shared, &store, sub, d, None, NOW).unwrap();
+    }
+    admit(&shared, &store, sub, d, None, NOW).unwrap_err()
+}
+
+/// The refusal of `d` by the sidecar, which refused its only check with `retry` and
+/// reported `status` for it.
+fn sidecar_refusal(
+    rules: &Value,
+    sub: &Subject,
+    d: &Demand,
+    retry: u64,
+    status: (u64, u64),
+) -> Refusal {
+    let l = sidecar_limits(rules.clone());
+    let a = ask_of(&l, sub, d, None);
+    match a.read(200, &refused_answer(&a, 0, Some(retry), &[status]), NOW) {
+        Answer::Refused(r) => r,
+        other => panic!("refused: {other:?}"),
+    }
+}
+
 /// The shared-data store and the sidecar, in the same state, refuse alike.
 #[test]
 fn refusals_are_those_of_shared_data_for_the_same_state() {
-    let rules = json!([{"name": "rpm", "scope": "consumer", "window": "1m", "requests": 5}]);
-    let shared = limits(json!({"rules": rules}));
-    let store = MemoryStore::new();
-    for k in shared.slot_keys() {
-        store.create(&k, &crate::limits::empty_slot_value());
-    }
     let me = Subject {
         budget: None,
         ..alice()
     };
     let d = demand(1, 1, 0);
-    for _ in 0..5 {
-        admit(&shared, &store, &me, &d, None, NOW).unwrap();
-    }
-    let expected = admit(&shared, &store, &me, &d, None, NOW).unwrap_err();
-    let l = sidecar_limits(rules);
-    let a = ask_of(&l, &me, &d, None);
     // Five admitted a moment ago: full for a whole window, the next fits in 12 s.
-    let Answer::Refused(r) = a.read(
-        200,
-        &refused_answer(&a, 0, Some(12_000), &[(0, 60_000)]),
-        NOW,
-    ) else {
-        panic!("refused")
-    };
-    assert_eq!(r, expected);
+    let rules = json!([{"name": "rpm", "scope": "consumer", "window": "1m", "requests": 5}]);
+    let r = sidecar_refusal(&rules, &me, &d, 12_000, (0, 60_000));
+    assert_eq!(r, shared_refusal(&rules, &me, &d, 5));
     assert_eq!(r.retry_after_secs, Some(12));
-
     // Concurrency: the same message, and 1 s to wait (not the lease's end).
     let rules = json!([{"name": "conc", "scope": "consumer", "concurrent": 2}]);
-    let shared = limits(json!({"rules": rules}));
-    let store = MemoryStore::new();
-    for k in shared.slot_keys() {
-        store.create(&k, &crate::limits::empty_slot_value());
-    }
-    for _ in 0..2 {
-        admit(&shared, &store, &me, &d, None, NOW).unwrap();
-    }
-    let expected = admit(&shared, &store, &me, &d, None, NOW).unwrap_err();
-    let l = sidecar_limits(rules);
-    let a = ask_of(&l, &me, &d, None);
-    let Answer::Refused(r) = a.read(
-        200,
-        &refused_answer(&a, 0, Some(599_000), &[(0, 599_000)]),
-        NOW,
-    ) else {
-        panic!("refused")
-    };
-    assert_eq!(r, expected);
+    let r = sidecar_refusal(&rules, &me, &d, 599_000, (0, 599_000));
+    assert_eq!(r, shared_refusal(&rules, &me, &d, 2));
+    assert_eq!(r.retry_after_secs, Some(1));
 
     // Budgets: spent, or not enough left for the estimate; both renew at midnight UTC.
-    let l = sidecar_limits(json!([]));
     let only_daily = Subject {
         budget: Some(Budget {
             daily_micro_usd: Some(1_000_000),
@@ -367,10 +369,7 @@ fn refusals_are_those_of_shared_data_for_the_same_state() {
             "would exceed your daily budget of $1.00 ($0.30 left)",
         ),
     ] {
-        let store = MemoryStore::new();
-        for k in shared.slot_keys() {
-            store.create(&k, &crate::limits::empty_slot_value());
-        }
+        let store = shared_store(&shared);
         let first = admit(
             &shared,
             &store,
@@ -399,11 +398,14 @@ fn refusals_are_those_of_shared_data_for_the_same_state() {
             NOW,
         )
         .unwrap_err();
-        let a = ask_of(&l, &only_daily, &demand(1, 1, estimate), None);
-        let answer = refused_answer(&a, 0, Some(43_200_000), &[(1_000_000 - spent, 43_200_000)]);
-        let Answer::Refused(r) = a.read(200, &answer, NOW) else {
-            panic!("refused")
-        };
+        let left = (1_000_000 - spent, 43_200_000);
+        let r = sidecar_refusal(
+            &json!([]),
+            &only_daily,
+            &demand(1, 1, estimate),
+            43_200_000,
+            left,
+        );
         assert_eq!(r, expected);
         assert!(r.message.contains(words), "{}", r.message);
         assert_eq!(r.retry_after_secs, Some(12 * 3600));
