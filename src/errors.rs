@@ -32,6 +32,9 @@ pub enum UserError {
     MethodNotAllowed { method: String, path: String },
     /// `GET /v1/models/{id}` of a model the caller cannot use or the gateway does not serve.
     ModelNotFound { model: String },
+    /// The limits' store (the cache sidecar) could not be asked, and
+    /// `limits.sidecar.fail` is `closed`.
+    LimitsUnavailable,
     /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
     /// `injection`, ...), never the value that triggered it.
     ContentFilter { category: String },
@@ -50,6 +53,7 @@ impl UserError {
             UserError::InvalidApiKey(_) => 401,
             UserError::ModelNotAllowed { .. } => 403,
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
+            UserError::LimitsUnavailable => 503,
         }
     }
 
@@ -68,6 +72,7 @@ impl UserError {
             UserError::NotFound { .. } => "not_found",
             UserError::MethodNotAllowed { .. } => "method_not_allowed",
             UserError::ModelNotFound { .. } => "model_not_found",
+            UserError::LimitsUnavailable => "limits_unavailable",
         }
     }
 
@@ -100,6 +105,7 @@ impl UserError {
             UserError::ModelNotFound { model } => {
                 format!("The model `{model}` does not exist or you do not have access to it.")
             }
+            UserError::LimitsUnavailable => "The gateway cannot check this request against its rate limits right now. Please try again shortly.".to_string(),
         }
     }
 
@@ -121,6 +127,7 @@ impl UserError {
             UserError::NotFound { .. } => ("invalid_request_error", "not_found"),
             UserError::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed"),
             UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
+            UserError::LimitsUnavailable => ("server_error", "service_unavailable"),
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -135,6 +142,7 @@ impl UserError {
                     UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
                         "rate_limit_error"
                     }
+                    UserError::LimitsUnavailable => "api_error",
                     _ => "invalid_request_error",
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})

@@ -49,6 +49,7 @@ use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::guard::{Acted, AnswerGuard, JudgeAsk};
 use crate::identity::Caller;
+use crate::limits::fleet::AdmitAsk;
 use crate::limits::Admission;
 use crate::metrics::{self, Metric};
 use crate::route::plan::{self as route_plan, RouteContext};
@@ -163,6 +164,8 @@ struct RequestSoFar {
     judge_ask: Option<JudgeAsk>,
     /// The guard's output side, until the response shows whether it streams.
     answer_guard: Option<AnswerGuard>,
+    /// The admit the limits stage asked of the sidecar, until its answer.
+    limits_ask: Option<AdmitAsk>,
 }
 
 impl Exchange {
@@ -420,8 +423,7 @@ impl Exchange {
         let mut facts = settle(&config, plan, &outcome, status);
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {
-            fx.metrics
-                .extend(limits::settle(self, &config, &admission, &facts, host));
+            limits::settle(self, &config, &admission, &facts, host, &mut fx);
         }
         if let Some(c) = &self.caller {
             facts.consumer = Some(c.consumer.id.clone());

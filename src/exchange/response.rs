@@ -247,6 +247,7 @@ impl Exchange {
             }
             fx.facts.extend(settled.facts);
             fx.metrics.extend(settled.metrics);
+            fx.background.extend(settled.background);
         }
     }
 }

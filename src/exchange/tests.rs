@@ -64,6 +64,8 @@ struct Seen {
     upstream_body: Vec<u8>,
     reply: Option<LocalReply>,
     calls: Vec<Callout>,
+    /// Calls made from the root context, which nobody waits for.
+    background: Vec<Callout>,
     /// What the client received of the response body.
     client_body: Vec<u8>,
     facts: BTreeMap<&'static str, String>,
@@ -158,6 +160,7 @@ impl Run {
         }
         self.seen.facts.extend(fx.facts);
         self.seen.metrics.extend(fx.metrics);
+        self.seen.background.extend(fx.background);
         match fx.flow {
             Flow::Respond(reply) => {
                 self.seen.reply = Some(reply.clone());
@@ -1257,4 +1260,5 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
     );
 }
 
+mod sidecar_limits;
 mod usage_and_limits;
