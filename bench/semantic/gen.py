@@ -59,7 +59,16 @@ def lower_first(s):
     return s[0].lower() + s[1:] if s and not s.startswith("I ") and not s.startswith("I'") else s
 
 
-FILLERS = [
+FILLERS = {
+    "heldout": [
+        ("Is it possible", "Is it at all possible"),
+        ("Could I ", "Could I maybe "),
+        ("Are ", "So are "),
+        ("What's ", "What exactly is "),
+        ("Does ", "Does anyone know - does "),
+        ("Is ", "Just wondering, is "),
+    ],
+    "dev": [
     ("Can I ", "Can I please "),
     ("How do I ", "So how do I "),
     ("What is ", "What's "),
@@ -67,7 +76,8 @@ FILLERS = [
     ("Is there ", "Is there actually "),
     ("Do you ", "Do you guys "),
     ("Why ", "So why "),
-]
+    ],
+}
 
 
 def near_repeat(q, split):
@@ -89,7 +99,7 @@ def near_repeat(q, split):
     if style == 4:
         return q.rstrip("?") + "??" + post
     if style == 5:
-        for old, new in FILLERS:
+        for old, new in FILLERS[split]:
             if q.startswith(old):
                 return new + q[len(old):] + post
         return q.rstrip("?.!") + ", please?" + ctx
