@@ -10,7 +10,7 @@ CACHE_SIDECAR := target/release/cache-sidecar
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
-.PHONY: help setup build run test unit classifier classifier-check wasm-test integration lint bench clean
+.PHONY: help setup build oci run test unit classifier classifier-check wasm-test integration lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +22,10 @@ build: ## Build the release wasm module, the mock provider and the cache sidecar
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
 	@bytes=$$(stat -c %s $(WASM)); echo "wasm module: $(WASM) $$bytes bytes ($$((bytes / 1024)) KiB)"
 	cargo build --release -p mock-provider -p cache-sidecar
+
+oci: ## The built module as an OCI image without docker (Istio's Wasm image format): target/oci/
+	cargo build --release --target wasm32-wasip1 -p llm-gateway
+	@python3 scripts/oci.py --wasm $(WASM)
 
 run: setup build ## Start the mock providers, the cache sidecar and Envoy with the module (Ctrl-C stops all)
 	@scripts/run.sh
