@@ -21,6 +21,24 @@ pub fn complete(api: Api, answer: &Value) -> bool {
     }
 }
 
+/// Puts the provider's usage, as the meter read it, into an OpenAI chat answer that has
+/// none: a stream translated from another API carries usage only when the client asked
+/// for it, yet the entry should hold it. `input` counts cached tokens too.
+pub fn fill_usage(api: Api, answer: &mut Value, input: u64, output: u64, cached: u64) {
+    let Some(a) = answer.as_object_mut().filter(|_| api == Api::OpenAiChat) else {
+        return;
+    };
+    if a.get("usage").is_some_and(|u| !u.is_null()) {
+        return;
+    }
+    let mut usage = serde_json::json!({
+        "prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output});
+    if cached > 0 {
+        usage["prompt_tokens_details"] = serde_json::json!({"cached_tokens": cached});
+    }
+    a.insert("usage".into(), usage);
+}
+
 enum Accumulator {
     Chat(chat::Accumulator),
     Messages(messages::Accumulator),

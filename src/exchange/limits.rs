@@ -5,14 +5,13 @@ use super::{no_callout, BodyStage, Exchange, HostView, Next};
 use crate::api::Api;
 use crate::config::Config;
 use crate::errors::UserError;
-use crate::facts::Facts;
 use crate::identity::Caller;
 use crate::limits::{
-    self, Admission, Budget, Demand, LimitKind, Limits, RateLimitStatus, Refusal, Subject,
+    self, Actual, Admission, Budget, Demand, LimitKind, Limits, RateLimitStatus, Refusal, Subject,
 };
 use crate::metrics::{self, Metric};
 use crate::route::plan::RequestPlan;
-use crate::usage::settle::{actual, usd_to_micro};
+use crate::usage::settle::usd_to_micro;
 
 pub(super) const ADMIT: BodyStage = BodyStage {
     name: "limits",
@@ -90,17 +89,18 @@ pub(super) fn rate_limit_headers(
     headers
 }
 
-/// Corrects the admission's reservations with what the request really used.
+/// Corrects the admission's reservations with what the request really used: the
+/// provider's usage, or nothing at all for a request the gateway answered or refused
+/// after admitting it (a cache hit, a fail-closed cache): it still counts as a request.
 pub(super) fn settle(
     ex: &Exchange,
     config: &Config,
     admission: &Admission,
-    facts: &Facts,
+    actual: &Actual,
     host: &dyn HostView,
 ) -> Option<Metric> {
     let lim = config.limits.as_ref()?;
-    let actual = actual(facts);
-    limits::settle(lim, host.counters(), admission, &actual, host.now_us());
+    limits::settle(lim, host.counters(), admission, actual, host.now_us());
     let group = ex.caller.as_ref().map(|c| c.consumer.group.as_str());
     let group = metrics::group_label(config, group);
     let settled = actual.input_tokens + actual.output_tokens;

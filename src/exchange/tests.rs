@@ -64,6 +64,8 @@ struct Seen {
     upstream_body: Vec<u8>,
     reply: Option<LocalReply>,
     calls: Vec<Callout>,
+    /// Calls made from the root context (cache stores).
+    background: Vec<Callout>,
     /// What the client received of the response body.
     client_body: Vec<u8>,
     facts: BTreeMap<&'static str, String>,
@@ -158,6 +160,7 @@ impl Run {
         }
         self.seen.facts.extend(fx.facts);
         self.seen.metrics.extend(fx.metrics);
+        self.seen.background.extend(fx.background);
         match fx.flow {
             Flow::Respond(reply) => {
                 self.seen.reply = Some(reply.clone());
@@ -741,6 +744,7 @@ fn the_guard_blocks_masks_restores_and_asks_the_judge() {
     let flow = run.callout_answer(Some(CallAnswer {
         status: 200,
         body: safe,
+        ..CallAnswer::default()
     }));
     assert_eq!(flow, Flow::Continue);
     let echo = serde_json::json!({"choices":[{"index":0,"message":{"role":"assistant","content":"Write to [EMAIL_1]"},"finish_reason":"stop"}]});
@@ -768,6 +772,7 @@ fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
     run.callout_answer(Some(CallAnswer {
         status: 200,
         body: injection,
+        ..CallAnswer::default()
     }));
     assert_eq!(refused(&run).1["error"]["code"], "content_filter");
     assert_eq!(
@@ -1257,4 +1262,5 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
     );
 }
 
+mod cache;
 mod usage_and_limits;
