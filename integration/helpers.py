@@ -215,6 +215,18 @@ class RawResponse:
         return next(t for t, n in self.arrivals if n >= end)
 
 
+def read_first_event(sock) -> bytes:
+    """Reads a streamed answer from a raw socket up to its first SSE event (asserting a
+    200), and returns what it read."""
+    got = b""
+    while b"data:" not in got:
+        piece = sock.recv(4096)
+        assert piece, f"closed before any event: {got[:300]!r}"
+        got += piece
+    assert b" 200 " in got.split(b"\r\n", 1)[0], got[:200]
+    return got
+
+
 def raw_post(base_url: str, path: str, body: bytes, headers: dict | None = None,
              timeout: float = 30) -> RawResponse:
     """POSTs with a plain socket (Connection: close) and reads until the server closes,

@@ -25,7 +25,7 @@ import requests
 
 from conftest import plugin_config_of
 from helpers import (CHAT, MESSAGES, chat_body, messages_body, mock_requests_for, new_tag,
-                     raw_post, reference_request_tokens, tagged)
+                     raw_post, read_first_event, reference_request_tokens, tagged)
 
 WORKERS = 2
 PRICE_IN, PRICE_OUT = 2.5, 10.0  # gpt-4o, USD per million tokens (built-in price table)
@@ -344,12 +344,7 @@ def test_in_flight_returns_after_clients_hang_up(gw, mock_provider):
     socks = [raw_request(gw, chat_body(" ".join(["word"] * 40), stream=True),
                          {**auth("conc"), "x-mock-chunk-delay-ms": "100"}, new_tag()) for _ in range(3)]
     for s in socks:
-        got = b""
-        while b"data:" not in got:
-            piece = s.recv(4096)
-            assert piece, f"closed before any event: {got[:300]!r}"
-            got += piece
-        assert b" 200 " in got.split(b"\r\n", 1)[0], got[:200]
+        read_first_event(s)
     r = post(gw, "conc", chat_body("fourth"))
     assert r.status_code == 429, f"three streams in flight, a fourth got {r.status_code}"
     for s in socks:

@@ -32,6 +32,9 @@ pub enum UserError {
     MethodNotAllowed { method: String, path: String },
     /// `GET /v1/models/{id}` of a model the caller cannot use or the gateway does not serve.
     ModelNotFound { model: String },
+    /// The limits' store (the cache sidecar) could not be asked, and
+    /// `limits.sidecar.fail` is `closed`.
+    LimitsUnavailable,
     /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
     /// `injection`, ...), never the value that triggered it.
     ContentFilter { category: String },
@@ -54,6 +57,7 @@ impl UserError {
             UserError::ModelNotAllowed { .. } => 403,
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
             UserError::CacheUnavailable => 503,
+            UserError::LimitsUnavailable => 503,
         }
     }
 
@@ -73,6 +77,7 @@ impl UserError {
             UserError::MethodNotAllowed { .. } => "method_not_allowed",
             UserError::ModelNotFound { .. } => "model_not_found",
             UserError::CacheUnavailable => "cache_unavailable",
+            UserError::LimitsUnavailable => "limits_unavailable",
         }
     }
 
@@ -108,6 +113,7 @@ impl UserError {
             UserError::CacheUnavailable => {
                 "The gateway's response cache is unavailable and this gateway does not answer without it; the request was not sent. Retry later.".to_string()
             }
+            UserError::LimitsUnavailable => "The gateway cannot check this request against its rate limits right now. Please try again shortly.".to_string(),
         }
     }
 
@@ -130,6 +136,7 @@ impl UserError {
             UserError::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed"),
             UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
             UserError::CacheUnavailable => ("server_error", "cache_unavailable"),
+            UserError::LimitsUnavailable => ("server_error", "service_unavailable"),
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -145,6 +152,7 @@ impl UserError {
                         "rate_limit_error"
                     }
                     UserError::CacheUnavailable => "api_error",
+                    UserError::LimitsUnavailable => "api_error",
                     _ => "invalid_request_error",
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})

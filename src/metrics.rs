@@ -140,6 +140,12 @@ pub fn limits_refused(kind: &str, group: &str) -> Metric {
     Metric::Counter(format!("llm.limits_refused.kind.{kind}.group.{group}"), 1)
 }
 
+/// The limits' store (the cache sidecar) gave no usable answer; `limits.sidecar.fail`
+/// decided.
+pub fn limits_store_error(group: &str) -> Metric {
+    Metric::Counter(format!("llm.limits_store_errors.group.{group}"), 1)
+}
+
 /// The tokens an admitted request really used, settled after its response.
 pub fn limits_settled(group: &str, tokens: u64) -> Metric {
     Metric::Counter(format!("llm.limits_settled_tokens.group.{group}"), tokens)

@@ -250,8 +250,17 @@ fn hit(
             &admission.headers,
             now,
         ));
-        let settled = super::limits::settle(ex, config, &admission, &Actual::default(), host);
-        ex.pending.metrics.extend(settled);
+        let mut settled = crate::effects::Effects::default();
+        super::limits::settle(
+            ex,
+            config,
+            &admission,
+            &Actual::default(),
+            host,
+            &mut settled,
+        );
+        ex.pending.metrics.extend(settled.metrics);
+        ex.pending.background.extend(settled.background);
     }
     state.status = Status::HitExact;
     state.store = None;

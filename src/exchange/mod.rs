@@ -50,6 +50,7 @@ use crate::errors::UserError;
 use crate::facts::Facts;
 use crate::guard::{Acted, AnswerGuard, JudgeAsk};
 use crate::identity::Caller;
+use crate::limits::fleet::AdmitAsk;
 use crate::limits::Admission;
 use crate::metrics::{self, Metric};
 use crate::route::plan::{self as route_plan, RouteContext};
@@ -170,6 +171,8 @@ struct RequestSoFar {
     judge_ask: Option<JudgeAsk>,
     /// The guard's output side, until the response shows whether it streams.
     answer_guard: Option<AnswerGuard>,
+    /// The admit the limits stage asked of the sidecar, until its answer.
+    limits_ask: Option<AdmitAsk>,
 }
 
 impl Exchange {
@@ -348,9 +351,8 @@ impl Exchange {
                 Next::Refuse(error, headers) => {
                     // Refused after the limits admitted it (a fail-closed cache, a bad
                     // Cache-Control): it counts as a request, its tokens do not.
-                    let released = self.release_admission_at(host);
                     let mut fx = self.refuse(error, headers);
-                    fx.metrics.extend(released);
+                    self.release_admission(host, &mut fx);
                     return fx;
                 }
                 Next::Call(callout) => {
@@ -423,7 +425,7 @@ impl Exchange {
             // The client left while a sidecar call was pending: what the limits reserved
             // goes back (the request counts, its tokens do not).
             let mut fx = Effects::go_on();
-            fx.metrics.extend(self.release_admission_at(host));
+            self.release_admission(host, &mut fx);
             return fx;
         }
         match self.settle(host) {
@@ -433,16 +435,12 @@ impl Exchange {
     }
 
     /// Settles the limits' admission of a request the provider never saw, with no tokens.
-    fn release_admission_at(&mut self, host: &dyn HostView) -> Option<Metric> {
-        let config = self.config.clone()?;
-        let admission = self.admission.take()?;
-        limits::settle(
-            self,
-            &config,
-            &admission,
-            &crate::limits::Actual::default(),
-            host,
-        )
+    fn release_admission(&mut self, host: &dyn HostView, fx: &mut Effects) {
+        let (Some(config), Some(admission)) = (self.config.clone(), self.admission.take()) else {
+            return;
+        };
+        let nothing = crate::limits::Actual::default();
+        limits::settle(self, &config, &admission, &nothing, host, fx);
     }
 
     /// Computes the facts once and reports them (filter state, metrics), settling the
@@ -463,8 +461,7 @@ impl Exchange {
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {
             let actual = crate::usage::settle::actual(&facts);
-            fx.metrics
-                .extend(limits::settle(self, &config, &admission, &actual, host));
+            limits::settle(self, &config, &admission, &actual, host, &mut fx);
         }
         if let Some(c) = &self.caller {
             facts.consumer = Some(c.consumer.id.clone());

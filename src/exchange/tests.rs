@@ -64,7 +64,7 @@ struct Seen {
     upstream_body: Vec<u8>,
     reply: Option<LocalReply>,
     calls: Vec<Callout>,
-    /// Calls made from the root context (cache stores).
+    /// Calls made from the root context, which nobody waits for (cache stores, settles).
     background: Vec<Callout>,
     /// What the client received of the response body.
     client_body: Vec<u8>,
@@ -1263,4 +1263,5 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
 }
 
 mod cache;
+mod sidecar_limits;
 mod usage_and_limits;

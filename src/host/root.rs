@@ -11,6 +11,7 @@ use crate::attempt::upstream::UpstreamAttempt;
 use crate::config::{Config, Role};
 use crate::effects::Filter;
 use crate::exchange::Exchange;
+use crate::limits::Store;
 
 pub struct GatewayRoot {
     /// This root context's id: background calls are made in its name.
@@ -65,7 +66,13 @@ impl RootContext for GatewayRoot {
                         log::info!("llm-gateway: provider {} has no API key set; its models go to the default provider", p.name);
                     }
                 }
-                if let Some(limits) = &config.limits {
+                // The sidecar store needs neither slots nor a sweep: its store expires
+                // counters itself.
+                let shared = config
+                    .limits
+                    .as_ref()
+                    .filter(|l| l.store == Store::SharedData);
+                if let Some(limits) = shared {
                     super::store::create_slots(
                         &limits.slot_keys(),
                         &crate::limits::empty_slot_value(),
@@ -90,7 +97,8 @@ impl RootContext for GatewayRoot {
     }
 
     fn on_tick(&mut self) {
-        if let Some(limits) = self.config.as_ref().and_then(|c| c.limits.as_ref()) {
+        let limits = self.config.as_ref().and_then(|c| c.limits.as_ref());
+        if let Some(limits) = limits.filter(|l| l.store == Store::SharedData) {
             crate::limits::sweep(limits, &super::store::SharedData, super::glue::now_us());
         }
     }

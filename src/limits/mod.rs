@@ -33,9 +33,12 @@
 //! from zero.
 //!
 //! # Where counters live
+//! `limits.store` chooses. With `sidecar`, in the cache sidecar (and its Redis), shared
+//! by every Envoy of a fleet: see [`fleet`]; the rest of this section is about
+//! `shared_data`, the default.
+//!
 //! In a [`CounterStore`] shared by all workers (the host implements it over proxy-wasm
-//! shared data with compare-and-swap; the cache sidecar can back it across replicas).
-//! To avoid races when keys are created and to bound memory, state lives in a FIXED set
+//! shared data with compare-and-swap). To avoid races when keys are created and to bound memory, state lives in a FIXED set
 //! of slot keys `llm-gw:v1:slot:{i}`, `i` in `0..limits.slots`, that the host creates at
 //! configure time ([`Limits::slot_keys`], [`empty_slot_value`]). An entry key
 //! (`{rule}/{req|in|out|tot|conc}/{scope}`, `$budget/{day|month}/{consumer}`,
@@ -55,6 +58,7 @@
 //! counter); it only ever adds a limit, so it can only tighten.
 
 mod calendar;
+pub mod fleet;
 mod gcra;
 mod output;
 mod policy;
@@ -67,6 +71,7 @@ mod store;
 mod tests;
 
 pub use calendar::rfc3339;
+pub use fleet::{SidecarHold, Store};
 pub use gcra::Rate;
 pub use output::{CapCheck, OutputCaps, OverCap};
 pub use policy::{parse_client_policy, ClientPolicy, PolicyUnit, CLIENT_POLICY_HEADER};
@@ -187,10 +192,13 @@ pub enum Held {
     },
 }
 
-/// An admitted request: what it reserved where, for [`settle`].
+/// An admitted request: what it reserved where, for [`settle`] (shared data) or
+/// [`fleet::settle_body`] (the sidecar).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Admission {
     pub reservations: Vec<Reservation>,
+    /// What the cache sidecar holds for it (`limits.store: "sidecar"`).
+    pub sidecar: Vec<SidecarHold>,
     /// The tightest request and token rules, for response headers.
     pub headers: RateLimitStatus,
     /// Some counter could not be read or written, and the request was admitted without
@@ -399,18 +407,7 @@ fn reserve_one(
                 Err(wait_ns) => {
                     note(headers, *counted, rate.status(tat, now_ns));
                     let secs = wait_ns.div_ceil(1_000_000_000).max(1);
-                    Err(Refusal {
-                        kind: kind_of(*counted),
-                        rule: p.rule.clone(),
-                        retry_after_secs: Some(secs),
-                        message: format!(
-                            "Rate limit reached for {} (rule {}: {} per {window_label}; requested {cost}). Please try again in {secs}s.",
-                            counted.noun(),
-                            p.rule,
-                            rate.amount
-                        ),
-                        headers: RateLimitStatus::default(),
-                    })
+                    Err(window_refusal(p, *counted, rate, window_label, *cost, secs))
                 }
             }
         }
@@ -420,16 +417,7 @@ fn reserve_one(
                 _ => 0,
             };
             if u64::from(count) + 1 > *limit {
-                return Err(Refusal {
-                    kind: LimitKind::Concurrency,
-                    rule: p.rule.clone(),
-                    retry_after_secs: Some(1),
-                    message: format!(
-                        "Too many requests in flight (rule {}: at most {limit} at once). Please try again when one has finished.",
-                        p.rule
-                    ),
-                    headers: RateLimitStatus::default(),
-                });
+                return Err(in_flight_refusal(p, *limit));
             }
             slot.entries
                 .insert(p.entry.clone(), EntryState::InFlight { count: count + 1 });
@@ -452,30 +440,12 @@ fn reserve_one(
             };
             let committed = spent.saturating_add(reserved);
             if committed >= *budget || committed.saturating_add(*estimate) > *budget {
-                let end = period_end_us(*monthly, period);
-                let which = if *monthly { "monthly" } else { "daily" };
-                let message = if committed >= *budget {
-                    format!(
-                        "You have used your {which} budget of {}. It renews at {}.",
-                        usd(*budget),
-                        rfc3339(end)
-                    )
-                } else {
-                    format!(
-                        "This request's estimated cost of {} would exceed your {which} budget of {} ({} left). It renews at {}.",
-                        usd(*estimate),
-                        usd(*budget),
-                        usd(budget - committed),
-                        rfc3339(end)
-                    )
-                };
-                return Err(Refusal {
-                    kind: LimitKind::Budget,
-                    rule: p.rule.clone(),
-                    retry_after_secs: Some(end.saturating_sub(now_us).div_ceil(1_000_000).max(1)),
-                    message,
-                    headers: RateLimitStatus::default(),
-                });
+                return Err(budget_refusal(
+                    p,
+                    (*monthly, *budget, *estimate),
+                    committed,
+                    now_us,
+                ));
             }
             slot.entries.insert(
                 p.entry.clone(),
@@ -493,6 +463,101 @@ fn reserve_one(
             })
         }
     }
+}
+
+/// A window that is full for now: try again in `secs`.
+fn window_refusal(
+    p: &Planned,
+    counted: Counted,
+    rate: &Rate,
+    window_label: &str,
+    cost: u64,
+    secs: u64,
+) -> Refusal {
+    Refusal {
+        kind: kind_of(counted),
+        rule: p.rule.clone(),
+        retry_after_secs: Some(secs),
+        message: format!(
+            "Rate limit reached for {} (rule {}: {} per {window_label}; requested {cost}). Please try again in {secs}s.",
+            counted.noun(),
+            p.rule,
+            rate.amount
+        ),
+        headers: RateLimitStatus::default(),
+    }
+}
+
+/// `limit` requests in flight already.
+fn in_flight_refusal(p: &Planned, limit: u64) -> Refusal {
+    Refusal {
+        kind: LimitKind::Concurrency,
+        rule: p.rule.clone(),
+        retry_after_secs: Some(1),
+        message: format!(
+            "Too many requests in flight (rule {}: at most {limit} at once). Please try again when one has finished.",
+            p.rule
+        ),
+        headers: RateLimitStatus::default(),
+    }
+}
+
+/// A budget of `budget` micro-USD with `committed` spent or reserved in the period of
+/// `now_us` has no room for the request's `estimate`: it renews at the period's end.
+fn budget_refusal(
+    p: &Planned,
+    (monthly, budget, estimate): (bool, u64, u64),
+    committed: u64,
+    now_us: u64,
+) -> Refusal {
+    let end = period_end_us(monthly, period_of(monthly, now_us));
+    let which = if monthly { "monthly" } else { "daily" };
+    let message = if committed >= budget {
+        format!(
+            "You have used your {which} budget of {}. It renews at {}.",
+            usd(budget),
+            rfc3339(end)
+        )
+    } else {
+        format!(
+            "This request's estimated cost of {} would exceed your {which} budget of {} ({} left). It renews at {}.",
+            usd(estimate),
+            usd(budget),
+            usd(budget - committed),
+            rfc3339(end)
+        )
+    };
+    Refusal {
+        kind: LimitKind::Budget,
+        rule: p.rule.clone(),
+        retry_after_secs: Some(end.saturating_sub(now_us).div_ceil(1_000_000).max(1)),
+        message,
+        headers: RateLimitStatus::default(),
+    }
+}
+
+/// A cost above a rule's amount never fits: the refusal, before any counter is touched.
+fn never_fits(planned: &[Planned]) -> Option<Refusal> {
+    planned.iter().find_map(|p| match &p.op {
+        Op::Window {
+            counted,
+            rate,
+            window_label,
+            cost,
+        } if *cost > rate.amount => Some(Refusal {
+            kind: kind_of(*counted),
+            rule: p.rule.clone(),
+            retry_after_secs: None,
+            message: format!(
+                "This request needs {cost} {} but rule {} allows at most {} per {window_label}; reduce the prompt or max_tokens.",
+                counted.noun(),
+                p.rule,
+                rate.amount
+            ),
+            headers: RateLimitStatus::default(),
+        }),
+        _ => None,
+    })
 }
 
 fn kind_of(counted: Counted) -> LimitKind {
@@ -561,30 +626,8 @@ pub fn admit(
     now_us: u64,
 ) -> Result<Admission, Refusal> {
     let planned = plan(limits, subject, demand, policy);
-    // A cost above a rule's amount never fits: refuse before touching any counter.
-    for p in &planned {
-        if let Op::Window {
-            counted,
-            rate,
-            window_label,
-            cost,
-        } = &p.op
-        {
-            if *cost > rate.amount {
-                return Err(Refusal {
-                    kind: kind_of(*counted),
-                    rule: p.rule.clone(),
-                    retry_after_secs: None,
-                    message: format!(
-                        "This request needs {cost} {} but rule {} allows at most {} per {window_label}; reduce the prompt or max_tokens.",
-                        counted.noun(),
-                        p.rule,
-                        rate.amount
-                    ),
-                    headers: RateLimitStatus::default(),
-                });
-            }
-        }
+    if let Some(refusal) = never_fits(&planned) {
+        return Err(refusal);
     }
     let mut admission = Admission::default();
     let mut start = 0;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::config_error::ConfigError;
 
+use super::fleet::{compile_store, RawSidecar, Store};
 use super::gcra::Rate;
 use super::output::OutputCaps;
 use super::slot::slot_key;
@@ -42,9 +43,18 @@ pub struct RawLimits {
     #[serde(default)]
     pub client_policy: bool,
     /// Number of shared-data slots the counters are spread over, 1..=65536. Each slot is
-    /// one shared-data key (`llm-gw:v1:slot:{i}`) created at configure time. Default 256.
+    /// one shared-data key (`llm-gw:v1:slot:{i}`) created at configure time. Only
+    /// `store: "shared_data"` uses them. Default 256.
     #[serde(default = "default_slots")]
     pub slots: u32,
+    /// Where the counters live: `shared_data` (Envoy's shared data, shared by every
+    /// worker of this Envoy) or `sidecar` (the cache sidecar's counters through an Envoy
+    /// cluster, shared by every Envoy whose sidecars share one Redis; see `sidecar`).
+    /// Default `shared_data`.
+    pub store: Option<String>,
+    /// The cache sidecar the counters live in when `store` is `sidecar`. Default: every
+    /// field's default (cluster `cache_sidecar`).
+    pub sidecar: Option<RawSidecar>,
 }
 
 impl Default for RawLimits {
@@ -57,6 +67,8 @@ impl Default for RawLimits {
             over_max_output: None,
             client_policy: false,
             slots: default_slots(),
+            store: None,
+            sidecar: None,
         }
     }
 }
@@ -217,6 +229,8 @@ pub struct Limits {
     pub output: OutputCaps,
     pub client_policy: bool,
     pub slots: u32,
+    /// Where the counters live.
+    pub store: Store,
 }
 
 impl Limits {
@@ -389,7 +403,7 @@ pub fn compile(raw: RawLimits) -> Result<Limits, ConfigError> {
             concurrent: r.concurrent,
         });
     }
-    Ok(Limits {
+    let mut limits = Limits {
         rules,
         expected_output_tokens: raw.expected_output_tokens,
         output: OutputCaps::compile(
@@ -399,5 +413,8 @@ pub fn compile(raw: RawLimits) -> Result<Limits, ConfigError> {
         )?,
         client_policy: raw.client_policy,
         slots: raw.slots,
-    })
+        store: Store::SharedData,
+    };
+    limits.store = compile_store(raw.store.as_deref(), raw.sidecar, &limits)?;
+    Ok(limits)
 }

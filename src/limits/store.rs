@@ -1,8 +1,9 @@
 //! Where counters live: a key -> bytes store with compare-and-swap.
 //!
 //! The host implements [`CounterStore`] over proxy-wasm shared data (one store per
-//! `vm_id`, shared by every worker VM). The same interface can later be backed by the
-//! cache sidecar's counters (Redis) to hold limits across Envoy replicas.
+//! `vm_id`, shared by every worker VM). Across Envoy replicas the counters live in the
+//! cache sidecar instead (`limits.store: "sidecar"`, [`super::fleet`]): a callout per
+//! request, not a synchronous load/store, so it is not this interface.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
