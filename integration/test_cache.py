@@ -225,6 +225,34 @@ def test_a_replayed_stream_is_real_sse_with_the_usage_chunk_and_done(envoy, side
     assert len(mock_requests_for(mock_provider, tag)) == 1
 
 
+@pytest.mark.parametrize("first_stream,then_stream", [(False, True), (True, False)])
+def test_responses_a_repeated_question_is_answered_from_the_cache(envoy, sidecar, mock_provider,
+                                                                 first_stream, then_stream):
+    tag, text, stores = new_tag(), prompt(), Stores(sidecar)
+
+    def ask(stream, content):
+        raw = oai(envoy, tag).responses.with_raw_response.create(
+            model="gpt-4o", input=text, stream=stream, extra_headers={"x-mock-content": content})
+        if not stream:
+            r = raw.parse()
+            return raw.headers, r.output_text, r.usage.model_dump(), [r]
+        events = list(raw.parse())
+        done = next(e for e in events if e.type == "response.completed")
+        got = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        return raw.headers, got, done.response.usage.model_dump(), events
+
+    h1, got1, usage1, _ = ask(first_stream, LONG)
+    assert (h1["x-llm-cache"], got1) == ("miss", LONG)
+    stores.wait()
+    h2, got2, usage2, events = ask(then_stream, "another")
+    assert_hit(h2)
+    assert (got2, usage2) == (LONG, usage1)
+    if then_stream:
+        assert sum(1 for e in events if e.type == "response.output_text.delta") > 1
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert len(mock_requests_for(mock_provider, tag)) == 1
+
+
 # ----------------------------------------------------------------- what the key separates
 
 
