@@ -18,6 +18,18 @@ end
 -- The mock answers with exactly this many output tokens, so every response is alike.
 wrk.headers["x-mock-output-tokens"] = os.getenv("BENCH_OUTPUT_TOKENS") or "64"
 
+-- BENCH_UNIQUE=1: every request's body has its `BENCH_UNIQUE` marker replaced by a number
+-- of its own (a new question each time: cache misses).
+if os.getenv("BENCH_UNIQUE") == "1" then
+  local n = 0
+  local run = tostring(os.time()) .. "-" .. tostring(math.random(1000000))
+  request = function()
+    n = n + 1
+    local b = body:gsub("BENCH_UNIQUE", run .. "-" .. n, 1)
+    return wrk.format(nil, nil, nil, b)
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -51,6 +51,8 @@ BUILT_WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "llm_gateway.wasm"
 # while the bench runs cannot mix two builds in one report.
 WASM = OUT / "llm_gateway.wasm"
 MOCK_BIN = ROOT / "target" / "release" / "mock-provider"
+SIDECAR_BIN = ROOT / "target" / "release" / "cache-sidecar"
+CACHE_LOAD_BIN = ROOT / "target" / "release" / "cache-load"
 # `make bench BASELINE=<rev>`: the module built at <rev> (scripts/bench.sh builds it) is
 # measured in the same run, beside "with", so a change's cost is read from one run.
 BASELINE_WASM = Path(os.environ["BENCH_BASELINE_WASM"]) if os.environ.get("BENCH_BASELINE_WASM") else None
@@ -192,17 +194,19 @@ def with_bench_consumer(plugin: dict) -> dict:
     return plugin
 
 
-def render_config(mock_port: int, with_module: bool, module: Path = WASM) -> dict:
+def render_config(mock_port: int, with_module: bool, module: Path = WASM,
+                  cache_port: int | None = None) -> dict:
     """envoy/envoy.yaml with free ports, the mock's port, an absolute wasm path; without
     the module, the Wasm filter is taken out of the HTTP filter chain and nothing else
-    changes."""
+    changes. The `cache` section is taken out (every request the same: all hits) unless
+    `cache_port` names a cache sidecar for it."""
     cfg = load_base_config()
     cfg["admin"]["address"]["socket_address"]["port_value"] = free_port()
     cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = free_port()
     for c in cfg["static_resources"]["clusters"]:
-        if c["name"] == "mock":
+        if c["name"] == "mock" or (c["name"] == "cache_sidecar" and cache_port):
             c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
-                "socket_address"]["port_value"] = mock_port
+                "socket_address"]["port_value"] = mock_port if c["name"] == "mock" else cache_port
     hcm = hcm_of(cfg)
     filters = hcm["http_filters"]
     wasm = [f for f in filters if f["name"] == "envoy.filters.http.wasm"]
@@ -212,7 +216,12 @@ def render_config(mock_port: int, with_module: bool, module: Path = WASM) -> dic
         for f in wasm:
             f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = str(module)
             conf = f["typed_config"]["config"]["configuration"]
-            conf["value"] = json.dumps(with_bench_consumer(json.loads(conf["value"])))
+            plugin = with_bench_consumer(json.loads(conf["value"]))
+            if cache_port is None:
+                plugin.pop("cache", None)
+            else:
+                plugin.setdefault("cache", {})["lookup_timeout_ms"] = 100
+            conf["value"] = json.dumps(plugin)
     else:
         hcm["http_filters"] = [f for f in filters if f["name"] != "envoy.filters.http.wasm"]
     return cfg
@@ -227,10 +236,10 @@ def plugin_sections(cfg: dict) -> list[str]:
 
 class Envoy:
     def __init__(self, name: str, mock: Mock, with_module: bool, concurrency: int,
-                 wasm: Path = WASM):
+                 wasm: Path = WASM, cache_port: int | None = None):
         global _base_id
         self.name = name
-        self.cfg = render_config(mock.port, with_module, module=wasm)
+        self.cfg = render_config(mock.port, with_module, module=wasm, cache_port=cache_port)
         self.dir = OUT / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = self.cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
@@ -364,10 +373,12 @@ def guard_eval() -> list[str]:
 
 # --------------------------------------------------------------------------- 2. latency
 
-def wrk(url: str, body: Path, conns: int, seconds: int, key: str = BENCH_KEY) -> dict:
+def wrk(url: str, body: Path, conns: int, seconds: int, key: str = BENCH_KEY,
+        unique: bool = False) -> dict:
     cmd = ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
            "--latency", "-s", str(BENCH / "post.lua"), url]
-    env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS, BENCH_KEY=key)
+    env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS, BENCH_KEY=key,
+               BENCH_UNIQUE="1" if unique else "0")
     proc = subprocess.Popen(pinned(cmd, CLIENT_CPUS), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     STARTED.append(proc)
@@ -447,6 +458,99 @@ def latency(mock: Mock, bodies: dict[str, Path]) -> tuple[dict, dict]:
     if baseline:
         baseline.stop()
     return results, checks
+
+
+# --------------------------------------------------------------------------- cache
+
+class Sidecar:
+    """The cache sidecar (embedded store) on a free port."""
+
+    def __init__(self):
+        self.log = OUT / "cache-sidecar.log"
+        self.proc = subprocess.Popen(pinned([str(SIDECAR_BIN), "--listen", "127.0.0.1:0"], ENVOY_CPUS),
+                                     stdout=subprocess.PIPE, stderr=open(self.log, "wb"), cwd=ROOT)
+        STARTED.append(self.proc)
+        line = self.proc.stdout.readline().decode().strip()
+        prefix = "cache-sidecar listening on "
+        if not line.startswith(prefix):
+            die(f"cache-sidecar did not start: {line!r}\n{tail(self.log)}")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        self.addr = line[len(prefix):]
+        self.port = int(self.addr.rsplit(":", 1)[1])
+
+
+def cache_bench(mock: Mock, bodies: dict[str, Path]) -> dict:
+    """Exact hits through Envoy (plain and streamed answers of one stored entry), misses
+    (a new question each request) against the same module with the cache section off,
+    and the sidecar's own lookups/s (cache-load)."""
+    res: dict = {}
+    sidecar = Sidecar()
+    cached = Envoy("cache-on", mock, with_module=True, concurrency=1, cache_port=sidecar.port)
+    plain = Envoy("cache-off", mock, with_module=True, concurrency=1)
+    cached.wait_ready()
+    plain.wait_ready()
+    unique = OUT / "chat-unique.json"
+    body = json.loads(bodies["plain"].read_bytes())
+    body["messages"][-1]["content"] = "BENCH_UNIQUE " + body["messages"][-1]["content"]
+    unique.write_text(json.dumps(body))
+    first = post_once(cached.port, bodies["plain"].read_bytes())[2].get("x-llm-cache")
+    deadline = time.monotonic() + 10
+    while post_once(cached.port, bodies["plain"].read_bytes())[2].get("x-llm-cache") != "hit-exact":
+        if time.monotonic() > deadline:
+            die(f"no cache hit through Envoy (first answer: x-llm-cache {first}):\n{tail(cached.log)}")
+        time.sleep(0.05)
+    c = CONNS[0]
+    runs = [("hit", cached, bodies["plain"], False), ("hit-stream", cached, bodies["stream"], False),
+            ("miss", cached, unique, True), ("off", plain, unique, True)]
+    for name, envoy, b, uniq in runs:
+        say(f"wrk cache {name:<10} {c} conn: {WARMUP}s warm-up + {DURATION}s")
+        wrk(envoy.url, b, c, WARMUP, unique=uniq)
+        r = wrk(envoy.url, b, c, DURATION, unique=uniq)
+        res[name] = r
+        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, errors {r['errors']}")
+    cached.stop()
+    plain.stop()
+    if CACHE_LOAD_BIN.exists():
+        say("cache-load: lookups/s against the sidecar alone (16 connections, 1 KiB entries)")
+        out = subprocess.run([str(CACHE_LOAD_BIN), "--target", sidecar.addr, "--seconds", str(min(DURATION, 10))],
+                             capture_output=True, text=True, timeout=120)
+        res["load"] = (out.stdout + out.stderr).strip().splitlines()[-6:]
+    stop(sidecar.proc)
+    return res
+
+
+def cache_report(res: dict | None) -> list[str]:
+    if not res:
+        return ["(not measured in this run)"]
+    c = CONNS[0]
+    hit, stream, miss, off = res["hit"], res["hit-stream"], res["miss"], res["off"]
+    added = miss["p50_us"] - off["p50_us"]
+    out = [
+        f"`bench/run.py` `cache_bench`: one Envoy (`--concurrency 1`) with make run's module",
+        "configuration and the `cache` section pointed at a cache sidecar (embedded store) on",
+        f"this machine, `wrk -c {c}` for {DURATION} s after a {WARMUP} s warm-up, the section 1",
+        "chat request. Hits: the same request every time (one stored entry, answered plain or",
+        "replayed as a stream). Misses: a new question every request (`BENCH_UNIQUE` in",
+        "`bench/post.lua`), so each one is a lookup, the provider and a store; against the same",
+        "module with the `cache` section off. Goals (issue 14): a hit p99 <= 2 ms; a miss adds",
+        "<= 0.25 ms p50; the sidecar sustains >= 20k lookups/s.",
+        "",
+        "| run | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in (("hit", "exact hit, plain"), ("hit-stream", "exact hit, replayed stream"),
+                        ("miss", "miss (cache on)"), ("off", "same requests, cache off")):
+        r = res[name]
+        out.append(f"| {label} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {r['errors']} |")
+    out += [
+        "",
+        f"- hit p99: {ms(hit['p99_us'])} ms {verdict(hit['p99_us'] <= 2000)} (stream {ms(stream['p99_us'])} ms)",
+        f"- a miss adds p50 {sms(added)} ms {verdict(added <= 250)}",
+    ]
+    if res.get("load"):
+        out += ["", "cache-load against the same sidecar (the generator shares the 2 CPUs):", "", "```",
+                *res["load"], "```"]
+    return out
 
 
 # --------------------------------------------------------------------------- 3. start, memory
@@ -931,6 +1035,20 @@ def main() -> None:
     if sys.argv[1:] == ["--report-only"]:
         write_report(OUT / "results.pickle")
         return
+    if sys.argv[1:] == ["--cache-only"]:
+        # The cache section alone, printed (BENCHMARKS.md untouched).
+        OUT.mkdir(parents=True, exist_ok=True)
+        WASM.write_bytes(BUILT_WASM.read_bytes())
+        out = subprocess.run([sys.executable, str(BENCH / "chat_request.py"), str(OUT)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            die(f"chat_request.py failed:\n{out.stderr}")
+        try:
+            res = cache_bench(Mock(), {"plain": OUT / "chat-plain.json", "stream": OUT / "chat-stream.json"})
+        finally:
+            stop_all()
+        print("\n".join(cache_report(res)))
+        return
     started_at = float(os.environ.get("BENCH_STARTED_AT", time.time()))
     t_start = time.monotonic()
     global LOADAVG
@@ -967,6 +1085,7 @@ def main() -> None:
         lat, checks = latency(mock, bodies)
         mem = memory_and_first(mock, bodies)
         large = large_body_memory(mock)
+        cache = cache_bench(mock, bodies) if SIDECAR_BIN.exists() else None
     finally:
         stop_all()
     say("availability: the fallback chain with a flaky, then down primary")
@@ -978,7 +1097,7 @@ def main() -> None:
     # Raw results, so `bench/run.py --report-only` can rewrite BENCHMARKS.md without measuring.
     with open(OUT / "results.pickle", "wb") as f:
         pickle.dump({"tok": tok, "lat": lat, "checks": checks, "mem": mem, "req_info": req_info,
-                     "availability": avail, "guard_speed": gspeed, "large": large,
+                     "availability": avail, "guard_speed": gspeed, "large": large, "cache": cache,
                      "took_s": time.time() - started_at, "measured_s": time.monotonic() - t_start,
                      "loadavg": LOADAVG, "facts": facts, "loadavg_end": LOADAVG_END,
                      "date": dt.datetime.now(dt.timezone.utc)}, f)
@@ -1109,6 +1228,11 @@ def write_report(path: Path) -> None:
         "## 8. Memory with large bodies",
         "",
         *large_body_report(r.get("large")),
+        "",
+        "",
+        "## 9. The exact cache",
+        "",
+        *cache_report(r.get("cache")),
         "",
     ])
     (ROOT / "BENCHMARKS.md").write_text(text)

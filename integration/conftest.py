@@ -251,6 +251,7 @@ def render_config(
     patch: dict | None = None,
     base: dict | None = None,
     keep_guard: bool = False,
+    keep_cache: bool = False,
 ) -> dict:
     """envoy/envoy.yaml with test ports, an absolute wasm path and, optionally, the
     plugin configuration replaced (`config`) or deep-merged with `patch`."""
@@ -269,6 +270,13 @@ def render_config(
         # (e-mails in token texts, chat-template tokens); test_guard.py keeps it.
         plugin = plugin_config_of(cfg)
         plugin.pop("guard", None)
+        set_plugin_config(cfg, plugin)
+    if not keep_cache:
+        # The cache would answer other features' repeated requests without the mock; its
+        # sidecar (port 10020 in envoy.yaml) is not started for them. test_cache.py
+        # starts its own and keeps the section.
+        plugin = plugin_config_of(cfg)
+        plugin.pop("cache", None)
         set_plugin_config(cfg, plugin)
     if config is not None:
         set_plugin_config(cfg, config)
@@ -406,9 +414,11 @@ class EnvoyFactory:
     started: list = field(default_factory=list)
     _n: itertools.count = field(default_factory=itertools.count)
 
-    def config(self, *, config=None, patch=None, base=None, keep_guard=False) -> dict:
+    def config(self, *, config=None, patch=None, base=None, keep_guard=False,
+               keep_cache=False) -> dict:
         """The rendered Envoy config (free ports, the mock's port) without starting it;
-        without the `guard` section unless `keep_guard`."""
+        without the `guard` section unless `keep_guard`, nor the `cache` section unless
+        `keep_cache`."""
         return render_config(
             listen_port=free_port(),
             admin_port=free_port(),
@@ -417,6 +427,7 @@ class EnvoyFactory:
             patch=patch,
             base=base,
             keep_guard=keep_guard,
+            keep_cache=keep_cache,
         )
 
     def start(self, config: dict | str | None = None, patch: dict | None = None, *,

@@ -57,16 +57,17 @@ class RedisServer:
 
 
 class CacheSidecar:
-    """One cache-sidecar process (`args`: e.g. `--redis-url`)."""
+    """One cache-sidecar process (`args`: e.g. `--redis-url`), on a free port unless
+    `port` is given (a restart on the port Envoy already knows)."""
 
     running: list = []
 
-    def __init__(self, log_dir: Path, name: str, args: list[str] | None = None):
+    def __init__(self, log_dir: Path, name: str, args: list[str] | None = None, port: int = 0):
         if not SIDECAR_BIN.exists():
             pytest.fail(f"{SIDECAR_BIN} is missing: run `make build` first")
         self.log_path = log_dir / f"cache-sidecar-{name}.log"
-        err = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([str(SIDECAR_BIN), "--listen", "127.0.0.1:0", *(args or [])],
+        err = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(SIDECAR_BIN), "--listen", f"127.0.0.1:{port}", *(args or [])],
                                      stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
         err.close()
         line = self.proc.stdout.readline().decode().strip()

@@ -5,8 +5,8 @@
 //! `api.max_body_bytes must be between 1 and 67108864 (got 0)`.
 //!
 //! Each section's raw form and compile step live with its stage (`api::config`,
-//! `identity`, `limits`, `route::config`, `usage::config`, `guard`); this file holds the
-//! document, the `role`, and the checks that span sections.
+//! `identity`, `limits`, `route::config`, `usage::config`, `guard`, `cache::config`); this
+//! file holds the document, the `role`, and the checks that span sections.
 
 use serde::Deserialize;
 
@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// Guardrails: input validation, prompt injection, PII in and out, leak checks.
     /// Absent: the stage is off. See src/guard.
     pub guard: Option<crate::guard::RawGuard>,
+    /// The exact response cache, through the cache sidecar. Absent: the stage is off.
+    /// See src/cache/config.rs.
+    pub cache: Option<crate::cache::RawCache>,
     /// Where this instance of the filter is installed: `downstream` (the listener's HTTP
     /// filters; every stage runs there) or `upstream` (an upstream HTTP filter of the
     /// fallback chain's aggregate cluster, see envoy/FALLBACK.md: per attempt it adapts
@@ -60,6 +63,7 @@ pub struct Config {
     pub route: Option<Route>,
     pub usage: Option<Usage>,
     pub guard: Option<crate::guard::Guard>,
+    pub cache: Option<crate::cache::Cache>,
     pub role: Role,
 }
 
@@ -86,6 +90,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         .transpose()?;
     let usage = raw.usage.map(crate::usage::config::compile).transpose()?;
     let guard = raw.guard.map(crate::guard::compile).transpose()?;
+    let cache = raw.cache.map(crate::cache::config::compile).transpose()?;
     let role = match raw.role.as_deref() {
         None | Some("downstream") => Role::Downstream,
         Some("upstream") => Role::Upstream,
@@ -100,6 +105,11 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
             "route.fallback must be set when role is upstream (the attempt filter serves a fallback chain)".into(),
         ));
     }
+    if role == Role::Upstream && cache.is_some() {
+        return Err(ConfigError(
+            "cache must not be set when role is upstream (the cache stage runs in the downstream filter)".into(),
+        ));
+    }
     Ok(Config {
         api,
         identity,
@@ -107,6 +117,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         route,
         usage,
         guard,
+        cache,
         role,
     })
 }

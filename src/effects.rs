@@ -53,7 +53,8 @@ pub enum Flow {
     Call(Callout),
 }
 
-/// A response the gateway writes itself (always JSON).
+/// A response the gateway writes itself: JSON unless `headers` name another
+/// `content-type` (a cache hit replayed as an event stream).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalReply {
     pub status: u32,
@@ -75,7 +76,19 @@ pub struct Callout {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallAnswer {
     pub status: u32,
+    /// Its headers (lower-case names), `:status` included.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl CallAnswer {
+    /// A header of the answer (lower-case name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A filter as the host drives it: one method per callback, each returning what to do.

@@ -38,6 +38,9 @@ pub enum UserError {
     /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
     /// `injection`, ...), never the value that triggered it.
     ContentFilter { category: String },
+    /// The cache sidecar failed a lookup and `cache.fail` is `closed`: the request was
+    /// not sent to the provider.
+    CacheUnavailable,
 }
 
 impl UserError {
@@ -53,6 +56,7 @@ impl UserError {
             UserError::InvalidApiKey(_) => 401,
             UserError::ModelNotAllowed { .. } => 403,
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
+            UserError::CacheUnavailable => 503,
             UserError::LimitsUnavailable => 503,
         }
     }
@@ -72,6 +76,7 @@ impl UserError {
             UserError::NotFound { .. } => "not_found",
             UserError::MethodNotAllowed { .. } => "method_not_allowed",
             UserError::ModelNotFound { .. } => "model_not_found",
+            UserError::CacheUnavailable => "cache_unavailable",
             UserError::LimitsUnavailable => "limits_unavailable",
         }
     }
@@ -105,6 +110,9 @@ impl UserError {
             UserError::ModelNotFound { model } => {
                 format!("The model `{model}` does not exist or you do not have access to it.")
             }
+            UserError::CacheUnavailable => {
+                "The gateway's response cache is unavailable and this gateway does not answer without it; the request was not sent. Retry later.".to_string()
+            }
             UserError::LimitsUnavailable => "The gateway cannot check this request against its rate limits right now. Please try again shortly.".to_string(),
         }
     }
@@ -127,6 +135,7 @@ impl UserError {
             UserError::NotFound { .. } => ("invalid_request_error", "not_found"),
             UserError::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed"),
             UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
+            UserError::CacheUnavailable => ("server_error", "cache_unavailable"),
             UserError::LimitsUnavailable => ("server_error", "service_unavailable"),
             _ => ("invalid_request_error", "invalid_request_error"),
         };
@@ -142,6 +151,7 @@ impl UserError {
                     UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
                         "rate_limit_error"
                     }
+                    UserError::CacheUnavailable => "api_error",
                     UserError::LimitsUnavailable => "api_error",
                     _ => "invalid_request_error",
                 };
@@ -222,5 +232,14 @@ mod tests {
         assert_eq!(a["error"]["type"], "authentication_error");
         let o: Value = serde_json::from_slice(&key.envelope(Api::OpenAiChat)).unwrap();
         assert_eq!(o["error"]["code"], "invalid_api_key");
+        let cache = UserError::CacheUnavailable;
+        assert_eq!((cache.status(), cache.kind()), (503, "cache_unavailable"));
+        let o: Value = serde_json::from_slice(&cache.envelope(Api::OpenAiResponses)).unwrap();
+        assert_eq!(
+            (o["error"]["type"].as_str(), o["error"]["code"].as_str()),
+            (Some("server_error"), Some("cache_unavailable"))
+        );
+        let a: Value = serde_json::from_slice(&cache.envelope(Api::AnthropicMessages)).unwrap();
+        assert_eq!(a["error"]["type"], "api_error");
     }
 }

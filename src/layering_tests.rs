@@ -71,7 +71,7 @@ fn top_level_modules_import_each_other_without_circles() {
 #[test]
 fn shared_types_live_in_leaf_modules() {
     let graph = imports();
-    for leaf in ["api", "config_error", "facts", "errors"] {
+    for leaf in ["api", "config_error", "facts", "errors", "scope"] {
         let deps = reachable(&graph, leaf);
         assert!(
             deps.iter()
@@ -79,7 +79,15 @@ fn shared_types_live_in_leaf_modules() {
             "{leaf} reaches {deps:?}"
         );
     }
-    for stage in ["guard", "identity", "limits", "route", "usage", "providers"] {
+    for stage in [
+        "guard",
+        "identity",
+        "limits",
+        "route",
+        "usage",
+        "providers",
+        "cache",
+    ] {
         assert!(
             !reachable(&graph, stage).contains("config"),
             "the stage {stage} imports the config hub"

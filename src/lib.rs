@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod attempt;
+pub mod cache;
 pub mod config;
 pub mod config_error;
 pub mod effects;
@@ -17,6 +18,7 @@ pub mod limits;
 pub mod metrics;
 pub mod providers;
 pub mod route;
+pub mod scope;
 pub mod sse;
 pub mod tokens;
 pub mod usage;

@@ -157,6 +157,60 @@ pub fn background_call_failed(status: u32) -> Metric {
     Metric::Counter(format!("llm.background_call_failures.status.{status}"), 1)
 }
 
+/// A model as a label before the exchange's facts exist: its price-table key, or
+/// `other` (as [`model_label`] gives it once they do).
+pub fn model_label_of(config: &crate::config::Config, model: &str) -> String {
+    let key = config
+        .usage
+        .as_ref()
+        .and_then(|u| u.prices.lookup(model))
+        .map(|(k, _)| k.to_string());
+    label(key.as_deref().unwrap_or("other"))
+}
+
+/// What the cache did for one request (`hit-exact`, `miss`, `bypass`, `error`):
+/// `llm_cache_requests{status,model}`.
+pub fn cache_request(status: &str, model_label: &str) -> Metric {
+    Metric::Counter(
+        format!("llm.cache_requests.status.{status}.model.{model_label}"),
+        1,
+    )
+}
+
+/// What a hit saved: the provider's input + output tokens and their cost at list price
+/// in micro-USD (`llm_cache_saved_tokens{model}`, `llm_cache_saved_micro_usd{model}`).
+pub fn cache_saved(model_label: &str, tokens: u64, micro_usd: u64) -> [Metric; 2] {
+    [
+        Metric::Counter(
+            format!("llm.cache_saved_tokens.model.{model_label}"),
+            tokens,
+        ),
+        Metric::Counter(
+            format!("llm.cache_saved_micro_usd.model.{model_label}"),
+            micro_usd,
+        ),
+    ]
+}
+
+/// One lookup's round trip to the cache sidecar in µs, timeouts and failures included
+/// (`llm_cache_lookup_us`, a histogram).
+pub fn cache_lookup_us(us: u64) -> Metric {
+    Metric::Histogram("llm.cache_lookup_us".to_string(), us)
+}
+
+/// An answer sent to the sidecar to be stored (`llm_cache_stores{model}`); a store the
+/// sidecar fails is counted in `llm_background_call_failures`.
+pub fn cache_stored(model_label: &str) -> Metric {
+    Metric::Counter(format!("llm.cache_stores.model.{model_label}"), 1)
+}
+
+/// A 200 answer that was not stored: `too_large` (over `cache.max_entry_bytes`) or
+/// `incomplete` (cut, stopped, filtered, or of a shape an entry cannot hold):
+/// `llm_cache_store_skips{reason}`.
+pub fn cache_store_skipped(reason: &str) -> Metric {
+    Metric::Counter(format!("llm.cache_store_skips.reason.{reason}"), 1)
+}
+
 /// One attempt of the fallback chain sent to `provider`.
 pub fn chain_attempt(provider: &str) -> Metric {
     Metric::Counter(format!("llm.chain_attempts.provider.{provider}"), 1)

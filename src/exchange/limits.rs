@@ -7,15 +7,15 @@ use super::{BodyStage, CallAnswer, Callout, Effects, Exchange, HostView, Next};
 use crate::api::Api;
 use crate::config::Config;
 use crate::errors::UserError;
-use crate::facts::Facts;
 use crate::identity::Caller;
 use crate::limits::fleet::{self, Answer, Sidecar};
 use crate::limits::{
-    self, Admission, Budget, Demand, LimitKind, Limits, RateLimitStatus, Refusal, Store, Subject,
+    self, Actual, Admission, Budget, Demand, LimitKind, Limits, RateLimitStatus, Refusal, Store,
+    Subject,
 };
 use crate::metrics;
 use crate::route::plan::RequestPlan;
-use crate::usage::settle::{actual, usd_to_micro};
+use crate::usage::settle::usd_to_micro;
 
 pub(super) const ADMIT: BodyStage = BodyStage {
     name: "limits",
@@ -162,25 +162,25 @@ pub(super) fn rate_limit_headers(
 }
 
 /// Corrects the admission's reservations with what the request really used: in shared
-/// data at once, or in the sidecar by a background call that outlives the request.
+/// data at once, or in the sidecar by a background call that outlives the request. What
+/// it used is the provider's usage, or nothing at all for a request the gateway answered
+/// or refused after admitting it (a cache hit, a fail-closed cache): it still counts as a
+/// request.
 pub(super) fn settle(
     ex: &Exchange,
     config: &Config,
     admission: &Admission,
-    facts: &Facts,
+    actual: &Actual,
     host: &dyn HostView,
     fx: &mut Effects,
 ) {
     let Some(lim) = config.limits.as_ref() else {
         return;
     };
-    let actual = actual(facts);
     match &lim.store {
-        Store::SharedData => {
-            limits::settle(lim, host.counters(), admission, &actual, host.now_us())
-        }
+        Store::SharedData => limits::settle(lim, host.counters(), admission, actual, host.now_us()),
         Store::Sidecar(sidecar) => {
-            if let Some(body) = fleet::settle_body(admission, &actual) {
+            if let Some(body) = fleet::settle_body(admission, actual) {
                 fx.background
                     .push(callout(sidecar, fleet::SETTLE_PATH, body));
             }

@@ -27,6 +27,7 @@
 //! Adding a stage that works on the request body is a file in this folder and one line
 //! in [`BODY_STAGES`].
 
+mod cache;
 mod guard;
 mod identity;
 mod limits;
@@ -98,6 +99,7 @@ pub const BODY_STAGES: &[BodyStage] = &[
     route::FORWARD,      // body and headers as they go upstream (set while still held)
     guard::JUDGE,        // a grey-zone injection score asks the LLM judge
     limits::ADMIT,       // reserve requests, tokens, concurrency and budget
+    cache::LOOKUP,       // the cache sidecar; a hit answers here and settles
 ];
 
 /// What a stage says about the request.
@@ -108,6 +110,9 @@ enum Next {
     Refuse(UserError, Vec<(String, String)>),
     /// Call a cluster; the same stage's `resume` reads the answer.
     Call(Callout),
+    /// Answer the client from the gateway (a cache hit): the stage has settled the
+    /// exchange and put its facts and metrics in `pending`.
+    Answer(LocalReply),
 }
 
 fn no_callout(_: &mut Exchange, _: &Config, _: &CallAnswer, _: &dyn HostView) -> Next {
@@ -147,6 +152,8 @@ pub struct Exchange {
     plan: Option<RequestPlan>,
     /// What the limits stage reserved; settled exactly once.
     admission: Option<Admission>,
+    /// What the cache stage decided (absent: the stage is off or was not reached).
+    cache: Option<cache::CacheState>,
     response: Option<response::ResponseSide>,
     /// Body and header edits the stages made, handed to the host with the next effects.
     pending: Effects,
@@ -183,6 +190,7 @@ impl Exchange {
             request: RequestSoFar::default(),
             plan: None,
             admission: None,
+            cache: None,
             response: None,
             pending: Effects::default(),
             settled: false,
@@ -340,14 +348,27 @@ impl Exchange {
             };
             match next {
                 Next::Go => {}
-                Next::Refuse(error, headers) => return self.refuse(error, headers),
+                Next::Refuse(error, headers) => {
+                    // Refused after the limits admitted it (a fail-closed cache, a bad
+                    // Cache-Control): it counts as a request, its tokens do not.
+                    let mut fx = self.refuse(error, headers);
+                    self.release_admission(host, &mut fx);
+                    return fx;
+                }
                 Next::Call(callout) => {
                     self.phase = Phase::Calling(index);
                     return self.take_pending(Flow::Call(callout));
                 }
+                Next::Answer(reply) => {
+                    self.phase = Phase::Answered;
+                    return self.take_pending(Flow::Respond(reply));
+                }
             }
         }
         self.phase = Phase::Upstream;
+        if let Some(plan) = self.plan.as_mut() {
+            plan.request = None;
+        }
         self.request = RequestSoFar {
             answer_guard: self.request.answer_guard.take(),
             ..RequestSoFar::default()
@@ -400,10 +421,26 @@ impl Exchange {
     /// The access log's callback: a stream that never ended (client gone, upstream reset)
     /// settles here.
     pub fn on_log(&mut self, host: &dyn HostView) -> Effects {
+        if let Phase::Calling(_) = self.phase {
+            // The client left while a sidecar call was pending: what the limits reserved
+            // goes back (the request counts, its tokens do not).
+            let mut fx = Effects::go_on();
+            self.release_admission(host, &mut fx);
+            return fx;
+        }
         match self.settle(host) {
             Some((_, fx)) => fx,
             None => Effects::go_on(),
         }
+    }
+
+    /// Settles the limits' admission of a request the provider never saw, with no tokens.
+    fn release_admission(&mut self, host: &dyn HostView, fx: &mut Effects) {
+        let (Some(config), Some(admission)) = (self.config.clone(), self.admission.take()) else {
+            return;
+        };
+        let nothing = crate::limits::Actual::default();
+        limits::settle(self, &config, &admission, &nothing, host, fx);
     }
 
     /// Computes the facts once and reports them (filter state, metrics), settling the
@@ -423,7 +460,8 @@ impl Exchange {
         let mut facts = settle(&config, plan, &outcome, status);
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {
-            limits::settle(self, &config, &admission, &facts, host, &mut fx);
+            let actual = crate::usage::settle::actual(&facts);
+            limits::settle(self, &config, &admission, &actual, host, &mut fx);
         }
         if let Some(c) = &self.caller {
             facts.consumer = Some(c.consumer.id.clone());
@@ -439,6 +477,13 @@ impl Exchange {
                 .push(("llm_guard", crate::guard::header_value(&self.acted)));
             fx.metrics.extend(self.guard_metrics());
         }
+        let (recorder, guard_stopped) = match self.response.as_mut() {
+            Some(side) => (side.recorder.take(), side.guard_stopped()),
+            None => (None, false),
+        };
+        let (store, cache_metrics) = cache::store(self, &config, &facts, recorder, guard_stopped);
+        fx.background.extend(store);
+        fx.metrics.extend(cache_metrics);
         fx.facts.extend(facts.filter_state());
         fx.metrics.extend(metrics::of_exchange(&facts));
         Some((facts, fx))

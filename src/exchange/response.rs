@@ -7,6 +7,7 @@
 //! output guard -> client.
 
 use super::{Effects, Exchange, Flow, HostView, Phase};
+use crate::cache::record::AnswerRecorder;
 use crate::guard::answer::GuardedStream;
 use crate::guard::{self, Acted, AnswerGuard};
 use crate::providers::translate::StreamBack;
@@ -37,12 +38,21 @@ pub(super) struct ResponseSide {
     guarded_stream: Option<GuardedStream>,
     /// The gateway asked for the stream's usage chunk; the client did not get it.
     drop_usage_chunk: bool,
+    /// The answer in the client's API, before the output guard, for the cache to store.
+    pub(super) recorder: Option<AnswerRecorder>,
+    /// The output guard stopped the (plain) answer.
+    plain_guard_stopped: bool,
 }
 
 impl ResponseSide {
     /// Rules the output guard of a stream applied.
     pub(super) fn stream_guard_acted(&self) -> Option<&[Acted]> {
         self.guarded_stream.as_ref().map(|g| g.acted.as_slice())
+    }
+
+    /// The output guard stopped the answer (it is never stored).
+    pub(super) fn guard_stopped(&self) -> bool {
+        self.plain_guard_stopped || self.guarded_stream.as_ref().is_some_and(|g| g.stopped())
     }
 }
 
@@ -148,6 +158,11 @@ impl Exchange {
         let holding = !end_of_stream
             && (meter.kind == BodyKind::Json || (plan.translated() && translator.is_none()));
         let drop_usage_chunk = plan.added_stream_usage && whole_events.is_some();
+        if let Some(state) = &self.cache {
+            let (name, value) = state.header();
+            fx.set_header(name, value);
+        }
+        let recorder = super::cache::recorder(self, status, meter.kind);
         self.response = Some(ResponseSide {
             meter,
             holding,
@@ -156,6 +171,8 @@ impl Exchange {
             answer_guard,
             guarded_stream,
             drop_usage_chunk,
+            recorder,
+            plain_guard_stopped: false,
         });
         if end_of_stream {
             self.settle_into(&mut fx, host, true);
@@ -211,12 +228,18 @@ impl Exchange {
                 fx.set_header("content-type", "application/json");
                 out = Some(translated);
             }
+            if let Some(recorder) = side.recorder.as_mut() {
+                // The answer as the provider gave it in the client's API: the guard's
+                // changes belong to this request (its placeholders restored).
+                recorder.whole(out.as_deref().unwrap_or(&body));
+            }
             if let Some(answer) = side.answer_guard.take() {
                 // The client's API now (translated above if need be).
                 let (filtered, acted) = answer.filter_body(out.as_deref().unwrap_or(&body));
                 if filtered.is_some() {
                     out = filtered;
                 }
+                side.plain_guard_stopped = acted.iter().any(|a| a.action == "block");
                 if !acted.is_empty() {
                     self.acted.extend(acted);
                     fx.set_header("x-llm-guard", guard::header_value(&self.acted));
@@ -261,6 +284,10 @@ fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Ve
         if end {
             bytes.extend(translator.finish());
         }
+        if let Some(recorder) = side.recorder.as_mut() {
+            // The client's API, before the output guard.
+            recorder.feed(&bytes);
+        }
         out = Some(bytes);
     } else if let Some(whole) = side.whole_events.as_mut() {
         out = whole.feed(&chunk);
@@ -279,6 +306,11 @@ fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Ve
                 ));
             }
             out = Some(last);
+        }
+        if let Some(recorder) = side.recorder.as_mut() {
+            // Whole events in the client's API, before the output guard; the usage chunk
+            // the client does not get is in the entry.
+            recorder.feed(out.as_deref().unwrap_or(&chunk));
         }
         if side.drop_usage_chunk {
             // The meter read it already; the client asked for no usage (or for none).

@@ -64,7 +64,7 @@ struct Seen {
     upstream_body: Vec<u8>,
     reply: Option<LocalReply>,
     calls: Vec<Callout>,
-    /// Calls made from the root context, which nobody waits for.
+    /// Calls made from the root context, which nobody waits for (cache stores, settles).
     background: Vec<Callout>,
     /// What the client received of the response body.
     client_body: Vec<u8>,
@@ -744,6 +744,7 @@ fn the_guard_blocks_masks_restores_and_asks_the_judge() {
     let flow = run.callout_answer(Some(CallAnswer {
         status: 200,
         body: safe,
+        ..CallAnswer::default()
     }));
     assert_eq!(flow, Flow::Continue);
     let echo = serde_json::json!({"choices":[{"index":0,"message":{"role":"assistant","content":"Write to [EMAIL_1]"},"finish_reason":"stop"}]});
@@ -771,6 +772,7 @@ fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
     run.callout_answer(Some(CallAnswer {
         status: 200,
         body: injection,
+        ..CallAnswer::default()
     }));
     assert_eq!(refused(&run).1["error"]["code"], "content_filter");
     assert_eq!(
@@ -1260,5 +1262,6 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
     );
 }
 
+mod cache;
 mod sidecar_limits;
 mod usage_and_limits;

@@ -8,6 +8,7 @@ use super::judge::{Judge, RawJudge};
 use super::pii::{PiiPolicy, RawPii};
 use super::validation::{RawValidation, Validation};
 use crate::config_error::ConfigError;
+use crate::scope::{RawWhen, When};
 
 /// `guard`: input and output guardrails. Absent: the stage is off.
 #[derive(Debug, Default, Deserialize)]
@@ -49,20 +50,6 @@ pub struct RawOverride {
     pub off: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWhen {
-    /// Request path prefixes (the path the client sent, without the query).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// Consumer groups (from `identity`).
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Consumer ids (from `identity`).
-    #[serde(default)]
-    pub consumers: Vec<String>,
-}
-
 /// Enforce or only report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -77,13 +64,6 @@ pub struct GuardPolicy {
     pub validation: Option<Validation>,
     pub pii: Option<PiiPolicy>,
     pub injection: Option<InjectionPolicy>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct When {
-    paths: Vec<String>,
-    groups: Vec<String>,
-    consumers: Vec<String>,
 }
 
 /// The compiled `guard` section.
@@ -102,16 +82,9 @@ impl Guard {
         group: Option<&str>,
         consumer: Option<&str>,
     ) -> &GuardPolicy {
-        let path = path.split('?').next().unwrap_or(path);
         self.overrides
             .iter()
-            .find(|(w, _)| {
-                (w.paths.is_empty() || w.paths.iter().any(|p| path.starts_with(p.as_str())))
-                    && (w.groups.is_empty()
-                        || group.is_some_and(|g| w.groups.iter().any(|x| x == g)))
-                    && (w.consumers.is_empty()
-                        || consumer.is_some_and(|c| w.consumers.iter().any(|x| x == c)))
-            })
+            .find(|(w, _)| w.matches(path, group, consumer))
             .map_or(&self.default, |(_, p)| p)
     }
 }
@@ -161,17 +134,7 @@ pub fn compile(raw: RawGuard) -> Result<Guard, ConfigError> {
     let mut overrides = Vec::with_capacity(raw.overrides.len());
     for (i, o) in raw.overrides.into_iter().enumerate() {
         let field = format!("guard.overrides[{i}]");
-        let w = o.when;
-        if w.paths.is_empty() && w.groups.is_empty() && w.consumers.is_empty() {
-            return Err(ConfigError(format!(
-                "{field}.when must name at least one of paths, groups, consumers"
-            )));
-        }
-        if let Some(p) = w.paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(ConfigError(format!(
-                "{field}.when.paths must start with '/' (got {p:?})"
-            )));
-        }
+        let when = When::compile(&field, o.when)?;
         let mut policy = GuardPolicy {
             mode: mode(&format!("{field}.mode"), o.mode.as_deref(), default.mode)?,
             validation: match o.validation {
@@ -199,14 +162,7 @@ pub fn compile(raw: RawGuard) -> Result<Guard, ConfigError> {
                 }
             }
         }
-        overrides.push((
-            When {
-                paths: w.paths,
-                groups: w.groups,
-                consumers: w.consumers,
-            },
-            policy,
-        ));
+        overrides.push((when, policy));
     }
     let judge = raw.judge.map(super::judge::compile).transpose()?;
     if judge.is_some()

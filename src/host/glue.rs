@@ -67,8 +67,12 @@ pub fn now_us() -> u64 {
         .as_micros() as u64
 }
 
+/// Answers the client from the filter; `extra` may name its own `content-type`.
 pub fn send_response(status: u32, content_type: &str, body: &[u8], extra: &[(String, String)]) {
-    let mut headers = vec![("content-type", content_type)];
+    let mut headers = Vec::with_capacity(extra.len() + 1);
+    if !extra.iter().any(|(k, _)| k == "content-type") {
+        headers.push(("content-type", content_type));
+    }
     headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Err(e) = hostcalls::send_http_response(status, headers, Some(body)) {
         log::warn!("llm-gateway: could not send local response: {e:?}");
@@ -162,18 +166,23 @@ pub fn dispatch_background(ids: (u32, u32), call: &crate::exchange::Callout) {
     }
 }
 
-/// Status and body of the HTTP call being answered (status 0 when missing).
-pub fn call_response(body_size: usize) -> (u32, Vec<u8>) {
-    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
+/// The HTTP call being answered: status (0 when missing), headers and body.
+pub fn call_response(body_size: usize) -> crate::effects::CallAnswer {
+    let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(k, _)| k == ":status")
+        .and_then(|(_, s)| s.parse().ok())
         .unwrap_or(0);
     let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
         .ok()
         .flatten()
         .unwrap_or_default();
-    (status, body)
+    crate::effects::CallAnswer {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn resume_request() {

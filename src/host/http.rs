@@ -9,7 +9,7 @@ use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::glue::{self, Metrics};
 use super::store::SharedData;
-use crate::effects::{CallAnswer, Effects, Filter, Flow, HostView};
+use crate::effects::{Effects, Filter, Flow, HostView};
 use crate::limits::CounterStore;
 
 /// The exchange's view of Envoy for the current callback.
@@ -116,10 +116,9 @@ impl HttpFilter {
 impl Context for HttpFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, size: usize, _: usize) {
         // A timeout arrives here too, as Envoy's own 504.
-        let (status, body) = glue::call_response(size);
         let fx = self
             .filter
-            .on_callout(&Envoy, Some(CallAnswer { status, body }));
+            .on_callout(&Envoy, Some(glue::call_response(size)));
         if self.apply(fx, Message::Request, 0) == Action::Continue {
             glue::resume_request();
         }

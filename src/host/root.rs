@@ -34,7 +34,7 @@ impl Context for GatewayRoot {
     /// The answer to a background call (an exchange's `Effects::background`): nobody waits
     /// for it; a failure is counted and logged.
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, size: usize, _: usize) {
-        let (status, _) = super::glue::call_response(size);
+        let status = super::glue::call_response(size).status;
         if !(200..300).contains(&status) {
             log::info!("llm-gateway: a background call answered {status}");
             self.metrics

@@ -46,6 +46,10 @@ pub struct RequestPlan {
     /// The translated request's structured output travels as a call of this tool,
     /// turned back into the answer's content.
     pub structured_tool: Option<String>,
+    /// The request in the client's API after the gateway's rewrites (PII masked, the
+    /// model routed, the output cap clamped), before any translation: what the cache
+    /// key is made of. The exchange drops it once the request goes upstream.
+    pub request: Option<Map<String, Value>>,
 }
 
 /// Request headers the downstream filter sets for the chain's upstream filter: the
@@ -264,6 +268,7 @@ pub fn plan(
         route_reason,
         fallback: false,
         structured_tool: None,
+        request: None,
     };
     if routed_body.is_some() {
         plan.new_body = Some(body.to_vec());
@@ -342,6 +347,7 @@ pub fn plan(
         plan.new_body = Some(openai::with_stream_usage(body, &req));
         plan.added_stream_usage = true;
     }
+    plan.request = Some(req);
     Ok(plan)
 }
 

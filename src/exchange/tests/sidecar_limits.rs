@@ -69,6 +69,7 @@ fn admits(checks: &[Value]) -> CallAnswer {
         .collect();
     CallAnswer {
         status: 200,
+        headers: vec![],
         body: json!({"admitted": true, "reservations": reservations, "status": status})
             .to_string()
             .into_bytes(),
@@ -87,6 +88,7 @@ fn refusal_answer(checks: &[Value]) -> CallAnswer {
         .collect();
     CallAnswer {
         status: 200,
+        headers: vec![],
         body:
             json!({"admitted": false, "refused": index, "retry_after_ms": 12_000, "status": status})
                 .to_string()
@@ -233,14 +235,17 @@ fn a_failed_sidecar_fails_open_by_default_counted_and_with_nothing_to_settle() {
         None,
         Some(CallAnswer {
             status: 503,
+            headers: vec![],
             body: br#"{"error":"store: redis down"}"#.to_vec(),
         }),
         Some(CallAnswer {
             status: 504,
+            headers: vec![],
             body: b"upstream request timeout".to_vec(),
         }),
         Some(CallAnswer {
             status: 200,
+            headers: vec![],
             body: b"<html>".to_vec(),
         }),
     ];
@@ -283,6 +288,7 @@ fn a_failed_sidecar_fails_closed_with_503_in_the_clients_envelope() {
     ));
     run.callout_answer(Some(CallAnswer {
         status: 503,
+        headers: vec![],
         body: br#"{"error":"no healthy upstream"}"#.to_vec(),
     }));
     let (status, v) = refused(&run);
