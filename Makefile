@@ -22,6 +22,7 @@ build: ## Build the release wasm module, the mock provider and the cache sidecar
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
 	@bytes=$$(stat -c %s $(WASM)); echo "wasm module: $(WASM) $$bytes bytes ($$((bytes / 1024)) KiB)"
 	cargo build --release -p mock-provider -p cache-sidecar
+	cargo build --profile semantic -p semantic-sidecar
 
 oci: ## The built module as an OCI image without docker (Istio's Wasm image format): target/oci/
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
