@@ -68,7 +68,7 @@ pub struct RawSemantic {
     /// The `:authority` of the calls to it. Default: the cluster name.
     pub authority: Option<String>,
     /// The cosine similarity a neighbour needs, 0 to 1 (the sidecar's verifier then
-    /// rejects hard negatives). Default: the sidecar's `--threshold` (0.70, calibrated
+    /// rejects hard negatives). Default: the sidecar's `--threshold` (0.64, calibrated
     /// on bench/semantic/dev.jsonl).
     pub threshold: Option<f64>,
     /// How many neighbours a lookup asks for, 1 to 100; the first verified one answers.

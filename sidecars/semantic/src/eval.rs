@@ -13,7 +13,7 @@ use crate::verify::{Reason, Verifier};
 
 /// The threshold the sidecar's docs recommend and the eval uses by default, calibrated
 /// on bench/semantic/dev.jsonl only (see README).
-pub const DEFAULT_THRESHOLD: f32 = 0.70;
+pub const DEFAULT_THRESHOLD: f32 = 0.64;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Pair {

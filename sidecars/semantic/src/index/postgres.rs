@@ -132,8 +132,8 @@ impl Index for PgIndex {
         c.execute(
             "INSERT INTO semantic_entries
                  (ns, id, partition, text, payload, embedding, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6::text::vector, to_timestamp($7),
-                     to_timestamp($7 + $8))
+             VALUES ($1, $2, $3, $4, $5, $6::text::vector, to_timestamp($7::float8),
+                     to_timestamp($7::float8 + $8::float8))
              ON CONFLICT (ns, id) DO UPDATE SET
                  partition = EXCLUDED.partition, text = EXCLUDED.text,
                  payload = EXCLUDED.payload, embedding = EXCLUDED.embedding,
@@ -161,10 +161,10 @@ impl Index for PgIndex {
             .query(
                 "SELECT id, text, payload,
                         (1 - (embedding <=> $1::text::vector))::real AS score,
-                        greatest(0, $4 - extract(epoch FROM created_at))::float8 AS age
+                        greatest(0, $4::float8 - extract(epoch FROM created_at)::float8) AS age
                  FROM semantic_entries
                  WHERE ns = $2 AND partition = $3
-                   AND (expires_at IS NULL OR expires_at > to_timestamp($4))
+                   AND (expires_at IS NULL OR expires_at > to_timestamp($4::float8))
                  ORDER BY embedding <=> $1::text::vector
                  LIMIT $5",
                 &[
@@ -227,7 +227,7 @@ impl Index for PgIndex {
         };
         if let Err(e) = c
             .execute(
-                "DELETE FROM semantic_entries WHERE expires_at <= to_timestamp($1)",
+                "DELETE FROM semantic_entries WHERE expires_at <= to_timestamp($1::float8)",
                 &[&seconds(now_ms)],
             )
             .await

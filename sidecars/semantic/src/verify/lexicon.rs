@@ -146,6 +146,34 @@ pub const FUNCTION_WORDS: &[&str] = &[
     "work",
     "happens",
     "happen",
+    "pls",
+    "plz",
+    // Words that frame a question without changing it ("the baggage allowance").
+    "allowance",
+    "rule",
+    "rules",
+    "process",
+    "procedure",
+    "option",
+    "options",
+    "info",
+    "information",
+    "details",
+];
+
+/// Idioms that look negated but mean "free": not counted as negations.
+pub const NOT_NEGATIONS: &[&str] = &[
+    "no charge",
+    "no cost",
+    "no extra",
+    "no fee",
+    "no additional",
+    "without paying",
+    "without charge",
+    "without extra",
+    "without a fee",
+    "without any fee",
+    "no problem",
 ];
 
 /// Negation cues; a pair whose counts differ in parity is a negation.
@@ -416,7 +444,7 @@ pub const CONTRASTS: &[&[&[&str]]] = &[
         &["logout", "log out", "sign out"],
         &["sign up", "register"],
     ],
-    &[&["include"], &["exclude", "extra"]],
+    &[&["include"], &["exclude"]],
     &[
         &["accept", "approve"],
         &["reject", "decline", "deny", "denied"],
@@ -446,4 +474,6 @@ pub const CONTRASTS: &[&[&[&str]]] = &[
     &[&["lost"], &["stolen", "damaged", "broken"]],
     &[&["cat"], &["dog"], &["bird"], &["rabbit"]],
     &[&["process"], &["file"]],
+    &[&["check in"], &["check out"]],
+    &[&["in network"], &["out of"]],
 ];

@@ -64,6 +64,60 @@ impl fmt::Display for Rejection {
 /// Calibrated on bench/semantic/dev.jsonl (see README).
 pub const DEFAULT_NEAR_IDENTICAL: f32 = 0.5;
 
+/// A swap needs this many shared content words and at most `SWAP_MAX` different ones
+/// on each side.
+const SWAP_SHARED: usize = 2;
+const SWAP_MAX: usize = 1;
+
+/// `from X to Y` vs `from Y to X`: the words around `to`/`from` trade places.
+fn swapped_direction(a: &Question, b: &Question) -> Result<(), Rejection> {
+    let around = |q: &Question| -> Vec<(String, String)> {
+        let ws: Vec<&str> = q
+            .words
+            .iter()
+            .map(|w| w.lower.as_str())
+            .filter(|w| !matches!(*w, "a" | "an" | "the" | "my" | "your"))
+            .collect();
+        (1..ws.len().saturating_sub(1))
+            .filter(|&i| matches!(ws[i], "to" | "into" | "from" | "vs" | "versus" | "than"))
+            .map(|i| (stem(ws[i - 1]), stem(ws[i + 1])))
+            .collect()
+    };
+    // "calls to Mexico" vs "calls from Mexico": same words, the direction flipped.
+    let directed = |q: &Question| -> Vec<(String, &'static str, String)> {
+        let ws: Vec<&str> = q.words.iter().map(|w| w.lower.as_str()).collect();
+        (1..ws.len().saturating_sub(1))
+            .filter_map(|i| {
+                let dir = match ws[i] {
+                    "to" | "into" => "to",
+                    "from" => "from",
+                    _ => return None,
+                };
+                Some((stem(ws[i - 1]), dir, stem(ws[i + 1])))
+            })
+            .collect()
+    };
+    let (da, db) = (directed(a), directed(b));
+    for (p, d, n) in &da {
+        if db.iter().any(|(q, e, m)| q == p && m == n && e != d) {
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!("{p} {d} {n} vs the other direction"),
+            });
+        }
+    }
+    let (sa, sb) = (around(a), around(b));
+    for (p, n) in &sa {
+        if p != n && sb.iter().any(|(q, m)| q == n && m == p) {
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!("{p:?} and {n:?} trade places"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The verifier's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Verifier {
@@ -121,6 +175,7 @@ impl Verifier {
         numbers(&a, &b)?;
         entities(&a, &b)?;
         contrasts(&a, &b)?;
+        swapped_direction(&a, &b)?;
         self.near_identical_change(&a, &b)
     }
 
@@ -130,10 +185,13 @@ impl Verifier {
         let cb = content(b);
         let shared = ca.intersection(&cb).count();
         let union = ca.union(&cb).count();
-        if shared < 2 || shared == union {
+        if shared == 0 || shared == union {
             return Ok(());
         }
-        if (shared as f32) / (union as f32) >= self.near_identical {
+        let (na, nb) = (ca.len() - shared, cb.len() - shared);
+        // One word swapped for another in an otherwise identical question.
+        let swap = shared >= SWAP_SHARED && na >= 1 && nb >= 1 && na <= SWAP_MAX && nb <= SWAP_MAX;
+        if swap || (shared as f32) / (union as f32) >= self.near_identical {
             let only_a: Vec<&str> = ca.difference(&cb).map(String::as_str).collect();
             let only_b: Vec<&str> = cb.difference(&ca).map(String::as_str).collect();
             return Err(Rejection {
@@ -156,16 +214,32 @@ fn content(q: &Question) -> BTreeSet<String> {
         .filter(|w| !FUNCTION_WORDS.contains(&w.lower.as_str()))
         .filter(|w| !w.lower.chars().next().is_some_and(|c| c.is_ascii_digit()))
         .filter(|w| number_word(&w.lower).is_none() && !NEGATIONS.contains(&w.lower.as_str()))
-        .map(|w| stem(&w.lower))
+        .map(|w| match w.lower.as_str() {
+            // One thing, three words: "bags" / "baggage" / "luggage".
+            "baggage" | "luggage" => "bag".to_string(),
+            other => stem(other),
+        })
         .filter(|s| !s.is_empty() && s.chars().any(|c| c.is_alphanumeric()))
         .collect()
 }
 
 fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
     let count = |q: &Question| {
-        q.words
-            .iter()
-            .filter(|w| NEGATIONS.contains(&w.lower.as_str()))
+        let ws = &q.words;
+        (0..ws.len())
+            .filter(|&i| NEGATIONS.contains(&ws[i].lower.as_str()))
+            .filter(|&i| {
+                let two = ws
+                    .get(i + 1)
+                    .map(|n| format!("{} {}", ws[i].lower, n.lower));
+                let three = ws
+                    .get(i + 2)
+                    .map(|n| format!("{} {} {}", ws[i].lower, ws[i + 1].lower, n.lower));
+                ![two, three]
+                    .iter()
+                    .flatten()
+                    .any(|p| NOT_NEGATIONS.contains(&p.as_str()))
+            })
             .count()
     };
     let (na, nb) = (count(a), count(b));
@@ -194,6 +268,17 @@ fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
 
 fn number_word(w: &str) -> Option<f64> {
     NUMBER_WORDS.iter().find(|(n, _)| *n == w).map(|(_, v)| *v)
+}
+
+/// `thousand` after a number multiplies it.
+fn multiplier(next: &str) -> f64 {
+    match next {
+        "hundred" => 100.0,
+        "thousand" => 1000.0,
+        "million" => 1e6,
+        "billion" => 1e9,
+        _ => 1.0,
+    }
 }
 
 fn unit_of(w: &str) -> Option<&'static str> {
@@ -225,15 +310,35 @@ fn quantities(q: &Question) -> Vec<Quantity> {
                 .iter()
                 .find_map(|s| digits.strip_suffix(s))
                 .unwrap_or(&digits);
+            let (trimmed, scale) = match trimmed.strip_suffix('k') {
+                Some(t) => (t, 1000.0),
+                None => (trimmed, 1.0),
+            };
             match trimmed.parse::<f64>() {
-                Ok(v) => format_value(v),
+                Ok(v) => format_value(v * scale * multiplier(next)),
                 Err(_) => digits.clone(),
             }
         } else if let Some(v) = number_word(l) {
             if l == "second" && matches!(prev, "a" | "per" | "one" | "each" | "every") {
                 continue;
             }
-            format_value(v)
+            // "five thousand": one number (the multiplier word is skipped below).
+            if multiplier(prev) > 1.0
+                && i > 0
+                && ws.get(i.wrapping_sub(2)).is_some_and(|p| {
+                    number_word(&p.lower).is_some()
+                        || p.lower.starts_with(|c: char| c.is_ascii_digit())
+                })
+                && matches!(l, "hundred" | "thousand" | "million" | "billion")
+            {
+                continue;
+            }
+            if matches!(l, "hundred" | "thousand" | "million" | "billion")
+                && (prev.starts_with(|c: char| c.is_ascii_digit()) || number_word(prev).is_some())
+            {
+                continue;
+            }
+            format_value(v * multiplier(next))
         } else if let Some((_, v)) = SOFT_NUMBER_WORDS.iter().find(|(n, _)| *n == l) {
             soft = true;
             format_value(*v)
@@ -346,29 +451,27 @@ fn names(q: &Question) -> Vec<Vec<&Word>> {
     let shouting = letters.len() > 8 && upper * 10 > letters.len() * 6;
     let mut out: Vec<Vec<&Word>> = Vec::new();
     let mut run: Vec<&Word> = Vec::new();
-    let mut prev_raw = "";
     for w in &q.words {
         let has_digit = w.raw.chars().any(|c| c.is_ascii_digit());
         let has_alpha = w.raw.chars().any(|c| c.is_alphabetic());
-        let code = has_digit && has_alpha && !is_ordinal_or_unit(&w.lower);
+        let thousands = w
+            .lower
+            .strip_suffix('k')
+            .is_some_and(|n| n.replace(',', "").parse::<f64>().is_ok());
+        let code = has_digit && has_alpha && !is_ordinal_or_unit(&w.lower) && !thousands;
         let capital = !shouting
             && w.raw.chars().next().is_some_and(|c| c.is_uppercase())
             && w.raw != "I"
             && (!w.sentence_start || w.raw.chars().skip(1).any(|c| c.is_uppercase()));
-        let is_name = code || w.quoted || capital;
-        let continues =
-            !run.is_empty() && prev_raw == run.last().map(|x| x.raw.as_str()).unwrap_or("");
-        if is_name && !FUNCTION_WORDS.contains(&w.lower.as_str()) || (is_name && w.quoted) {
-            if !continues {
-                if !run.is_empty() {
-                    out.push(std::mem::take(&mut run));
-                }
-            }
+        let dateword = WEEKDAYS.iter().any(|d| w.lower.trim_end_matches('s') == *d)
+            || MONTHS.contains(&w.lower.as_str());
+        let is_name = (code || w.quoted || capital) && !dateword && unit_of(&w.lower).is_none();
+        // Consecutive names form one ("New York", "Basic Economy").
+        if is_name && (w.quoted || !FUNCTION_WORDS.contains(&w.lower.as_str())) {
             run.push(w);
         } else if !run.is_empty() {
             out.push(std::mem::take(&mut run));
         }
-        prev_raw = w.raw.as_str();
     }
     if !run.is_empty() {
         out.push(run);

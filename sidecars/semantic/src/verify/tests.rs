@@ -87,7 +87,7 @@ fn hard_negatives_are_rejected_with_their_reason() {
         (
             "What's the warranty on the Dyson V15?",
             "What's the warranty on the Dyson V11?",
-            Reason::Number,
+            Reason::Entity,
         ),
         (
             "How do I increase the daily withdrawal limit?",

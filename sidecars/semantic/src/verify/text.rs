@@ -75,7 +75,19 @@ const PLEASANTRIES: &[&str] = &[
 ];
 
 /// Opens a clause with small talk about who asks ("Asking for my wife.").
-const PLEASANTRY_OPENERS: &[&str] = &["asking for", "thanks", "thank you", "sorry if", "cheers"];
+const PLEASANTRY_OPENERS: &[&str] = &[
+    "asking for",
+    "thanks",
+    "thank you",
+    "sorry if",
+    "cheers",
+    "i couldn't find",
+    "i could not find",
+    "couldn't find",
+    "any help",
+    "i can't find it",
+    "hope you can help",
+];
 
 /// Splits `text` into clauses (at . ? ! ; : , and dashes between spaces), drops those
 /// that are only small talk, and returns the words of the rest.
@@ -249,13 +261,23 @@ pub fn stem(w: &str) -> String {
     for (suffix, keep) in [("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")] {
         if let Some(base) = w.strip_suffix(suffix) {
             if base.len() >= 3 && !(suffix == "s" && base.ends_with('s')) {
-                let base = format!("{base}{keep}");
+                let base = undouble(format!("{base}{keep}"));
                 // charge/charged/charges -> charg
                 return base.trim_end_matches('e').to_string();
             }
         }
     }
     w.trim_end_matches('e').to_string()
+}
+
+/// `shipp` (from shipping) -> `ship`.
+fn undouble(mut base: String) -> String {
+    let b = base.as_bytes();
+    let n = b.len();
+    if n >= 4 && b[n - 1] == b[n - 2] && !matches!(b[n - 1], b'l' | b's' | b'z' | b'e' | b'o') {
+        base.pop();
+    }
+    base
 }
 
 #[cfg(test)]
@@ -293,7 +315,7 @@ mod tests {
             ["50", "gb", "for", "$", "1,000.50"]
         );
         assert_eq!(lowers("I don't know"), ["i", "do", "not", "know"]);
-        assert_eq!(lowers("non-refundable 5G"), ["non", "refundable", "5g"]);
+        assert_eq!(lowers("non-refundable A320"), ["non", "refundable", "a320"]);
         assert_eq!(lowers("the 10th"), ["the", "10th"]);
     }
 
