@@ -54,6 +54,7 @@
 
 mod card;
 mod config;
+mod context;
 mod email;
 mod entity;
 mod iban;
