@@ -49,6 +49,7 @@ const PHONE_PREFIXES: &[&[u8]] = &[
     b"chiam",
     b"ligar",
     b"ligue",
+    b"liga",
     b"calling",
     b"called",
     b"caller",
@@ -101,6 +102,8 @@ const PHONE_UTF8: &[&str] = &[
     "फोन",
     "मोबाइल",
     "móvil",
+    "Llám",
+    "llám",
     "número de tel",
 ];
 
@@ -170,8 +173,12 @@ const OTHER_PREFIXES: &[&[u8]] = &[
     b"ticket",
     b"postal",
     b"postcode",
-    b"card",
     b"code",
+    b"fedex",
+    b"usps",
+    b"dhl",
+    b"shipped",
+    b"shipping",
     b"transaction",
     b"txn",
     b"confirmation",
@@ -210,6 +217,11 @@ const OTHER_PREFIXES: &[&[u8]] = &[
     b"factura",
     b"ordine",
     b"fattura",
+    b"konto",
+    b"compte",
+    b"cuenta",
+    b"conto",
+    b"conta",
     b"dollar",
     b"euro",
     b"seconds",
@@ -291,6 +303,13 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
             continue;
         }
         let st = i;
+        // Words with accents whose first letters are ASCII (`Llámame`, `móvil`).
+        if PHONE_UTF8
+            .iter()
+            .any(|w| left[st..].starts_with(w.as_bytes()))
+        {
+            phone_at = Some(st + 1);
+        }
         while i < left.len() && left[i].is_ascii_alphabetic() {
             i += 1;
         }
@@ -362,6 +381,7 @@ mod tests {
             "Telefonnummer: ~",
             "téléphone : ~",
             "teléfono ~",
+            "Llámame al ~",
             "電話番号: ~",
             "전화 ~",
             "~ (mobile)",

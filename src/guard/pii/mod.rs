@@ -72,6 +72,8 @@ mod vault;
 #[cfg(test)]
 mod eval;
 #[cfg(test)]
+mod eval_formats;
+#[cfg(test)]
 mod tests;
 
 use crate::api::Api;

@@ -251,7 +251,7 @@ fn classify(
             Some(Builtin::KrRrn)
         } else if want.ssn && is_us_ssn(c) {
             Some(Builtin::UsSsn)
-        } else if want.card && is_card(c) {
+        } else if want.card && is_card(c) && !bare_id(text, a, c, said) {
             Some(Builtin::CreditCard)
         } else if want.iban && is_iban(c) {
             Some(Builtin::Iban)
@@ -266,6 +266,13 @@ fn classify(
         return phone_end(text, a, b, said).map(|end| (Builtin::Phone, end));
     }
     None
+}
+
+/// A card number written without breaks right after `#` or words that say it is an id
+/// (`Order #502004646159`, `FedEx tracking 573411585309509`).
+fn bare_id(text: &[u8], a: usize, c: &[u8], said: &mut Option<Says>) -> bool {
+    c.iter().all(u8::is_ascii_digit)
+        && *said.get_or_insert_with(|| context::left(text, a)) == Says::Other
 }
 
 /// Where the phone number at `text[a..b]` ends, with its extension (written inside the
@@ -283,10 +290,15 @@ fn phone_end(text: &[u8], a: usize, b: usize, said: &mut Option<Says>) -> Option
         return None;
     }
     let grade = phone::grade(&text[a..base_end])?;
+    let end = if inline_ext {
+        b
+    } else {
+        b + phone::extension_len(text, b)
+    };
     // The word right after vetoes (`312734.00 KRW`), else the words before decide.
     let says = match *said.get_or_insert_with(|| context::left(text, a)) {
         _ if grade == Grade::Sure => Says::Phone,
-        left => match context::right(text, base_end) {
+        left => match context::right(text, end) {
             Says::Nothing => left,
             Says::Phone if left == Says::Other => Says::Other,
             right => right,
@@ -297,12 +309,5 @@ fn phone_end(text: &[u8], a: usize, b: usize, said: &mut Option<Says>) -> Option
         Grade::Likely => says != Says::Other,
         Grade::Plausible => says == Says::Phone,
     };
-    if !taken {
-        return None;
-    }
-    Some(if inline_ext {
-        b
-    } else {
-        b + phone::extension_len(text, b)
-    })
+    taken.then_some(end)
 }

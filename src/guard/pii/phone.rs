@@ -10,7 +10,7 @@
 //!   `1 (415) 555-0132`) with a valid area code and exchange;
 //! - a trunk `0` area or mobile prefix then groups (`020 7946 0958`, `030 123456`,
 //!   `01 23 45 67 89`, `06-1234-5678`, `(02) 1234 5678`, `0412 345 678`, `0 801 23 45 67`),
-//!   9 to 12 digits; Brazilian `(11) 96123-4567`; Spanish `612 34 56 78`; Indian mobile
+//!   9 to 14 digits; Brazilian `(11) 96123-4567`; Spanish `612 34 56 78`; Indian mobile
 //!   `98765 43210`; `75-6508-8995` (2-4-4, 3-4-4); toll-free `1800 123 456`;
 //!   Korean mobile `01012345678`.
 //!
@@ -159,7 +159,7 @@ pub(super) fn grade(c: &[u8]) -> Option<Grade> {
             return None;
         }
         // `+1` with an area code or exchange no plan assigned: as the national form.
-        let nanp_ok = d[0] != b'1' || nanp(&d[1..4], &d[4..7]);
+        let nanp_ok = d[0] != b'1' || d.len() < 11 || nanp(&d[1..4], &d[4..7]);
         return Some(if nanp_ok { Grade::Sure } else { Grade::Likely });
     }
     if let Some(skip) = idd_prefix(&s) {
@@ -236,7 +236,9 @@ fn international(s: &Shape, d: &[u8], skip: usize) -> bool {
         return false;
     }
     match &d[..cc_len] {
-        b"1" => national == 10,
+        // `+1 310-1234`: Canada's seven-digit 310 numbers.
+        b"1" => national == 10 || national == 7 && d[1..4] == *b"310",
+        b"7" => national == 10,
         _ => (6..=13).contains(&national),
     }
 }
@@ -283,9 +285,9 @@ fn nanp_layout(s: &Shape) -> bool {
 }
 
 /// A trunk `0` with its area or mobile prefix (2-6 digits, maybe in parentheses), then
-/// groups; 9-12 digits. French `0 8XX XX XX XX` too.
+/// groups; 9-14 digits (German `0800 1234567890`). French `0 8XX XX XX XX` too.
 fn trunk_layout(s: &Shape, d: &[u8]) -> bool {
-    if s.n < 2 || !(9..=12).contains(&d.len()) || !s.first_wrapped_ok() {
+    if s.n < 2 || !(9..=14).contains(&d.len()) || !s.first_wrapped_ok() {
         return false;
     }
     let g0 = s.groups[0];
@@ -299,7 +301,10 @@ fn trunk_layout(s: &Shape, d: &[u8]) -> bool {
     if s.lens_are(&[5, 4]) && s.seps[1] == b"-" || s.lens_are(&[3, 2, 4]) || s.lens_are(&[6, 7]) {
         return false;
     }
-    (1..s.n).all(|k| (2..=8).contains(&s.len(k))) && s.plain_from(1)
+    // Inner groups of one digit after a long prefix: German `0900 1 234567`.
+    let inner_ok =
+        |k: usize| (2..=8).contains(&s.len(k)) || s.len(k) == 1 && k + 1 < s.n && g0.len() >= 4;
+    (1..s.n).all(inner_ok) && s.plain_from(1)
 }
 
 /// `(11) 2345-6789`, `11 96123-4567`: two-digit area code without zeros, 4 or 5 digits,
