@@ -9,6 +9,7 @@ pub(super) fn is_card(c: &[u8]) -> bool {
     let mut sep = 0u8;
     let mut group = 0;
     let mut groups = 0;
+    let mut first = 0;
     for &b in c {
         if b.is_ascii_digit() {
             if n == 19 {
@@ -25,6 +26,9 @@ pub(super) fn is_card(c: &[u8]) -> bool {
             {
                 return false;
             }
+            if groups == 0 {
+                first = group;
+            }
             sep = b;
             groups += 1;
             group = 0;
@@ -33,6 +37,11 @@ pub(super) fn is_card(c: &[u8]) -> bool {
         }
     }
     if group == 0 || (sep != 0 && group > 10) {
+        return false;
+    }
+    // A first group of 5 or 6 only before one long group (`622126 1234567890`): 6-7 is
+    // a Korean RRN's shape.
+    if first > 4 && (groups != 1 || group < 9) {
         return false;
     }
     let d = &digits[..n];

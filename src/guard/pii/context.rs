@@ -344,6 +344,43 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
     }
 }
 
+/// Words that make a bare run of digits a shipment or an order id, not a card number.
+const SHIPMENT_PREFIXES: &[&[u8]] = &[
+    b"track",
+    b"fedex",
+    b"ups",
+    b"usps",
+    b"dhl",
+    b"ship",
+    b"parcel",
+    b"package",
+    b"order",
+    b"awb",
+    b"waybill",
+    b"consignment",
+];
+
+/// Whether `#` is right before `start`, or a word within [`LEFT`] bytes before it names
+/// a shipment or an order (`FedEx tracking 573411585309509`, `Order #502004646159`).
+pub(super) fn shipment_or_order(text: &[u8], start: usize) -> bool {
+    if start > 0 && text[start - 1] == b'#' {
+        return true;
+    }
+    let from = start.saturating_sub(LEFT);
+    text[from..start]
+        .split(|b| !b.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty() && w.len() <= 24)
+        .any(|w| {
+            let mut low = [0u8; 24];
+            for (l, &b) in low.iter_mut().zip(w) {
+                *l = b.to_ascii_lowercase();
+            }
+            SHIPMENT_PREFIXES
+                .iter()
+                .any(|p| low[..w.len()].starts_with(p))
+        })
+}
+
 /// What the first word after `text[..end]` says (`(mobile)`, ` office`, `-Fax`, ` USD`).
 pub(super) fn right(text: &[u8], end: usize) -> Says {
     let mut j = end;

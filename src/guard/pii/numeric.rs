@@ -251,7 +251,7 @@ fn classify(
             Some(Builtin::KrRrn)
         } else if want.ssn && is_us_ssn(c) {
             Some(Builtin::UsSsn)
-        } else if want.card && is_card(c) && !bare_id(text, a, c, said) {
+        } else if want.card && is_card(c) && !bare_id(text, a, c) {
             Some(Builtin::CreditCard)
         } else if want.iban && is_iban(c) {
             Some(Builtin::Iban)
@@ -268,11 +268,10 @@ fn classify(
     None
 }
 
-/// A card number written without breaks right after `#` or words that say it is an id
-/// (`Order #502004646159`, `FedEx tracking 573411585309509`).
-fn bare_id(text: &[u8], a: usize, c: &[u8], said: &mut Option<Says>) -> bool {
-    c.iter().all(u8::is_ascii_digit)
-        && *said.get_or_insert_with(|| context::left(text, a)) == Says::Other
+/// A card number written without breaks right after `#` or words that name a shipment
+/// or an order (`Order #502004646159`, `FedEx tracking 573411585309509`).
+fn bare_id(text: &[u8], a: usize, c: &[u8]) -> bool {
+    c.iter().all(u8::is_ascii_digit) && context::shipment_or_order(text, a)
 }
 
 /// Where the phone number at `text[a..b]` ends, with its extension (written inside the
