@@ -53,6 +53,7 @@ fn held_out_recall_per_entity_and_region_is_at_least_99_5_percent() {
             misses.push(format!("miss {entity} {value:?} in {text:?}"));
         }
     }
+    println!();
     println!("PII recall per region, held-out split (bench/guard/pii/formats.py)");
     println!("entity       region      named in the sentence       bare sentence");
     for ((e, r), [(h, n), (bh, bn)]) in &stats {
@@ -102,7 +103,8 @@ fn held_out_lookalikes_are_flagged_at_most_0_5_percent() {
         }
     }
     let (mut f, mut n) = (0, 0);
-    println!("Numeric look-alikes flagged as PII, held-out split");
+    println!();
+    println!("Numeric look-alikes flagged as PII (IP addresses aside), held-out split");
     for (k, (kf, kn)) in &stats {
         println!("{k:<16} {:5.2} %  ({kf}/{kn})", pct(*kf, *kn));
         f += kf;
