@@ -5,7 +5,7 @@
 //! `api.max_body_bytes must be between 1 and 67108864 (got 0)`.
 //!
 //! Each section's raw form and compile step live with its stage (`api::config`,
-//! `identity`, `limits`, `route::config`, `usage::config`, `guard`); this file holds the
+//! `identity`, `limits`, `route::config`, `usage::config`, `guard`, `prompt`); this file holds the
 //! document, the `role`, and the checks that span sections.
 
 use serde::Deserialize;
@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// Guardrails: input validation, prompt injection, PII in and out, leak checks.
     /// Absent: the stage is off. See src/guard.
     pub guard: Option<crate::guard::RawGuard>,
+    /// The prompt engine: decorators, templates, chain-of-thought, structured output.
+    /// Absent: the stage is off. See src/prompt.
+    pub prompt: Option<crate::prompt::RawPrompt>,
     /// Where this instance of the filter is installed: `downstream` (the listener's HTTP
     /// filters; every stage runs there) or `upstream` (an upstream HTTP filter of the
     /// fallback chain's aggregate cluster, see envoy/FALLBACK.md: per attempt it adapts
@@ -60,6 +63,7 @@ pub struct Config {
     pub route: Option<Route>,
     pub usage: Option<Usage>,
     pub guard: Option<crate::guard::Guard>,
+    pub prompt: Option<crate::prompt::Prompt>,
     pub role: Role,
 }
 
@@ -86,6 +90,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         .transpose()?;
     let usage = raw.usage.map(crate::usage::config::compile).transpose()?;
     let guard = raw.guard.map(crate::guard::compile).transpose()?;
+    let prompt = raw.prompt.map(crate::prompt::compile).transpose()?;
     let role = match raw.role.as_deref() {
         None | Some("downstream") => Role::Downstream,
         Some("upstream") => Role::Upstream,
@@ -107,6 +112,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         route,
         usage,
         guard,
+        prompt,
         role,
     })
 }

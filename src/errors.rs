@@ -38,6 +38,10 @@ pub enum UserError {
     /// The guard stage blocked the request. `category` names the rule (`pii.credit_card`,
     /// `injection`, ...), never the value that triggered it.
     ContentFilter { category: String },
+    /// The model's answer did not match the required JSON schema, after the gateway's
+    /// retries (`prompt.on_invalid: error`). An upstream failure, not the client's: 502,
+    /// with `x-should-retry: false` (the gateway retried already).
+    InvalidStructuredOutput { message: String },
 }
 
 impl UserError {
@@ -54,6 +58,7 @@ impl UserError {
             UserError::ModelNotAllowed { .. } => 403,
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
             UserError::LimitsUnavailable => 503,
+            UserError::InvalidStructuredOutput { .. } => 502,
         }
     }
 
@@ -73,6 +78,7 @@ impl UserError {
             UserError::MethodNotAllowed { .. } => "method_not_allowed",
             UserError::ModelNotFound { .. } => "model_not_found",
             UserError::LimitsUnavailable => "limits_unavailable",
+            UserError::InvalidStructuredOutput { .. } => "invalid_structured_output",
         }
     }
 
@@ -90,9 +96,9 @@ impl UserError {
                 format!("This API key may not use the model `{model}`")
             }
             UserError::InvalidHeader { name, message } => format!("Header `{name}`: {message}"),
-            UserError::RateLimited { message, .. } | UserError::QuotaExceeded { message } => {
-                message.clone()
-            }
+            UserError::RateLimited { message, .. }
+            | UserError::QuotaExceeded { message }
+            | UserError::InvalidStructuredOutput { message } => message.clone(),
             UserError::ContentFilter { category } => format!(
                 "The request was blocked by the gateway's content policy (category: {category})"
             ),
@@ -128,6 +134,9 @@ impl UserError {
             UserError::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed"),
             UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
             UserError::LimitsUnavailable => ("server_error", "service_unavailable"),
+            UserError::InvalidStructuredOutput { .. } => {
+                ("server_error", "invalid_structured_output")
+            }
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -142,7 +151,9 @@ impl UserError {
                     UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
                         "rate_limit_error"
                     }
-                    UserError::LimitsUnavailable => "api_error",
+                    UserError::LimitsUnavailable | UserError::InvalidStructuredOutput { .. } => {
+                        "api_error"
+                    }
                     _ => "invalid_request_error",
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})
