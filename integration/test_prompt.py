@@ -226,6 +226,9 @@ def test_invalid_then_fixed_by_the_retry(gw, mock_provider):
         extra_headers={"x-mock-invalid-json": "once", "x-mock-content": json.dumps(VALID)})
     done = raw.parse()
     assert json.loads(done.choices[0].message.content) == VALID
+    # The body is the retry's answer; the gateway bills both calls.
+    assert int(raw.headers["x-llm-output-tokens"]) > done.usage.completion_tokens
+    assert int(raw.headers["x-llm-input-tokens"]) > done.usage.prompt_tokens
     first, retry = upstream(mock_provider, tag)
     assert retry["messages"][:-2] == first["messages"]
     assert retry["messages"][-2] == {"role": "assistant", "content": 'Sure! Here is the JSON: {"answer": '}

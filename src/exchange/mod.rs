@@ -432,6 +432,7 @@ impl Exchange {
         let elapsed_ms = now_us.saturating_sub(self.started_us) / 1000;
         let (outcome, status, first_token_ms) =
             response::finish(self.response.as_mut(), elapsed_ms);
+        let outcome = prompt::with_retry_usage(self, outcome);
         let mut facts = settle(&config, plan, &outcome, status);
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {

@@ -10,8 +10,10 @@ use crate::config::Config;
 use crate::metrics;
 use crate::prompt::answer::{self, Outcome, Verdict};
 use crate::prompt::{self, Check, Context, OnInvalid};
+use crate::providers::ProviderUsage;
 use crate::route::auto::{Signals, Thresholds, Tier, Weights};
 use crate::route::plan::RequestPlan;
+use crate::usage::meter::{ResponseMeter, ResponseOutcome};
 
 pub(super) const PROMPT: BodyStage = BodyStage {
     name: "prompt",
@@ -30,6 +32,8 @@ pub(super) struct Structured {
     pub outcome: Option<Outcome>,
     /// A retry in flight: the client-API answer it replaces, and why that one failed.
     pub pending: Option<(Vec<u8>, String)>,
+    /// What the retries' answers reported, added to the exchange's usage and cost.
+    pub retry_usage: Vec<ProviderUsage>,
 }
 
 /// Whether the routing classifier scores a request `complex` (the `auto` router's
@@ -96,6 +100,7 @@ fn run(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
         retries: 0,
         outcome: None,
         pending: None,
+        retry_usage: Vec::new(),
     });
     Next::Go
 }
@@ -254,6 +259,20 @@ pub(super) fn retried(
     let Some((first, why)) = s.pending.take() else {
         return Held::Done(None);
     };
+    if let Some(plan) = ex.plan.as_ref() {
+        // The retry is billed like the first call: its usage joins the exchange's.
+        let mut meter = ResponseMeter::new(
+            plan.upstream_format,
+            answer.status,
+            Some("application/json"),
+            super::MAX_JSON_RESPONSE,
+        );
+        meter.feed(&answer.body, 0);
+        let usage = meter.finish(0).usage;
+        if let Some(s) = ex.structured.as_mut() {
+            s.retry_usage.push(usage);
+        }
+    }
     if answer.status != 200 {
         log::info!(
             "llm-gateway: the schema retry failed (status {}); the first answer decides",
@@ -266,6 +285,28 @@ pub(super) fn retried(
         Held::Done(None) => Held::Done(Some(body)),
         other => other,
     }
+}
+
+/// The exchange's outcome with the retries' usage added (tokens the provider reported
+/// for them; a retry that reported none adds nothing).
+pub(super) fn with_retry_usage(ex: &Exchange, mut outcome: ResponseOutcome) -> ResponseOutcome {
+    let Some(s) = ex.structured.as_ref() else {
+        return outcome;
+    };
+    let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    for u in &s.retry_usage {
+        if outcome.usage.is_empty() {
+            continue;
+        }
+        outcome.usage.input = add(outcome.usage.input, u.input);
+        outcome.usage.output = add(outcome.usage.output, u.output);
+        outcome.usage.cached_input += u.cached_input;
+        outcome.usage.cache_write += u.cache_write;
+    }
+    outcome
 }
 
 /// An answer of the provider in the client's API (translated back when the request was).

@@ -174,7 +174,11 @@ fn an_invalid_answer_is_retried_through_the_providers_cluster_and_replaced() {
         (Some("fixed"), Some("1"))
     );
     assert_eq!(run.seen.counter("llm.schema_retries"), 1);
-    assert_eq!(run.fact("llm_output_tokens"), Some("2"));
+    // The retry is billed too: both calls' usage.
+    assert_eq!(
+        (run.fact("llm_input_tokens"), run.fact("llm_output_tokens")),
+        (Some("18"), Some("4"))
+    );
 }
 
 #[test]
