@@ -5,8 +5,9 @@
 //! `api.max_body_bytes must be between 1 and 67108864 (got 0)`.
 //!
 //! Each section's raw form and compile step live with its stage (`api::config`,
-//! `identity`, `limits`, `route::config`, `usage::config`, `guard`, `cache::config`); this
-//! file holds the document, the `role`, and the checks that span sections.
+//! `identity`, `limits`, `route::config`, `usage::config`, `guard`, `prompt`,
+//! `cache::config`); this file holds the document, the `role`, and the checks that span
+//! sections.
 
 use serde::Deserialize;
 
@@ -38,6 +39,9 @@ pub struct RawConfig {
     /// The exact response cache, through the cache sidecar. Absent: the stage is off.
     /// See src/cache/config.rs.
     pub cache: Option<crate::cache::RawCache>,
+    /// The prompt engine: decorators, templates, chain-of-thought, structured output.
+    /// Absent: the stage is off. See src/prompt.
+    pub prompt: Option<crate::prompt::RawPrompt>,
     /// Where this instance of the filter is installed: `downstream` (the listener's HTTP
     /// filters; every stage runs there) or `upstream` (an upstream HTTP filter of the
     /// fallback chain's aggregate cluster, see envoy/FALLBACK.md: per attempt it adapts
@@ -64,6 +68,7 @@ pub struct Config {
     pub usage: Option<Usage>,
     pub guard: Option<crate::guard::Guard>,
     pub cache: Option<crate::cache::Cache>,
+    pub prompt: Option<crate::prompt::Prompt>,
     pub role: Role,
 }
 
@@ -91,6 +96,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
     let usage = raw.usage.map(crate::usage::config::compile).transpose()?;
     let guard = raw.guard.map(crate::guard::compile).transpose()?;
     let cache = raw.cache.map(crate::cache::config::compile).transpose()?;
+    let prompt = raw.prompt.map(crate::prompt::compile).transpose()?;
     let role = match raw.role.as_deref() {
         None | Some("downstream") => Role::Downstream,
         Some("upstream") => Role::Upstream,
@@ -118,6 +124,7 @@ fn compile(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Confi
         usage,
         guard,
         cache,
+        prompt,
         role,
     })
 }

@@ -14,6 +14,11 @@ pub trait HostView {
     fn request_header(&self, name: &str) -> Option<String>;
     /// A response header (lower-case name); `None` before the response.
     fn response_header(&self, name: &str) -> Option<String>;
+    /// Every request header as the request stands now (pseudo-headers first, then the
+    /// others, lower-case names). Default: none (a host that cannot list them).
+    fn request_headers(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// A host property as a string (e.g. a JWT claim in dynamic metadata).
     fn property(&self, path: &[&str]) -> Option<String>;
     /// The counters the limits stage reserves in (shared by every worker).

@@ -41,6 +41,10 @@ pub enum UserError {
     /// The cache sidecar failed a lookup and `cache.fail` is `closed`: the request was
     /// not sent to the provider.
     CacheUnavailable,
+    /// The model's answer did not match the required JSON schema, after the gateway's
+    /// retries (`prompt.on_invalid: error`). An upstream failure, not the client's: 502,
+    /// with `x-should-retry: false` (the gateway retried already).
+    InvalidStructuredOutput { message: String },
 }
 
 impl UserError {
@@ -58,6 +62,7 @@ impl UserError {
             UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => 429,
             UserError::CacheUnavailable => 503,
             UserError::LimitsUnavailable => 503,
+            UserError::InvalidStructuredOutput { .. } => 502,
         }
     }
 
@@ -78,6 +83,7 @@ impl UserError {
             UserError::ModelNotFound { .. } => "model_not_found",
             UserError::CacheUnavailable => "cache_unavailable",
             UserError::LimitsUnavailable => "limits_unavailable",
+            UserError::InvalidStructuredOutput { .. } => "invalid_structured_output",
         }
     }
 
@@ -95,9 +101,9 @@ impl UserError {
                 format!("This API key may not use the model `{model}`")
             }
             UserError::InvalidHeader { name, message } => format!("Header `{name}`: {message}"),
-            UserError::RateLimited { message, .. } | UserError::QuotaExceeded { message } => {
-                message.clone()
-            }
+            UserError::RateLimited { message, .. }
+            | UserError::QuotaExceeded { message }
+            | UserError::InvalidStructuredOutput { message } => message.clone(),
             UserError::ContentFilter { category } => format!(
                 "The request was blocked by the gateway's content policy (category: {category})"
             ),
@@ -137,6 +143,9 @@ impl UserError {
             UserError::ModelNotFound { .. } => ("invalid_request_error", "model_not_found"),
             UserError::CacheUnavailable => ("server_error", "cache_unavailable"),
             UserError::LimitsUnavailable => ("server_error", "service_unavailable"),
+            UserError::InvalidStructuredOutput { .. } => {
+                ("server_error", "invalid_structured_output")
+            }
             _ => ("invalid_request_error", "invalid_request_error"),
         };
         let body = match format {
@@ -151,8 +160,9 @@ impl UserError {
                     UserError::RateLimited { .. } | UserError::QuotaExceeded { .. } => {
                         "rate_limit_error"
                     }
-                    UserError::CacheUnavailable => "api_error",
-                    UserError::LimitsUnavailable => "api_error",
+                    UserError::CacheUnavailable
+                    | UserError::LimitsUnavailable
+                    | UserError::InvalidStructuredOutput { .. } => "api_error",
                     _ => "invalid_request_error",
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message()}})

@@ -16,6 +16,7 @@ pub mod guard;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
+pub mod prompt;
 pub mod providers;
 pub mod route;
 pub mod scope;

@@ -124,6 +124,43 @@ pub fn guard_action(rule: &str, action: &str) -> Metric {
     )
 }
 
+/// A request that used a prompt template: `llm.prompt_template.template.<id>.version.<v>`
+/// (ids and versions come from the configuration: a bounded set).
+pub fn prompt_template(id: &str, version: &str) -> Metric {
+    Metric::Counter(
+        format!(
+            "llm.prompt_template.template.{}.version.{}",
+            label(id),
+            label(version)
+        ),
+        1,
+    )
+}
+
+/// The prompt stage added its chain-of-thought instruction (`reason`: `always` or
+/// `complex`).
+pub fn prompt_cot(reason: &str) -> Metric {
+    Metric::Counter(format!("llm.prompt_cot.reason.{}", label(reason)), 1)
+}
+
+/// A structured-output check's result (`valid`, `fixed`, `failed`, `passed`, `skipped`)
+/// by the schema's source (`request`, `operator`).
+pub fn schema_outcome(outcome: &str, source: &str) -> Metric {
+    Metric::Counter(
+        format!(
+            "llm.schema.result.{}.source.{}",
+            label(outcome),
+            label(source)
+        ),
+        1,
+    )
+}
+
+/// Retries the structured-output check made for one answer.
+pub fn schema_retries(retries: u32) -> Metric {
+    Metric::Counter("llm.schema_retries".to_string(), u64::from(retries))
+}
+
 /// A request the limits stage admitted, and the tokens it reserved.
 pub fn limits_admitted(group: &str, reserved_tokens: u64) -> [Metric; 2] {
     [

@@ -38,6 +38,18 @@ pub struct Behaviour {
     /// `x-mock-tool-call: NAME` with `x-mock-tool-args: JSON object` (default `{}`):
     /// answer with a tool call instead of text (`tool_use` block / `tool_calls`).
     pub tool_call: Option<(String, serde_json::Value)>,
+    /// `x-mock-invalid-json: once | always`: answer text that is not JSON (a forced tool
+    /// gets the input `{"mock_invalid": true}`), for every request (`always`) or until
+    /// the conversation holds that invalid answer as an assistant turn (`once`: the
+    /// gateway's schema retry shows it to the model, and then gets the normal answer).
+    pub invalid_json: Option<InvalidJson>,
+}
+
+/// When the mock answers invalid JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidJson {
+    Once,
+    Always,
 }
 
 impl Behaviour {
@@ -83,6 +95,16 @@ impl Behaviour {
             drop_connection: flag(&get, "x-mock-drop-connection")?,
             raw_body: get("x-mock-raw-body").map(str::to_string),
             content_type: get("x-mock-content-type").map(str::to_string),
+            invalid_json: match get("x-mock-invalid-json").map(str::trim) {
+                None => None,
+                Some("once") => Some(InvalidJson::Once),
+                Some("always") => Some(InvalidJson::Always),
+                Some(other) => {
+                    return Err(format!(
+                        "x-mock-invalid-json must be once or always (got {other:?})"
+                    ))
+                }
+            },
             tool_call: match get("x-mock-tool-call") {
                 None => None,
                 Some(name) => {

@@ -10,7 +10,7 @@ use llm_gateway::tokens::{
 use serde_json::{Map, Value};
 
 use crate::answer::{answer_text, chunks};
-use crate::behaviour::Behaviour;
+use crate::behaviour::{Behaviour, InvalidJson};
 use crate::faults::{DownMode, FaultConfig, Faults, Injected};
 use crate::gzip::accepts_gzip;
 use crate::http::{Delivery, Reply, Request};
@@ -265,7 +265,15 @@ impl MockProvider {
             Protocol::OpenAi | Protocol::Responses => encoding_for_model(model).0,
             Protocol::Anthropic => Encoding::O200kBase,
         };
-        let answer = answer_text(&chat, behaviour, encoding);
+        let invalid = match behaviour.invalid_json {
+            Some(InvalidJson::Always) => true,
+            Some(InvalidJson::Once) => !holds_invalid_answer(&chat),
+            None => false,
+        };
+        let answer = match invalid {
+            true => INVALID_JSON_ANSWER.to_string(),
+            false => answer_text(&chat, behaviour, encoding),
+        };
         let usage = (!behaviour.omit_usage).then(|| Usage {
             input: match protocol {
                 Protocol::OpenAi | Protocol::Responses => count_openai_chat(model, &chat),
@@ -276,6 +284,9 @@ impl MockProvider {
         // A request that forces a tool gets a call of it, as a model would: its input is
         // the answer when that is a JSON object (e.g. `x-mock-content`), else `{}`.
         let forced_call = forced_tool(&request).map(|name| {
+            if invalid {
+                return (name, serde_json::json!({"mock_invalid": true}));
+            }
             let input = serde_json::from_str::<Value>(&answer)
                 .ok()
                 .filter(Value::is_object)
@@ -468,6 +479,34 @@ pub fn malformed_http(message: &str) -> Reply {
     )
 }
 
+/// The answer of `x-mock-invalid-json`: prose around a JSON fragment, as a model that
+/// ignored the format answers.
+pub const INVALID_JSON_ANSWER: &str = "Sure! Here is the JSON: {\"answer\": ";
+
+/// Whether an assistant turn of the conversation is the mock's own invalid answer (the
+/// text, or the forced tool's input as the gateway shows it back).
+fn holds_invalid_answer(chat: &Map<String, Value>) -> bool {
+    let Some(messages) = chat.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    let invalid = |text: &str| {
+        let text = text.trim();
+        text == INVALID_JSON_ANSWER.trim()
+            || serde_json::from_str::<Value>(text)
+                .is_ok_and(|v| v == serde_json::json!({"mock_invalid": true}))
+    };
+    messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .any(|m| match m.get("content") {
+            Some(Value::String(s)) => invalid(s),
+            Some(Value::Array(blocks)) => blocks
+                .iter()
+                .any(|b| b.get("text").and_then(Value::as_str).is_some_and(invalid)),
+            _ => false,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,6 +598,46 @@ mod tests {
             count_anthropic_messages(body.as_object().unwrap())
         );
         assert_eq!(answer["usage"]["output_tokens"], 50);
+    }
+
+    #[test]
+    fn invalid_json_once_answers_invalid_until_the_retry_shows_it_back() {
+        let provider = MockProvider::new();
+        let content = r#"{"answer":"ok"}"#;
+        let once = [("x-mock-invalid-json", "once"), ("x-mock-content", content)];
+        let ask = |headers: &[(&str, &str)], body: Value| {
+            let (_, answer) = json_of(
+                &provider
+                    .handle(&post("/v1/chat/completions", headers, body))
+                    .0,
+            );
+            answer["choices"][0]["message"]["content"].clone()
+        };
+        assert_eq!(ask(&once, chat("q")), INVALID_JSON_ANSWER);
+        let retry = json!({"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": INVALID_JSON_ANSWER},
+            {"role": "user", "content": "fix it"}]});
+        assert_eq!(ask(&once, retry.clone()), content);
+        let always = [
+            ("x-mock-invalid-json", "always"),
+            ("x-mock-content", content),
+        ];
+        assert_eq!(ask(&always, retry), INVALID_JSON_ANSWER);
+        // A forced tool (a translated json_schema) gets an input that fits no schema.
+        let body = json!({"model": "claude-x", "max_tokens": 10,
+            "tools": [{"name": "out", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": "out"},
+            "messages": [{"role": "user", "content": "q"}]});
+        let (_, answer) = json_of(&provider.handle(&post("/v1/messages", &once, body)).0);
+        assert_eq!(answer["content"][0]["input"], json!({"mock_invalid": true}));
+        let bad = [("x-mock-invalid-json", "sometimes")];
+        let (status, _) = json_of(
+            &provider
+                .handle(&post("/v1/chat/completions", &bad, chat("q")))
+                .0,
+        );
+        assert_eq!(status, 400);
     }
 
     #[test]

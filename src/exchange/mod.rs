@@ -14,7 +14,8 @@
 //!    limit is refused and the headers are held until the body is read (`count_tokens`
 //!    is answered from the body).
 //! 2. **body complete** ([`Exchange::on_request_body`]): the [`BODY_STAGES`] in order:
-//!    guard input, route, authorize, guard token limit, forward, judge (a callout),
+//!    prompt (decorators, templates, CoT: the guard and any cache key see the final
+//!    prompt), guard input, route, authorize, guard token limit, forward, judge (a callout),
 //!    limits admit.
 //! 3. **response headers** ([`Exchange::on_response_headers`]): `usage` starts reading
 //!    the answer in the provider's API, `route` translates it back, `guard` watches the
@@ -32,6 +33,7 @@ mod guard;
 mod identity;
 mod limits;
 mod local;
+mod prompt;
 mod response;
 mod route;
 
@@ -92,6 +94,7 @@ pub struct BodyStage {
 
 /// The request's stages once its body is read, in order.
 pub const BODY_STAGES: &[BodyStage] = &[
+    prompt::PROMPT,      // decorators, templates, CoT, the structured-output check
     guard::INPUT,        // validation, injection, PII masking, spotlighting
     guard::SEMANTIC,     // the nearest known attack (guard.injection.semantic), a callout
     route::PLAN,         // model (auto, aliases), provider, translation, input tokens
@@ -158,6 +161,8 @@ pub struct Exchange {
     response: Option<response::ResponseSide>,
     /// Body and header edits the stages made, handed to the host with the next effects.
     pending: Effects,
+    /// The structured-output check of the answer (the prompt stage's).
+    structured: Option<prompt::Structured>,
     settled: bool,
 }
 
@@ -165,6 +170,8 @@ pub struct Exchange {
 #[derive(Default)]
 struct RequestSoFar {
     body: Vec<u8>,
+    /// The prompt stage rewrote `body`: it goes upstream even when no later stage changes it.
+    rewritten: bool,
     /// The body as the guard parsed (and rewrote) it, for the route stage.
     parsed: Option<Map<String, Value>>,
     /// The guard's rewrite of the body (masked, spotlighted).
@@ -196,6 +203,7 @@ impl Exchange {
             cache: None,
             response: None,
             pending: Effects::default(),
+            structured: None,
             settled: false,
         }
     }
@@ -327,6 +335,10 @@ impl Exchange {
     /// The answer to the callout the last effects asked for (`None`: the call could not
     /// be made). When the effects' flow is `Continue`, the host resumes the request.
     pub fn on_callout(&mut self, host: &dyn HostView, answer: Option<CallAnswer>) -> Effects {
+        if self.phase == Phase::Upstream {
+            // The structured-output retry, asked while the answer was held.
+            return self.on_retry_answer(host, answer.unwrap_or_default());
+        }
         let Phase::Calling(index) = self.phase else {
             return Effects::go_on();
         };
@@ -460,6 +472,7 @@ impl Exchange {
         let elapsed_ms = now_us.saturating_sub(self.started_us) / 1000;
         let (outcome, status, first_token_ms) =
             response::finish(self.response.as_mut(), elapsed_ms);
+        let outcome = prompt::with_retry_usage(self, outcome);
         let mut facts = settle(&config, plan, &outcome, status);
         let mut fx = Effects::default();
         if let Some(admission) = self.admission.take() {

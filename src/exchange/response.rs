@@ -6,10 +6,12 @@
 //! headers. A stream passes chunk by chunk: meter -> translation (or whole events) ->
 //! output guard -> client.
 
-use super::{Effects, Exchange, Flow, HostView, Phase};
+use super::prompt::{self as prompt_stage, Held};
+use super::{CallAnswer, Effects, Exchange, Flow, HostView, Phase};
 use crate::cache::record::AnswerRecorder;
 use crate::guard::answer::GuardedStream;
 use crate::guard::{self, Acted, AnswerGuard};
+use crate::prompt::answer::{Outcome, StreamCheck};
 use crate::providers::translate::StreamBack;
 use crate::providers::{openai, stream_end};
 use crate::sse::WholeEvents;
@@ -42,6 +44,9 @@ pub(super) struct ResponseSide {
     pub(super) recorder: Option<AnswerRecorder>,
     /// The output guard stopped the (plain) answer.
     plain_guard_stopped: bool,
+    /// The structured-output check of a stream (last, after the output guard).
+    stream_check: Option<StreamCheck>,
+    stream_outcome: Option<Outcome>,
 }
 
 impl ResponseSide {
@@ -162,8 +167,19 @@ impl Exchange {
             let (name, value) = state.header();
             fx.set_header(name, value);
         }
-        let recorder = super::cache::recorder(self, status, meter.kind);
+        let stream_check = match (&self.structured, stream) {
+            (Some(s), true) => Some(StreamCheck::new(plan.api, s.check.clone())),
+            _ => None,
+        };
+        // An answer under the structured-output check may be replaced (a retry's answer,
+        // an error, a stream's error event): it is not stored.
+        let recorder = match self.structured {
+            Some(_) => None,
+            None => super::cache::recorder(self, status, meter.kind),
+        };
         self.response = Some(ResponseSide {
+            stream_check,
+            stream_outcome: None,
             meter,
             holding,
             translator,
@@ -228,36 +244,98 @@ impl Exchange {
                 fx.set_header("content-type", "application/json");
                 out = Some(translated);
             }
-            if let Some(recorder) = side.recorder.as_mut() {
-                // The answer as the provider gave it in the client's API: the guard's
-                // changes belong to this request (its placeholders restored).
-                recorder.whole(out.as_deref().unwrap_or(&body));
-            }
-            if let Some(answer) = side.answer_guard.take() {
-                // The client's API now (translated above if need be).
-                let (filtered, acted) = answer.filter_body(out.as_deref().unwrap_or(&body));
-                if filtered.is_some() {
-                    out = filtered;
-                }
-                side.plain_guard_stopped = acted.iter().any(|a| a.action == "block");
-                if !acted.is_empty() {
-                    self.acted.extend(acted);
-                    fx.set_header("x-llm-guard", guard::header_value(&self.acted));
+            let status = side.meter.status;
+            if status < 400 && self.structured.is_some() {
+                if let Some(config) = self.config.clone() {
+                    let client = out.clone().unwrap_or_else(|| body.clone());
+                    match prompt_stage::check_answer(self, &config, host, &client, &mut fx) {
+                        Held::Retry(call) => {
+                            // The answer (and its headers) wait for the retry.
+                            fx.flow = Flow::Call(call);
+                            return fx;
+                        }
+                        Held::Done(Some(replaced)) => out = Some(replaced),
+                        Held::Done(None) => {}
+                    }
                 }
             }
-            if let Some(out) = out {
-                fx.set_header("content-length", out.len().to_string());
-                fx.body = Some(out);
-            }
+            return self.finish_held(fx, host, out, &body);
         } else if side.meter.kind == BodyKind::EventStream {
             let chunk = read();
             side.meter.feed(&chunk, elapsed);
             fx.body = stream_chunk(side, chunk, end_of_stream);
+            if let Some(outcome) = side.stream_outcome.take() {
+                if let Some(s) = self.structured.as_mut() {
+                    s.outcome = Some(outcome);
+                }
+            }
         }
         if end_of_stream {
             self.settle_into(&mut fx, host, holding);
+            prompt_stage::report(self, &mut fx);
         }
         fx
+    }
+
+    /// A held answer is decided: through the output guard (the client's API now), its
+    /// length set, the exchange settled. `out` replaces `original` when set.
+    fn finish_held(
+        &mut self,
+        mut fx: Effects,
+        host: &dyn HostView,
+        mut out: Option<Vec<u8>>,
+        original: &[u8],
+    ) -> Effects {
+        if let Some(recorder) = self.response.as_mut().and_then(|s| s.recorder.as_mut()) {
+            // The answer as the provider gave it in the client's API: the guard's
+            // changes belong to this request (its placeholders restored).
+            recorder.whole(out.as_deref().unwrap_or(original));
+        }
+        let answer_guard = self.response.as_mut().and_then(|s| s.answer_guard.take());
+        if let Some(answer) = answer_guard {
+            let (filtered, acted) = answer.filter_body(out.as_deref().unwrap_or(original));
+            if filtered.is_some() {
+                out = filtered;
+            }
+            if acted.iter().any(|a| a.action == "block") {
+                if let Some(side) = self.response.as_mut() {
+                    side.plain_guard_stopped = true;
+                }
+            }
+            if !acted.is_empty() {
+                self.acted.extend(acted);
+                fx.set_header("x-llm-guard", guard::header_value(&self.acted));
+            }
+        }
+        if let Some(out) = out {
+            fx.set_header("content-length", out.len().to_string());
+            fx.body = Some(out);
+        }
+        self.settle_into(&mut fx, host, true);
+        prompt_stage::report(self, &mut fx);
+        fx
+    }
+
+    /// The structured-output retry answered (status 0: the call failed). The held answer
+    /// is replaced by the retry's, or by the error, or passes as it is.
+    pub(super) fn on_retry_answer(&mut self, host: &dyn HostView, answer: CallAnswer) -> Effects {
+        let Some(config) = self.config.clone() else {
+            return Effects::go_on();
+        };
+        if self.structured.as_ref().is_none_or(|s| s.pending.is_none()) {
+            return Effects::go_on();
+        }
+        let mut fx = Effects::default();
+        match prompt_stage::retried(self, &config, host, &answer, &mut fx) {
+            Held::Retry(call) => {
+                fx.flow = Flow::Call(call);
+                fx
+            }
+            Held::Done(body) => {
+                let body = body.unwrap_or_default();
+                self.finish_held(fx, host, Some(body.clone()), &body)
+            }
+        }
     }
 
     /// Settles the exchange into `fx`, with the final headers when they are still held.
@@ -324,6 +402,17 @@ fn stream_chunk(side: &mut ResponseSide, chunk: Vec<u8>, end: bool) -> Option<Ve
         let mut bytes = guarded.feed(input);
         if end {
             bytes.extend(guarded.finish());
+        }
+        out = Some(bytes);
+    }
+    if let Some(check) = side.stream_check.as_mut() {
+        // Last: it holds the final event until the whole answer is checked.
+        let input = out.as_deref().unwrap_or(&chunk);
+        let mut bytes = check.feed(input);
+        if end {
+            let (rest, outcome) = check.finish();
+            bytes.extend(rest);
+            side.stream_outcome = Some(outcome);
         }
         out = Some(bytes);
     }

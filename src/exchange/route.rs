@@ -54,6 +54,10 @@ fn plan(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
             if plan.new_body.is_none() {
                 plan.new_body = ex.request.guarded_body.take();
             }
+            if plan.new_body.is_none() && ex.request.rewritten {
+                // The prompt stage's body, unchanged since.
+                plan.new_body = Some(ex.request.body.clone());
+            }
             ex.plan = Some(plan);
             Next::Go
         }
@@ -70,7 +74,11 @@ pub(super) const FORWARD: BodyStage = BodyStage {
 /// The planned body and headers, set now: the headers are still held, and a callout's
 /// answer can no longer change a body. Envoy does not fix `content-length` when a body
 /// changes, so it is set with it.
-fn forward(ex: &mut Exchange, _: &Config, _: &dyn HostView) -> Next {
+fn forward(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
+    if ex.structured.is_some() {
+        let body = ex.plan.as_ref().and_then(|p| p.new_body.clone());
+        super::prompt::remember_sent(ex, config, body.as_deref());
+    }
     let Some(plan) = ex.plan.as_mut() else {
         return Next::Go;
     };

@@ -45,6 +45,9 @@ impl HostView for FakeHost {
     fn response_header(&self, name: &str) -> Option<String> {
         get(&self.response, name)
     }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.request.borrow().clone()
+    }
     fn property(&self, path: &[&str]) -> Option<String> {
         let key = path.join(".");
         self.properties
@@ -219,7 +222,8 @@ impl Run {
                 .on_response_body(&self.host, chunk.len(), end, &|| chunk.clone());
             let passes_as_is = fx.body.is_none();
             let flow = self.apply(fx, true);
-            if flow == Flow::Pause {
+            // A held answer waits for a callout (the schema retry): see `retry_answer`.
+            if flow == Flow::Pause || matches!(flow, Flow::Call(_)) {
                 continue;
             }
             if passes_as_is {
@@ -228,6 +232,12 @@ impl Run {
             held = false;
             buffered.clear();
         }
+    }
+
+    /// The answer to a callout made while the response was held (the schema retry).
+    fn retry_answer(&mut self, answer: Option<CallAnswer>) -> Flow {
+        let fx = self.ex.on_callout(&self.host, answer);
+        self.apply(fx, true)
     }
 
     fn log(&mut self) {
@@ -1263,6 +1273,7 @@ fn stored_responses_go_to_the_provider_that_holds_them_with_its_key() {
 }
 
 mod cache;
+mod prompt;
 mod sidecar_limits;
 mod usage_and_limits;
 

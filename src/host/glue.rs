@@ -185,6 +185,20 @@ pub fn call_response(body_size: usize) -> crate::effects::CallAnswer {
     }
 }
 
+pub fn resume_response() {
+    if let Err(e) = hostcalls::resume_http_response() {
+        log::warn!("llm-gateway: could not resume the response: {e:?}");
+    }
+}
+
+/// Every request header as the request stands now (pseudo-headers included).
+pub fn request_headers() -> Vec<(String, String)> {
+    hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_else(|e| {
+        log::warn!("llm-gateway: could not read the request headers: {e:?}");
+        Vec::new()
+    })
+}
+
 pub fn resume_request() {
     if let Err(e) = hostcalls::resume_http_request() {
         log::warn!("llm-gateway: could not resume the request: {e:?}");

@@ -28,6 +28,10 @@ impl HostView for Envoy {
         glue::response_header(name)
     }
 
+    fn request_headers(&self) -> Vec<(String, String)> {
+        glue::request_headers()
+    }
+
     fn property(&self, path: &[&str]) -> Option<String> {
         glue::property(path)
     }
@@ -38,7 +42,7 @@ impl HostView for Envoy {
 }
 
 /// Which message a callback's effects are about.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Message {
     Request,
     Response,
@@ -49,6 +53,9 @@ pub struct HttpFilter {
     metrics: Rc<Metrics>,
     /// The root context's id and this one's, for background calls.
     ids: (u32, u32),
+    /// The message a pending callout holds, and the size of its held body (a response
+    /// callout replaces the whole buffered answer when it resolves).
+    calling: (Message, usize),
 }
 
 impl HttpFilter {
@@ -57,6 +64,7 @@ impl HttpFilter {
             filter,
             metrics,
             ids,
+            calling: (Message::Request, 0),
         }
     }
 
@@ -101,11 +109,16 @@ impl HttpFilter {
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
                 let timeout = std::time::Duration::from_millis(call.timeout_ms);
+                self.calling = match message {
+                    Message::Request => (Message::Request, 0),
+                    Message::Response => (Message::Response, body_size),
+                };
                 match glue::dispatch_call(&call.cluster, &headers, &call.body, timeout) {
                     Some(_) => Action::Pause,
                     None => {
                         let fx = self.filter.on_callout(&Envoy, None);
-                        self.apply(fx, message, 0)
+                        let (message, size) = self.calling;
+                        self.apply(fx, message, size)
                     }
                 }
             }
@@ -119,8 +132,14 @@ impl Context for HttpFilter {
         let fx = self
             .filter
             .on_callout(&Envoy, Some(glue::call_response(size)));
-        if self.apply(fx, Message::Request, 0) == Action::Continue {
-            glue::resume_request();
+        // A response callout (the schema retry) resolves with the whole held answer
+        // still buffered: its body is replaced in place, then the response resumes.
+        let (message, size) = self.calling;
+        if self.apply(fx, message, size) == Action::Continue {
+            match message {
+                Message::Request => glue::resume_request(),
+                Message::Response => glue::resume_response(),
+            }
         }
     }
 }

@@ -9,8 +9,8 @@
 //! | entity | what is accepted |
 //! |---|---|
 //! | `email` | dot-atom local part (<= 64 bytes) `@` two or more DNS labels, alphabetic TLD |
-//! | `phone` | E.164 `+CC ...` (valid country code, 8-15 digits), NANP formats, Korean mobile and landline (see `phone.rs`) |
-//! | `credit_card` | 12-19 digits (spaces or dashes between groups), brand IIN + length, Luhn |
+//! | `phone` | `+CC` / `00CC` / `011 CC` international, national formats of US, CA, UK, DE, FR, ES, IT, JP, KR, IN, BR, AU, with extensions; weaker shapes only next to phone words (see `phone.rs`, `context.rs`) |
+//! | `credit_card` | 12-19 digits (spaces or dashes between groups), brand IIN + length, Luhn; not a bare number after `#` or shipment words |
 //! | `us_ssn` | `AAA-GG-SSSS` / `AAA GG SSSS`, never-issued areas, groups, serials excluded |
 //! | `kr_rrn` | `YYMMDD-SXXXXXX`: real date, century digit 1-8; bare 13 digits need the check digit (see `national_id.rs`) |
 //! | `iban` | country length table + mod-97, bare or in groups of four |
@@ -54,6 +54,7 @@
 
 mod card;
 mod config;
+mod context;
 mod email;
 mod entity;
 mod iban;
@@ -70,6 +71,8 @@ mod vault;
 
 #[cfg(test)]
 mod eval;
+#[cfg(test)]
+mod eval_formats;
 #[cfg(test)]
 mod tests;
 

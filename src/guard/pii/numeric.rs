@@ -11,19 +11,22 @@
 //! The output guard holds back a trailing run for the same reason (see `scan::holdback`).
 
 use super::card::is_card;
+use super::context::{self, Says};
 use super::entity::Builtin;
 use super::iban::is_iban;
 use super::national_id::{is_kr_rrn, is_us_ssn};
-use super::phone::is_phone;
+use super::phone::{self, Grade};
 use super::scan::Span;
 
 /// Most pieces in one candidate (an IBAN in print form has up to 9 groups).
 pub(super) const MAX_PIECES: usize = 9;
 /// Longest candidate, in bytes.
 const MAX_CANDIDATE: usize = 48;
-/// Shortest candidate any validator accepts: a phone number `+` and 8 digits, or
-/// `02-123-4567`; cards, IBANs and national ids are longer.
+/// Shortest candidate the card, IBAN and national-id validators accept.
 const MIN_CANDIDATE: usize = 9;
+/// Shortest phone number (before its extension): seven digits (`5550132`), where the
+/// words around say phone.
+const MIN_PHONE: usize = 7;
 /// Longest piece that can join a run.
 pub(super) const MAX_GROUP: usize = 34;
 
@@ -179,6 +182,8 @@ fn check_run(text: &[u8], run: &[Piece], want: Wanted, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
+        // What the words before the span say, read once for every span starting here.
+        let mut said = None;
         // A `+CC` piece before the span belongs to the number.
         let left_digits = i > 0 && (run[i - 1].long_digits || text[run[i - 1].start] == b'+');
         for j in (i + 1..=(i + MAX_PIECES).min(n)).rev() {
@@ -191,10 +196,10 @@ fn check_run(text: &[u8], run: &[Piece], want: Wanted, out: &mut Vec<Span>) {
             let Some((a, b)) = trim(text, run[i].start, run[j - 1].end) else {
                 continue;
             };
-            if let Some(kind) = classify(&text[a..b], want) {
+            if let Some((kind, end)) = classify(text, a, b, want, &mut said) {
                 out.push(Span {
                     start: a,
-                    end: b,
+                    end,
                     kind,
                 });
                 i = j;
@@ -229,24 +234,79 @@ fn trim(text: &[u8], mut a: usize, b: usize) -> Option<(usize, usize)> {
     (end > 0).then_some((a, a + end))
 }
 
-fn classify(c: &[u8], want: Wanted) -> Option<Builtin> {
-    if !(MIN_CANDIDATE..=MAX_CANDIDATE).contains(&c.len()) {
+/// The entity `text[a..b]` is, and where it ends (a phone number's extension may follow).
+fn classify(
+    text: &[u8],
+    a: usize,
+    b: usize,
+    want: Wanted,
+    said: &mut Option<Says>,
+) -> Option<(Builtin, usize)> {
+    let c = &text[a..b];
+    if c.len() > MAX_CANDIDATE {
         return None;
     }
-    if want.rrn && is_kr_rrn(c) {
-        return Some(Builtin::KrRrn);
+    if c.len() >= MIN_CANDIDATE {
+        let kind = if want.rrn && is_kr_rrn(c) {
+            Some(Builtin::KrRrn)
+        } else if want.ssn && is_us_ssn(c) {
+            Some(Builtin::UsSsn)
+        } else if want.card && is_card(c) && !bare_id(text, a, c) {
+            Some(Builtin::CreditCard)
+        } else if want.iban && is_iban(c) {
+            Some(Builtin::Iban)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            return Some((kind, b));
+        }
     }
-    if want.ssn && is_us_ssn(c) {
-        return Some(Builtin::UsSsn);
-    }
-    if want.card && is_card(c) {
-        return Some(Builtin::CreditCard);
-    }
-    if want.iban && is_iban(c) {
-        return Some(Builtin::Iban);
-    }
-    if want.phone && is_phone(c) {
-        return Some(Builtin::Phone);
+    if want.phone {
+        return phone_end(text, a, b, said).map(|end| (Builtin::Phone, end));
     }
     None
+}
+
+/// A card number written without breaks right after `#` or words that name a shipment
+/// or an order (`Order #502004646159`, `FedEx tracking 573411585309509`).
+fn bare_id(text: &[u8], a: usize, c: &[u8]) -> bool {
+    c.iter().all(u8::is_ascii_digit) && context::shipment_or_order(text, a)
+}
+
+/// Where the phone number at `text[a..b]` ends, with its extension (written inside the
+/// candidate, `2997x220`, or after it, ` ext. 220`); `None` if it is none. Weaker shapes
+/// need the words around (see `phone.rs`, `context.rs`); `said` caches what the words
+/// before `a` say.
+fn phone_end(text: &[u8], a: usize, b: usize, said: &mut Option<Says>) -> Option<usize> {
+    let c = &text[a..b];
+    let (base_end, inline_ext) = match c.iter().position(u8::is_ascii_alphabetic) {
+        Some(k) if k > 0 && phone::extension_len(text, a + k) == c.len() - k => (a + k, true),
+        Some(_) => return None,
+        None => (b, false),
+    };
+    if base_end - a < MIN_PHONE {
+        return None;
+    }
+    let grade = phone::grade(&text[a..base_end])?;
+    let end = if inline_ext {
+        b
+    } else {
+        b + phone::extension_len(text, b)
+    };
+    // The word right after vetoes (`312734.00 KRW`), else the words before decide.
+    let says = match *said.get_or_insert_with(|| context::left(text, a)) {
+        _ if grade == Grade::Sure => Says::Phone,
+        left => match context::right(text, end) {
+            Says::Nothing => left,
+            Says::Phone if left == Says::Other => Says::Other,
+            right => right,
+        },
+    };
+    let taken = match grade {
+        Grade::Sure => true,
+        Grade::Likely => says != Says::Other,
+        Grade::Plausible => says == Says::Phone,
+    };
+    taken.then_some(end)
 }

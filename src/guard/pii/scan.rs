@@ -1,6 +1,7 @@
 //! One scan of a text with every enabled detector, overlaps resolved; and the hold-back
 //! rule that lets the streaming output guard see the same matches as a one-shot scan.
 
+use super::context::RIGHT;
 use super::email::Emails;
 use super::entity::Builtin;
 use super::ip::Ips;
@@ -182,6 +183,7 @@ pub const MAX_HOLD: usize = 2048;
 /// - the trailing token of entity bytes (an e-mail, key, IP, placeholder prefix `[EMA`),
 /// - the trailing run of number groups joined by single spaces (`+1 415 555 `),
 /// - an unfinished PEM private key block (up to `secret::MAX_PEM`),
+/// - a number less than `context::RIGHT` bytes before the end, with its run,
 ///
 /// each capped at [`MAX_HOLD`] bytes except the PEM block.
 pub(super) fn holdback(t: &[u8]) -> usize {
@@ -224,6 +226,25 @@ pub(super) fn holdback(t: &[u8]) -> usize {
         cur_is_last = false;
     }
     h = h.min(start);
+    // A number that ended less than `context::RIGHT` bytes ago: the word after it
+    // (`(mobile)`, `USD`) or an extension (` ext. 123`) may still change it.
+    let near = n.saturating_sub(RIGHT);
+    if let Some(k) = t[near..].iter().rposition(u8::is_ascii_digit) {
+        let mut s = near + k;
+        while s > 0
+            && n - s < MAX_HOLD
+            && matches!(
+                t[s - 1],
+                b'0'..=b'9' | b' ' | b'-' | b'.' | b'(' | b')' | b'+'
+            )
+        {
+            s -= 1;
+        }
+        while t[s] == b' ' {
+            s += 1;
+        }
+        h = h.min(s);
+    }
     if let Some(p) = rfind(t, b"-----BEGIN") {
         let header_pending = t.len() - p < 11;
         if header_pending || (t[p + 10] == b' ' && pem_extent(t, p).is_some_and(|e| e.open)) {

@@ -75,20 +75,22 @@ fn phones() {
         "031-1234-5678",
         "+44 20 7946 0958",
         "+33 1 42 68 53 00",
+        // Since issue 16 the shape decides, not the numbering plan: generators and
+        // people write area codes no plan assigned, and the value is still theirs.
+        "123-456-7890",
+        "(012) 345-6789",
+        "+1 123 456 7890",
+        "010-123-5678",
     ] {
         assert_entity("phone", v, &format!("call {v} now"));
         assert_entity("phone", v, &format!("전화 {v}로 주세요"));
     }
     for t in [
-        "123-456-7890",
-        "(012) 345-6789",
         "555-0132",
         "4155550132",
         "415-555-01329",
-        "+1 123 456 7890",
         "+0 12345678",
         "2024-01-15",
-        "010-123-5678",
         "+12 34",
     ] {
         assert_eq!(one(t), None, "{t}");
@@ -447,8 +449,11 @@ fn held_back_tail_is_small_and_plain_text_flows() {
     assert_eq!(g.feed("Hello there, ").text, "Hello there, ");
     assert_eq!(g.feed("write to [EMA").text, "write to ");
     assert_eq!(g.feed("IL_1] or call 415 555").text, "[EMAIL_1] or call ");
-    assert_eq!(g.feed(" 0132 today").text, "[PHONE_1] ");
-    assert_eq!(g.finish().text, "today");
+    // A number is held until `context::RIGHT` bytes follow it: the word after it
+    // (`(mobile)`, `USD`) or an extension may still change it.
+    assert_eq!(g.feed(" 0132 today").text, "");
+    assert_eq!(g.feed(", as agreed").text, "[PHONE_1] today, as ");
+    assert_eq!(g.finish().text, "agreed");
 }
 
 #[test]
