@@ -748,7 +748,7 @@ fn one_word_or_a_run_of_it_is_not_an_attack() {
 /// joins them to the rules' and classifier's scores. Ignored in `make unit` (it needs
 /// that file): `cargo test --release --lib semantic_signal -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a benchmark, not a test: make bench runs it after bench/guard/semantic/eval.py"]
 fn semantic_signal_on_the_held_out_split() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
