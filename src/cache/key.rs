@@ -51,10 +51,15 @@ pub struct KeyParts<'a> {
 
 /// The canonical form's bytes.
 pub fn canonical(parts: &KeyParts) -> Vec<u8> {
+    canonical_as(VERSION, parts)
+}
+
+/// The canonical form opened by another version tag (the semantic partition's).
+pub(crate) fn canonical_as(version: &str, parts: &KeyParts) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.push(b'[');
     for (i, s) in [
-        VERSION,
+        version,
         &parts.tenant.canonical(),
         parts.api.name(),
         parts.model,
@@ -82,7 +87,12 @@ pub fn canonical(parts: &KeyParts) -> Vec<u8> {
 
 /// The entry's key: 64 lowercase hex characters.
 pub fn key(parts: &KeyParts) -> String {
-    let digest = Sha256::digest(canonical(parts));
+    hex(&canonical(parts))
+}
+
+/// SHA-256 of `bytes` as 64 lowercase hex characters.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(64);
     for b in digest {
         hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));

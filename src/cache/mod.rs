@@ -6,6 +6,7 @@
 //! - [`entry`]: the bytes stored in the sidecar (one normalised whole answer per API).
 //! - [`record`]: an answer read as it passes (plain or streamed) into that whole answer.
 //! - [`replay`]: a whole answer sent back as a stream in its API.
+//! - [`semantic`]: the semantic tier's partition, compared text and sidecar bodies.
 //!
 //! The sidecar's side of the contract (paths, `ttl`, `max_age`, `age`) is in
 //! sidecars/cache/README.md; the paths are written here.
@@ -16,6 +17,7 @@ pub mod entry;
 pub mod key;
 pub mod record;
 pub mod replay;
+pub mod semantic;
 
 mod chat;
 mod messages;
@@ -29,6 +31,8 @@ pub use config::{Cache, RawCache};
 pub enum Status {
     /// Answered from an exact entry.
     HitExact,
+    /// Answered from the exact entry of a verified similar question.
+    HitSemantic,
     /// Looked up, not found: the provider answers (and the answer is stored).
     Miss,
     /// Not looked up: the cache is off for this request (override, `no-cache`,
@@ -42,6 +46,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::HitExact => "hit-exact",
+            Status::HitSemantic => "hit-semantic",
             Status::Miss => "miss",
             Status::Bypass => "bypass",
             Status::Error => "error",

@@ -3,6 +3,14 @@
 //! API, plain or replayed as a stream, through the output guard); on a miss, record the
 //! provider's answer as it passes and store it, once complete, from the root context.
 //!
+//! With `cache.semantic` on for the request, an exact miss asks the semantic-index
+//! sidecar for a verified neighbour of the last user turn in the request's partition
+//! (src/cache/semantic.rs), then reads the exact entry its payload names from the cache
+//! sidecar: three calls in one stage, each resumed here. A semantic hit is replayed and
+//! accounted as an exact one (`x-llm-cache: hit-semantic`, `x-llm-cache-similarity`);
+//! a failed or slow semantic call is a miss, never a failed request. A stored answer
+//! is also upserted into the index, beside the store.
+//!
 //! A hit costs no provider tokens: its facts say 0 input and output tokens and cost 0,
 //! `llm_cache_saved_*` say what the provider's answer used, and the limits' admission
 //! is settled with 0 tokens (it counts as a request).
@@ -13,6 +21,7 @@ use super::{BodyStage, CallAnswer, Callout, Exchange, HostView, LocalReply, Next
 use crate::cache::entry::Entry;
 use crate::cache::key::{self, KeyParts};
 use crate::cache::record::{self, AnswerRecorder};
+use crate::cache::semantic::{self, Match, Question};
 use crate::cache::{self, control, replay, Status, Tenant};
 use crate::config::Config;
 use crate::errors::UserError;
@@ -38,6 +47,24 @@ pub(super) struct CacheState {
     asked_us: u64,
     /// The model label of the metrics (the price-table key of the routed model).
     model_label: String,
+    /// Which call the stage waits for.
+    waiting: Waiting,
+    /// The request's `max-age`, for the exact entry a semantic hit reads.
+    max_age_s: Option<u64>,
+    /// The semantic tier's question, when the tier is on and the request has one.
+    question: Option<Question>,
+    /// The similarity the tier asks for (`None`: the sidecar's).
+    threshold: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Waiting {
+    /// The exact lookup.
+    Exact,
+    /// The semantic-index query.
+    Query,
+    /// The exact entry a verified neighbour names.
+    Matched(Match),
 }
 
 struct Target {
@@ -80,6 +107,10 @@ fn lookup(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
         store: None,
         asked_us: host.now_us(),
         model_label,
+        waiting: Waiting::Exact,
+        max_age_s: controls.max_age_s,
+        question: None,
+        threshold: policy.threshold,
     };
     let temperature = request
         .as_ref()
@@ -100,6 +131,16 @@ fn lookup(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
         provider: &plan.provider,
         request: &request,
     });
+    if let Some(tier) = cache.semantic.as_ref().filter(|_| policy.semantic) {
+        state.question = semantic::question(
+            &tenant,
+            plan.api,
+            &plan.model,
+            &plan.provider,
+            &request,
+            tier.max_text_bytes,
+        );
+    }
     let namespace = tenant.namespace();
     let path = cache::lookup_path(&namespace, &key, controls.max_age_s);
     state.store = Some(Target {
@@ -140,18 +181,69 @@ fn note(ex: &mut Exchange, state: &CacheState) {
         .push(metrics::cache_request(status, &state.model_label));
 }
 
-/// The sidecar's answer: 200 is an entry, 404 none; anything else (status 0: the call
-/// failed; 504: Envoy's timeout; 5xx: the sidecar's store failed) is a failed lookup.
+/// The answer to the call the stage waits for: the exact lookup, the semantic query
+/// or the exact entry a verified neighbour names.
 fn looked_up(ex: &mut Exchange, config: &Config, answer: &CallAnswer, host: &dyn HostView) -> Next {
     let (Some(cache), Some(mut state)) = (config.cache.as_ref(), ex.cache.take()) else {
         return Next::Go;
     };
     let waited = host.now_us().saturating_sub(state.asked_us);
-    ex.pending.metrics.push(metrics::cache_lookup_us(waited));
+    match std::mem::replace(&mut state.waiting, Waiting::Exact) {
+        Waiting::Exact => {
+            ex.pending.metrics.push(metrics::cache_lookup_us(waited));
+            exact_answer(ex, config, cache, state, answer, host)
+        }
+        Waiting::Query => {
+            ex.pending
+                .metrics
+                .push(metrics::cache_semantic_lookup_us(waited));
+            query_answer(ex, config, cache, state, answer, host)
+        }
+        Waiting::Matched(found) => {
+            if answer.status == 200 {
+                if let Ok(entry) = Entry::decode(&answer.body, ex.api) {
+                    let age = answer.header("age");
+                    let hit = hit(ex, config, &mut state, entry, age, Some(&found), host);
+                    if let Some(next) = hit {
+                        return next;
+                    }
+                }
+            }
+            // Expired, purged or not servable: the provider answers (and is stored).
+            log::info!(
+                "llm-gateway: semantic match {} not served (cache status {}); a miss",
+                found.id,
+                answer.status
+            );
+            semantic_outcome(ex, "stale");
+            miss(ex, state)
+        }
+    }
+}
+
+/// The exact lookup's answer: 200 is an entry, 404 none; anything else (status 0: the
+/// call failed; 504: Envoy's timeout; 5xx: the sidecar's store failed) is a failed
+/// lookup. A miss asks the semantic tier, when it is on for the request.
+fn exact_answer(
+    ex: &mut Exchange,
+    config: &Config,
+    cache: &crate::cache::Cache,
+    mut state: CacheState,
+    answer: &CallAnswer,
+    host: &dyn HostView,
+) -> Next {
     match answer.status {
         200 => match Entry::decode(&answer.body, ex.api) {
             Ok(entry) => {
-                if let Some(next) = hit(ex, config, &mut state, entry, answer.header("age"), host) {
+                if let Some(next) = hit(
+                    ex,
+                    config,
+                    &mut state,
+                    entry,
+                    answer.header("age"),
+                    None,
+                    host,
+                ) {
                     return next;
                 }
             }
@@ -176,6 +268,93 @@ fn looked_up(ex: &mut Exchange, config: &Config, answer: &CallAnswer, host: &dyn
             return Next::Go;
         }
     }
+    let (Some(tier), Some(question), Some(target)) = (
+        cache.semantic.as_ref(),
+        state.question.as_ref(),
+        state.store.as_ref(),
+    ) else {
+        return miss(ex, state);
+    };
+    let call = Callout {
+        cluster: tier.cluster.clone(),
+        headers: vec![
+            (":method".into(), "POST".into()),
+            (":path".into(), semantic::query_path(&target.namespace)),
+            (":authority".into(), tier.authority.clone()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: semantic::query_body(question, tier.k, state.threshold),
+        timeout_ms: tier.lookup_timeout_ms,
+    };
+    state.waiting = Waiting::Query;
+    state.asked_us = host.now_us();
+    ex.cache = Some(state);
+    Next::Call(call)
+}
+
+/// The semantic query's answer: a verified neighbour is read from the cache sidecar;
+/// none is a miss; a failed, slow or unreadable answer is a miss too (the exact tier
+/// answered), counted in `llm_cache_semantic_lookups{status="error"}`.
+fn query_answer(
+    ex: &mut Exchange,
+    _config: &Config,
+    cache: &crate::cache::Cache,
+    mut state: CacheState,
+    answer: &CallAnswer,
+    host: &dyn HostView,
+) -> Next {
+    let found = match answer.status {
+        200 => semantic::first_verified(&answer.body),
+        status => Err(format!("status {status} (0: no answer, 504: timeout)")),
+    };
+    let found = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            semantic_outcome(ex, "miss");
+            return miss(ex, state);
+        }
+        Err(why) => {
+            log::info!("llm-gateway: semantic lookup failed ({why}); a miss");
+            semantic_outcome(ex, "error");
+            return miss(ex, state);
+        }
+    };
+    let Some(target) = state.store.as_ref() else {
+        return miss(ex, state);
+    };
+    let call = Callout {
+        cluster: cache.cluster.clone(),
+        headers: vec![
+            (":method".into(), "GET".into()),
+            (
+                ":path".into(),
+                cache::lookup_path(&target.namespace, &found.key, state.max_age_s),
+            ),
+            (":authority".into(), cache.authority.clone()),
+        ],
+        body: vec![],
+        timeout_ms: cache.lookup_timeout_ms,
+    };
+    state.waiting = Waiting::Matched(found);
+    state.asked_us = host.now_us();
+    ex.cache = Some(state);
+    Next::Call(call)
+}
+
+/// What the semantic tier found: `llm_cache_semantic` in the access log,
+/// `llm_cache_semantic_lookups{status}`.
+fn semantic_outcome(ex: &mut Exchange, status: &'static str) {
+    ex.pending
+        .facts
+        .push(("llm_cache_semantic", status.to_string()));
+    ex.pending
+        .metrics
+        .push(metrics::cache_semantic_lookup(status));
+}
+
+/// No entry answers: the provider does, and its answer is stored.
+fn miss(ex: &mut Exchange, mut state: CacheState) -> Next {
+    state.status = Status::Miss;
     note(ex, &state);
     ex.cache = Some(state);
     Next::Go
@@ -184,13 +363,14 @@ fn looked_up(ex: &mut Exchange, config: &Config, answer: &CallAnswer, host: &dyn
 /// Answers from an entry: the stored answer in the client's API (replayed as a stream
 /// for a streaming request), metered as any answer is, through the output guard; the
 /// admission settled with 0 tokens. `None` when the entry cannot answer this request (a
-/// stream it cannot replay): a miss.
+/// stream it cannot replay): a miss. `semantic`: the verified neighbour that named it.
 fn hit(
     ex: &mut Exchange,
     config: &Config,
     state: &mut CacheState,
     entry: Entry,
     age: Option<&str>,
+    semantic: Option<&Match>,
     host: &dyn HostView,
 ) -> Option<Next> {
     let plan = ex.plan.as_mut()?;
@@ -225,11 +405,26 @@ fn hit(
         facts.consumer_group = Some(c.consumer.group.clone());
     }
     let body = guarded(ex, stream, body);
+    let status = match semantic {
+        Some(_) => Status::HitSemantic,
+        None => Status::HitExact,
+    };
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), content_type.into()),
-        ("x-llm-cache".into(), Status::HitExact.as_str().into()),
+        ("x-llm-cache".into(), status.as_str().into()),
         ("age".into(), age.unwrap_or("0").to_string()),
     ];
+    if let Some(found) = semantic {
+        headers.push((
+            "x-llm-cache-similarity".into(),
+            format!("{:.2}", found.similarity),
+        ));
+        semantic_outcome(ex, "hit");
+        ex.pending.facts.extend([
+            ("llm_cache_semantic_id", found.id.clone()),
+            ("llm_cache_similarity", format!("{:.4}", found.similarity)),
+        ]);
+    }
     headers.extend(
         facts
             .final_headers()
@@ -262,7 +457,7 @@ fn hit(
         ex.pending.metrics.extend(settled.metrics);
         ex.pending.background.extend(settled.background);
     }
-    state.status = Status::HitExact;
+    state.status = status;
     state.store = None;
     note(ex, state);
     let label = metrics::model_label(&facts);
@@ -327,25 +522,29 @@ pub(super) fn recorder(ex: &Exchange, status: u32, kind: BodyKind) -> Option<Ans
 /// The store of a complete answer, once the exchange is settled: a call the host makes
 /// from the root context (it outlives the request), with the TTL. Nothing for an error,
 /// a cut stream, an answer the output guard stopped or one over `max_entry_bytes`.
+/// With the semantic tier on, a second call upserts the question into the index under
+/// the entry's key. Both leave together (a background call has no continuation): if the
+/// store fails, the index entry names a key that is not there, and a later semantic
+/// match on it reads 404, a miss.
 pub(super) fn store(
     ex: &mut Exchange,
     config: &Config,
     facts: &Facts,
     recorder: Option<AnswerRecorder>,
     guard_stopped: bool,
-) -> (Option<Callout>, Vec<Metric>) {
+) -> (Vec<Callout>, Vec<Metric>) {
     let (Some(cache), Some(state)) = (config.cache.as_ref(), ex.cache.as_mut()) else {
-        return (None, vec![]);
+        return (vec![], vec![]);
     };
     let (Some(target), Some(recorder)) = (state.store.take(), recorder) else {
-        return (None, vec![]);
+        return (vec![], vec![]);
     };
     let answer = match facts.error.is_none() && !guard_stopped {
         true => recorder.finish(),
         false => None,
     };
     let Some(mut answer) = answer else {
-        return (None, vec![metrics::cache_store_skipped("incomplete")]);
+        return (vec![], vec![metrics::cache_store_skipped("incomplete")]);
     };
     if facts.usage_source == Some("provider") {
         // A translated OpenAI stream carries usage only when the client asked for it;
@@ -367,7 +566,7 @@ pub(super) fn store(
             entry.len(),
             cache.max_entry_bytes
         );
-        return (None, vec![metrics::cache_store_skipped("too_large")]);
+        return (vec![], vec![metrics::cache_store_skipped("too_large")]);
     }
     let call = Callout {
         cluster: cache.cluster.clone(),
@@ -384,8 +583,22 @@ pub(super) fn store(
         body: entry,
         timeout_ms: cache.store_timeout_ms,
     };
+    let mut calls = vec![call];
+    if let (Some(tier), Some(question)) = (cache.semantic.as_ref(), state.question.as_ref()) {
+        calls.push(Callout {
+            cluster: tier.cluster.clone(),
+            headers: vec![
+                (":method".into(), "POST".into()),
+                (":path".into(), semantic::upsert_path(&target.namespace)),
+                (":authority".into(), tier.authority.clone()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: semantic::upsert_body(question, &target.key, target.ttl_s),
+            timeout_ms: tier.store_timeout_ms,
+        });
+    }
     (
-        Some(call),
+        calls,
         vec![metrics::cache_stored(&metrics::model_label(facts))],
     )
 }

@@ -4,8 +4,11 @@
 use super::{no_callout, BodyStage, CallAnswer, Callout, Exchange, HostView, Next};
 use crate::config::Config;
 use crate::errors::UserError;
+use crate::guard::injection::semantic::SemanticGuard;
+use crate::guard::injection::Decision;
 use crate::guard::judge::Judge;
 use crate::guard::{self, Acted, GuardPolicy, Mode};
+use crate::metrics;
 
 /// The rule set for this request (by path, group and consumer).
 fn policy<'c>(config: &'c Config, ex: &Exchange) -> Option<&'c GuardPolicy> {
@@ -38,6 +41,103 @@ fn input(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
     ex.request.guarded_body = outcome.body;
     ex.request.parsed = outcome.parsed;
     ex.request.judge_ask = outcome.judge.filter(|_| enforce);
+    ex.request.semantic_ask = outcome.semantic;
+    Next::Go
+}
+
+pub(super) const SEMANTIC: BodyStage = BodyStage {
+    name: "guard_semantic",
+    run: ask_semantic,
+    resume: semantic_answer,
+};
+
+fn semantic_guard(config: &Config, ex: &Exchange) -> Option<SemanticGuard> {
+    policy(config, ex)?.injection.as_ref()?.semantic.clone()
+}
+
+/// `guard.injection.semantic`: the nearest known attack to the last user turn.
+fn ask_semantic(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
+    let Some(ask) = ex.request.semantic_ask.as_ref() else {
+        return Next::Go;
+    };
+    let Some(g) = semantic_guard(config, ex) else {
+        return Next::Go;
+    };
+    Next::Call(Callout {
+        cluster: g.cluster.clone(),
+        headers: vec![
+            (":method".into(), "POST".into()),
+            (":path".into(), g.path()),
+            (":authority".into(), g.cluster.clone()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: g.body(&ask.text),
+        timeout_ms: g.timeout_ms,
+    })
+}
+
+/// The similarity joins the score; the joined score decides as the rules' would (block,
+/// ask the judge, or pass). No answer: the signal is off, counted.
+fn semantic_answer(
+    ex: &mut Exchange,
+    config: &Config,
+    answer: &CallAnswer,
+    _: &dyn HostView,
+) -> Next {
+    let (Some(ask), Some(g), Some(policy)) = (
+        ex.request.semantic_ask.take(),
+        semantic_guard(config, ex),
+        policy(config, ex),
+    ) else {
+        return Next::Go;
+    };
+    let similarity = match answer.status {
+        200 => SemanticGuard::similarity(&answer.body),
+        _ => None,
+    };
+    let Some(similarity) = similarity else {
+        log::info!(
+            "llm-gateway: semantic injection signal off (sidecar status {})",
+            answer.status
+        );
+        ex.pending
+            .metrics
+            .push(metrics::guard_semantic_lookup("error"));
+        return Next::Go;
+    };
+    ex.pending
+        .metrics
+        .push(metrics::guard_semantic_lookup("ok"));
+    let Some(injection) = policy.injection.as_ref() else {
+        return Next::Go;
+    };
+    let score = g.combine(ask.score, similarity);
+    let before = injection.decide(ask.score);
+    let enforce = policy.mode == Mode::Enforce;
+    match injection.decide(score) {
+        Decision::Attack => {
+            log::info!(
+                "llm-gateway: injection score {:.2} with similarity {similarity:.2} to a known attack",
+                score
+            );
+            if enforce {
+                ex.acted.push(Acted::new("injection_semantic", "block"));
+                let category = "prompt_injection".to_string();
+                return Next::Refuse(UserError::ContentFilter { category }, vec![]);
+            }
+            ex.acted.push(Acted::new("injection_semantic", "flag"));
+        }
+        Decision::GreyZone if before == Decision::Clean => {
+            ex.acted.push(Acted::new("injection_semantic", "flag"));
+            if enforce && ex.request.judge_ask.is_none() {
+                ex.request.judge_ask = Some(crate::guard::JudgeAsk {
+                    text: ask.text,
+                    score,
+                });
+            }
+        }
+        _ => {}
+    }
     Next::Go
 }
 

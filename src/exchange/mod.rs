@@ -96,6 +96,7 @@ pub struct BodyStage {
 pub const BODY_STAGES: &[BodyStage] = &[
     prompt::PROMPT,      // decorators, templates, CoT, the structured-output check
     guard::INPUT,        // validation, injection, PII masking, spotlighting
+    guard::SEMANTIC,     // the nearest known attack (guard.injection.semantic), a callout
     route::PLAN,         // model (auto, aliases), provider, translation, input tokens
     identity::AUTHORIZE, // the consumer may use the model
     guard::TOKEN_LIMIT,  // the input-token cap, once the tokens are counted
@@ -176,6 +177,8 @@ struct RequestSoFar {
     /// The guard's rewrite of the body (masked, spotlighted).
     guarded_body: Option<Vec<u8>>,
     judge_ask: Option<JudgeAsk>,
+    /// The last user turn for the semantic injection signal, until its callout.
+    semantic_ask: Option<JudgeAsk>,
     /// The guard's output side, until the response shows whether it streams.
     answer_guard: Option<AnswerGuard>,
     /// The admit the limits stage asked of the sidecar, until its answer.

@@ -35,7 +35,7 @@ pub struct Acted {
 }
 
 impl Acted {
-    fn new(rule: impl Into<String>, action: &'static str) -> Acted {
+    pub(crate) fn new(rule: impl Into<String>, action: &'static str) -> Acted {
         Acted {
             rule: rule.into(),
             action,
@@ -78,6 +78,9 @@ pub struct InputOutcome {
     pub acted: Vec<Acted>,
     /// Ask the judge before letting the request through.
     pub judge: Option<JudgeAsk>,
+    /// Ask the semantic-index sidecar for the nearest known attack
+    /// (`guard.injection.semantic`): the last user turn and the score so far.
+    pub semantic: Option<JudgeAsk>,
     /// The output side, for the answer.
     pub answer: Option<AnswerGuard>,
     /// The body as parsed (and rewritten) here, for the route stage not to parse it again;
@@ -141,6 +144,12 @@ pub fn inspect_request(policy: &GuardPolicy, api: Api, body: &[u8]) -> InputOutc
                 });
             }
             Decision::Clean => {}
+        }
+        if inj.semantic.is_some() && verdict.decision != Decision::Attack {
+            outcome.semantic = last_user_text(&req, api).map(|text| JudgeAsk {
+                text,
+                score: verdict.score,
+            });
         }
     }
     let mut changed = false;
@@ -216,6 +225,22 @@ pub fn check_tokens(
 
 /// The text of one message (`None`: Anthropic's top-level `system`, Responses'
 /// `instructions`).
+/// The text of the last `user` message (Chat Completions, Anthropic Messages), for the
+/// semantic signal; `None` when there is none or it holds no text.
+fn last_user_text(req: &Value, api: Api) -> Option<String> {
+    if !matches!(api, Api::OpenAiChat | Api::AnthropicMessages) {
+        return None;
+    }
+    let messages = req.get("messages")?.as_array()?;
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?;
+    let mut out = String::new();
+    collect_text(last.get("content"), &mut out);
+    (!out.trim().is_empty()).then_some(out)
+}
+
 fn message_text(req: &Value, api: Api, index: Option<usize>) -> String {
     if api == Api::OpenAiResponses {
         return crate::providers::openai_responses::item_text(req, index);

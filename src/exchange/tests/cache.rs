@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::cache::entry::Entry;
+use serde_json::json;
 
 const CACHE: &str = r#"{"usage":{},"cache":{}}"#;
 
@@ -759,4 +760,223 @@ fn a_translated_stream_is_stored_with_the_providers_usage() {
         (Some(12), Some(3))
     );
     assert_eq!(entry.provider, "anthropic");
+}
+
+const SEMANTIC: &str = r#"{"usage":{},"cache":{"semantic":{"enabled":true,"threshold":0.8}}}"#;
+const BAGS: &[u8] = br#"{"model":"gpt-4o","messages":[{"role":"system","content":"Airline help."},{"role":"user","content":"How many bags can I check in on a long-haul flight?"}]}"#;
+const BAGS_REWORDED: &[u8] = br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"Airline help."},{"role":"user","content":"What is the checked baggage allowance for long-haul flights?"}]}"#;
+
+fn json_of(call: &Callout) -> Value {
+    body_of(&call.body)
+}
+
+/// The semantic query the exchange asked after an exact 404.
+fn semantic_query(run: &mut Run, body: &[u8]) -> (Callout, Callout) {
+    let exact = lookup(run, body);
+    match run.callout_answer(sidecar(404, vec![], None)) {
+        Flow::Call(query) => (exact, query),
+        other => panic!("expected a semantic query, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_exact_miss_asks_the_index_and_a_stored_answer_is_upserted_under_its_key() {
+    let c = config(SEMANTIC);
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    let (exact, query) = semantic_query(&mut run, BAGS);
+    assert_eq!(query.cluster, "semantic_sidecar");
+    assert_eq!(query.timeout_ms, 50);
+    assert_eq!(header(&query, ":method"), "POST");
+    assert_eq!(header(&query, ":path"), "/v1/ns/a:anonymous/query");
+    let asked = json_of(&query);
+    assert_eq!(
+        asked["text"],
+        "How many bags can I check in on a long-haul flight?"
+    );
+    assert_eq!(
+        (asked["k"].clone(), asked["verify"].clone()),
+        (json!(3), json!(true))
+    );
+    assert_eq!(asked["threshold"], json!(0.8));
+    let partition = asked["partition"].as_str().unwrap().to_string();
+    assert_eq!(partition.len(), 64);
+    // Only a rejected neighbour: a miss.
+    let rejected = json!({"neighbours": [{"id": "x", "score": 0.91, "verified": false,
+        "rejected_by": "scope", "payload": {"key": "a".repeat(64)}}]});
+    assert_eq!(
+        run.callout_answer(sidecar(200, rejected.to_string().into_bytes(), None)),
+        Flow::Continue
+    );
+    run.answer(200, "application/json", &[OPENAI_ANSWER]);
+    assert_eq!(run.response_header("x-llm-cache").as_deref(), Some("miss"));
+    assert_eq!(run.fact("llm_cache_semantic"), Some("miss"));
+    assert_eq!(
+        run.seen.counter("llm.cache_semantic_lookups.status.miss"),
+        1
+    );
+    let [store, upsert] = &run.seen.background[..] else {
+        panic!("a store and an upsert: {:?}", run.seen.background)
+    };
+    let key = header(&exact, ":path")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(header(store, ":method"), "PUT");
+    assert_eq!(upsert.cluster, "semantic_sidecar");
+    assert_eq!(header(upsert, ":path"), "/v1/ns/a:anonymous/upsert");
+    assert_eq!(upsert.timeout_ms, 1000);
+    assert_eq!(
+        json_of(upsert),
+        json!({"id": key, "partition": partition, "payload": {"key": key},
+               "text": "How many bags can I check in on a long-haul flight?", "ttl_s": 3600})
+    );
+}
+
+#[test]
+fn a_verified_neighbour_is_replayed_from_its_exact_entry_as_an_exact_hit_is() {
+    let c = config(SEMANTIC);
+    let mut first = Run::new(&c, "/v1/chat/completions", &[]);
+    let (_, _) = semantic_query(&mut first, BAGS);
+    let none = br#"{"neighbours":[]}"#.to_vec();
+    first.callout_answer(sidecar(200, none, None));
+    first.answer(200, "application/json", &[OPENAI_ANSWER]);
+    let store = first.seen.background[0].clone();
+    let upsert = json_of(&first.seen.background[1]);
+    let key = upsert["id"].as_str().unwrap().to_string();
+
+    // The reworded question, streamed: same partition, another exact key.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    let (exact, query) = semantic_query(&mut run, BAGS_REWORDED);
+    assert!(!header(&exact, ":path").ends_with(&key));
+    assert_eq!(json_of(&query)["partition"], upsert["partition"]);
+    let found = json!({"neighbours": [
+        {"id": "other", "score": 0.93, "verified": false, "rejected_by": "number",
+         "payload": {"key": "b".repeat(64)}},
+        {"id": key, "score": 0.8712, "verified": true, "payload": {"key": key}}]});
+    let fetch = match run.callout_answer(sidecar(200, found.to_string().into_bytes(), None)) {
+        Flow::Call(call) => call,
+        other => panic!("expected the entry's read, got {other:?}"),
+    };
+    assert_eq!(fetch.cluster, "cache_sidecar");
+    assert_eq!(header(&fetch, ":method"), "GET");
+    assert_eq!(
+        header(&fetch, ":path"),
+        format!("/v1/cache/a:anonymous/{key}")
+    );
+    let Flow::Respond(reply) = run.callout_answer(sidecar(200, store.body.clone(), Some("3")))
+    else {
+        panic!("a semantic hit answers")
+    };
+    let h = |n| header_of(&reply, n);
+    assert_eq!(h("x-llm-cache").as_deref(), Some("hit-semantic"));
+    assert_eq!(h("x-llm-cache-similarity").as_deref(), Some("0.87"));
+    assert_eq!(h("content-type").as_deref(), Some("text/event-stream"));
+    assert_eq!(h("x-llm-cost-usd").as_deref(), Some("0"));
+    assert_eq!(h("age").as_deref(), Some("3"));
+    let text = String::from_utf8(reply.body.clone()).unwrap();
+    assert!(
+        text.contains("Hi") && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+    assert_eq!(run.fact("llm_cache"), Some("hit-semantic"));
+    assert_eq!(run.fact("llm_cache_semantic"), Some("hit"));
+    assert_eq!(run.fact("llm_cache_semantic_id"), Some(key.as_str()));
+    assert_eq!(run.fact("llm_cache_similarity"), Some("0.8712"));
+    // A replayed stream without a usage chunk: the input saved is this request's count.
+    let saved: u64 = run
+        .fact("llm_cache_saved_input_tokens")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(saved > 9, "{saved}");
+    assert_eq!(
+        run.seen
+            .counter("llm.cache_requests.status.hit-semantic.model.gpt-4o"),
+        1
+    );
+    assert!(run.seen.counter("llm.cache_saved_tokens.model.gpt-4o") > saved);
+    assert!(run.seen.background.is_empty(), "a hit is not stored again");
+}
+
+#[test]
+fn a_failing_index_or_a_gone_entry_is_a_miss_never_a_failed_request() {
+    let c = config(SEMANTIC);
+    for (status, fact) in [(0, "error"), (504, "error"), (503, "error"), (200, "error")] {
+        let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+        semantic_query(&mut run, BAGS);
+        let body = if status == 200 {
+            b"<html>".to_vec()
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            run.callout_answer(sidecar(status, body, None)),
+            Flow::Continue
+        );
+        run.answer(200, "application/json", &[OPENAI_ANSWER]);
+        assert_eq!(run.response_header("x-llm-cache").as_deref(), Some("miss"));
+        assert_eq!(run.fact("llm_cache_semantic"), Some(fact));
+        assert_eq!(
+            run.seen.counter("llm.cache_semantic_lookups.status.error"),
+            1
+        );
+        assert_eq!(run.seen.background.len(), 2, "still stored and upserted");
+    }
+    // The matched entry expired: a miss.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    semantic_query(&mut run, BAGS);
+    let key = "c".repeat(64);
+    let found = json!({"neighbours": [{"id": key, "score": 0.9, "verified": true,
+        "payload": {"key": key}}]});
+    let Flow::Call(_) = run.callout_answer(sidecar(200, found.to_string().into_bytes(), None))
+    else {
+        panic!("the entry's read")
+    };
+    assert_eq!(
+        run.callout_answer(sidecar(404, vec![], None)),
+        Flow::Continue
+    );
+    run.answer(200, "application/json", &[OPENAI_ANSWER]);
+    assert_eq!(run.response_header("x-llm-cache").as_deref(), Some("miss"));
+    assert_eq!(run.fact("llm_cache_semantic"), Some("stale"));
+    // The exact sidecar down: no semantic query, `error` as before.
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    lookup(&mut run, BAGS);
+    assert_eq!(run.callout_answer(sidecar(0, vec![], None)), Flow::Continue);
+    run.answer(200, "application/json", &[OPENAI_ANSWER]);
+    assert_eq!(run.response_header("x-llm-cache").as_deref(), Some("error"));
+}
+
+#[test]
+fn requests_without_a_last_user_text_turn_or_with_the_tier_off_are_exact_only() {
+    let off = config(
+        r#"{"usage":{},"cache":{"semantic":{},"overrides":[
+        {"when":{"groups":["none"]},"semantic":true}]}}"#,
+    );
+    let on = config(SEMANTIC);
+    for (c, body) in [
+        (&off, BAGS),
+        (
+            &on,
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hel"}]}"#
+                as &[u8],
+        ),
+        (
+            &on,
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}"#,
+        ),
+    ] {
+        let mut run = Run::new(c, "/v1/chat/completions", &[]);
+        lookup(&mut run, body);
+        assert_eq!(
+            run.callout_answer(sidecar(404, vec![], None)),
+            Flow::Continue,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        run.answer(200, "application/json", &[OPENAI_ANSWER]);
+        assert_eq!(run.seen.background.len(), 1, "stored, not upserted");
+        assert_eq!(run.fact("llm_cache_semantic"), None);
+    }
 }

@@ -28,6 +28,7 @@ mod lexicon;
 mod normalize;
 mod request;
 mod scan;
+pub mod semantic;
 mod signals;
 #[doc(hidden)]
 pub mod training;
@@ -82,6 +83,10 @@ pub struct RawInjection {
     /// true.
     #[serde(default = "default_classifier")]
     pub classifier: bool,
+    /// The similarity to known attack prompts in the semantic-index sidecar as one more
+    /// signal ([`semantic`]). Absent: off.
+    #[serde(default)]
+    pub semantic: Option<semantic::RawSemanticGuard>,
 }
 
 /// One operator phrase of `guard.injection.extra_phrases`.
@@ -105,6 +110,7 @@ impl Default for RawInjection {
             max_decode_depth: default_max_decode_depth(),
             extra_phrases: Vec::new(),
             classifier: true,
+            semantic: None,
         }
     }
 }
@@ -174,6 +180,8 @@ pub struct InjectionPolicy {
     extra_substrings: Vec<(String, f32)>,
     cues: CueIndex,
     classifier: Option<Classifier>,
+    /// `semantic`, when on.
+    pub semantic: Option<semantic::SemanticGuard>,
 }
 
 impl std::fmt::Debug for InjectionPolicy {
@@ -299,6 +307,10 @@ impl InjectionPolicy {
             extra_substrings,
             cues: CueIndex::build(),
             classifier,
+            semantic: match raw.semantic {
+                Some(r) => semantic::SemanticGuard::compile(field, r)?,
+                None => None,
+            },
         })
     }
 

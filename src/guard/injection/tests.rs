@@ -741,3 +741,76 @@ fn one_word_or_a_run_of_it_is_not_an_attack() {
         );
     }
 }
+
+/// `make bench`: the semantic signal (`guard.injection.semantic`) on the held-out split.
+/// bench/guard/semantic/eval.py writes each test row's similarity to the nearest dev
+/// attack (from the real semantic sidecar) to target/bench/guard-semantic.jsonl; this
+/// joins them to the rules' and classifier's scores. Ignored in `make unit` (it needs
+/// that file): `cargo test --release --lib semantic_signal -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark, not a test: make bench runs it after bench/guard/semantic/eval.py"]
+fn semantic_signal_on_the_held_out_split() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/bench/guard-semantic.jsonl"
+    );
+    let sims: Vec<f32> = std::fs::read_to_string(path)
+        .expect("run bench/guard/semantic/eval.py first")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["similarity"]
+                .as_f64()
+                .unwrap() as f32
+        })
+        .collect();
+    let rows: Vec<serde_json::Value> = TEST
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), sims.len(), "one similarity per held-out row");
+    println!("| policy | semantic (weight, threshold) | attacks detected | benign flagged |");
+    println!("|---|---|---|---|");
+    for (name, p) in [
+        ("rules alone", rules_only()),
+        ("rules + classifier (default)", policy()),
+    ] {
+        let scores: Vec<f32> = rows
+            .iter()
+            .map(|r| p.scan_text(r["text"].as_str().unwrap_or("")).score)
+            .collect();
+        let settings: [Option<(f32, f32)>; 4] =
+            [None, Some((0.6, 0.8)), Some((0.6, 0.85)), Some((0.9, 0.8))];
+        for setting in settings {
+            let g = setting.map(|(weight, threshold)| semantic::SemanticGuard {
+                weight,
+                threshold,
+                cluster: String::new(),
+                namespace: String::new(),
+                timeout_ms: 1,
+            });
+            let mut t = Tally::default();
+            for ((row, score), sim) in rows.iter().zip(&scores).zip(&sims) {
+                let s = g.as_ref().map_or(*score, |g| g.combine(*score, *sim));
+                let hit = p.decide(s) == Decision::Attack;
+                if row["label"] == "attack" {
+                    t.attacks += 1;
+                    t.caught += usize::from(hit);
+                } else {
+                    t.benign += 1;
+                    t.flagged += usize::from(hit);
+                }
+            }
+            let label = setting.map_or("off".to_string(), |(w, th)| format!("{w}, {th}"));
+            println!(
+                "| {name} | {label} | {}/{} = {:.1} % | {}/{} = {:.2} % |",
+                t.caught,
+                t.attacks,
+                100.0 * t.detected(),
+                t.flagged,
+                t.benign,
+                100.0 * t.flagged as f64 / t.benign.max(1) as f64
+            );
+        }
+    }
+}
