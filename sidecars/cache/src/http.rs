@@ -45,21 +45,8 @@ pub struct AppState<S> {
 
 type Shared<S> = State<Arc<AppState<S>>>;
 
-/// An error the client sees: a status and `{"error": message}`.
-#[derive(Debug)]
-pub struct ApiError(StatusCode, String);
-
-impl ApiError {
-    fn bad(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::BAD_REQUEST, message.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
-    }
-}
+/// The error a client sees: a status and `{"error": message}`.
+pub use sidecar_kit::ApiError;
 
 /// Maps a store failure to its status, counting and logging the backend's own.
 fn store_error<S>(state: &AppState<S>, e: StoreError) -> ApiError {

@@ -3,7 +3,7 @@
 //! settle, for the Wasm module to reach through an Envoy cluster. See README.md for
 //! the HTTP contract.
 
-pub mod client;
+pub use sidecar_kit::client;
 pub mod clock;
 pub mod counters;
 pub mod http;

@@ -52,27 +52,8 @@ pub struct AppState<I> {
 
 type Shared<I> = State<Arc<AppState<I>>>;
 
-/// An error the client sees: a status and `{"error": message}`.
-#[derive(Debug)]
-pub struct ApiError(StatusCode, String);
-
-impl ApiError {
-    fn bad(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::BAD_REQUEST, message.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> ApiError {
-        ApiError(r.status(), r.body_text())
-    }
-}
+/// The error a client sees: a status and `{"error": message}`.
+pub use sidecar_kit::ApiError;
 
 fn index_error<I>(state: &AppState<I>, e: IndexError) -> ApiError {
     match e {

@@ -2,7 +2,7 @@
 //! (namespace, partition), with a verifier that rejects hard negatives (negation,
 //! numbers, entities, scope). See README.md for the HTTP contract.
 
-pub mod client;
+pub use sidecar_kit::client;
 pub mod embed;
 pub mod eval;
 pub mod http;

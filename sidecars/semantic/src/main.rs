@@ -41,7 +41,7 @@ struct Flags {
     #[arg(long, default_value_t = 200_000)]
     max_entries: usize,
     /// Most bytes the in-process index holds (vectors, texts, payloads), e.g. 512MiB.
-    #[arg(long, default_value = "512MiB", value_parser = parse_bytes)]
+    #[arg(long, default_value = "512MiB", value_parser = sidecar_kit::parse_bytes)]
     max_bytes: u64,
     /// Longest text to embed, bytes.
     #[arg(long, default_value_t = 16_384)]
@@ -62,25 +62,6 @@ struct Flags {
     /// On SIGTERM/SIGINT, answer 503 on /healthz this long (ms) before closing.
     #[arg(long, default_value_t = 0)]
     drain_ms: u64,
-}
-
-/// A byte size with an optional unit (KiB, MiB, GiB; powers of 1024).
-fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 512MiB)"))?;
-    let scale: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn main() -> ExitCode {

@@ -2,14 +2,12 @@
 //! listener, the sweeper, and graceful shutdown on SIGTERM / SIGINT.
 
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::embed::{Embedder, LocalModel, RemoteEmbedder};
@@ -54,7 +52,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-        let stop = shutdown_signal()?;
+        let stop = sidecar_kit::shutdown_signal()?;
         let embedder = match &settings.embeddings_url {
             Some(url) => {
                 let key = std::env::var("EMBEDDINGS_API_KEY").ok().filter(|k| !k.is_empty());
@@ -108,7 +106,6 @@ pub async fn serve<I: Index>(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
         index,
         embedder,
@@ -128,50 +125,17 @@ pub async fn serve<I: Index>(
         })
     };
     let app = router(Arc::clone(&state));
-    // The first stdout line says where we listen (tests and scripts/run.sh read it).
-    println!("semantic-sidecar listening on {addr}");
-    let _ = std::io::stdout().flush();
-    let drain = settings.drain;
     let draining = Arc::clone(&state);
-    let stop = async move {
-        shutdown.await;
-        draining.draining.store(true, Ordering::SeqCst);
-        tracing::info!(drain_ms = drain.as_millis() as u64, "shutting down");
-        tokio::time::sleep(drain).await;
-    };
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|e| format!("server failed: {e}"));
+    let on_drain = move || draining.draining.store(true, Ordering::SeqCst);
+    let result = sidecar_kit::serve(
+        "semantic-sidecar",
+        listener,
+        app,
+        settings.drain,
+        on_drain,
+        shutdown,
+    )
+    .await;
     sweeper.abort();
-    tracing::info!("stopped");
     result
-}
-
-/// A future that completes on SIGTERM or SIGINT (Ctrl-C); the handlers are in place
-/// when this returns.
-#[cfg(unix)]
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let listen = |kind: SignalKind, name: &str| {
-        signal(kind).map_err(|e| format!("cannot handle {name}: {e}"))
-    };
-    let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
-    let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

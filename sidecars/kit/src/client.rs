@@ -1,12 +1,12 @@
-//! A minimal keep-alive HTTP/1.1 client: what `semantic-load` and the crate's tests
-//! speak to a running sidecar with.
+//! A minimal keep-alive HTTP/1.1 client for a sidecar: what the load generators
+//! (`cache-load`, `semantic-load`) and the crates' tests speak to a running sidecar with.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request};
+use hyper::{HeaderMap, Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -20,6 +20,7 @@ pub struct Client {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -31,6 +32,10 @@ impl Reply {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -53,7 +58,13 @@ impl Client {
     }
 
     /// Sends one request and reads the whole answer.
-    pub async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<Reply, String> {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        let body: Bytes = body.into();
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -72,13 +83,18 @@ impl Client {
             .await
             .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
             .await
             .map_err(|e| format!("response body: {e}"))?
             .to_bytes();
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 
     pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
@@ -94,7 +110,6 @@ impl Client {
         path: &str,
         value: &serde_json::Value,
     ) -> Result<Reply, String> {
-        self.send(Method::POST, path, Bytes::from(value.to_string()))
-            .await
+        self.send(Method::POST, path, value.to_string()).await
     }
 }
