@@ -32,7 +32,11 @@ fn input(ex: &mut Exchange, config: &Config, _: &dyn HostView) -> Next {
         return Next::Go;
     };
     let enforce = policy.mode == Mode::Enforce;
-    let outcome = guard::inspect_request(policy, ex.api, &ex.request.body);
+    // The prompt stage may have parsed (and rewritten) the body already.
+    let outcome = match ex.request.parsed.take() {
+        Some(req) => guard::inspect_parsed(policy, ex.api, req),
+        None => guard::inspect_request(policy, ex.api, &ex.request.body),
+    };
     ex.acted = outcome.acted;
     if let Some(e) = outcome.blocked {
         return Next::Refuse(e, vec![]);

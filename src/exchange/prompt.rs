@@ -79,6 +79,7 @@ fn run(ex: &mut Exchange, config: &Config, host: &dyn HostView) -> Next {
         ex.request.body = body;
         ex.request.rewritten = true;
     }
+    ex.request.parsed = rewrite.parsed;
     if let Some((id, version)) = &rewrite.template {
         ex.pending
             .facts

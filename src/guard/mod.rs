@@ -100,13 +100,20 @@ fn block(outcome: &mut InputOutcome, enforce: bool, rule: String, error: UserErr
 /// Inspects a request body in the client's wire format. A body that is not a JSON object
 /// is left alone: the wire-format validation that follows reports it precisely.
 pub fn inspect_request(policy: &GuardPolicy, api: Api, body: &[u8]) -> InputOutcome {
-    let mut outcome = InputOutcome::default();
-    let Ok(mut req) = serde_json::from_slice::<Value>(body) else {
-        return outcome;
-    };
-    if !req.is_object() {
-        return outcome;
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(req)) => inspect_parsed(policy, api, req),
+        _ => InputOutcome::default(),
     }
+}
+
+/// [`inspect_request`] on a body an earlier stage parsed already (the prompt stage).
+pub fn inspect_parsed(
+    policy: &GuardPolicy,
+    api: Api,
+    req: serde_json::Map<String, Value>,
+) -> InputOutcome {
+    let mut outcome = InputOutcome::default();
+    let mut req = Value::Object(req);
     let enforce = policy.mode == Mode::Enforce;
     if let (Some(v), Some(obj)) = (&policy.validation, req.as_object()) {
         if let Err(violation) = v.check_shape(api, obj) {

@@ -80,6 +80,9 @@ pub struct Rewrite {
     /// Why CoT was added (`always`, `complex`), when it was.
     pub cot: Option<&'static str>,
     pub check: Option<Check>,
+    /// The request as parsed here (and rewritten), for the next stages not to parse the
+    /// body again; `body` is its serialisation when it changed.
+    pub parsed: Option<Map<String, Value>>,
 }
 
 fn invalid(message: String, param: &str) -> UserError {
@@ -365,8 +368,12 @@ pub fn rewrite(prompt: &Prompt, ctx: &Context, body: &[u8]) -> Result<Rewrite, U
         out.cot = Some(reason);
         changed = true;
     }
+    let req = Value::Object(req);
     if changed {
-        out.body = Some(Value::Object(req).to_string().into_bytes());
+        out.body = Some(req.to_string().into_bytes());
+    }
+    if let Value::Object(req) = req {
+        out.parsed = Some(req);
     }
     Ok(out)
 }
