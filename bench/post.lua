@@ -17,6 +17,11 @@ if key and key ~= "" then
 end
 -- The mock answers with exactly this many output tokens, so every response is alike.
 wrk.headers["x-mock-output-tokens"] = os.getenv("BENCH_OUTPUT_TOKENS") or "64"
+-- BENCH_MOCK_CONTENT: the answer's text instead of the mock's echo (e.g. valid JSON).
+local content = os.getenv("BENCH_MOCK_CONTENT")
+if content and content ~= "" then
+  wrk.headers["x-mock-content"] = content
+end
 
 -- BENCH_UNIQUE=1: every request's body has its `BENCH_UNIQUE` marker replaced by a number
 -- of its own (a new question each time: cache misses).

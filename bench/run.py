@@ -7,6 +7,8 @@ One run, in this order, then BENCHMARKS.md is rewritten and a summary printed:
      Envoy with it (envoy/envoy.yaml, --concurrency 1), plain and streaming, 1 and 8
      connections, back to back
   3. first request after start, and memory (VmRSS) with --concurrency 1 and 2
+  then the large-body memory, the exact cache, the prompt stage (`--cache-only`,
+  `--prompt-only`: that section alone, printed), the availability of the fallback chain
 
 Everything listens on free 127.0.0.1 ports; every process started here is stopped by
 its PID on exit (also on SIGINT/SIGTERM).
@@ -195,11 +197,12 @@ def with_bench_consumer(plugin: dict) -> dict:
 
 
 def render_config(mock_port: int, with_module: bool, module: Path = WASM,
-                  cache_port: int | None = None) -> dict:
+                  cache_port: int | None = None, prompt: dict | None = None) -> dict:
     """envoy/envoy.yaml with free ports, the mock's port, an absolute wasm path; without
     the module, the Wasm filter is taken out of the HTTP filter chain and nothing else
     changes. The `cache` section is taken out (every request the same: all hits) unless
-    `cache_port` names a cache sidecar for it."""
+    `cache_port` names a cache sidecar for it. `prompt` replaces the `prompt` section
+    (`{}`: taken out)."""
     cfg = load_base_config()
     cfg["admin"]["address"]["socket_address"]["port_value"] = free_port()
     cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = free_port()
@@ -221,6 +224,10 @@ def render_config(mock_port: int, with_module: bool, module: Path = WASM,
                 plugin.pop("cache", None)
             else:
                 plugin.setdefault("cache", {})["lookup_timeout_ms"] = 100
+            if prompt == {}:
+                plugin.pop("prompt", None)
+            elif prompt is not None:
+                plugin["prompt"] = prompt
             conf["value"] = json.dumps(plugin)
     else:
         hcm["http_filters"] = [f for f in filters if f["name"] != "envoy.filters.http.wasm"]
@@ -236,10 +243,11 @@ def plugin_sections(cfg: dict) -> list[str]:
 
 class Envoy:
     def __init__(self, name: str, mock: Mock, with_module: bool, concurrency: int,
-                 wasm: Path = WASM, cache_port: int | None = None):
+                 wasm: Path = WASM, cache_port: int | None = None, prompt: dict | None = None):
         global _base_id
         self.name = name
-        self.cfg = render_config(mock.port, with_module, module=wasm, cache_port=cache_port)
+        self.cfg = render_config(mock.port, with_module, module=wasm, cache_port=cache_port,
+                                 prompt=prompt)
         self.dir = OUT / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = self.cfg["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
@@ -286,13 +294,13 @@ class Envoy:
         stop(self.proc)
 
 
-def post_once(port: int, body: bytes) -> tuple[float, int, dict]:
+def post_once(port: int, body: bytes, extra: dict | None = None) -> tuple[float, int, dict]:
     """One request on a fresh connection; (milliseconds, status, headers)."""
     t0 = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("POST", "/v1/chat/completions", body=body,
                  headers={"content-type": "application/json", "x-mock-output-tokens": OUTPUT_TOKENS,
-                          "authorization": f"Bearer {BENCH_KEY}"})
+                          "authorization": f"Bearer {BENCH_KEY}", **(extra or {})})
     resp = conn.getresponse()
     resp.read()
     ms = (time.perf_counter() - t0) * 1e3
@@ -388,11 +396,11 @@ def pii_regions() -> list[str]:
 # --------------------------------------------------------------------------- 2. latency
 
 def wrk(url: str, body: Path, conns: int, seconds: int, key: str = BENCH_KEY,
-        unique: bool = False) -> dict:
+        unique: bool = False, mock_content: str = "") -> dict:
     cmd = ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
            "--latency", "-s", str(BENCH / "post.lua"), url]
     env = dict(os.environ, BENCH_BODY=str(body), BENCH_OUTPUT_TOKENS=OUTPUT_TOKENS, BENCH_KEY=key,
-               BENCH_UNIQUE="1" if unique else "0")
+               BENCH_UNIQUE="1" if unique else "0", BENCH_MOCK_CONTENT=mock_content)
     proc = subprocess.Popen(pinned(cmd, CLIENT_CPUS), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     STARTED.append(proc)
@@ -564,6 +572,94 @@ def cache_report(res: dict | None) -> list[str]:
     if res.get("load"):
         out += ["", "cache-load against the same sidecar (the generator shares the 2 CPUs):", "", "```",
                 *res["load"], "```"]
+    return out
+
+
+# --------------------------------------------------------------------------- prompt stage
+
+# The prompt section of the stage-cost runs: a decorator with built-ins on every request and
+# one template that rebuilds the section 1 conversation from a variable.
+BENCH_PROMPT = {
+    "prepend": [{"role": "system", "content": "You answer for {{consumer.id}} ({{consumer.group}})."}],
+    "templates": [{
+        "id": "bench", "version": "1",
+        "variables": {"system": {"max_length": 1000}, "question": {"max_length": 20000}},
+        "messages": [{"role": "system", "content": "{{system}}"}, {"role": "user", "content": "{{question}}"}],
+    }],
+}
+BENCH_SCHEMA = {"type": "object", "properties": {
+    "summary": {"type": "string", "maxLength": 2000},
+    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+    "confidence": {"enum": ["high", "medium", "low"]}},
+    "required": ["summary", "points", "confidence"], "additionalProperties": False}
+BENCH_ANSWER = json.dumps({"summary": "The text describes the language reference.",
+                           "points": ["lexical analysis", "data model", "expressions"],
+                           "confidence": "high"})
+
+
+def prompt_bench(mock: Mock, bodies: dict[str, Path]) -> dict:
+    """What the prompt stage adds: the same module and request (section 1's), one Envoy
+    without the `prompt` section and one with BENCH_PROMPT, back to back: a decorated
+    request, the same conversation asked for as a template, and a decorated request with a
+    `json_schema` response_format whose (valid) answer the module checks."""
+    plain = json.loads(bodies["plain"].read_bytes())
+    system, question = plain["messages"][0]["content"], plain["messages"][1]["content"]
+    template = OUT / "chat-template.json"
+    template.write_text(json.dumps({
+        "model": plain["model"], "messages": [], "max_tokens": plain["max_tokens"],
+        "prompt_template": {"id": "bench", "variables": {"system": system, "question": question}}}))
+    schema = OUT / "chat-schema.json"
+    schema.write_text(json.dumps(dict(plain, response_format={
+        "type": "json_schema", "json_schema": {"name": "summary", "schema": BENCH_SCHEMA}})))
+    off = Envoy("prompt-off", mock, with_module=True, concurrency=1, prompt={})
+    on = Envoy("prompt-on", mock, with_module=True, concurrency=1, prompt=BENCH_PROMPT)
+    off.wait_ready()
+    on.wait_ready()
+    c = CONNS[0]
+    res: dict = {}
+    runs = [("off", off, bodies["plain"], ""), ("decorated", on, bodies["plain"], ""),
+            ("template", on, template, ""), ("schema", on, schema, BENCH_ANSWER)]
+    for name, envoy, body, content in runs:
+        _, status, headers = post_once(envoy.port, body.read_bytes(),
+                                       {"x-mock-content": content} if content else None)
+        res[f"{name}-input-tokens"] = headers.get("x-llm-input-tokens")
+        if status != 200:
+            die(f"prompt bench {name}: status {status} before the load:\n{tail(envoy.log)}")
+        say(f"wrk prompt {name:<10} {c} conn: {WARMUP}s warm-up + {DURATION}s")
+        wrk(envoy.url, body, c, WARMUP, mock_content=content)
+        r = wrk(envoy.url, body, c, DURATION, mock_content=content)
+        res[name] = r
+        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, errors {r['errors']}")
+    off.stop()
+    on.stop()
+    return res
+
+
+def prompt_report(res: dict | None) -> list[str]:
+    if not res:
+        return ["(not measured in this run)"]
+    c = CONNS[0]
+    off = res["off"]
+    out = [
+        "`bench/run.py` `prompt_bench`: two Envoys (`--concurrency 1`) with make run's module",
+        "configuration, one without the `prompt` section and one with a decorator (a system",
+        "message reading `{{consumer.id}}` and `{{consumer.group}}`) and a template `bench` whose",
+        "two variables rebuild section 1's conversation; section 1's request (1000 tokens, ~5 KB),",
+        f"`wrk -c {c}` for {DURATION} s after a {WARMUP} s warm-up, back to back. `schema`: the",
+        "decorated request with a `json_schema` `response_format` (3 properties, an enum, an",
+        "array), the mock answering valid JSON, so the module parses and validates every answer.",
+        "",
+        "| run | input tokens | req/s | p50 ms | p99 ms | p50 added | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, label in (("off", "no prompt section"), ("decorated", "decorator"),
+                        ("template", "decorator + template (variables rendered)"),
+                        ("schema", "decorator + structured-output check")):
+        r = res[name]
+        added = "" if name == "off" else f"{sms(r['p50_us'] - off['p50_us'])} ms"
+        tokens = res.get(f"{name}-input-tokens") or "?"
+        out.append(f"| {label} | {tokens} | {r['rps']:.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {added} "
+                   f"| {r['errors']} |")
     return out
 
 
@@ -1049,8 +1145,10 @@ def main() -> None:
     if sys.argv[1:] == ["--report-only"]:
         write_report(OUT / "results.pickle")
         return
-    if sys.argv[1:] == ["--cache-only"]:
-        # The cache section alone, printed (BENCHMARKS.md untouched).
+    only = {"--prompt-only": (prompt_bench, prompt_report), "--cache-only": (cache_bench, cache_report)}
+    if len(sys.argv) == 2 and sys.argv[1] in only:
+        # One section alone, printed (BENCHMARKS.md untouched).
+        measure, report_of = only[sys.argv[1]]
         OUT.mkdir(parents=True, exist_ok=True)
         WASM.write_bytes(BUILT_WASM.read_bytes())
         out = subprocess.run([sys.executable, str(BENCH / "chat_request.py"), str(OUT)],
@@ -1058,10 +1156,10 @@ def main() -> None:
         if out.returncode != 0:
             die(f"chat_request.py failed:\n{out.stderr}")
         try:
-            res = cache_bench(Mock(), {"plain": OUT / "chat-plain.json", "stream": OUT / "chat-stream.json"})
+            res = measure(Mock(), {"plain": OUT / "chat-plain.json", "stream": OUT / "chat-stream.json"})
         finally:
             stop_all()
-        print("\n".join(cache_report(res)))
+        print("\n".join(report_of(res)))
         return
     started_at = float(os.environ.get("BENCH_STARTED_AT", time.time()))
     t_start = time.monotonic()
@@ -1100,6 +1198,7 @@ def main() -> None:
         mem = memory_and_first(mock, bodies)
         large = large_body_memory(mock)
         cache = cache_bench(mock, bodies) if SIDECAR_BIN.exists() else None
+        prompt = prompt_bench(mock, bodies)
     finally:
         stop_all()
     say("availability: the fallback chain with a flaky, then down primary")
@@ -1111,7 +1210,7 @@ def main() -> None:
     # Raw results, so `bench/run.py --report-only` can rewrite BENCHMARKS.md without measuring.
     with open(OUT / "results.pickle", "wb") as f:
         pickle.dump({"tok": tok, "lat": lat, "checks": checks, "mem": mem, "req_info": req_info,
-                     "availability": avail, "guard_speed": gspeed, "large": large, "cache": cache,
+                     "availability": avail, "guard_speed": gspeed, "large": large, "cache": cache, "prompt": prompt,
                      "took_s": time.time() - started_at, "measured_s": time.monotonic() - t_start,
                      "loadavg": LOADAVG, "facts": facts, "loadavg_end": LOADAVG_END,
                      "date": dt.datetime.now(dt.timezone.utc)}, f)
@@ -1341,6 +1440,11 @@ def write_report(path: Path) -> None:
         "",
         "",
         *semantic_report(),
+        "",
+        "",
+        "## 12. The prompt stage",
+        "",
+        *prompt_report(r.get("prompt")),
     ])
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(summary(tok, lat, mem))
