@@ -34,7 +34,9 @@ import requests
 import yaml
 
 from conftest import ENVOY_BIN, ROOT, WASM, free_port, merge
-from sidecars import CacheSidecar
+from sidecars import CacheSidecar, SemanticSidecar
+from test_cache import Stores
+from test_semantic_cache import FIRST, LONG, REWORDED, upserts, wait_upserts
 
 ISTIO_DIR = ROOT / "envoy" / "istio"
 OCI_SCRIPT = ROOT / "scripts" / "oci.py"
@@ -293,7 +295,8 @@ def test_the_manifests_are_there(docs):
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     for want in [("EnvoyFilter", "llm-gateway"), ("WasmPlugin", "llm-gateway"), ("Gateway", "llm-gateway"),
                  ("VirtualService", "llm-gateway"), ("ServiceEntry", "openai"), ("DestinationRule", "openai"),
-                 ("Deployment", "llm-gateway"), ("Deployment", "cache-sidecar"), ("Service", "cache-sidecar")]:
+                 ("Deployment", "llm-gateway"), ("Deployment", "cache-sidecar"), ("Service", "cache-sidecar"),
+                 ("Deployment", "semantic-sidecar"), ("Service", "semantic-sidecar")]:
         assert want in kinds, f"{want} missing from envoy/istio/"
 
 
@@ -373,12 +376,13 @@ def test_the_envoyfilter_and_the_wasmplugin_load_the_same_image(docs):
 
 # --------------------------------------------------------------------------- a real Envoy
 
-def live(cfg: dict, mock_port: int, sidecar_port: int | None) -> dict:
+def live(cfg: dict, mock_port: int, sidecar_port: int | None, semantic_port: int | None = None) -> dict:
     """`cfg` with every upstream on this machine: providers and judge on the mock (plain
-    HTTP), the cache sidecar on a real one."""
+    HTTP), the cache and semantic sidecars on real ones."""
     cfg = copy.deepcopy(cfg)
+    sidecars = {"cache_sidecar": sidecar_port, "semantic_sidecar": semantic_port}
     for c in cfg["static_resources"]["clusters"]:
-        port = sidecar_port if c["name"] == "cache_sidecar" else mock_port
+        port = sidecars.get(c["name"]) or mock_port
         c["type"] = "STATIC"
         c.pop("transport_socket", None)
         c.pop("dns_lookup_family", None)
@@ -391,16 +395,18 @@ def live(cfg: dict, mock_port: int, sidecar_port: int | None) -> dict:
 @pytest.fixture(scope="module")
 def istio_gateway(docs, envoy_factory, mock_provider, log_dir):
     sidecar = CacheSidecar(log_dir, "istio")
+    semantic = SemanticSidecar(log_dir, "istio")
     mock_port = int(mock_provider.url.rsplit(":", 1)[1])
-    cfg = live(gateway_bootstrap(docs), mock_port, sidecar.port)
+    cfg = live(gateway_bootstrap(docs), mock_port, sidecar.port, semantic.port)
     envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY})
-    yield envoy, sidecar
+    yield envoy, sidecar, semantic
     envoy.stop()
     sidecar.stop()
+    semantic.stop()
 
 
 def test_a_chat_completion_through_the_envoyfilter_config(istio_gateway, mock_provider):
-    envoy, sidecar = istio_gateway
+    envoy, sidecar, _ = istio_gateway
     tag = uuid.uuid4().hex
     client = openai.OpenAI(base_url=f"{envoy.url}/v1", api_key=TEAM_A_KEY, max_retries=0, timeout=30)
     raw = client.chat.completions.with_raw_response.create(
@@ -421,6 +427,33 @@ def test_a_chat_completion_through_the_envoyfilter_config(istio_gateway, mock_pr
     assert seen[0]["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
     # limits.store "sidecar": the admit went to the cache sidecar through `cache_sidecar`.
     assert sidecar.metric("cache_sidecar_requests_total", route="admit") >= 1
+
+
+def test_the_cache_tiers_of_the_envoyfilter_config(istio_gateway, mock_provider):
+    """The `cache` section the EnvoyFilter carries, through its `cache_sidecar` and
+    `semantic_sidecar` clusters: the same question again is an exact hit, a rewording a
+    semantic hit, and neither reaches the provider."""
+    envoy, sidecar, semantic = istio_gateway
+    tag = uuid.uuid4().hex
+    client = openai.OpenAI(base_url=f"{envoy.url}/v1", api_key=TEAM_A_KEY, max_retries=0, timeout=30)
+    system = f"You answer airline customers. Conversation {tag}."
+
+    def ask(text: str):
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", temperature=0, extra_query={"tag": tag},
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": text}],
+            extra_headers={"x-mock-content": LONG})
+        assert raw.parse().choices[0].message.content == LONG
+        return raw.headers["x-llm-cache"]
+
+    before, stores = upserts(semantic), Stores(sidecar)
+    assert ask(FIRST) == "miss"
+    stores.wait()
+    wait_upserts(semantic, before)
+    assert ask(FIRST) == "hit-exact"
+    assert ask(REWORDED) == "hit-semantic"
+    seen = [r for r in mock_provider.requests() if f"tag={tag}" in r["path"]]
+    assert len(seen) == 1, seen
 
 
 def test_wasmplugin_config_serves_once_the_filter_may_pause(docs, envoy_factory, mock_provider):
@@ -445,7 +478,7 @@ def test_wasmplugin_config_serves_once_the_filter_may_pause(docs, envoy_factory,
 
 
 def test_identity_is_required_in_the_istio_config(istio_gateway):
-    envoy, _ = istio_gateway
+    envoy, _, _ = istio_gateway
     r = requests.post(f"{envoy.url}/v1/chat/completions", timeout=30,
                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 401, r.text
