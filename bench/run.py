@@ -417,6 +417,15 @@ def wrk(url: str, body: Path, conns: int, seconds: int, key: str = BENCH_KEY,
     return r
 
 
+def wrk_run(what: str, url: str, body: Path, conns: int, **kw) -> dict:
+    """A warm-up, then the measured run, said as it goes."""
+    say(f"wrk {what:<16} {conns} conn: {WARMUP}s warm-up + {DURATION}s")
+    wrk(url, body, conns, WARMUP, **kw)
+    r = wrk(url, body, conns, DURATION, **kw)
+    say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, errors {r['errors']}")
+    return r
+
+
 def check_target(name: str, port: int, body: bytes, with_module: bool) -> dict:
     """One request before the load: it must succeed, and through the module it must carry
     the module's token count (so we measure the real path, not an error reply)."""
@@ -525,11 +534,7 @@ def cache_bench(mock: Mock, bodies: dict[str, Path]) -> dict:
     runs = [("hit", cached, bodies["plain"], False), ("hit-stream", cached, bodies["stream"], False),
             ("miss", cached, unique, True), ("off", plain, unique, True)]
     for name, envoy, b, uniq in runs:
-        say(f"wrk cache {name:<10} {c} conn: {WARMUP}s warm-up + {DURATION}s")
-        wrk(envoy.url, b, c, WARMUP, unique=uniq)
-        r = wrk(envoy.url, b, c, DURATION, unique=uniq)
-        res[name] = r
-        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, errors {r['errors']}")
+        res[name] = wrk_run(f"cache {name}", envoy.url, b, c, unique=uniq)
     cached.stop()
     plain.stop()
     if CACHE_LOAD_BIN.exists():
@@ -625,11 +630,7 @@ def prompt_bench(mock: Mock, bodies: dict[str, Path]) -> dict:
         res[f"{name}-input-tokens"] = headers.get("x-llm-input-tokens")
         if status != 200:
             die(f"prompt bench {name}: status {status} before the load:\n{tail(envoy.log)}")
-        say(f"wrk prompt {name:<10} {c} conn: {WARMUP}s warm-up + {DURATION}s")
-        wrk(envoy.url, body, c, WARMUP, mock_content=content)
-        r = wrk(envoy.url, body, c, DURATION, mock_content=content)
-        res[name] = r
-        say(f"    {r['rps']:.0f} req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, errors {r['errors']}")
+        res[name] = wrk_run(f"prompt {name}", envoy.url, body, c, mock_content=content)
     off.stop()
     on.stop()
     return res
