@@ -118,6 +118,68 @@ fn swapped_direction(a: &Question, b: &Question) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// The same words in the same order but one content word, replaced by another that is
+/// not a typo of it: "How do I cancel my subscription?" / "How do I pause my
+/// subscription?". Users who reword change more than one word in place; a question with
+/// one word substituted asks about something else. Catches the short questions the
+/// near-identical rule cannot (it needs `SWAP_SHARED` shared content words).
+fn one_word_substituted(a: &Question, b: &Question) -> Result<(), Rejection> {
+    if a.words.len() != b.words.len() {
+        return Ok(());
+    }
+    let mut differing = a
+        .words
+        .iter()
+        .zip(&b.words)
+        .filter(|(x, y)| x.lower != y.lower);
+    let (Some((x, y)), None) = (differing.next(), differing.next()) else {
+        return Ok(());
+    };
+    let is_content = |w: &str| {
+        !FUNCTION_WORDS.contains(&w)
+            && !NEGATIONS.contains(&w)
+            && number_word(w).is_none()
+            && w.chars().any(char::is_alphabetic)
+            && !w.chars().any(|c| c.is_ascii_digit())
+    };
+    let (x, y) = (x.lower.as_str(), y.lower.as_str());
+    if !is_content(x) || !is_content(y) || stem(x) == stem(y) || typo_of(x, y) {
+        return Ok(());
+    }
+    Err(Rejection {
+        reason: Reason::Scope,
+        evidence: format!("the same question with {x:?} in place of {y:?}"),
+    })
+}
+
+/// Whether two words are one misspelling apart: one edit for words of 4 to 7 letters,
+/// two from 8 letters.
+fn typo_of(x: &str, y: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    let shorter = a.len().min(b.len());
+    let allowed = match shorter {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    };
+    edit_distance(&a, &b) <= allowed
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), two rows.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != cb);
+            row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[b.len()]
+}
+
 /// The verifier's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Verifier {
@@ -176,6 +238,7 @@ impl Verifier {
         entities(&a, &b)?;
         contrasts(&a, &b)?;
         swapped_direction(&a, &b)?;
+        one_word_substituted(&a, &b)?;
         self.near_identical_change(&a, &b)
     }
 
