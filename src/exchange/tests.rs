@@ -789,10 +789,14 @@ fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
         run.fact("llm_guard").map(|g| g.contains("judge:block")),
         Some(true)
     );
+    // The trace's record of the call (Envoy makes no span of it).
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:200:0"));
 
     let mut run = Run::new(&c, "/v1/chat/completions", &[]);
     run.send(ask);
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:pending"));
     assert_eq!(run.callout_answer(None), Flow::Continue);
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:0:0"));
     // A callout answer that nobody waits for changes nothing.
     assert_eq!(run.ex.on_callout(&run.host, None), Effects::go_on());
 }
