@@ -46,16 +46,10 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def sidecar(log_dir):
-    s = CacheSidecar(log_dir, "traces")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def gw(envoy_factory, receiver, sidecar):
+def gw(envoy_factory, receiver, log_dir):
     """The make run stack traced to `receiver`: guard (with the mock as judge), cache on
-    a real cache sidecar (exact tier only: no semantic sidecar here)."""
+    a real cache sidecar of its own (exact tier only: no semantic sidecar here)."""
+    sidecar = CacheSidecar(log_dir, "traces")
     cfg = envoy_factory.config(keep_guard=True, keep_cache=True)
     plugin = plugin_config_of(cfg)
     plugin["cache"].pop("semantic", None)
@@ -69,9 +63,12 @@ def gw(envoy_factory, receiver, sidecar):
     cfg["layered_runtime"] = {"layers": [{"name": "tracing", "static_layer": {
         "tracing.opentelemetry.flush_interval_ms": 100,
         "tracing.opentelemetry.min_flush_spans": 1}}]}
-    envoy = envoy_factory.start(envoy_config=cfg)
-    yield envoy
-    envoy.stop()
+    try:
+        envoy = envoy_factory.start(envoy_config=cfg)
+        yield envoy
+        envoy.stop()
+    finally:
+        sidecar.stop()
 
 
 def request_span(receiver, trace_id: str):
@@ -256,3 +253,27 @@ def test_the_rendered_make_run_config_validates(tmp_path):
 def test_an_endpoint_that_is_not_host_port_is_refused(bad):
     with pytest.raises(ValueError, match="OTLP_ENDPOINT must be host:port"):
         parse_endpoint(bad)
+
+
+def test_a_stream_the_client_leaves_has_its_facts_on_the_upstream_span(gw, receiver):
+    """The client goes away mid-stream: Envoy finishes the request's span at once, and the
+    module settles later, in its access-log callback. Its facts then reach the trace on
+    the upstream span, which Envoy finishes after that callback (README, "Traces")."""
+    header, trace_id, _ = traceparent()
+    with requests.post(f"{gw.url}/v1/chat/completions", stream=True, timeout=30,
+                       headers={"traceparent": header, "x-mock-stream-chunks": "50",
+                                "x-mock-chunk-delay-ms": "100"},
+                       json={"model": "gpt-4o", "stream": True,
+                             "messages": [{"role": "user", "content": "Count to fifty."}]}) as r:
+        assert r.status_code == 200
+        next(r.iter_lines())  # the first event, then hang up
+
+    def settled(spans):
+        return [s for s in spans if s.trace_id == trace_id and s.kind == CLIENT and "llm.error" in s.attributes]
+    upstream = settled(receiver.wait_for(settled))
+    server = [s for s in receiver.snapshot() if s.trace_id == trace_id and s.kind == SERVER]
+    assert len(server) == 1 and server[0].attr("response_flags") == "DC", server
+    assert len(upstream) == 1 and upstream[0].parent_span_id == server[0].span_id, upstream
+    a = upstream[0].attributes
+    assert a["llm.error"] == "stream_cut" and a["llm.stream"] == "true", a
+    assert a["gen_ai.request.model"] == "gpt-4o" and "gen_ai.usage.output_tokens" in a, a
