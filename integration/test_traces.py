@@ -195,7 +195,7 @@ def test_cache_hit_and_route_reason_are_on_the_span(gw, receiver):
     assert hit["llm.callouts"].startswith("cache:cache_sidecar:200:"), hit["llm.callouts"]
 
 
-def test_the_judge_call_and_its_verdict_are_on_the_span(gw, receiver):
+def test_the_judge_call_and_its_verdict_are_on_the_span(gw, receiver, mock_provider):
     header, trace_id, parent = traceparent()
     r = requests.post(f"{gw.url}/v1/chat/completions", timeout=30, headers={"traceparent": header},
                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": GREY}]})
@@ -206,6 +206,10 @@ def test_the_judge_call_and_its_verdict_are_on_the_span(gw, receiver):
     assert a["llm.guard"] == "injection:flag,judge:allow" == r.headers["x-llm-guard"]
     calls = a["llm.callouts"].split(",")
     assert calls[0].startswith("judge:mock:200:") and calls[1].startswith("cache:cache_sidecar:"), calls
+    # The judge's request carried the client's trace context (a judge that traces joins it).
+    judged = [q for q in mock_provider.requests()
+              if "security classifier" in q["body"] and q["headers"].get("traceparent") == header]
+    assert len(judged) == 1, [q["headers"] for q in mock_provider.requests()[-3:]]
 
 
 def test_a_refused_request_has_its_span_and_error(gw, receiver):

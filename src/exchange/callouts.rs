@@ -1,11 +1,30 @@
 //! The exchange's own calls through Envoy clusters (the judge, the cache, semantic and
 //! limits sidecars), for the trace: Envoy makes no span of a Wasm `dispatch_http_call`,
 //! so each call is written on the request's span as `stage:cluster:status:duration_ms`,
-//! in order, in the filter state `llm_callouts` (README, "Traces").
+//! in order, in the filter state `llm_callouts` (README, "Traces"). The call carries the
+//! client's W3C trace context, so a judge or sidecar that traces joins the client's trace.
+
+use crate::effects::{Callout, HostView};
+
+/// The W3C trace-context headers a call carries on from the client's request.
+const TRACE_CONTEXT: [&str; 2] = ["traceparent", "tracestate"];
+
+/// Adds the request's `traceparent` / `tracestate` (as the client sent them; Envoy adds
+/// its own span's context only when the request goes upstream) to a call that has none.
+pub fn carry_trace_context(call: &mut Callout, host: &dyn HostView) {
+    for name in TRACE_CONTEXT {
+        if call.headers.iter().any(|(k, _)| k == name) {
+            continue;
+        }
+        if let Some(value) = host.request_header(name).filter(|v| !v.is_empty()) {
+            call.headers.push((name.to_string(), value));
+        }
+    }
+}
 
 /// One call the exchange made and waited for.
 #[derive(Debug, Clone, PartialEq)]
-struct Callout {
+struct Call {
     stage: &'static str,
     cluster: String,
     started_us: u64,
@@ -16,13 +35,13 @@ struct Callout {
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CalloutLog {
-    calls: Vec<Callout>,
+    calls: Vec<Call>,
 }
 
 impl CalloutLog {
     /// A stage asked for a call at `now_us`.
     pub fn start(&mut self, stage: &'static str, cluster: &str, now_us: u64) {
-        self.calls.push(Callout {
+        self.calls.push(Call {
             stage,
             cluster: cluster.to_string(),
             started_us: now_us,

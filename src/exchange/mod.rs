@@ -376,9 +376,10 @@ impl Exchange {
                     self.release_admission(host, &mut fx);
                     return fx;
                 }
-                Next::Call(callout) => {
+                Next::Call(mut callout) => {
                     self.callouts
                         .start(stage.name, &callout.cluster, host.now_us());
+                    callouts::carry_trace_context(&mut callout, host);
                     self.report_callouts();
                     self.phase = Phase::Calling(index);
                     return self.take_pending(Flow::Call(callout));
