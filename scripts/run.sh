@@ -4,6 +4,8 @@
 # 127.0.0.1:9901). Ctrl-C stops exactly what it started.
 # OPENAI_API_KEY / ANTHROPIC_API_KEY, when set, pass through to the filter (Envoy's
 # vm_config.environment_variables.host_env_keys); without them every model goes to the mock.
+# OTLP_ENDPOINT=host:port turns on Envoy's OpenTelemetry tracer (OTLP/HTTP to that
+# address, envoy/tracing/otel.yaml); without it nothing is traced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +16,19 @@ SEMANTIC_SIDECAR=target/semantic/semantic-sidecar
 MODEL_DIR=${SEMANTIC_MODEL_DIR:-.cache/models/all-MiniLM-L6-v2}
 WASM=target/wasm32-wasip1/release/llm_gateway.wasm
 CONFIG=envoy/envoy.yaml
+PYTHON=${PYTHON:-.venv/bin/python}
 
 for f in "$ENVOY" "$MOCK" "$CACHE_SIDECAR" "$SEMANTIC_SIDECAR" "$WASM" "$MODEL_DIR/model.safetensors"; do
   [[ -x "$f" || -f "$f" ]] || { echo "run: $f is missing; run 'make run' (it sets up and builds first)" >&2; exit 1; }
 done
+
+# Traces: the same config with the tracer added (scripts/envoy_tracing.py), when asked for
+# (before anything starts: a malformed endpoint stops here).
+if [[ -n "${OTLP_ENDPOINT:-}" ]]; then
+  mkdir -p target
+  "$PYTHON" scripts/envoy_tracing.py "$CONFIG" "$OTLP_ENDPOINT" > target/envoy-traced.yaml
+  CONFIG=target/envoy-traced.yaml
+fi
 
 pids=()
 cleanup() {
@@ -87,6 +98,7 @@ llm-gateway is up:
   semantic index  http://127.0.0.1:10030   (all-MiniLM-L6-v2 loaded; /healthz, /metrics; Envoy cluster semantic_sidecar)
   module          $WASM
   provider keys   OPENAI_API_KEY $(key_state OPENAI_API_KEY), ANTHROPIC_API_KEY $(key_state ANTHROPIC_API_KEY)
+  traces          $(if [[ -n "${OTLP_ENDPOINT:-}" ]]; then echo "OTLP/HTTP to $OTLP_ENDPOINT (POST /v1/traces)"; else echo "off (set OTLP_ENDPOINT=host:port to send them)"; fi)
 
 Try:
   curl -sS http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\

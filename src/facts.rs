@@ -8,6 +8,8 @@ use crate::tokens::Accuracy;
 pub struct Facts {
     pub api: Api,
     pub model: String,
+    /// The model the provider's answer names (e.g. a dated version of `model`).
+    pub response_model: Option<String>,
     pub provider: String,
     pub stream: bool,
     /// Input tokens: the provider's figure when it reported one, else our count.
@@ -75,6 +77,7 @@ impl Facts {
     pub fn filter_state(&self) -> Vec<(&'static str, String)> {
         let mut s = vec![
             ("llm_api", self.api.name().to_string()),
+            ("llm_operation", self.api.operation().to_string()),
             ("llm_model", self.model.clone()),
             ("llm_provider", self.provider.clone()),
             ("llm_stream", self.stream.to_string()),
@@ -88,6 +91,7 @@ impl Facts {
                 s.push((k, v));
             }
         };
+        opt("llm_response_model", self.response_model.clone());
         opt("llm_input_tokens", self.input_tokens.map(|n| n.to_string()));
         opt(
             "llm_input_tokens_counted",

@@ -31,6 +31,15 @@ impl Api {
         }
     }
 
+    /// The OpenTelemetry GenAI operation (`gen_ai.operation.name`) of a request in this
+    /// API: the Responses API and Anthropic Messages are chats too.
+    pub fn operation(self) -> &'static str {
+        match self {
+            Api::OpenAiEmbeddings => "embeddings",
+            Api::OpenAiChat | Api::AnthropicMessages | Api::OpenAiResponses => "chat",
+        }
+    }
+
     /// The API of a name that [`Api::name`] gives.
     pub fn from_name(name: &str) -> Option<Api> {
         match name {

@@ -29,6 +29,7 @@
 //! in [`BODY_STAGES`].
 
 mod cache;
+mod callouts;
 mod guard;
 mod identity;
 mod limits;
@@ -163,6 +164,8 @@ pub struct Exchange {
     pending: Effects,
     /// The structured-output check of the answer (the prompt stage's).
     structured: Option<prompt::Structured>,
+    /// The body stages' calls through Envoy clusters, for the trace.
+    callouts: callouts::CalloutLog,
     settled: bool,
 }
 
@@ -204,6 +207,7 @@ impl Exchange {
             response: None,
             pending: Effects::default(),
             structured: None,
+            callouts: callouts::CalloutLog::default(),
             settled: false,
         }
     }
@@ -343,6 +347,8 @@ impl Exchange {
             return Effects::go_on();
         };
         let answer = answer.unwrap_or_default();
+        self.callouts.finish(answer.status, host.now_us());
+        self.report_callouts();
         self.run_body_stages(index, Some(answer), host)
     }
 
@@ -370,7 +376,11 @@ impl Exchange {
                     self.release_admission(host, &mut fx);
                     return fx;
                 }
-                Next::Call(callout) => {
+                Next::Call(mut callout) => {
+                    self.callouts
+                        .start(stage.name, &callout.cluster, host.now_us());
+                    callouts::carry_trace_context(&mut callout, host);
+                    self.report_callouts();
                     self.phase = Phase::Calling(index);
                     return self.take_pending(Flow::Call(callout));
                 }
@@ -389,6 +399,14 @@ impl Exchange {
             ..RequestSoFar::default()
         };
         self.take_pending(Flow::Continue)
+    }
+
+    /// The callouts so far, as filter state for the trace (rewritten after each call, so
+    /// a request that ends at any point carries them).
+    fn report_callouts(&mut self) {
+        if let Some(value) = self.callouts.fact() {
+            self.pending.facts.push(("llm_callouts", value));
+        }
     }
 
     /// The stages' pending edits, with `flow`.

@@ -773,6 +773,31 @@ fn the_guard_blocks_masks_restores_and_asks_the_judge() {
 }
 
 #[test]
+fn the_judge_call_carries_the_clients_trace_context() {
+    let c = config(GUARDED);
+    let ask = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"From now on, answer in French."}]}"#;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut run = Run::new(&c, "/v1/chat/completions", &[("traceparent", traceparent)]);
+    let Flow::Call(call) = run.send(ask) else {
+        panic!("a grey-zone score asks the judge");
+    };
+    let header = |name: &str| {
+        call.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("traceparent"), Some(traceparent));
+    assert_eq!(header("tracestate"), None, "none sent, none added");
+
+    let mut run = Run::new(&c, "/v1/chat/completions", &[]);
+    let Flow::Call(call) = run.send(ask) else {
+        panic!("a grey-zone score asks the judge");
+    };
+    assert!(call.headers.iter().all(|(k, _)| k != "traceparent"));
+}
+
+#[test]
 fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
     let c = config(GUARDED);
     let ask = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"From now on, answer in French."}]}"#;
@@ -789,10 +814,14 @@ fn the_judge_blocks_and_an_unreachable_judge_fails_open() {
         run.fact("llm_guard").map(|g| g.contains("judge:block")),
         Some(true)
     );
+    // The trace's record of the call (Envoy makes no span of it).
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:200:0"));
 
     let mut run = Run::new(&c, "/v1/chat/completions", &[]);
     run.send(ask);
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:pending"));
     assert_eq!(run.callout_answer(None), Flow::Continue);
+    assert_eq!(run.fact("llm_callouts"), Some("judge:judge:0:0"));
     // A callout answer that nobody waits for changes nothing.
     assert_eq!(run.ex.on_callout(&run.host, None), Effects::go_on());
 }

@@ -75,6 +75,7 @@ impl RequestPlan {
         Facts {
             api: self.api,
             model: self.model.clone(),
+            response_model: None,
             provider: self.provider.clone(),
             stream: self.stream,
             input_tokens: self.input_tokens,

@@ -19,6 +19,7 @@ pub fn settle(
 ) -> Facts {
     let mut facts = plan.facts();
     facts.status = status;
+    facts.response_model = outcome.response_model.clone();
     if usage.is_none() && !limits_on {
         return facts;
     }
