@@ -346,11 +346,11 @@ def test_wasmplugin_assembles_to_a_config_the_pinned_envoy_accepts(docs, tmp_pat
     assert r.returncode == 0, f"the WasmPlugin's filter does not validate:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
 
 
-def test_bootstrap_override_has_envoy_yamls_stats_tags(docs):
-    """The gateway's metric labels are the same as `make run`'s."""
+def test_bootstrap_override_has_envoy_yamls_stats_config(docs):
+    """The gateway's metric labels and histogram buckets are the same as `make run`'s."""
     override = json.loads(one(docs, "ConfigMap", "llm-gateway-bootstrap")["data"]["custom_bootstrap.json"])
     envoy_yaml = yaml.safe_load((ROOT / "envoy" / "envoy.yaml").read_text())
-    assert override["stats_config"]["stats_tags"] == envoy_yaml["stats_config"]["stats_tags"]
+    assert override["stats_config"] == envoy_yaml["stats_config"]
 
 
 def test_the_envoyfilter_and_the_wasmplugin_load_the_same_image(docs):
