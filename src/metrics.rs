@@ -52,17 +52,21 @@ pub fn operation_name(api: Api) -> &'static str {
 /// The consumer as a metric label: the id of a consumer the identity configuration
 /// lists; any other (e.g. a JWT subject) is `other`, no caller `anonymous`. Never a key.
 pub fn consumer_label(config: &crate::config::Config, consumer: Option<&str>) -> String {
-    let Some(id) = consumer else {
-        return "anonymous".to_string();
-    };
-    let configured = config
-        .identity
-        .as_ref()
-        .is_some_and(|i| i.consumers.iter().any(|c| c.id == id));
-    if configured {
-        label(id)
-    } else {
-        "other".to_string()
+    bounded_label(consumer, |id| {
+        config
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.consumers.iter().any(|c| c.id == id))
+    })
+}
+
+/// A caller's value as a bounded label: `anonymous` without one, the value when the
+/// configuration `knows` it, else `other`.
+fn bounded_label(value: Option<&str>, knows: impl Fn(&str) -> bool) -> String {
+    match value {
+        None => "anonymous".to_string(),
+        Some(v) if knows(v) => label(v),
+        Some(_) => "other".to_string(),
     }
 }
 
@@ -96,19 +100,12 @@ pub fn of_exchange(config: &crate::config::Config, facts: &Facts) -> Vec<Metric>
             d,
         ));
     }
-    let usage = |kind: &str, n: u64| {
-        Metric::Histogram(
+    let tokens = token_counts(facts);
+    for (kind, n) in &tokens {
+        out.push(Metric::Histogram(
             format!("gen_ai.client.token.usage.gen_ai_token_type.{kind}.{otel}"),
-            n,
-        )
-    };
-    if let Some(n) = facts.input_tokens {
-        out.push(usage("input", n));
-    }
-    if let Some(n) = facts.output_tokens {
-        out.push(usage("output", n));
-        // Cached input is part of input; known with the usage, zero included.
-        out.push(usage("cached_input", facts.cached_tokens));
+            *n,
+        ));
     }
     if let Some(t) = facts.ttft_ms {
         out.push(Metric::Histogram(
@@ -124,19 +121,29 @@ pub fn of_exchange(config: &crate::config::Config, facts: &Facts) -> Vec<Metric>
     }
     let ours = format!("{mp}.consumer.{consumer}");
     out.push(Metric::Counter(format!("llm.requests.{ours}{error}"), 1));
-    let tokens = |kind: &str, n: u64| {
-        Metric::Counter(format!("llm.tokens.gen_ai_token_type.{kind}.{ours}"), n)
-    };
-    if let Some(n) = facts.input_tokens {
-        out.push(tokens("input", n));
-    }
-    if let Some(n) = facts.output_tokens {
-        out.push(tokens("output", n));
-        out.push(tokens("cached_input", facts.cached_tokens));
+    for (kind, n) in tokens {
+        out.push(Metric::Counter(
+            format!("llm.tokens.gen_ai_token_type.{kind}.{ours}"),
+            n,
+        ));
     }
     if let Some(c) = facts.cost_usd {
         let micro = (c * 1_000_000.0).round() as u64;
         out.push(Metric::Counter(format!("llm.cost_micro_usd.{ours}"), micro));
+    }
+    out
+}
+
+/// The exchange's tokens by `gen_ai.token.type`: input, output, and cached input (part of
+/// input; known with the usage, zero included).
+fn token_counts(facts: &Facts) -> Vec<(&'static str, u64)> {
+    let mut out = vec![];
+    if let Some(n) = facts.input_tokens {
+        out.push(("input", n));
+    }
+    if let Some(n) = facts.output_tokens {
+        out.push(("output", n));
+        out.push(("cached_input", facts.cached_tokens));
     }
     out
 }
@@ -156,22 +163,17 @@ pub fn time_per_output_token_ms(facts: &Facts) -> Option<u64> {
 /// A consumer group as a metric label: groups the configuration names keep their name;
 /// any other (e.g. from a JWT claim) is `other`, so the label set stays bounded.
 pub fn group_label(config: &crate::config::Config, group: Option<&str>) -> String {
-    let Some(group) = group else {
-        return "anonymous".to_string();
-    };
-    let in_identity = config
-        .identity
-        .as_ref()
-        .is_some_and(|i| i.consumers.iter().any(|c| c.group == group));
-    let in_limits = config
-        .limits
-        .as_ref()
-        .is_some_and(|l| l.rules.iter().any(|r| r.groups.iter().any(|g| g == group)));
-    if in_identity || in_limits || group == "default" {
-        label(group)
-    } else {
-        "other".to_string()
-    }
+    bounded_label(group, |group| {
+        let in_identity = config
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.consumers.iter().any(|c| c.group == group));
+        let in_limits = config
+            .limits
+            .as_ref()
+            .is_some_and(|l| l.rules.iter().any(|r| r.groups.iter().any(|g| g == group)));
+        in_identity || in_limits || group == "default"
+    })
 }
 
 /// A request the gateway refused before a provider saw it (invalid, unauthenticated,
