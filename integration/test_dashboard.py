@@ -281,3 +281,28 @@ def test_every_query_of_every_panel_returns_data(scraped):
                            if n.startswith(("llm_", "gen_ai_"))})
         report = "\n".join(f"- {title}: {expr}\n    -> {result}" for (title, expr), result in pending.items())
         raise AssertionError(f"panels without data:\n{report}\nthe module exports: {exported}")
+
+
+def test_the_labels_are_cut_out_of_the_names(scraped):
+    """envoy.yaml's stats_tags turn each `.label.value` part into a label: every name the
+    module exports is one README "Metrics" documents (a label left in a name would make a
+    new one per value), and the burst's series carry the labels the panels group by."""
+    envoy, prom = scraped
+    exported = {re.sub(r"_(bucket|count|sum)$", "", n) for n in re.findall(r"^([a-z_]+)", envoy.prometheus(), re.M)
+                if n.startswith(("llm_", "gen_ai_"))}
+    documented = (ROOT / "README.md").read_text()
+    assert exported and not sorted(n for n in exported if f"`{n}`" not in documented), exported
+    for series in [
+        'llm_requests{gen_ai_request_model="gpt-4o", gen_ai_provider_name="mock", consumer="demo-pro"}',
+        'llm_requests{error_type="content_filter", gen_ai_request_model="unknown", gen_ai_provider_name="none"}',
+        'llm_requests{error_type="upstream_5xx", gen_ai_request_model="gpt-4o"}',
+        'llm_limits_refused{kind="requests", rule="free-rpm", group="free"}',
+        'llm_guard_actions{rule="pii_credit_card", action="block"}',
+        'llm_cache_requests{status="hit-exact", gen_ai_request_model="gpt-4o"}',
+        'llm_chain_attempts{gen_ai_provider_name="primary"}',
+        'llm_tokens{gen_ai_token_type="cached_input", consumer="demo-pro"}',
+        'gen_ai_client_token_usage_bucket{gen_ai_token_type="output", gen_ai_operation_name="chat",'
+        ' gen_ai_request_model="claude-sonnet-4-5", gen_ai_provider_name="mock", le="+Inf"}',
+        'gen_ai_server_time_to_first_token_milliseconds_count{gen_ai_request_model="claude-sonnet-4-5"}',
+    ]:
+        assert prom.query(series), f"no series {series}"
