@@ -429,12 +429,16 @@ def test_a_hit_is_logged_and_counted_with_what_it_saved(envoy, sidecar):
     assert float(line["cache_saved_usd"]) > 0
     assert line["input_tokens"] == "0" and line["output_tokens"] == "0"
     assert access_log_for(envoy, tag)["cache"] == "miss"
-    assert metric(envoy, "llm_cache_requests", status="hit-exact", model="gpt-4o") >= 1
-    assert metric(envoy, "llm_cache_requests", status="miss", model="gpt-4o") >= 1
-    assert metric(envoy, "llm_cache_saved_tokens", model="gpt-4o") >= usage["total_tokens"]
-    assert metric(envoy, "llm_cache_saved_micro_usd", model="gpt-4o") > 0
-    assert metric(envoy, "llm_cache_stores", model="gpt-4o") >= 1
-    assert metric(envoy, "llm_cache_lookup_us_count") >= 2
+    assert metric(envoy, "llm_cache_requests", status="hit-exact", gen_ai_request_model="gpt-4o") >= 1
+    assert metric(envoy, "llm_cache_requests", status="miss", gen_ai_request_model="gpt-4o") >= 1
+    assert metric(envoy, "llm_cache_saved_tokens", gen_ai_request_model="gpt-4o") >= usage["total_tokens"]
+    assert metric(envoy, "llm_cache_saved_micro_usd", gen_ai_request_model="gpt-4o") > 0
+    assert metric(envoy, "llm_cache_stores", gen_ai_request_model="gpt-4o") >= 1
+    # Histograms reach /stats/prometheus at Envoy's stats flush (every 5 s).
+    deadline = time.monotonic() + 15
+    while metric(envoy, "llm_cache_lookup_us_count") < 2:
+        assert time.monotonic() < deadline, "llm_cache_lookup_us_count < 2"
+        time.sleep(0.5)
 
 
 def test_a_hit_counts_as_a_request_for_the_limits(envoy, sidecar, mock_provider):
@@ -520,7 +524,7 @@ def test_a_slow_sidecar_times_out_and_fails_open(envoy_factory, mock_provider):
         tag = new_tag()
         h, got, _, _ = chat(e, tag, prompt(), content="not waiting")
         assert (h["x-llm-cache"], got) == ("error", "not waiting")
-        assert metric(e, "llm_cache_requests", status="error", model="gpt-4o") == 1
+        assert metric(e, "llm_cache_requests", status="error", gen_ai_request_model="gpt-4o") == 1
     finally:
         e.stop()
         stop.set()

@@ -291,7 +291,7 @@ def test_guard_metrics_are_labelled_by_rule_and_action(gw, mock_provider):
     client(gw, new_tag()).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "mail jane.doe@example.com"}])
     text = gw.prometheus()
-    assert 'llm_guard{rule="pii_email",action="mask"}' in text.replace("wasmcustom_", ""), \
+    assert 'llm_guard_actions{rule="pii_email",action="mask"}' in text.replace("wasmcustom_", ""), \
         [l for l in text.splitlines() if "guard" in l][:5]
 
 

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -349,11 +350,24 @@ def test_wasmplugin_assembles_to_a_config_the_pinned_envoy_accepts(docs, tmp_pat
     assert r.returncode == 0, f"the WasmPlugin's filter does not validate:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
 
 
-def test_bootstrap_override_has_envoy_yamls_stats_tags(docs):
-    """The gateway's metric labels are the same as `make run`'s."""
+def test_bootstrap_override_has_envoy_yamls_stats_config(docs):
+    """The gateway's metric labels and histogram buckets are the same as `make run`'s."""
     override = json.loads(one(docs, "ConfigMap", "llm-gateway-bootstrap")["data"]["custom_bootstrap.json"])
     envoy_yaml = yaml.safe_load((ROOT / "envoy" / "envoy.yaml").read_text())
-    assert override["stats_config"]["stats_tags"] == envoy_yaml["stats_config"]["stats_tags"]
+    assert override["stats_config"] == envoy_yaml["stats_config"]
+
+
+def test_the_proxy_stats_matcher_keeps_every_metric_the_module_writes(docs):
+    """Istio drops stats it does not know: every metric name src/metrics.rs writes
+    (`gen_ai.…`, `llm.…`, `wasmcustom.` in Envoy) starts with an inclusion prefix."""
+    deploy = one(docs, "Deployment", "llm-gateway")
+    proxy = yaml.safe_load(deploy["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"])
+    prefixes = proxy["proxyStatsMatcher"]["inclusionPrefixes"]
+    source = (ROOT / "src" / "metrics.rs").read_text()
+    names = set(re.findall(r'"((?:gen_ai|llm)\.[a-z_.]+)', source))
+    assert any(n.startswith("gen_ai.") for n in names) and any(n.startswith("llm.") for n in names), names
+    dropped = sorted(n for n in names if not any(f"wasmcustom.{n}".startswith(p) for p in prefixes))
+    assert not dropped, f"Istio would drop {dropped} (inclusionPrefixes {prefixes})"
 
 
 def test_the_envoyfilter_and_the_wasmplugin_load_the_same_image(docs):

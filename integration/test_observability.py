@@ -1,10 +1,15 @@
 """Metrics on the admin port and facts in the access log: after known traffic on an Envoy
-of its own, /stats/prometheus has the llm counters and histograms with `model` and
-`provider` labels, their values agree with the access log, and each access-log line
-agrees with its response's x-llm-* headers."""
+of its own, /stats/prometheus has the OpenTelemetry GenAI histograms
+(gen_ai_client_token_usage, gen_ai_client_operation_duration_milliseconds,
+gen_ai_server_time_to_first_token_milliseconds, ..._time_per_output_token_...) and our
+counters (llm_requests, llm_tokens, llm_cost_micro_usd) with `gen_ai_request_model`,
+`gen_ai_provider_name`, `error_type` and `consumer` labels, their values agree with the
+access log, each access-log line agrees with its response's x-llm-* headers, and a stream
+the client leaves half-read is counted all the same."""
 
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -19,6 +24,7 @@ from helpers import (
     messages_body,
     new_tag,
     raw_post,
+    read_first_event,
     tagged,
 )
 
@@ -107,38 +113,85 @@ def test_access_log_lines_match_the_response_headers(traffic):
         assert line["error"] == expected_error, (what, line)
 
 
-def test_prometheus_has_the_llm_metrics_with_labels(traffic):
+MOCK = {"gen_ai_request_model": "gpt-4o", "gen_ai_provider_name": "mock"}
+
+
+def test_prometheus_has_the_genai_metrics_with_labels(traffic):
     envoy, sent = traffic
     lines = [access_log_for(envoy, tag) for tag in sent]
     gpt = [l for l in lines if l["model"] == "gpt-4o"]
-    want = {
-        "requests": len(gpt),
-        "input_tokens": sum(as_int(l["input_tokens"]) for l in gpt),
-        "output_tokens": sum(as_int(l["output_tokens"]) for l in gpt),
-        "cost_micro_usd": sum(round(float(l["cost_usd"]) * 1e6) for l in gpt),
-    }
-    samples = wait_for_samples(envoy, lambda s: value(s, "llm_request_duration_ms_count", model="gpt-4o") == len(gpt))
-    names = sorted({n for n, _, _ in samples if "llm" in n})
+    duration = "gen_ai_client_operation_duration_milliseconds"
+    samples = wait_for_samples(envoy, lambda s: value(s, f"{duration}_count", **MOCK) == len(gpt))
+    names = sorted({n for n, _, _ in samples if n.startswith(("llm", "gen_ai"))})
     print("\nPrometheus names of the filter's metrics:\n  " + "\n  ".join(names))
-    print("Samples:\n  " + "\n  ".join(f"{n}{l} {v}" for n, l, v in samples if "llm" in n and "le" not in l))
-    labels = {"model": "gpt-4o", "provider": "mock"}
-    got = {k: value(samples, f"llm_{k}", **labels) for k in want}
+    print("Samples:\n  " + "\n  ".join(f"{n}{l} {v}" for n, l, v in samples
+                                       if n.startswith(("llm", "gen_ai")) and "le" not in l))
+    # Our counters, exact, against the access log (no identity key sent: `anonymous`).
+    ours = {**MOCK, "consumer": "anonymous"}
+    want = {
+        ("llm_requests", None): len(gpt),
+        ("llm_tokens", "input"): sum(as_int(l["input_tokens"]) for l in gpt),
+        ("llm_tokens", "output"): sum(as_int(l["output_tokens"]) for l in gpt),
+        ("llm_tokens", "cached_input"): sum(as_int(l["cached_tokens"]) for l in gpt),
+        ("llm_cost_micro_usd", None): sum(round(float(l["cost_usd"]) * 1e6) for l in gpt),
+    }
+    got = {(name, kind): value(samples, name, **ours, **({"gen_ai_token_type": kind} if kind else {}))
+           for name, kind in want}
     assert got == want, f"metrics {got} != access log {want}"
-    assert value(samples, "llm_requests", model="claude-sonnet-4-5", provider="mock") == 1
-    errors = {(l["kind"], l.get("model"), l.get("provider")): v for n, l, v in samples if n == "llm_errors"}
+    assert value(samples, "llm_requests", gen_ai_request_model="claude-sonnet-4-5", gen_ai_provider_name="mock") == 1
+    errors = {(l.get("error_type"), l.get("gen_ai_request_model"), l.get("gen_ai_provider_name")): v
+              for n, l, v in samples if n == "llm_requests" and l.get("error_type")}
     assert errors.get(("upstream_5xx", "gpt-4o", "mock")) == 1, errors
     assert errors.get(("stream_cut", "gpt-4o", "mock")) == 1, errors
     assert errors.get(("invalid_request", "unknown", "none")) == 1, errors
-    # Histograms: one sample per exchange (ttft only where content arrived).
+    # The OTel histograms: one sample per exchange, with gen_ai_operation_name.
+    otel = {**MOCK, "gen_ai_operation_name": "chat"}
     with_text = [l for l in gpt if l["ttft_ms"] is not None]
-    for name, count in [("llm_request_duration_ms", len(gpt)), ("llm_input_tokens_per_request", len(gpt)),
-                        ("llm_ttft_ms", len(with_text))]:
-        assert value(samples, f"{name}_count", **labels) == count, (name, names)
-        assert any(n == f"{name}_bucket" and l.get("model") == "gpt-4o" for n, l, _ in samples), name
+    failed = [l for l in gpt if l["error"] is not None]
+    for name, count in [(duration, len(gpt)), ("gen_ai_server_time_to_first_token_milliseconds", len(with_text))]:
+        assert value(samples, f"{name}_count", **otel) == count, (name, names)
+        assert any(n == f"{name}_bucket" and l.get("gen_ai_request_model") == "gpt-4o" for n, l, _ in samples), name
+    failed_counts = {l["error_type"]: v for n, l, v in samples
+                     if n == f"{duration}_count" and l.get("error_type") and "le" not in l}
+    assert failed_counts == {"upstream_5xx": 1, "stream_cut": 1}, failed_counts
+    assert len(failed) == 2, failed
+    tokens = "gen_ai_client_token_usage"
+    for kind in ("input", "output", "cached_input"):
+        assert value(samples, f"{tokens}_count", gen_ai_token_type=kind, **otel) == len(gpt), kind
+    # The one whole stream has a time per output token; plain answers and cut ones not.
+    assert value(samples, "gen_ai_server_time_per_output_token_milliseconds_count", **otel) == 1
     # Envoy's histogram sums are interpolated from its log-linear buckets (circllhist):
     # close to the recorded values, not exact.
-    assert value(samples, "llm_request_duration_ms_sum", **labels) >= 0.95 * 3 * 150
-    # The filter's own count per request; the mock reports the same numbers as usage.
-    # (A failure without usage bills 0 input tokens; the histogram still has its count.)
-    counted = sum(as_int(l["input_tokens_counted"]) for l in gpt)
-    assert value(samples, "llm_input_tokens_per_request_sum", **labels) == pytest.approx(counted, rel=0.05)
+    assert value(samples, f"{duration}_sum", **otel) >= 0.95 * 3 * 150
+    assert value(samples, f"{tokens}_sum", gen_ai_token_type="input", **otel) == pytest.approx(
+        want[("llm_tokens", "input")], rel=0.05)
+    # The buckets are envoy.yaml's histogram_bucket_settings, not Envoy's defaults.
+    les = {l["le"] for n, l, _ in samples if n == f"{tokens}_bucket"}
+    assert {"1", "4", "16", "64", "4194304", "+Inf"} <= les, sorted(les)
+    assert "0.5" not in les and "3600000" not in les, sorted(les)
+    duration_les = {l["le"] for n, l, _ in samples if n == f"{duration}_bucket"}
+    assert {"10", "20", "40", "81920", "+Inf"} <= duration_les, sorted(duration_les)
+
+
+def test_a_stream_the_client_leaves_is_counted(envoy_factory):
+    """The client reads the first event of a slow stream and closes its socket: Envoy
+    resets the upstream and the module settles in its log callback, so the request is
+    counted, with its error type, though it never finished."""
+    envoy = envoy_factory.start()
+    try:
+        tag = new_tag()
+        body = json.dumps(chat_body("leave me halfway please", stream=True)).encode()
+        head = (f"POST {tagged(CHAT, tag)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nx-mock-stream-chunks: 20\r\nx-mock-chunk-delay-ms: 300\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", envoy.port), timeout=30) as s:
+            s.sendall(head.encode() + body)
+            read_first_event(s)
+        line = access_log_for(envoy, tag, timeout=30)
+        assert line["error"] == "stream_cut" and as_int(line["input_tokens_counted"]) > 0, line
+        samples = wait_for_samples(envoy, lambda s: value(
+            s, "gen_ai_client_operation_duration_milliseconds_count", error_type=line["error"], **MOCK) == 1)
+        assert value(samples, "llm_requests", error_type=line["error"], **MOCK) == 1, line
+        assert value(samples, "gen_ai_client_operation_duration_milliseconds_count",
+                     error_type=line["error"], **MOCK) == 1
+    finally:
+        envoy.stop()

@@ -90,7 +90,7 @@ def test_plain_create_is_metered_priced_and_logged(gw, mock_provider):
     assert line["stream"] == "false" and line["error"] is None
     assert float(line["cost_usd"]) == float(h["x-llm-cost-usd"])
     after = gw.prometheus()
-    metric = 'llm_requests{model="gpt-4o",provider="openai"}'
+    metric = 'llm_requests{gen_ai_request_model="gpt-4o",gen_ai_provider_name="openai",'
     count = lambda text: sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(metric))
     assert count(after) == count(before) + 1
 

@@ -58,5 +58,6 @@ def test_access_log_and_metrics_carry_the_facts(gateway):
     assert line["usage_source"] in ("provider", "counted")
 
     text = gateway.prometheus()
-    assert re.search(r'^llm_requests\{model="gpt-4o",provider="mock"\} [1-9]', text, re.M), text[-3000:]
-    assert re.search(r'^llm_input_tokens\{model="gpt-4o",provider="mock"\} [1-9]', text, re.M)
+    model = 'gen_ai_request_model="gpt-4o",gen_ai_provider_name="mock"'
+    assert re.search(rf'^llm_requests\{{{model},consumer="[^"]+"\}} [1-9]', text, re.M), text[-3000:]
+    assert re.search(rf'^llm_tokens\{{gen_ai_token_type="input",{model},consumer="[^"]+"\}} [1-9]', text, re.M)

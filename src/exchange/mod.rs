@@ -426,7 +426,13 @@ impl Exchange {
             fx.metrics.extend(self.guard_metrics());
             headers.push(("x-llm-guard".into(), value));
         }
-        fx.metrics.push(metrics::rejected_request(error.kind()));
+        let consumer = self.caller.as_ref().map(|c| c.consumer.id.as_str());
+        let consumer = match &self.config {
+            Some(config) => metrics::consumer_label(config, consumer),
+            None => "anonymous".to_string(),
+        };
+        fx.metrics
+            .push(metrics::rejected_request(error.kind(), &consumer));
         fx.facts.push(("llm_error", error.kind().to_string()));
         fx.facts.push(("llm_api", self.api.name().to_string()));
         if let Some(c) = &self.caller {
@@ -519,7 +525,7 @@ impl Exchange {
         fx.background.extend(store);
         fx.metrics.extend(cache_metrics);
         fx.facts.extend(facts.filter_state());
-        fx.metrics.extend(metrics::of_exchange(&facts));
+        fx.metrics.extend(metrics::of_exchange(&config, &facts));
         Some((facts, fx))
     }
 }

@@ -309,7 +309,7 @@ fn a_plain_answer_is_held_metered_and_reported() {
     assert_eq!(run.fact("llm_error"), None);
     assert_eq!(
         run.seen
-            .counter("llm.requests.model.gpt-4o.provider.openai"),
+            .counter("llm.requests.gen_ai_request_model.gpt-4o.gen_ai_provider_name.openai.consumer.anonymous"),
         1
     );
     // Settled once: the log callback adds nothing.
@@ -619,7 +619,7 @@ fn early_exits_answer_in_the_clients_envelope() {
     );
     assert_eq!(
         run.seen
-            .counter("llm.errors.kind.malformed_body.model.unknown.provider.none"),
+            .counter("llm.requests.gen_ai_request_model.unknown.gen_ai_provider_name.none.consumer.anonymous.error_type.malformed_body"),
         1
     );
     run.answer(502, "application/json", &[b"{}"]);
@@ -699,7 +699,7 @@ fn limits_admit_settle_and_refuse_with_retry_after() {
     assert_eq!(
         second
             .seen
-            .counter("llm.limits_refused.kind.requests.group.free"),
+            .counter("llm.limits_refused.kind.requests.rule.rpm.group.free"),
         1
     );
 }
@@ -727,7 +727,7 @@ fn the_guard_blocks_masks_restores_and_asks_the_judge() {
         .contains(&("x-llm-guard".into(), "pii.credit_card:block".into())));
     assert_eq!(
         run.seen
-            .counter("llm.guard.rule.pii_credit_card.action.block"),
+            .counter("llm.guard_actions.rule.pii_credit_card.action.block"),
         1
     );
 
@@ -990,7 +990,7 @@ fn an_embeddings_exchange_is_masked_counted_routed_priced_and_reserves_no_output
     assert_eq!(run.fact("llm_error"), None);
     assert_eq!(
         run.seen
-            .counter("llm.requests.model.text-embedding-3-small.provider.openai"),
+            .counter("llm.requests.gen_ai_request_model.text-embedding-3-small.gen_ai_provider_name.openai.consumer.anonymous"),
         1
     );
     assert_eq!(
@@ -1344,7 +1344,7 @@ fn the_semantic_injection_signal_blocks_near_known_attacks_and_is_off_when_the_s
     );
     assert_eq!(
         run.seen
-            .counter("llm.guard.rule.injection_semantic.action.block"),
+            .counter("llm.guard_actions.rule.injection_semantic.action.block"),
         1
     );
     // Far from any: passes.

@@ -101,7 +101,7 @@ fn a_miss_goes_to_the_provider_and_its_answer_is_stored_in_the_background() {
     assert_eq!(run.fact("llm_cache"), Some("miss"));
     assert_eq!(
         run.seen
-            .counter("llm.cache_requests.status.miss.model.gpt-4o"),
+            .counter("llm.cache_requests.status.miss.gen_ai_request_model.gpt-4o"),
         1
     );
     let lookups: Vec<u64> = run
@@ -130,7 +130,11 @@ fn a_miss_goes_to_the_provider_and_its_answer_is_stored_in_the_background() {
         ("gpt-4o", "openai")
     );
     assert_eq!(entry.answer, body_of(OPENAI_ANSWER));
-    assert_eq!(run.seen.counter("llm.cache_stores.model.gpt-4o"), 1);
+    assert_eq!(
+        run.seen
+            .counter("llm.cache_stores.gen_ai_request_model.gpt-4o"),
+        1
+    );
 }
 
 #[test]
@@ -174,22 +178,27 @@ fn a_hit_answers_from_the_gateway_with_the_providers_usage_and_costs_nothing() {
     );
     assert_eq!(
         run.seen
-            .counter("llm.cache_requests.status.hit-exact.model.gpt-4o"),
+            .counter("llm.cache_requests.status.hit-exact.gen_ai_request_model.gpt-4o"),
         1
     );
-    assert_eq!(run.seen.counter("llm.cache_saved_tokens.model.gpt-4o"), 11);
     assert_eq!(
-        run.seen.counter("llm.cache_saved_micro_usd.model.gpt-4o"),
+        run.seen
+            .counter("llm.cache_saved_tokens.gen_ai_request_model.gpt-4o"),
+        11
+    );
+    assert_eq!(
+        run.seen
+            .counter("llm.cache_saved_micro_usd.gen_ai_request_model.gpt-4o"),
         43
     );
     assert_eq!(
         run.seen
-            .counter("llm.requests.model.gpt-4o.provider.openai"),
+            .counter("llm.requests.gen_ai_request_model.gpt-4o.gen_ai_provider_name.openai.consumer.anonymous"),
         1
     );
     assert_eq!(
         run.seen
-            .counter("llm.cost_micro_usd.model.gpt-4o.provider.openai"),
+            .counter("llm.cost_micro_usd.gen_ai_request_model.gpt-4o.gen_ai_provider_name.openai.consumer.anonymous"),
         0
     );
     assert!(run.seen.background.is_empty(), "a hit is not stored again");
@@ -355,7 +364,7 @@ fn the_controls_skip_the_lookup_the_store_or_both() {
     assert!(run.seen.background.is_empty());
     assert_eq!(
         run.seen
-            .counter("llm.cache_requests.status.bypass.model.gpt-4o"),
+            .counter("llm.cache_requests.status.bypass.gen_ai_request_model.gpt-4o"),
         1
     );
     // no-cache: not looked up, the fresh answer stored.
@@ -548,7 +557,7 @@ fn a_failing_sidecar_fails_open_by_default_and_closed_when_asked() {
         assert_eq!(run.fact("llm_cache"), Some("error"));
         assert_eq!(
             run.seen
-                .counter("llm.cache_requests.status.error.model.gpt-4o"),
+                .counter("llm.cache_requests.status.error.gen_ai_request_model.gpt-4o"),
             1
         );
         assert!(
@@ -644,7 +653,7 @@ fn a_hit_counts_as_a_request_for_the_limits_but_settles_no_tokens() {
     assert_eq!(
         third
             .seen
-            .counter("llm.limits_refused.kind.requests.group.anonymous"),
+            .counter("llm.limits_refused.kind.requests.rule.rpm.group.anonymous"),
         1
     );
 }
@@ -892,10 +901,14 @@ fn a_verified_neighbour_is_replayed_from_its_exact_entry_as_an_exact_hit_is() {
     assert!(saved > 9, "{saved}");
     assert_eq!(
         run.seen
-            .counter("llm.cache_requests.status.hit-semantic.model.gpt-4o"),
+            .counter("llm.cache_requests.status.hit-semantic.gen_ai_request_model.gpt-4o"),
         1
     );
-    assert!(run.seen.counter("llm.cache_saved_tokens.model.gpt-4o") > saved);
+    assert!(
+        run.seen
+            .counter("llm.cache_saved_tokens.gen_ai_request_model.gpt-4o")
+            > saved
+    );
     assert!(run.seen.background.is_empty(), "a hit is not stored again");
 }
 

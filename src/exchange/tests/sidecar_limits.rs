@@ -220,7 +220,7 @@ fn refused_by_the_sidecar_with_retry_after_and_the_headers_of_its_windows() {
         );
         assert_eq!(
             run.seen
-                .counter("llm.limits_refused.kind.requests.group.free"),
+                .counter("llm.limits_refused.kind.requests.rule.rpm.group.free"),
             1
         );
         run.log();
