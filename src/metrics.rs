@@ -394,6 +394,7 @@ mod tests {
         Facts {
             api: Api::OpenAiChat,
             model: "gpt-4o".into(),
+            response_model: None,
             provider: "mock".into(),
             stream: true,
             input_tokens: Some(10),
