@@ -35,11 +35,16 @@ import requests
 import yaml
 
 from conftest import ENVOY_BIN, ROOT, WASM, free_port, merge
+from otlp_receiver import OtlpReceiver
 from sidecars import CacheSidecar, SemanticSidecar
 from test_cache import Stores
 from test_semantic_cache import FIRST, LONG, REWORDED, upserts, wait_upserts
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from envoy_tracing import with_tracing  # noqa: E402
+
 ISTIO_DIR = ROOT / "envoy" / "istio"
+OTEL_YAML = ROOT / "envoy" / "tracing" / "otel.yaml"
 OCI_SCRIPT = ROOT / "scripts" / "oci.py"
 HCM = "envoy.filters.network.http_connection_manager"
 ROUTER = "envoy.filters.http.router"
@@ -468,6 +473,58 @@ def test_the_cache_tiers_of_the_envoyfilter_config(istio_gateway, mock_provider)
     assert ask(REWORDED) == "hit-semantic"
     seen = [r for r in mock_provider.requests() if f"tag={tag}" in r["path"]]
     assert len(seen) == 1, seen
+
+
+def telemetry_tags(docs: list[dict]) -> list[dict]:
+    """The Telemetry resource's custom tags as istiod puts them on the gateway's connection
+    manager (`tracing.custom_tags`, a `formatter` tag becoming a `value` one)."""
+    tel = one(docs, "Telemetry", "llm-gateway")
+    assert tel["spec"]["selector"]["matchLabels"] == one(docs, "Gateway", "llm-gateway")["spec"]["selector"]
+    [tracing] = tel["spec"]["tracing"]
+    return [{"tag": name, "value": t["formatter"]["value"]} for name, t in tracing["customTags"].items()]
+
+
+def test_the_telemetry_tags_are_make_runs(docs):
+    """One list of span attributes: the Istio Telemetry's equals envoy/tracing/otel.yaml's."""
+    make_run = yaml.safe_load(OTEL_YAML.read_text())["tracing"]["custom_tags"]
+    key = lambda t: t["tag"]  # noqa: E731
+    assert sorted(telemetry_tags(docs), key=key) == sorted(make_run, key=key)
+
+
+def test_a_request_span_through_the_istio_config_has_the_gateway_facts(docs, istio_gateway, envoy_factory,
+                                                                        mock_provider):
+    """The assembled gateway config with the Telemetry's tags (the OTel provider as a
+    cluster of our receiver) sends the request's span with the module's facts."""
+    _, sidecar, semantic = istio_gateway
+    receiver = OtlpReceiver()
+    mock_port = int(mock_provider.url.rsplit(":", 1)[1])
+    cfg = with_tracing(live(gateway_bootstrap(docs), mock_port, sidecar.port, semantic.port), receiver.endpoint)
+    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["tracing"]["custom_tags"] = telemetry_tags(docs)
+    cfg["layered_runtime"] = {"layers": [{"name": "tracing", "static_layer": {
+        "tracing.opentelemetry.flush_interval_ms": 100, "tracing.opentelemetry.min_flush_spans": 1}}]}
+    envoy = envoy_factory.start(envoy_config=cfg, env={"OPENAI_API_KEY": OPENAI_KEY})
+    try:
+        trace_id = uuid.uuid4().hex
+        client = openai.OpenAI(base_url=f"{envoy.url}/v1", api_key=TEAM_A_KEY, max_retries=0, timeout=30,
+                               default_headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"})
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": f"traced {trace_id}"}])
+        done, h = raw.parse(), raw.headers
+
+        def ours(spans):
+            return [s for s in spans if s.trace_id == trace_id and "llm.api" in s.attributes
+                    and s.parent_span_id != "" and s.kind == 2]
+        [span] = ours(receiver.wait_for(ours))
+        a = span.attributes
+        assert a["gen_ai.request.model"] == "gpt-4o" == h["x-llm-model"]
+        assert a["gen_ai.provider.name"] == "openai" == h["x-llm-provider"]
+        assert int(a["gen_ai.usage.input_tokens"]) == done.usage.prompt_tokens
+        assert a["llm.cost_usd"] == h["x-llm-cost-usd"]
+        assert a["llm.consumer"] == "team-a" and a["llm.cache"] == h["x-llm-cache"]
+    finally:
+        envoy.stop()
+        receiver.stop()
 
 
 def test_wasmplugin_config_serves_once_the_filter_may_pause(docs, envoy_factory, mock_provider):
