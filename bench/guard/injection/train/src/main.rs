@@ -1,6 +1,9 @@
 //! train-injection DEV_JSONL TEST_JSONL OUT_BIN
+//! train-injection --loso JSONL...
 //!
-//! Trains the injection guard's classifier and writes the table to OUT_BIN.
+//! Trains the injection guard's classifier and writes the table to OUT_BIN; or, with
+//! `--loso`, prints the leave-one-source-out evaluation over the rows of every JSONL
+//! given (`loso::evaluate`; nothing is written).
 //!
 //! 1. How to train and how the probability joins the rules' score (benign weight, floor,
 //!    weight) is chosen on DEV_JSONL alone, by cross-validation over template families
@@ -14,6 +17,7 @@
 //!
 //! Deterministic: the same data gives the same table byte for byte.
 
+use llm_gateway::guard::injection::loso;
 use llm_gateway::guard::injection::training::{self, Model, Row};
 use llm_gateway::guard::injection::{InjectionPolicy, RawInjection};
 
@@ -36,15 +40,23 @@ fn print_rates(name: &str, rows: &[Row], model: &Model, floor: f32, weight: f32)
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 4 {
-        eprintln!("usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN");
-        std::process::exit(2);
-    }
     let policy = InjectionPolicy::from_raw(RawInjection {
         classifier: false,
         ..RawInjection::default()
     })
     .expect("default policy");
+    if args.len() >= 3 && args[1] == "--loso" {
+        let rows: Vec<Row> = args[2..]
+            .iter()
+            .flat_map(|path| training::rows(&read(path), &policy))
+            .collect();
+        print!("{}", loso::report(&loso::evaluate(&rows)));
+        return;
+    }
+    if args.len() != 4 {
+        eprintln!("usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN | --loso JSONL...");
+        std::process::exit(2);
+    }
     let dev = training::rows(&read(&args[1]), &policy);
     let test = training::rows(&read(&args[2]), &policy);
 
