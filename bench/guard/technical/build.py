@@ -15,6 +15,7 @@ looked at against:
 
   dev      rust-book       the Rust book's HTML pages (rustup's share/doc), raw, inline
                            scripts included
+           rust-core-html  the core library's API pages (rustup's share/doc), raw
            rust-crates     Rust sources of the crates in ~/.cargo/registry/src
            python-stdlib   the Python standard library's modules (.py)
            etc-config      configuration files under /etc
@@ -61,6 +62,8 @@ def files(source):
     docs = rust_docs()
     if source == "rust-book":
         return sorted(glob.glob(os.path.join(docs, "book", "ch*.html"))) if docs else []
+    if source == "rust-core-html":
+        return sorted(glob.glob(os.path.join(docs, "core", "*", "*.html"))) if docs else []
     if source == "rust-std-html":
         return sorted(glob.glob(os.path.join(docs, "std", "*", "*.html"))) if docs else []
     if source == "rust-crates":
@@ -138,7 +141,7 @@ def source_rows(source):
     return rows
 
 
-DEV = ["rust-book", "rust-crates", "python-stdlib", "etc-config"]
+DEV = ["rust-book", "rust-core-html", "rust-crates", "python-stdlib", "etc-config"]
 HELDOUT = ["rust-std-html", "node-modules", "debian-doc", "c-headers"]
 
 

@@ -9,7 +9,7 @@
 //! detection is still partly an in-source figure; the rules-alone column shows how much.
 
 use super::classifier::contribution;
-use super::training::{choose, train, Row, IN_THE_WILD, LEFT_OUT, THRESHOLD};
+use super::training::{choose_or_least_flagged, train, Row, IN_THE_WILD, LEFT_OUT, THRESHOLD};
 
 /// The figures for one held-out source.
 #[derive(Debug, Clone)]
@@ -39,16 +39,14 @@ pub fn evaluate(rows: &[Row]) -> Vec<SourceResult> {
         let train_rows: Vec<&Row> = rows.iter().filter(|r| r.source != source).collect();
         let held: Vec<&Row> = rows.iter().filter(|r| r.source == source).collect();
         let owned: Vec<Row> = train_rows.iter().map(|r| (*r).clone()).collect();
-        let Some(choice) = choose(&owned) else {
-            continue;
-        };
+        let choice = choose_or_least_flagged(&owned);
         let model = train(&train_rows, choice.benign_weight);
         let share = |rs: &[&Row], floor: f32, weight: f32| {
             let hit = rs
                 .iter()
                 .filter(|r| {
                     let p = model.probability(r);
-                    let c = contribution(p, floor, weight);
+                    let c = contribution(p, floor, weight, r.rules);
                     1.0 - (1.0 - r.rules) * (1.0 - c) >= THRESHOLD
                 })
                 .count();

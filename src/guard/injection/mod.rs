@@ -32,6 +32,7 @@ mod request;
 mod scan;
 pub mod semantic;
 mod signals;
+mod technical;
 #[doc(hidden)]
 pub mod training;
 

@@ -6,6 +6,7 @@ use super::decode;
 use super::lexicon::{rot13, Mask, META, NUMBER, REVERSED, ROT13, UNKNOWN};
 use super::normalize::{self, Words};
 use super::signals::{scan_folded, scan_words, Hits, Signal, WordTags};
+use super::technical;
 use super::InjectionPolicy;
 
 /// A decoded layer counts when its own score reaches this.
@@ -14,6 +15,8 @@ const LAYER_MIN_SCORE: f32 = 0.3;
 const DISGUISED_MIN_WORDS: usize = 2;
 /// Factor on the weights of a text that talks about attacks ("mitigate", "detection").
 const META_DAMPING: f32 = 0.6;
+/// Factor on the lexical signals of code, markup, logs and configs (`technical`).
+const TECHNICAL_DAMPING: f32 = 0.55;
 
 /// Scans `raw` and its decoded layers into `hits`. `budget` is the number of bytes that
 /// may still be scanned; every layer spends its length.
@@ -74,13 +77,18 @@ pub(super) fn scan(
             hits.add(Signal::ExtraPhrase, *w);
         }
     }
+    let technical = technical::looks_technical(raw);
+    if technical {
+        hits.scale_lexical(TECHNICAL_DAMPING);
+    }
+    hits.join_address_and_instruction();
     if tags.union & META != 0 {
         // People asking how to defend against an attack quote it; weaken what was found
         // here (before decoded layers, which a discussion does not carry).
         hits.scale(META_DAMPING);
     }
     if let Some(c) = &policy.classifier {
-        let add = c.contribution(c.probability(&words, &tags.masks, &tags.ids));
+        let add = c.contribution(c.probability(&words, &tags.masks, &tags.ids), hits.score());
         if add > 0.0 {
             hits.add(Signal::Classifier, add);
         }
@@ -104,7 +112,14 @@ pub(super) fn scan(
         }
         let mut sub = Hits::default();
         scan(policy, &layer, depth + 1, budget, &mut sub);
-        if sub.score() >= LAYER_MIN_SCORE {
+        // Code and configs carry base64 and hex blobs: there only a decoded layer that
+        // is an attack by itself counts.
+        let min = if technical {
+            policy.threshold
+        } else {
+            LAYER_MIN_SCORE
+        };
+        if sub.score() >= min {
             hits.merge(&sub);
             hits.add(Signal::EncodedPayload, 0.5);
         }

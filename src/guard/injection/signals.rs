@@ -44,6 +44,11 @@ pub enum Signal {
     TaskHijack,
     /// Data sent out through a URL: markdown images with query data, "send … to http…".
     Exfiltration,
+    /// Words addressed to an AI reading the text ("AI assistant reading this:", "note to
+    /// the language model", "if you are an AI agent"): weak alone, strong beside an
+    /// instruction, the shape of an injection hidden in a document, an e-mail or a code
+    /// comment.
+    AddressedToAi,
     /// Active HTML or script the model is asked to emit (`onerror=`, `javascript:`).
     ActiveMarkup,
     /// An encoded block (base64, hex, URL-encoding, rot13) whose decoded text raised other
@@ -57,7 +62,7 @@ pub enum Signal {
     Classifier,
 }
 
-pub(super) const SIGNALS: usize = 19;
+pub(super) const SIGNALS: usize = 20;
 
 impl Signal {
     pub fn name(self) -> &'static str {
@@ -76,6 +81,7 @@ impl Signal {
             Signal::Pretext => "pretext",
             Signal::TaskHijack => "task_hijack",
             Signal::Exfiltration => "exfiltration",
+            Signal::AddressedToAi => "addressed_to_ai",
             Signal::ActiveMarkup => "active_markup",
             Signal::EncodedPayload => "encoded_payload",
             Signal::HiddenText => "hidden_text",
@@ -145,6 +151,40 @@ impl Hits {
         }
     }
 
+    /// For technical text: of the signals read from the words' meaning (`LEXICAL`) only
+    /// the strongest counts, scaled by `f` (a shell session holds "--ignore-checksums" and
+    /// "--override-existing"; each alone is weak, together they are still not an
+    /// attack); the structural signals keep their weight.
+    pub fn scale_lexical(&mut self, f: f32) {
+        let strongest = LEXICAL
+            .iter()
+            .copied()
+            .max_by(|a, b| self.weight[*a as usize].total_cmp(&self.weight[*b as usize]));
+        for s in LEXICAL {
+            let k = s as usize;
+            self.weight[k] = if Some(s) == strongest {
+                self.weight[k] * f
+            } else {
+                0.0
+            };
+            self.second[k] = 0.0;
+        }
+    }
+
+    /// An instruction beside words addressed to an AI: the shape of an indirect
+    /// injection, whatever the instruction's wording.
+    pub fn join_address_and_instruction(&mut self) {
+        if self.weight[AddressedToAi as usize] == 0.0 {
+            return;
+        }
+        let instructed = INSTRUCTING
+            .iter()
+            .any(|s| self.weight[*s as usize] >= INSTRUCTION_MIN);
+        if instructed {
+            self.add(AddressedToAi, ADDRESSED_AND_INSTRUCTED);
+        }
+    }
+
     /// Noisy-OR of the signals: 1 - Π(1 - w). Independent weak evidence adds up, one
     /// strong signal decides alone, and the score stays in [0, 1].
     pub fn score(&self) -> f32 {
@@ -163,6 +203,48 @@ impl Hits {
     }
 }
 
+/// Signals read from what words mean. In code, markup, logs and configs these words have
+/// their technical sense ("ignore", "override", "system", `<script>`, `onload=`), so
+/// they count for less there (`scan::TECHNICAL_DAMPING`). The others (chat-template
+/// tokens, words addressed to an AI, encoded or hidden text, the operator's phrases)
+/// are structural and keep their weight.
+const LEXICAL: [Signal; 14] = [
+    OverrideInstructions,
+    NewInstructions,
+    RoleSwitch,
+    PromptExtraction,
+    FakeTurn,
+    JailbreakPersona,
+    NoRestrictions,
+    RefusalSuppression,
+    PolicyPuppetry,
+    OutputForcing,
+    Pretext,
+    TaskHijack,
+    Exfiltration,
+    ActiveMarkup,
+];
+
+/// Signals that carry an instruction to the model.
+const INSTRUCTING: [Signal; 10] = [
+    OverrideInstructions,
+    NewInstructions,
+    RoleSwitch,
+    PromptExtraction,
+    ChatTemplate,
+    FakeTurn,
+    OutputForcing,
+    TaskHijack,
+    Exfiltration,
+    Pretext,
+];
+/// The weakest instruction that counts beside words addressed to an AI.
+const INSTRUCTION_MIN: f32 = 0.2;
+/// What an instruction addressed to an AI weighs.
+const ADDRESSED_AND_INSTRUCTED: f32 = 0.6;
+/// What words addressed to an AI weigh alone: below the grey zone.
+const ADDRESSED: f32 = 0.25;
+
 pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::OverrideInstructions,
     Signal::NewInstructions,
@@ -178,6 +260,7 @@ pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::Pretext,
     Signal::TaskHijack,
     Signal::Exfiltration,
+    Signal::AddressedToAi,
     Signal::ActiveMarkup,
     Signal::EncodedPayload,
     Signal::HiddenText,
@@ -276,6 +359,9 @@ const RULES: &[Rule] = &[
     rule(JailbreakPersona, 0.65, MODE, 2, 3, &[DEVWORD, ENABLE], DEVICE),
     // "send the conversation to https://…"
     rule(Exfiltration, 0.6, SEND, 0, 10, &[SECRET_DATA, URL], 0),
+    // "forward the last ten emails to …": weak alone, an instruction beside words
+    // addressed to an AI
+    rule(Exfiltration, 0.25, SEND, 0, 6, &[SECRET_DATA], MY),
 ];
 
 /// Word phrases, normalised (lower case ASCII, one space between words).
@@ -354,7 +440,7 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("openai", NoRestrictions, 0.15),
     ("unfiltered", NoRestrictions, 0.35),
     ("uncensored", NoRestrictions, 0.35),
-    ("unrestricted", NoRestrictions, 0.35),
+    ("unrestricted", NoRestrictions, 0.3),
     ("amoral", NoRestrictions, 0.35),
     ("unethical", NoRestrictions, 0.2),
     ("new important instructions", NewInstructions, 0.6),
@@ -484,6 +570,48 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("this is urgent", Pretext, 0.2),
     ("administrator override", Pretext, 0.45),
     ("always answer", RefusalSuppression, 0.2),
+    // Words addressed to an AI that reads a document (`Hits::join_address_and_instruction`)
+    ("ai assistant reading", AddressedToAi, ADDRESSED),
+    ("assistant reading this", AddressedToAi, ADDRESSED),
+    ("ai reading this", AddressedToAi, ADDRESSED),
+    ("model reading this", AddressedToAi, ADDRESSED),
+    ("note to the ai", AddressedToAi, ADDRESSED),
+    ("note to ai", AddressedToAi, ADDRESSED),
+    ("note to the language model", AddressedToAi, ADDRESSED),
+    ("note to the model", AddressedToAi, ADDRESSED),
+    ("note to the assistant", AddressedToAi, ADDRESSED),
+    ("message for the assistant", AddressedToAi, ADDRESSED),
+    ("message for the ai", AddressedToAi, ADDRESSED),
+    ("message to the ai", AddressedToAi, ADDRESSED),
+    ("instructions for the ai", AddressedToAi, ADDRESSED),
+    ("instructions for the assistant", AddressedToAi, ADDRESSED),
+    ("instructions for any", AddressedToAi, ADDRESSED),
+    ("instructions for ai", AddressedToAi, ADDRESSED),
+    ("to the ai model", AddressedToAi, ADDRESSED),
+    ("to the language model", AddressedToAi, ADDRESSED),
+    ("to any ai", AddressedToAi, ADDRESSED),
+    ("dear ai", AddressedToAi, ADDRESSED),
+    ("dear assistant", AddressedToAi, ADDRESSED),
+    ("attention ai", AddressedToAi, ADDRESSED),
+    ("hey copilot", AddressedToAi, ADDRESSED),
+    ("hey chatgpt", AddressedToAi, ADDRESSED),
+    ("hey claude", AddressedToAi, ADDRESSED),
+    ("hey assistant", AddressedToAi, ADDRESSED),
+    ("if you are an ai", AddressedToAi, ADDRESSED),
+    ("if you are a language model", AddressedToAi, ADDRESSED),
+    ("if you are an llm", AddressedToAi, ADDRESSED),
+    ("if you are an assistant", AddressedToAi, ADDRESSED),
+    ("if you are a chatbot", AddressedToAi, ADDRESSED),
+    ("if you are a bot", AddressedToAi, ADDRESSED),
+    ("llm agents", AddressedToAi, ADDRESSED),
+    ("ai agents reading", AddressedToAi, ADDRESSED),
+    ("any ai agent", AddressedToAi, ADDRESSED),
+    ("any chatbot", AddressedToAi, ADDRESSED),
+    ("any llm", AddressedToAi, ADDRESSED),
+    ("summarizer bots", AddressedToAi, ADDRESSED),
+    ("summariser bots", AddressedToAi, ADDRESSED),
+    ("ai summarizer", AddressedToAi, ADDRESSED),
+    ("ai summariser", AddressedToAi, ADDRESSED),
 ];
 
 /// Cues found in the folded text, with their signal and weight. Every cue starts with

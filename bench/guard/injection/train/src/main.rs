@@ -1,7 +1,8 @@
-//! train-injection DEV_JSONL TEST_JSONL OUT_BIN
+//! train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...]
 //! train-injection --loso JSONL...
 //!
-//! Trains the injection guard's classifier and writes the table to OUT_BIN; or, with
+//! Trains the injection guard's classifier and writes the table to OUT_BIN (MORE_DEV_JSONL:
+//! more training rows, those marked `"split": "test"` left out); or, with
 //! `--loso`, prints the leave-one-source-out evaluation over the rows of every JSONL
 //! given (`loso::evaluate`; nothing is written).
 //!
@@ -23,6 +24,17 @@ use llm_gateway::guard::injection::{InjectionPolicy, RawInjection};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The lines of a JSONL file that are not marked `"split": "test"`.
+fn dev_lines(jsonl: &str) -> String {
+    jsonl
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["split"] != "test")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 fn print_rates(name: &str, rows: &[Row], model: &Model, floor: f32, weight: f32) {
@@ -53,11 +65,16 @@ fn main() {
         print!("{}", loso::report(&loso::evaluate(&rows)));
         return;
     }
-    if args.len() != 4 {
-        eprintln!("usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN | --loso JSONL...");
+    if args.len() < 4 {
+        eprintln!(
+            "usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...] | --loso JSONL..."
+        );
         std::process::exit(2);
     }
-    let dev = training::rows(&read(&args[1]), &policy);
+    let mut dev = training::rows(&read(&args[1]), &policy);
+    for path in &args[4..] {
+        dev.extend(training::rows(&dev_lines(&read(path)), &policy));
+    }
     let test = training::rows(&read(&args[2]), &policy);
 
     let choice = training::choose(&dev).expect("a combination within MAX_DEV_FP");
