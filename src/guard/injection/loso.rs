@@ -21,7 +21,12 @@ pub struct SourceResult {
     pub rules: f64,
     /// The same with the classifier trained without this source.
     pub combined: f64,
+    /// Share at or above the default judge's lower edge (blocked or in the grey zone).
+    pub combined_or_grey: f64,
 }
+
+/// The default lower edge of the grey zone (`guard.injection.judge_low`).
+const JUDGE_LOW: f32 = 0.3;
 
 /// The sources of `rows`, sorted.
 pub fn sources(rows: &[Row]) -> Vec<String> {
@@ -41,13 +46,13 @@ pub fn evaluate(rows: &[Row]) -> Vec<SourceResult> {
         let owned: Vec<Row> = train_rows.iter().map(|r| (*r).clone()).collect();
         let choice = choose_or_least_flagged(&owned);
         let model = train(&train_rows, choice.benign_weight);
-        let share = |rs: &[&Row], floor: f32, weight: f32| {
+        let share = |rs: &[&Row], floor: f32, weight: f32, at: f32| {
             let hit = rs
                 .iter()
                 .filter(|r| {
                     let p = model.probability(r);
                     let c = contribution(p, floor, weight, r.rules);
-                    1.0 - (1.0 - r.rules) * (1.0 - c) >= THRESHOLD
+                    1.0 - (1.0 - r.rules) * (1.0 - c) >= at
                 })
                 .count();
             hit as f64 / rs.len().max(1) as f64
@@ -55,8 +60,9 @@ pub fn evaluate(rows: &[Row]) -> Vec<SourceResult> {
         out.push(SourceResult {
             attack: held.first().is_some_and(|r| r.attack),
             rows: held.len(),
-            rules: share(&held, 2.0, 0.0),
-            combined: share(&held, choice.floor, choice.weight),
+            rules: share(&held, 2.0, 0.0, THRESHOLD),
+            combined: share(&held, choice.floor, choice.weight, THRESHOLD),
+            combined_or_grey: share(&held, choice.floor, choice.weight, JUDGE_LOW),
             source,
         });
     }
@@ -74,7 +80,7 @@ pub fn counts_in_summary(r: &SourceResult) -> bool {
 pub fn report(results: &[SourceResult]) -> String {
     let mut s = String::new();
     s.push_str(
-        "source                             rows   rules alone   rules + classifier (trained without it)\n",
+        "source                             rows   rules alone      rules + classifier (trained without it)   blocked or grey zone\n",
     );
     for r in results {
         let what = if r.attack { "detected" } else { "flagged " };
@@ -84,11 +90,12 @@ pub fn report(results: &[SourceResult]) -> String {
             ""
         };
         s.push_str(&format!(
-            "{:<34} {:>5}   {what} {:>5.1} %   {what} {:>5.1} %{note}\n",
+            "{:<34} {:>5}   {what} {:>5.1} %   {what} {:>5.1} %                       {:>5.1} %{note}\n",
             r.source,
             r.rows,
             100.0 * r.rules,
-            100.0 * r.combined
+            100.0 * r.combined,
+            100.0 * r.combined_or_grey
         ));
     }
     let counted: Vec<&SourceResult> = results.iter().filter(|r| counts_in_summary(r)).collect();
@@ -103,12 +110,14 @@ pub fn report(results: &[SourceResult]) -> String {
             .unwrap_or_default()
     };
     s.push_str(&format!(
-        "attack sources ({}): rules alone worst {}, mean {:.1} %; rules + classifier worst {}, mean {:.1} %\n",
+        "attack sources ({}): rules alone worst {}, mean {:.1} %; rules + classifier worst {}, mean {:.1} %; blocked or grey worst {}, mean {:.1} %\n",
         counted.len(),
         worst(|r| r.rules),
         100.0 * mean(|r| r.rules),
         worst(|r| r.combined),
         100.0 * mean(|r| r.combined),
+        worst(|r| r.combined_or_grey),
+        100.0 * mean(|r| r.combined_or_grey),
     ));
     let (mut benign, mut flagged_rules, mut flagged) = (0usize, 0f64, 0f64);
     for r in results.iter().filter(|r| !r.attack) {

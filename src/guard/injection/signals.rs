@@ -171,15 +171,23 @@ impl Hits {
         }
     }
 
+    /// Scales one signal.
+    pub fn scale_one(&mut self, s: Signal, f: f32) {
+        self.weight[s as usize] *= f;
+        self.second[s as usize] *= f;
+    }
+
     /// An instruction beside words addressed to an AI: the shape of an indirect
-    /// injection, whatever the instruction's wording.
-    pub fn join_address_and_instruction(&mut self) {
+    /// injection, whatever the instruction's wording. `commanding`: the text holds a verb
+    /// that commands the model (ignore, reveal, send, repeat, follow, ...).
+    pub fn join_address_and_instruction(&mut self, commanding: bool) {
         if self.weight[AddressedToAi as usize] == 0.0 {
             return;
         }
-        let instructed = INSTRUCTING
-            .iter()
-            .any(|s| self.weight[*s as usize] >= INSTRUCTION_MIN);
+        let instructed = commanding
+            || INSTRUCTING
+                .iter()
+                .any(|s| self.weight[*s as usize] >= INSTRUCTION_MIN);
         if instructed {
             self.add(AddressedToAi, ADDRESSED_AND_INSTRUCTED);
         }
@@ -206,14 +214,13 @@ impl Hits {
 /// Signals read from what words mean. In code, markup, logs and configs these words have
 /// their technical sense ("ignore", "override", "system", `<script>`, `onload=`), so
 /// they count for less there (`scan::TECHNICAL_DAMPING`). The others (chat-template
-/// tokens, words addressed to an AI, encoded or hidden text, the operator's phrases)
-/// are structural and keep their weight.
-const LEXICAL: [Signal; 14] = [
+/// tokens, forged turns, words addressed to an AI, image beacons, encoded or hidden
+/// text, the operator's phrases) are structural and keep their weight.
+const LEXICAL: [Signal; 13] = [
     OverrideInstructions,
     NewInstructions,
     RoleSwitch,
     PromptExtraction,
-    FakeTurn,
     JailbreakPersona,
     NoRestrictions,
     RefusalSuppression,
@@ -242,8 +249,12 @@ const INSTRUCTING: [Signal; 10] = [
 const INSTRUCTION_MIN: f32 = 0.2;
 /// What an instruction addressed to an AI weighs.
 const ADDRESSED_AND_INSTRUCTED: f32 = 0.6;
-/// What words addressed to an AI weigh alone: below the grey zone.
-const ADDRESSED: f32 = 0.25;
+/// What words addressed to an AI reading a document weigh alone ("AI assistant reading
+/// this", "if you are an AI agent"): the grey zone, where the judge decides.
+const ADDRESSED: f32 = 0.35;
+/// Greetings a user may write to the assistant directly ("dear AI", "hey Copilot"):
+/// below the grey zone.
+const ADDRESSED_WEAK: f32 = 0.2;
 
 pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::OverrideInstructions,
@@ -590,13 +601,13 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("to the ai model", AddressedToAi, ADDRESSED),
     ("to the language model", AddressedToAi, ADDRESSED),
     ("to any ai", AddressedToAi, ADDRESSED),
-    ("dear ai", AddressedToAi, ADDRESSED),
-    ("dear assistant", AddressedToAi, ADDRESSED),
-    ("attention ai", AddressedToAi, ADDRESSED),
-    ("hey copilot", AddressedToAi, ADDRESSED),
-    ("hey chatgpt", AddressedToAi, ADDRESSED),
-    ("hey claude", AddressedToAi, ADDRESSED),
-    ("hey assistant", AddressedToAi, ADDRESSED),
+    ("dear ai", AddressedToAi, ADDRESSED_WEAK),
+    ("dear assistant", AddressedToAi, ADDRESSED_WEAK),
+    ("attention ai", AddressedToAi, ADDRESSED_WEAK),
+    ("hey copilot", AddressedToAi, ADDRESSED_WEAK),
+    ("hey chatgpt", AddressedToAi, ADDRESSED_WEAK),
+    ("hey claude", AddressedToAi, ADDRESSED_WEAK),
+    ("hey assistant", AddressedToAi, ADDRESSED_WEAK),
     ("if you are an ai", AddressedToAi, ADDRESSED),
     ("if you are a language model", AddressedToAi, ADDRESSED),
     ("if you are an llm", AddressedToAi, ADDRESSED),
@@ -988,7 +999,18 @@ fn exfil_markdown(text: &str, hits: &mut Hits) {
             let lo = floor_boundary(text, at.saturating_sub(256));
             let image = pat != "](http" || text[lo..at].contains("![");
             if image && url.contains('?') && url.contains('=') {
-                hits.add(Exfiltration, 0.7);
+                // A badge has a fixed query; a beacon asks for data to be put in it.
+                let asks = [
+                    "replace",
+                    "append",
+                    "include",
+                    "fill",
+                    "substitut",
+                    "insert",
+                ]
+                .iter()
+                .any(|w| text.contains(w));
+                hits.add(Exfiltration, if asks { 0.7 } else { 0.3 });
                 return;
             }
             if image && (url.contains("[") || url.contains('{')) {

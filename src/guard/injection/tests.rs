@@ -923,3 +923,32 @@ fn chat_template_forgery_in_code_still_counts() {
     assert!(v.signals.contains(&"chat_template"), "{v:?}");
     assert_eq!(policy().decide(v.score), Decision::Attack, "{v:?}");
 }
+
+const INDIRECT: &str = include_str!("../../../bench/guard/injection/indirect.jsonl");
+
+/// The rows of `indirect.jsonl` of one split.
+fn indirect_split(split: &str) -> String {
+    INDIRECT
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["split"] == split))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Our indirect injections (`bench/guard/injection/build_indirect.py`): instructions to an
+/// AI inside documents, e-mails, web pages and code comments, forged roles and
+/// delimiters, exfiltration, short overrides in 16 languages. Printed per split (the
+/// rules were written looking at the dev payloads only; `INJ_VERBOSE=1` lists the dev
+/// split's misses); the leave-one-source-out report holds the whole source out of the
+/// classifier's training.
+#[test]
+fn indirect_injections_in_documents() {
+    let verbose = std::env::var("INJ_VERBOSE").is_ok();
+    let (dev, _) = measure(&policy(), "indirect dev", &indirect_split("dev"), verbose);
+    measure(&policy(), "indirect test", &indirect_split("test"), false);
+    assert!(
+        dev.detected_or_grey() >= 0.8,
+        "indirect dev: {:.3} blocked or grey < 0.8",
+        dev.detected_or_grey()
+    );
+}
