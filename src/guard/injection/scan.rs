@@ -21,6 +21,9 @@ const META_DAMPING: f32 = 0.6;
 const COMMANDING: Mask = IGNORE | REVEAL | SEND | REPEAT | FOLLOW;
 /// Factor on the lexical signals of code, markup, logs and configs (`technical`).
 const TECHNICAL_DAMPING: f32 = 0.55;
+/// Factor on `<script`, `onload=`, `onerror=` in technical text: an HTML page always
+/// holds them, so they stay below the grey zone there.
+const MARKUP_DAMPING: f32 = 0.4;
 
 /// Scans `raw` and its decoded layers into `hits`. `budget` is the number of bytes that
 /// may still be scanned; every layer spends its length.
@@ -84,7 +87,7 @@ pub(super) fn scan(
     }
     scan_folded(&folded.text, folded.cjk, &policy.cues, hits);
     if technical {
-        hits.scale_one(Signal::ActiveMarkup, TECHNICAL_DAMPING);
+        hits.scale_one(Signal::ActiveMarkup, MARKUP_DAMPING);
     }
     for (phrase, w) in &policy.extra_substrings {
         if folded.text.contains(phrase.as_str()) {

@@ -65,6 +65,24 @@ pub enum Signal {
 pub(super) const SIGNALS: usize = 20;
 
 impl Signal {
+    /// Signals of a text's structure rather than of what its words mean: chat-template
+    /// tokens, forged turns, words addressed to an AI, encoded or hidden text, the
+    /// operator's phrases, the classifier. The others are lexical: in code, markup, logs
+    /// and configs their words have a technical sense ("ignore", "override", "system",
+    /// `<script>`, `onload=`), so they count for less there (`Hits::scale_lexical`).
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            ChatTemplate
+                | FakeTurn
+                | AddressedToAi
+                | EncodedPayload
+                | HiddenText
+                | ExtraPhrase
+                | Classifier
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Signal::OverrideInstructions => "override_instructions",
@@ -151,16 +169,16 @@ impl Hits {
         }
     }
 
-    /// For technical text: of the signals read from the words' meaning (`LEXICAL`) only
+    /// For technical text: of the lexical signals (not [`Signal::is_structural`]) only
     /// the strongest counts, scaled by `f` (a shell session holds "--ignore-checksums" and
     /// "--override-existing"; each alone is weak, together they are still not an
     /// attack); the structural signals keep their weight.
     pub fn scale_lexical(&mut self, f: f32) {
-        let strongest = LEXICAL
-            .iter()
-            .copied()
+        let lexical = ALL_SIGNALS.iter().copied().filter(|s| !s.is_structural());
+        let strongest = lexical
+            .clone()
             .max_by(|a, b| self.weight[*a as usize].total_cmp(&self.weight[*b as usize]));
-        for s in LEXICAL {
+        for s in lexical {
             let k = s as usize;
             self.weight[k] = if Some(s) == strongest {
                 self.weight[k] * f
@@ -210,27 +228,6 @@ impl Hits {
             .filter(|s| self.weight[*s as usize] > 0.0)
     }
 }
-
-/// Signals read from what words mean. In code, markup, logs and configs these words have
-/// their technical sense ("ignore", "override", "system", `<script>`, `onload=`), so
-/// they count for less there (`scan::TECHNICAL_DAMPING`). The others (chat-template
-/// tokens, forged turns, words addressed to an AI, image beacons, encoded or hidden
-/// text, the operator's phrases) are structural and keep their weight.
-const LEXICAL: [Signal; 13] = [
-    OverrideInstructions,
-    NewInstructions,
-    RoleSwitch,
-    PromptExtraction,
-    JailbreakPersona,
-    NoRestrictions,
-    RefusalSuppression,
-    PolicyPuppetry,
-    OutputForcing,
-    Pretext,
-    TaskHijack,
-    Exfiltration,
-    ActiveMarkup,
-];
 
 /// Signals that carry an instruction to the model.
 const INSTRUCTING: [Signal; 10] = [
