@@ -47,22 +47,38 @@ fn technical_lines(text: &str) -> bool {
 }
 
 /// A line of code, markup, a log or a config: by how it starts, how it ends, its
-/// indentation or its operators.
+/// indentation, a leading key or keyword. Only the line's ends and first bytes are read.
 fn technical_line(line: &str, t: &str) -> bool {
     const STARTS: [&str; 16] = [
         "//", "#", "/*", "*", "<", "$ ", "> ", ">>>", "--", "{", "}", ")", "]", "@", "|", "- ",
     ];
     // Not ",": prose lines end with one too ("Hello,").
     const ENDS: [&str; 9] = [";", "{", "}", "(", "[", ">", "\\", ")", "*/"];
-    const OPERATORS: [&str; 8] = [" = ", "=>", "::", "->", "();", "==", "&&", "||"];
     let indented = line.starts_with("    ") || line.starts_with('\t');
-    STARTS.iter().any(|s| t.starts_with(s))
+    indented
+        || STARTS.iter().any(|s| t.starts_with(s))
         || ENDS.iter().any(|e| t.ends_with(e))
-        || OPERATORS.iter().any(|o| t.contains(o))
-        || indented
         || key_value(t)
         || keyword_first(t)
+        || shell_prompt(t)
 }
+
+/// `user@host:~/dir$ command` or `root@host:/# command`.
+fn shell_prompt(t: &str) -> bool {
+    let head = &t.as_bytes()[..t.len().min(MAX_PROMPT)];
+    let Some(at) = head.iter().position(|b| *b == b'@') else {
+        return false;
+    };
+    let Some(colon) = head[at..].iter().position(|b| *b == b':') else {
+        return false;
+    };
+    head[at + colon..]
+        .windows(2)
+        .any(|w| w == b"$ " || w == b"# ")
+}
+
+/// Bytes of a line read for a shell prompt.
+const MAX_PROMPT: usize = 64;
 
 /// A line that starts with an upper-case keyword and a space: Dockerfiles (`FROM`,
 /// `RUN`), SQL (`SELECT`, `WHERE`), log levels (`INFO`, `WARN`).
@@ -76,16 +92,20 @@ fn keyword_first(t: &str) -> bool {
 /// `key: value` or `key=value` where the key is one identifier (configs, YAML, logs with
 /// fields, HTTP headers).
 fn key_value(t: &str) -> bool {
-    let Some(at) = t.find([':', '=']) else {
-        return false;
-    };
-    let key = &t[..at];
-    !key.is_empty()
-        && key.len() <= 40
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    // Only the first bytes are read: a key is short, and prose lines are long.
+    for (i, b) in t.bytes().take(MAX_KEY + 1).enumerate() {
+        match b {
+            b':' | b'=' => return i > 0,
+            b'_' | b'-' | b'.' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+    }
+    false
 }
+
+/// The longest key of `key: value`.
+const MAX_KEY: usize = 40;
 
 #[cfg(test)]
 mod tests {
@@ -98,6 +118,7 @@ mod tests {
             "<html>\n<head>\n<script>\nlet theme = 'light';\n</script>\n</head>",
             "model: gpt-4o\ntemperature: 0.2\nsystem_prompt: be brief\noverride: true",
             "$ git status\nOn branch main\n$ git config --system core.autocrlf false\n$ ls",
+            "root@web-1:~# systemctl status nginx\n  Active: active\nroot@web-1:~# ./install.sh --ignore-checksums\nroot@web-1:~# ls",
             "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    run()\nValueError: x",
             "FROM python:3.12-slim\nRUN apt-get update\nWORKDIR /app\nCOPY . .\nCMD [\"python\"]",
             "SELECT id, email\nFROM users\nWHERE role = 'system'\nORDER BY id;",
