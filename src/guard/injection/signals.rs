@@ -83,6 +83,24 @@ impl Signal {
         )
     }
 
+    /// Whether the signal carries an instruction to the model (beside words addressed to
+    /// an AI it makes an indirect injection, `Hits::join_address_and_instruction`).
+    pub fn instructs(self) -> bool {
+        matches!(
+            self,
+            OverrideInstructions
+                | NewInstructions
+                | RoleSwitch
+                | PromptExtraction
+                | ChatTemplate
+                | FakeTurn
+                | OutputForcing
+                | TaskHijack
+                | Exfiltration
+                | Pretext
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Signal::OverrideInstructions => "override_instructions",
@@ -203,9 +221,9 @@ impl Hits {
             return;
         }
         let instructed = commanding
-            || INSTRUCTING
+            || ALL_SIGNALS
                 .iter()
-                .any(|s| self.weight[*s as usize] >= INSTRUCTION_MIN);
+                .any(|s| s.instructs() && self.weight[*s as usize] >= INSTRUCTION_MIN);
         if instructed {
             self.add(AddressedToAi, ADDRESSED_AND_INSTRUCTED);
         }
@@ -229,19 +247,6 @@ impl Hits {
     }
 }
 
-/// Signals that carry an instruction to the model.
-const INSTRUCTING: [Signal; 10] = [
-    OverrideInstructions,
-    NewInstructions,
-    RoleSwitch,
-    PromptExtraction,
-    ChatTemplate,
-    FakeTurn,
-    OutputForcing,
-    TaskHijack,
-    Exfiltration,
-    Pretext,
-];
 /// The weakest instruction that counts beside words addressed to an AI.
 const INSTRUCTION_MIN: f32 = 0.2;
 /// What an instruction addressed to an AI weighs.
