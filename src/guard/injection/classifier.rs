@@ -96,8 +96,8 @@ impl Classifier {
     }
 
     /// What a probability adds to the rules' noisy-OR (signal `classifier`).
-    pub fn contribution(&self, p: f32) -> f32 {
-        contribution(p, self.floor, self.weight)
+    pub fn contribution(&self, p: f32, rules: f32) -> f32 {
+        contribution(p, self.floor, self.weight, rules)
     }
 
     /// Probability in [0, 1] that the words are an attack; `masks` and `ids` are the
@@ -146,13 +146,21 @@ impl Classifier {
     }
 }
 
-/// Nothing below `floor`, else `p * weight`: the rule shared by the scan and the trainer's
-/// choice of `floor` and `weight`.
-pub fn contribution(p: f32, floor: f32, weight: f32) -> f32 {
-    if p >= floor {
-        p * weight
+/// The most the classifier adds when no rule fired (`rules` = 0): inside the default grey
+/// zone `[0.3, 0.5)`, so the classifier alone sends a text to the judge (or to the
+/// report) and never blocks it at the default threshold. Word statistics learnt from a
+/// few corpora are not confidence: alone they flagged "Please repeat the last answer in
+/// simpler words." and pages of code.
+pub const ALONE_MAX: f32 = 0.45;
+
+/// Nothing below `floor`, else `p * weight`, at most `ALONE_MAX` when the rules' score is
+/// 0: the rule shared by the scan and the trainer's choice of `floor` and `weight`.
+pub fn contribution(p: f32, floor: f32, weight: f32, rules: f32) -> f32 {
+    let c = if p >= floor { p * weight } else { 0.0 };
+    if rules > 0.0 {
+        c
     } else {
-        0.0
+        c.min(ALONE_MAX)
     }
 }
 

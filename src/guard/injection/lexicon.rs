@@ -72,7 +72,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
          ignoriere ignorieren ignoriert vergiss vergessen missachte missachten verwirf \
          ignorez oublie oubliez oublier dimentica dimenticare ignorare esqueca esquecer \
          ignorem игнорируй игнорировать забудь забудьте injoro injoroni shperfill \
-         shperfillni harro harroni ziba zibe",
+         shperfillni harro harroni ziba zibe ignorera",
     ),
     (
         PRIOR,
@@ -82,7 +82,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
          bisherigen bisherige obigen obige fruheren fruhere vorangegangenen precedentes \
          precedente precedent precedents cidessus anterieures precedenti sopra \
          предыдущие предыдущих прежние meparshme meparshem fillestare fillestar \
-         dangaphambili roimhe",
+         dangaphambili roimhe tidigare",
     ),
     (
         INSTR,
@@ -94,7 +94,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
          anweisung regeln instruktionen befehle vorgaben richtlinien systemanweisungen \
          systemprompt consignes directives regles istruzioni regole instrucoes regras \
          инструкции инструкций правила указания промпт udhezime udhezimet udhezimi \
-         imiyalelo imiyalo treoracha treoir stiuireadh stiuiridhean rregullat",
+         imiyalelo imiyalo treoracha treoir stiuireadh stiuiridhean rregullat instruktioner",
     ),
     (ALL, "all any every everything todas todos toutes tous alle allen jede tutte tutti все"),
     (

@@ -25,11 +25,14 @@
 mod classifier;
 mod decode;
 mod lexicon;
+#[doc(hidden)]
+pub mod loso;
 mod normalize;
 mod request;
 mod scan;
 pub mod semantic;
 mod signals;
+mod technical;
 #[doc(hidden)]
 pub mod training;
 

@@ -3,9 +3,12 @@
 //! scan those too, within a depth and a byte budget that keep the total work linear.
 
 use super::decode;
-use super::lexicon::{rot13, Mask, META, NUMBER, REVERSED, ROT13, UNKNOWN};
+use super::lexicon::{
+    rot13, Mask, FOLLOW, IGNORE, META, NUMBER, REPEAT, REVEAL, REVERSED, ROT13, SEND, UNKNOWN,
+};
 use super::normalize::{self, Words};
 use super::signals::{scan_folded, scan_words, Hits, Signal, WordTags};
+use super::technical;
 use super::InjectionPolicy;
 
 /// A decoded layer counts when its own score reaches this.
@@ -14,6 +17,13 @@ const LAYER_MIN_SCORE: f32 = 0.3;
 const DISGUISED_MIN_WORDS: usize = 2;
 /// Factor on the weights of a text that talks about attacks ("mitigate", "detection").
 const META_DAMPING: f32 = 0.6;
+/// Verbs that command the model: beside words addressed to an AI they make an instruction.
+const COMMANDING: Mask = IGNORE | REVEAL | SEND | REPEAT | FOLLOW;
+/// Factor on the lexical signals of code, markup, logs and configs (`technical`).
+const TECHNICAL_DAMPING: f32 = 0.55;
+/// Factor on `<script`, `onload=`, `onerror=` in technical text: an HTML page always
+/// holds them, so they stay below the grey zone there.
+const MARKUP_DAMPING: f32 = 0.4;
 
 /// Scans `raw` and its decoded layers into `hits`. `budget` is the number of bytes that
 /// may still be scanned; every layer spends its length.
@@ -68,19 +78,30 @@ pub(super) fn scan(
         tags.ids.push(id);
     }
     scan_words(&words, &tags, lexicon, &policy.phrases, hits);
+    // In code, markup and configs the words' meaning counts for less; the cues found in
+    // the folded text next (chat-template tokens, forged turns, image beacons) are
+    // structure and keep their weight, except the markup an HTML page always holds.
+    let technical = technical::looks_technical(raw);
+    if technical {
+        hits.scale_lexical(TECHNICAL_DAMPING);
+    }
     scan_folded(&folded.text, folded.cjk, &policy.cues, hits);
+    if technical {
+        hits.scale_one(Signal::ActiveMarkup, MARKUP_DAMPING);
+    }
     for (phrase, w) in &policy.extra_substrings {
         if folded.text.contains(phrase.as_str()) {
             hits.add(Signal::ExtraPhrase, *w);
         }
     }
+    hits.join_address_and_instruction(tags.union & COMMANDING != 0);
     if tags.union & META != 0 {
         // People asking how to defend against an attack quote it; weaken what was found
         // here (before decoded layers, which a discussion does not carry).
         hits.scale(META_DAMPING);
     }
     if let Some(c) = &policy.classifier {
-        let add = c.contribution(c.probability(&words, &tags.masks, &tags.ids));
+        let add = c.contribution(c.probability(&words, &tags.masks, &tags.ids), hits.score());
         if add > 0.0 {
             hits.add(Signal::Classifier, add);
         }
@@ -104,7 +125,14 @@ pub(super) fn scan(
         }
         let mut sub = Hits::default();
         scan(policy, &layer, depth + 1, budget, &mut sub);
-        if sub.score() >= LAYER_MIN_SCORE {
+        // Code and configs carry base64 and hex blobs: there only a decoded layer that
+        // is an attack by itself counts.
+        let min = if technical {
+            policy.threshold
+        } else {
+            LAYER_MIN_SCORE
+        };
+        if sub.score() >= min {
             hits.merge(&sub);
             hits.add(Signal::EncodedPayload, 0.5);
         }

@@ -44,6 +44,11 @@ pub enum Signal {
     TaskHijack,
     /// Data sent out through a URL: markdown images with query data, "send … to http…".
     Exfiltration,
+    /// Words addressed to an AI reading the text ("AI assistant reading this:", "note to
+    /// the language model", "if you are an AI agent"): weak alone, strong beside an
+    /// instruction, the shape of an injection hidden in a document, an e-mail or a code
+    /// comment.
+    AddressedToAi,
     /// Active HTML or script the model is asked to emit (`onerror=`, `javascript:`).
     ActiveMarkup,
     /// An encoded block (base64, hex, URL-encoding, rot13) whose decoded text raised other
@@ -57,9 +62,45 @@ pub enum Signal {
     Classifier,
 }
 
-pub(super) const SIGNALS: usize = 19;
+pub(super) const SIGNALS: usize = 20;
 
 impl Signal {
+    /// Signals of a text's structure rather than of what its words mean: chat-template
+    /// tokens, forged turns, words addressed to an AI, encoded or hidden text, the
+    /// operator's phrases, the classifier. The others are lexical: in code, markup, logs
+    /// and configs their words have a technical sense ("ignore", "override", "system",
+    /// `<script>`, `onload=`), so they count for less there (`Hits::scale_lexical`).
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            ChatTemplate
+                | FakeTurn
+                | AddressedToAi
+                | EncodedPayload
+                | HiddenText
+                | ExtraPhrase
+                | Classifier
+        )
+    }
+
+    /// Whether the signal carries an instruction to the model (beside words addressed to
+    /// an AI it makes an indirect injection, `Hits::join_address_and_instruction`).
+    pub fn instructs(self) -> bool {
+        matches!(
+            self,
+            OverrideInstructions
+                | NewInstructions
+                | RoleSwitch
+                | PromptExtraction
+                | ChatTemplate
+                | FakeTurn
+                | OutputForcing
+                | TaskHijack
+                | Exfiltration
+                | Pretext
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Signal::OverrideInstructions => "override_instructions",
@@ -76,6 +117,7 @@ impl Signal {
             Signal::Pretext => "pretext",
             Signal::TaskHijack => "task_hijack",
             Signal::Exfiltration => "exfiltration",
+            Signal::AddressedToAi => "addressed_to_ai",
             Signal::ActiveMarkup => "active_markup",
             Signal::EncodedPayload => "encoded_payload",
             Signal::HiddenText => "hidden_text",
@@ -145,6 +187,48 @@ impl Hits {
         }
     }
 
+    /// For technical text: of the lexical signals (not [`Signal::is_structural`]) only
+    /// the strongest counts, scaled by `f` (a shell session holds "--ignore-checksums" and
+    /// "--override-existing"; each alone is weak, together they are still not an
+    /// attack); the structural signals keep their weight.
+    pub fn scale_lexical(&mut self, f: f32) {
+        let lexical = ALL_SIGNALS.iter().copied().filter(|s| !s.is_structural());
+        let strongest = lexical
+            .clone()
+            .max_by(|a, b| self.weight[*a as usize].total_cmp(&self.weight[*b as usize]));
+        for s in lexical {
+            let k = s as usize;
+            self.weight[k] = if Some(s) == strongest {
+                self.weight[k] * f
+            } else {
+                0.0
+            };
+            self.second[k] = 0.0;
+        }
+    }
+
+    /// Scales one signal.
+    pub fn scale_one(&mut self, s: Signal, f: f32) {
+        self.weight[s as usize] *= f;
+        self.second[s as usize] *= f;
+    }
+
+    /// An instruction beside words addressed to an AI: the shape of an indirect
+    /// injection, whatever the instruction's wording. `commanding`: the text holds a verb
+    /// that commands the model (ignore, reveal, send, repeat, follow, ...).
+    pub fn join_address_and_instruction(&mut self, commanding: bool) {
+        if self.weight[AddressedToAi as usize] == 0.0 {
+            return;
+        }
+        let instructed = commanding
+            || ALL_SIGNALS
+                .iter()
+                .any(|s| s.instructs() && self.weight[*s as usize] >= INSTRUCTION_MIN);
+        if instructed {
+            self.add(AddressedToAi, ADDRESSED_AND_INSTRUCTED);
+        }
+    }
+
     /// Noisy-OR of the signals: 1 - Π(1 - w). Independent weak evidence adds up, one
     /// strong signal decides alone, and the score stays in [0, 1].
     pub fn score(&self) -> f32 {
@@ -163,6 +247,17 @@ impl Hits {
     }
 }
 
+/// The weakest instruction that counts beside words addressed to an AI.
+const INSTRUCTION_MIN: f32 = 0.2;
+/// What an instruction addressed to an AI weighs.
+const ADDRESSED_AND_INSTRUCTED: f32 = 0.6;
+/// What words addressed to an AI reading a document weigh alone ("AI assistant reading
+/// this", "if you are an AI agent"): the grey zone, where the judge decides.
+const ADDRESSED: f32 = 0.35;
+/// Greetings a user may write to the assistant directly ("dear AI", "hey Copilot"):
+/// below the grey zone.
+const ADDRESSED_WEAK: f32 = 0.2;
+
 pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::OverrideInstructions,
     Signal::NewInstructions,
@@ -178,6 +273,7 @@ pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::Pretext,
     Signal::TaskHijack,
     Signal::Exfiltration,
+    Signal::AddressedToAi,
     Signal::ActiveMarkup,
     Signal::EncodedPayload,
     Signal::HiddenText,
@@ -276,6 +372,9 @@ const RULES: &[Rule] = &[
     rule(JailbreakPersona, 0.65, MODE, 2, 3, &[DEVWORD, ENABLE], DEVICE),
     // "send the conversation to https://…"
     rule(Exfiltration, 0.6, SEND, 0, 10, &[SECRET_DATA, URL], 0),
+    // "forward the last ten emails to …": weak alone, an instruction beside words
+    // addressed to an AI
+    rule(Exfiltration, 0.25, SEND, 0, 6, &[SECRET_DATA], MY),
 ];
 
 /// Word phrases, normalised (lower case ASCII, one space between words).
@@ -354,7 +453,7 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("openai", NoRestrictions, 0.15),
     ("unfiltered", NoRestrictions, 0.35),
     ("uncensored", NoRestrictions, 0.35),
-    ("unrestricted", NoRestrictions, 0.35),
+    ("unrestricted", NoRestrictions, 0.3),
     ("amoral", NoRestrictions, 0.35),
     ("unethical", NoRestrictions, 0.2),
     ("new important instructions", NewInstructions, 0.6),
@@ -484,6 +583,45 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("this is urgent", Pretext, 0.2),
     ("administrator override", Pretext, 0.45),
     ("always answer", RefusalSuppression, 0.2),
+    // Words addressed to an AI that reads a document (`Hits::join_address_and_instruction`)
+    ("ai assistant reading", AddressedToAi, ADDRESSED),
+    ("assistant reading this", AddressedToAi, ADDRESSED),
+    ("ai reading this", AddressedToAi, ADDRESSED),
+    ("model reading this", AddressedToAi, ADDRESSED),
+    ("note to the ai", AddressedToAi, ADDRESSED),
+    ("note to ai", AddressedToAi, ADDRESSED),
+    ("note to the language model", AddressedToAi, ADDRESSED),
+    ("note to the model", AddressedToAi, ADDRESSED),
+    ("note to the assistant", AddressedToAi, ADDRESSED),
+    ("message for the assistant", AddressedToAi, ADDRESSED),
+    ("message for the ai", AddressedToAi, ADDRESSED),
+    ("message to the ai", AddressedToAi, ADDRESSED),
+    ("instructions for the ai", AddressedToAi, ADDRESSED),
+    ("instructions for the assistant", AddressedToAi, ADDRESSED),
+    ("instructions for any", AddressedToAi, ADDRESSED),
+    ("instructions for ai", AddressedToAi, ADDRESSED),
+    ("dear ai", AddressedToAi, ADDRESSED_WEAK),
+    ("dear assistant", AddressedToAi, ADDRESSED_WEAK),
+    ("attention ai", AddressedToAi, ADDRESSED_WEAK),
+    ("hey copilot", AddressedToAi, ADDRESSED_WEAK),
+    ("hey chatgpt", AddressedToAi, ADDRESSED_WEAK),
+    ("hey claude", AddressedToAi, ADDRESSED_WEAK),
+    ("hey assistant", AddressedToAi, ADDRESSED_WEAK),
+    ("if you are an ai", AddressedToAi, ADDRESSED),
+    ("if you are a language model", AddressedToAi, ADDRESSED),
+    ("if you are an llm", AddressedToAi, ADDRESSED),
+    ("if you are an assistant", AddressedToAi, ADDRESSED),
+    ("if you are a chatbot", AddressedToAi, ADDRESSED),
+    ("if you are a bot", AddressedToAi, ADDRESSED),
+    ("llm agents", AddressedToAi, ADDRESSED),
+    ("ai agents reading", AddressedToAi, ADDRESSED),
+    ("any ai agent", AddressedToAi, ADDRESSED),
+    ("any chatbot", AddressedToAi, ADDRESSED),
+    ("any llm", AddressedToAi, ADDRESSED),
+    ("summarizer bots", AddressedToAi, ADDRESSED),
+    ("summariser bots", AddressedToAi, ADDRESSED),
+    ("ai summarizer", AddressedToAi, ADDRESSED),
+    ("ai summariser", AddressedToAi, ADDRESSED),
 ];
 
 /// Cues found in the folded text, with their signal and weight. Every cue starts with
@@ -860,7 +998,18 @@ fn exfil_markdown(text: &str, hits: &mut Hits) {
             let lo = floor_boundary(text, at.saturating_sub(256));
             let image = pat != "](http" || text[lo..at].contains("![");
             if image && url.contains('?') && url.contains('=') {
-                hits.add(Exfiltration, 0.7);
+                // A badge has a fixed query; a beacon asks for data to be put in it.
+                let asks = [
+                    "replace",
+                    "append",
+                    "include",
+                    "fill",
+                    "substitut",
+                    "insert",
+                ]
+                .iter()
+                .any(|w| text.contains(w));
+                hits.add(Exfiltration, if asks { 0.7 } else { 0.3 });
                 return;
             }
             if image && (url.contains("[") || url.contains('{')) {

