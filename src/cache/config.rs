@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::config_error::ConfigError;
-use crate::scope::{RawWhen, When};
+use crate::scope::{RawWhen, Subject, When};
 
 /// The sidecar's largest `ttl` by default (`--max-ttl`); a larger `ttl_s` needs the
 /// sidecar started with a larger `--max-ttl`, or every store gets 400.
@@ -147,7 +147,14 @@ impl Cache {
     pub fn policy_for(&self, path: &str, group: Option<&str>, consumer: Option<&str>) -> Policy {
         self.overrides
             .iter()
-            .find(|(w, _)| w.matches(path, group, consumer))
+            .find(|(w, _)| {
+                w.matches(&Subject {
+                    path,
+                    model: "",
+                    group,
+                    consumer,
+                })
+            })
             .map_or(self.default, |(_, p)| *p)
     }
 }

@@ -8,7 +8,7 @@ use super::judge::{Judge, RawJudge};
 use super::pii::{PiiPolicy, RawPii};
 use super::validation::{RawValidation, Validation};
 use crate::config_error::ConfigError;
-use crate::scope::{RawWhen, When};
+use crate::scope::{RawWhen, Subject, When};
 
 /// `guard`: input and output guardrails. Absent: the stage is off.
 #[derive(Debug, Default, Deserialize)]
@@ -84,7 +84,14 @@ impl Guard {
     ) -> &GuardPolicy {
         self.overrides
             .iter()
-            .find(|(w, _)| w.matches(path, group, consumer))
+            .find(|(w, _)| {
+                w.matches(&Subject {
+                    path,
+                    model: "",
+                    group,
+                    consumer,
+                })
+            })
             .map_or(&self.default, |(_, p)| p)
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::schema::{Schema, Strictness};
 use super::template::{valid_variable, Text, VarSpec, VarType, DEFAULT_MAX_LENGTH};
 use crate::config_error::ConfigError;
+use crate::scope::{RawWhen, Subject, When};
 
 /// The CoT instruction when the operator gives none.
 pub const DEFAULT_COT_INSTRUCTION: &str = "Before answering, reason through the problem step by step: identify what is asked, work through each part, check the result, then give the final answer.";
@@ -129,23 +130,6 @@ pub struct RawOverride {
     pub on_invalid: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWhen {
-    /// Request path prefixes (the client's path, without the query).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// Model name prefixes (the model the client asked for).
-    #[serde(default)]
-    pub models: Vec<String>,
-    /// Consumer groups (from `identity`).
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Consumer ids (from `identity`).
-    #[serde(default)]
-    pub consumers: Vec<String>,
-}
-
 /// A message role the prompt stage writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -216,14 +200,6 @@ pub struct Template {
     pub schema: Option<NamedSchema>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct When {
-    paths: Vec<String>,
-    models: Vec<String>,
-    groups: Vec<String>,
-    consumers: Vec<String>,
-}
-
 /// The compiled `prompt` section.
 #[derive(Debug, Clone)]
 pub struct Prompt {
@@ -236,30 +212,12 @@ pub struct Prompt {
     pub retry_timeout_ms: u64,
 }
 
-/// Who and what a request is, for choosing a policy.
-pub struct Subject<'a> {
-    pub path: &'a str,
-    pub model: &'a str,
-    pub group: Option<&'a str>,
-    pub consumer: Option<&'a str>,
-}
-
 impl Prompt {
     /// The policy for a request: the first override that matches, else the default.
     pub fn policy_for(&self, s: &Subject) -> &PromptPolicy {
-        let path = s.path.split('?').next().unwrap_or(s.path);
         self.overrides
             .iter()
-            .find(|(w, _)| {
-                (w.paths.is_empty() || w.paths.iter().any(|p| path.starts_with(p.as_str())))
-                    && (w.models.is_empty()
-                        || w.models.iter().any(|m| s.model.starts_with(m.as_str())))
-                    && (w.groups.is_empty()
-                        || s.group.is_some_and(|g| w.groups.iter().any(|x| x == g)))
-                    && (w.consumers.is_empty()
-                        || s.consumer
-                            .is_some_and(|c| w.consumers.iter().any(|x| x == c)))
-            })
+            .find(|(w, _)| w.matches(s))
             .map_or(&self.default, |(_, p)| p)
     }
 
@@ -507,16 +465,7 @@ pub fn compile(raw: RawPrompt) -> Result<Prompt, ConfigError> {
     let mut overrides = Vec::new();
     for (i, o) in raw.overrides.into_iter().enumerate() {
         let at = format!("prompt.overrides[{i}]");
-        let w = o.when;
-        if w.paths.is_empty()
-            && w.models.is_empty()
-            && w.groups.is_empty()
-            && w.consumers.is_empty()
-        {
-            return err(format!(
-                "{at}.when must set at least one of paths, models, groups, consumers"
-            ));
-        }
+        let when = When::compile_with_models(&at, o.when)?;
         let mut p = default.clone();
         if let Some(list) = o.prepend {
             p.prepend = messages(list, &format!("{at}.prepend"), &headers)?;
@@ -544,12 +493,6 @@ pub fn compile(raw: RawPrompt) -> Result<Prompt, ConfigError> {
             o.on_invalid.as_deref(),
             p.on_invalid,
         )?;
-        let when = When {
-            paths: w.paths,
-            models: w.models,
-            groups: w.groups,
-            consumers: w.consumers,
-        };
         overrides.push((when, p));
     }
     let mut templates: BTreeMap<String, Vec<Template>> = BTreeMap::new();

@@ -21,7 +21,8 @@ mod tests;
 
 use serde_json::{json, Map, Value};
 
-pub use config::{compile, Cot, OnInvalid, Prompt, PromptPolicy, RawPrompt, Subject};
+pub use crate::scope::Subject;
+pub use config::{compile, Cot, OnInvalid, Prompt, PromptPolicy, RawPrompt};
 use config::{Message, Role, Template};
 use schema::{Schema, Strictness};
 
