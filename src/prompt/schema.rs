@@ -25,6 +25,8 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+use crate::providers::fields::type_name;
+
 /// How unknown keywords are treated when a schema is compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strictness {
@@ -106,17 +108,6 @@ impl Kind {
             (Kind::Object, Value::Object(_)) => true,
             _ => false,
         }
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
@@ -255,7 +246,7 @@ impl Schema {
                 errors.push(format!(
                     "{here}: expected {}, got {}",
                     names.join(" or "),
-                    kind_of(v)
+                    type_name(v)
                 ));
                 return;
             }
