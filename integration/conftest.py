@@ -85,7 +85,8 @@ def _failed(item) -> bool:
 
 @pytest.fixture(autouse=True)
 def _envoy_logs_on_failure(request):
-    """Prints the tail of the Envoy logs (and the mock's) a failed test may have used."""
+    """Prints the tail of the Envoy logs (and the mock's and sidecars') a failed test may
+    have used."""
     yield
     if not _failed(request.node):
         return
@@ -95,6 +96,9 @@ def _envoy_logs_on_failure(request):
               f"{tail(envoy.access_log_path, 20)}")
     for mock in list(MockProvider.running):
         print(f"===== tail of mock provider log {mock.log_path} =====\n{tail(mock.log_path, 30)}")
+    from sidecars import CacheSidecar, SemanticSidecar  # sidecars imports this module
+    for sidecar in [*CacheSidecar.running, *SemanticSidecar.running]:
+        print(f"===== tail of {sidecar.log_path} =====\n{tail(sidecar.log_path, 30)}")
 
 
 # --------------------------------------------------------------------------- mock provider

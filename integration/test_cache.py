@@ -19,7 +19,7 @@ import openai
 import pytest
 import requests
 
-from conftest import _failed, free_port, plugin_config_of, tail
+from conftest import free_port, plugin_config_of
 from helpers import (CHAT, MESSAGES, access_log_for, mock_requests_for, new_tag, openai_client,
                      providers_at_mock, sse_data, tagged)
 from sidecars import CacheSidecar, RedisServer, with_sidecar
@@ -46,14 +46,6 @@ def start_envoy(envoy_factory, port: int, **cache):
     cfg = providers_at_mock(cfg, ("openai", "anthropic"))
     with_sidecar(cfg, type("At", (), {"port": port})())
     return envoy_factory.start(envoy_config=cfg)
-
-
-@pytest.fixture(autouse=True)
-def _sidecar_logs_on_failure(request):
-    yield
-    if _failed(request.node):
-        for s in list(CacheSidecar.running):
-            print(f"===== tail of {s.log_path} =====\n{tail(s.log_path, 30)}")
 
 
 @pytest.fixture(scope="module")

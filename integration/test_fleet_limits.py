@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from conftest import _failed, plugin_config_of, tail
+from conftest import plugin_config_of
 from helpers import (CHAT, MESSAGES, chat_body, messages_body, mock_requests_for, new_tag, raw_post,
                      read_first_event, tagged)
 from sidecars import CacheSidecar, RedisServer, with_sidecar
@@ -66,14 +66,6 @@ class Fleet:
         while self.settles() < count:
             assert time.monotonic() < deadline, f"{count} settles expected, {self.settles()} arrived"
             time.sleep(0.05)
-
-
-@pytest.fixture(autouse=True)
-def _sidecar_logs_on_failure(request):
-    yield
-    if _failed(request.node):
-        for s in list(CacheSidecar.running):
-            print(f"===== tail of {s.log_path} =====\n{tail(s.log_path, 30)}")
 
 
 @pytest.fixture(scope="module")

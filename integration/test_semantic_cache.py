@@ -15,7 +15,7 @@ import uuid
 import anthropic
 import pytest
 
-from conftest import _failed, free_port, plugin_config_of, tail
+from conftest import free_port, plugin_config_of, tail
 from helpers import access_log_lines_for, mock_requests_for, new_tag, openai_client, providers_at_mock
 from sidecars import (CacheSidecar, Postgres, SemanticSidecar, with_semantic, with_sidecar)
 from test_limits import consumer, key_of
@@ -53,14 +53,6 @@ def start_envoy(envoy_factory, cache_port: int, semantic_port: int, **semantic):
     with_sidecar(cfg, type("At", (), {"port": cache_port})())
     with_semantic(cfg, semantic_port)
     return envoy_factory.start(envoy_config=cfg)
-
-
-@pytest.fixture(autouse=True)
-def _sidecar_logs_on_failure(request):
-    yield
-    if _failed(request.node):
-        for s in [*CacheSidecar.running, *SemanticSidecar.running]:
-            print(f"===== tail of {s.log_path} =====\n{tail(s.log_path, 30)}")
 
 
 @pytest.fixture(scope="module")
