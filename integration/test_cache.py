@@ -495,6 +495,23 @@ def test_sidecar_down_fails_closed_when_asked(envoy_factory, mock_provider):
         e.stop()
 
 
+def request_methods(held: list, want: str, timeout: float = 10) -> list[str]:
+    """The request methods read from the held connections until `want` is among them."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and want not in seen:
+        for c in list(held):
+            c.settimeout(0.05)
+            try:
+                head = c.recv(4096)
+            except OSError:
+                continue
+            if head:
+                seen.append(head.split(b" ", 1)[0].decode("latin-1"))
+        time.sleep(0.05)
+    return seen
+
+
 def test_a_slow_sidecar_times_out_and_fails_open(envoy_factory, mock_provider):
     """A sidecar that accepts connections and never answers: the lookup's timeout acts."""
     server = socket.socket()
@@ -517,6 +534,9 @@ def test_a_slow_sidecar_times_out_and_fails_open(envoy_factory, mock_provider):
         h, got, _, _ = chat(e, tag, prompt(), content="not waiting")
         assert (h["x-llm-cache"], got) == ("error", "not waiting")
         assert metric(e, "llm_cache_requests", status="error", gen_ai_request_model="gpt-4o") == 1
+        # The sidecar was slow, not gone: the answer is still stored (a PUT after the
+        # lookup's GET), so a cold sidecar's first miss warms the next request.
+        assert "PUT" in request_methods(held, want="PUT")
     finally:
         e.stop()
         stop.set()

@@ -41,7 +41,7 @@ pub(super) const LOOKUP: BodyStage = BodyStage {
 pub(super) struct CacheState {
     pub(super) status: Status,
     /// Where a complete answer goes; `None`: it is not stored (bypass, `no-store`, a
-    /// failed lookup).
+    /// lookup that failed other than by a timeout).
     store: Option<Target>,
     /// When the lookup left, µs.
     asked_us: u64,
@@ -255,7 +255,13 @@ fn exact_answer(
                 "llm-gateway: cache lookup failed (status {status}; 0: no answer, 504: timeout)"
             );
             state.status = Status::Error;
-            state.store = None;
+            // A sidecar that answered too late is alive: the answer is stored as on a
+            // miss, so a slow first lookup (a cold start) does not cost the next request
+            // its hit. A refused or failed call (0, 503, another 5xx) stores nothing:
+            // a second call to a sidecar that is gone would only add load.
+            if status != 504 {
+                state.store = None;
+            }
             note(ex, &state);
             ex.cache = Some(state);
             if cache.fail_closed {

@@ -560,10 +560,9 @@ fn a_failing_sidecar_fails_open_by_default_and_closed_when_asked() {
                 .counter("llm.cache_requests.status.error.gen_ai_request_model.gpt-4o"),
             1
         );
-        assert!(
-            run.seen.background.is_empty(),
-            "no store after a failed lookup"
-        );
+        // Only a lookup that timed out stores the answer (the sidecar is alive, slow).
+        let stores = usize::from(answer.as_ref().is_some_and(|a| a.status == 504));
+        assert_eq!(run.seen.background.len(), stores, "{answer:?}");
     }
     // An entry that is not one of ours is a miss, replaced by the next store.
     let mut run = Run::new(&c, "/v1/chat/completions", &[]);
