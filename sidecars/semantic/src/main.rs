@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use semantic_sidecar::embed::Precision;
 use semantic_sidecar::eval::DEFAULT_THRESHOLD;
 use semantic_sidecar::http::Limits;
 use semantic_sidecar::server::{run, Settings};
@@ -22,6 +23,10 @@ struct Flags {
     /// all-MiniLM-L6-v2's directory: model.safetensors, tokenizer.json, config.json.
     #[arg(long, default_value = ".cache/models/all-MiniLM-L6-v2")]
     model_dir: PathBuf,
+    /// Run the model's dense layers in f32 even where the CPU has AVX-512 VNNI (there
+    /// they run in int8 by default, about 3x faster; embeddings agree to ~0.999 cosine).
+    #[arg(long = "f32")]
+    f32: bool,
     /// Use this OpenAI-compatible embeddings endpoint (http://host:port/v1/embeddings)
     /// instead of the in-process model. EMBEDDINGS_API_KEY, when set, is sent as a
     /// bearer token.
@@ -69,6 +74,11 @@ fn main() -> ExitCode {
     let settings = Settings {
         listen: f.listen,
         model_dir: f.model_dir,
+        precision: if f.f32 {
+            Precision::F32
+        } else {
+            Precision::Auto
+        },
         embeddings_url: f.embeddings_url,
         embeddings_model: f.embeddings_model,
         embeddings_timeout: Duration::from_millis(f.embeddings_timeout_ms),

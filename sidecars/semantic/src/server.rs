@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 
-use crate::embed::{Embedder, LocalModel, RemoteEmbedder};
+use crate::embed::{Embedder, LocalModel, Precision, RemoteEmbedder};
 use crate::http::{router, AppState, Limits};
 use crate::index::{Index, MemoryIndex, PgIndex};
 use crate::metrics::Metrics;
@@ -21,6 +21,7 @@ use crate::verify::Verifier;
 pub struct Settings {
     pub listen: SocketAddr,
     pub model_dir: PathBuf,
+    pub precision: Precision,
     pub embeddings_url: Option<String>,
     pub embeddings_model: String,
     pub embeddings_timeout: Duration,
@@ -66,8 +67,8 @@ pub fn run(settings: Settings) -> Result<(), String> {
                 Embedder::Remote(Arc::new(r))
             }
             None => {
-                let dir = settings.model_dir.clone();
-                let model = tokio::task::spawn_blocking(move || LocalModel::load(&dir))
+                let (dir, precision) = (settings.model_dir.clone(), settings.precision);
+                let model = tokio::task::spawn_blocking(move || LocalModel::load(&dir, precision))
                     .await
                     .map_err(|e| e.to_string())??;
                 Embedder::Local(Arc::new(model))

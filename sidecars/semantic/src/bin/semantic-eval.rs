@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use semantic_sidecar::embed::LocalModel;
+use semantic_sidecar::embed::{LocalModel, Precision};
 use semantic_sidecar::eval::{calibrate, load, markdown, report, score_pairs, DEFAULT_THRESHOLD};
 use semantic_sidecar::verify::Verifier;
 
@@ -30,19 +30,28 @@ struct Flags {
     /// Also list the first file's wrong hits and missed positives.
     #[arg(long)]
     errors: bool,
+    /// The model in f32 even where the sidecar would run it in int8 (see its --f32).
+    #[arg(long = "f32")]
+    f32: bool,
     /// JSONL files of {"a","b","label","kind"}.
     files: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let f = Flags::parse();
-    let model = match LocalModel::load(&f.model_dir) {
+    let precision = if f.f32 {
+        Precision::F32
+    } else {
+        Precision::Auto
+    };
+    let model = match LocalModel::load(&f.model_dir, precision) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("semantic-eval: {e}");
             return ExitCode::FAILURE;
         }
     };
+    println!("all-MiniLM-L6-v2, dense layers in {}\n", model.precision());
     let verifier = Verifier::default();
     for (n, path) in f.files.iter().enumerate() {
         let pairs = match load(path) {

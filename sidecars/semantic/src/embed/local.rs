@@ -6,7 +6,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::{mean_pool_normalised, Bert};
+use super::bert::{mean_pool_normalised, Bert, Precision};
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2
 /// (`sentence_bert_config.json`); longer texts are truncated to it, as there.
@@ -23,11 +23,11 @@ pub struct LocalModel {
 
 impl LocalModel {
     /// Loads `tokenizer.json`, `config.json` and `model.safetensors` from `dir`.
-    pub fn load(dir: &Path) -> Result<LocalModel, String> {
+    pub fn load(dir: &Path, precision: Precision) -> Result<LocalModel, String> {
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| format!("cannot load {}: {e}", tokenizer_path.display()))?;
-        let bert = Bert::load(dir)?;
+        let bert = Bert::load(dir, precision)?;
         let max_tokens = MAX_TOKENS.min(bert.max_positions);
         // The file pads to 128 and truncates at 128; sentence-transformers overrides both.
         tokenizer.with_padding(None);
@@ -46,6 +46,15 @@ impl LocalModel {
 
     pub fn dim(&self) -> usize {
         self.bert.hidden_size()
+    }
+
+    /// `int8` or `f32`: how the dense layers compute.
+    pub fn precision(&self) -> &'static str {
+        if self.bert.is_int8() {
+            "int8"
+        } else {
+            "f32"
+        }
     }
 
     /// Token ids (with `[CLS]` and `[SEP]`) of `text`, truncated like the model sees it.

@@ -2,11 +2,13 @@
 //! `/v1/embeddings` endpoint.
 
 pub mod bert;
+pub mod int8;
 pub mod local;
 pub mod remote;
 
 use std::sync::Arc;
 
+pub use bert::Precision;
 pub use local::LocalModel;
 pub use remote::RemoteEmbedder;
 
@@ -29,7 +31,7 @@ impl Embedder {
     /// What `/healthz` and the logs call it.
     pub fn describe(&self) -> String {
         match self {
-            Embedder::Local(_) => "local".into(),
+            Embedder::Local(m) => format!("local {}", m.precision()),
             Embedder::Remote(r) => format!("remote {}", r.url()),
         }
     }
