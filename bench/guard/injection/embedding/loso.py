@@ -1,6 +1,9 @@
 """Leave-one-source-out evaluation of an embedding head for prompt injection (issue 16).
 
-    .venv/bin/python bench/guard/injection/embedding/loso.py
+    make loso-embedding     (the wasm guard's held-out scores, then this script)
+
+Needs the built semantic sidecar (target/semantic/semantic-sidecar, `make build`), or
+`--sidecar http://host:port` of a running one.
 
 What it measures: a logistic-regression head over all-MiniLM-L6-v2 sentence embeddings
 (the semantic-index sidecar's model, called through its `POST /v1/embed`), alone and
@@ -99,9 +102,12 @@ def embed_missing(texts, cache, sidecar):
     proc = None
     url = sidecar
     if url is None:
+        binary = ROOT / "target/semantic/semantic-sidecar"
+        if not binary.exists():
+            sys.exit(f"{binary} missing: run `make build` or pass --sidecar")
         proc = subprocess.Popen(
             [
-                str(ROOT / "target/semantic/semantic-sidecar"),
+                str(binary),
                 "--listen=127.0.0.1:0",
                 f"--model-dir={ROOT}/.cache/models/all-MiniLM-L6-v2",
                 "--max-text-bytes=4000000",
@@ -165,16 +171,23 @@ def choose_threshold(oof, y, in_zone, budget):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--sidecar", help="a running semantic sidecar (http://host:port)")
-    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
-    ap.add_argument("--budget", type=float, default=0.0025)
-    ap.add_argument("--zones", default="0.3-0.5,0.1-0.5,0.05-0.5,0.1-0.9,0.05-1.01")
+    ap.add_argument("--c", type=float, default=10.0, help="inverse L2 strength")
+    ap.add_argument(
+        "--budget", type=float, default=0.0025, help="benign share the threshold may flag"
+    )
+    ap.add_argument(
+        "--with-score",
+        action="store_true",
+        help="give the head the wasm guard's held-out score as one more feature",
+    )
+    ap.add_argument("--zones", default="0.3-0.5,0.1-0.5,0.1-0.9")
     args = ap.parse_args()
 
     rows = read_rows()
     cache = load_cache()
     embed_missing([r["text"] for r in rows], cache, args.sidecar)
     if not SCORES.exists():
-        sys.exit(f"{SCORES} missing: run train-injection --loso-scores first (see README)")
+        sys.exit(f"{SCORES} missing: run `make loso-embedding` (it writes it first)")
     scores = [json.loads(l) for l in open(SCORES)]
     assert len(scores) == len(rows), (len(scores), len(rows))
     for r, s in zip(rows, scores):
@@ -186,6 +199,8 @@ def main():
     src = np.array([r["source"] for r in rows])
     wasm = np.array([r["wasm"] for r in rows], dtype=np.float64)
     learnable = ~np.isin(src, list(LEFT_OUT))
+    if args.with_score:
+        x = np.hstack([x, wasm[:, None].astype(np.float32)])
 
     zones = [tuple(float(v) for v in z.split("-")) for z in args.zones.split(",")]
     # Per row: the head's held-out probability and, per zone, its threshold.
@@ -248,6 +263,13 @@ def main():
             f"zone [{lo}, {hi}): sidecar call for {100 * zone[benign].mean():.1f} % of benign rows"
             f" (technical {100 * zone[technical].mean():.1f} %, other {100 * zone[everyday].mean():.1f} %),"
             f" {100 * zone[y].mean():.1f} % of attack rows"
+        )
+        # A perfect judge of the zone: what no second opinion on it can exceed.
+        best = np.where(zone, y, wasm >= THRESHOLD)
+        rates = [best[src == s].mean() for s in counted]
+        print(
+            f"    a perfect second opinion there: attacks worst {100 * min(rates):.1f} %,"
+            f" mean {100 * np.mean(rates):.1f} %; benign {100 * best[benign].mean():.2f} %"
         )
 
 
