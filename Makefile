@@ -12,7 +12,7 @@ export SEMANTIC_MODEL_DIR := $(CURDIR)/.cache/models/all-MiniLM-L6-v2
 VENV := .venv
 export TIKTOKEN_CACHE_DIR := $(CURDIR)/.cache/tiktoken
 
-.PHONY: help setup build oci run test unit classifier classifier-check loso wasm-test integration lint bench clean
+.PHONY: help setup build oci run test unit classifier classifier-check loso loso-embedding wasm-test integration lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,10 @@ classifier: ## Retrain the injection classifier on the dev split (writes src/gua
 
 loso: ## Leave-one-source-out evaluation of injection detection (each source held out of the classifier's training in turn)
 	@$(TRAIN) --loso $(LOSO_DATA)
+
+loso-embedding: ## The same held out for an embedding head (the semantic sidecar's model) as the grey zone's second opinion; needs make build (bench/guard/injection/README.md has the result)
+	@mkdir -p target/emb && $(TRAIN) --loso-scores target/emb/loso-scores.jsonl $(LOSO_DATA)
+	@$(VENV)/bin/python bench/guard/injection/embedding/loso.py
 
 classifier-check: ## Check that classifier.bin is what `make classifier` builds from the data
 	@mkdir -p target/train && $(TRAIN) $(INJ_DATA) target/train/classifier.bin $(MORE_DEV) > target/train/report.txt

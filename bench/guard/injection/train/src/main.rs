@@ -1,10 +1,13 @@
 //! train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...]
 //! train-injection --loso JSONL...
+//! train-injection --loso-scores OUT_JSONL JSONL...
 //!
 //! Trains the injection guard's classifier and writes the table to OUT_BIN (MORE_DEV_JSONL:
 //! more training rows, those marked `"split": "test"` left out); or, with
 //! `--loso`, prints the leave-one-source-out evaluation over the rows of every JSONL
-//! given (`loso::evaluate`; nothing is written).
+//! given (`loso::evaluate`; nothing is written); or, with `--loso-scores`, writes each
+//! row's held-out score (`loso::held_out_scores`), one JSON line per input row in input
+//! order, for evaluations that join another signal (`bench/guard/injection/embedding/`).
 //!
 //! 1. How to train and how the probability joins the rules' score (benign weight, floor,
 //!    weight) is chosen on DEV_JSONL alone, by cross-validation over template families
@@ -65,9 +68,28 @@ fn main() {
         print!("{}", loso::report(&loso::evaluate(&rows)));
         return;
     }
+    if args.len() >= 4 && args[1] == "--loso-scores" {
+        let rows: Vec<Row> = args[3..]
+            .iter()
+            .flat_map(|path| training::rows(&read(path), &policy))
+            .collect();
+        let scores = loso::held_out_scores(&rows);
+        let lines: String = rows
+            .iter()
+            .zip(&scores)
+            .map(|(r, s)| {
+                let line = serde_json::json!({
+                    "source": r.source, "attack": r.attack, "rules": r.rules, "score": s,
+                });
+                format!("{line}\n")
+            })
+            .collect();
+        std::fs::write(&args[2], lines).expect("write scores");
+        return;
+    }
     if args.len() < 4 {
         eprintln!(
-            "usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...] | --loso JSONL..."
+            "usage: train-injection DEV_JSONL TEST_JSONL OUT_BIN [MORE_DEV_JSONL...] | --loso JSONL... | --loso-scores OUT_JSONL JSONL..."
         );
         std::process::exit(2);
     }
