@@ -53,6 +53,7 @@ loso: ## Leave-one-source-out evaluation of injection detection (each source hel
 	@$(TRAIN) --loso $(LOSO_DATA)
 
 loso-embedding: ## The same held out for an embedding head (the semantic sidecar's model) as the grey zone's second opinion; needs make build (bench/guard/injection/README.md has the result)
+	@$(VENV)/bin/pip install -q -r bench/guard/injection/embedding/requirements.txt
 	@mkdir -p target/emb && $(TRAIN) --loso-scores target/emb/loso-scores.jsonl $(LOSO_DATA)
 	@$(VENV)/bin/python bench/guard/injection/embedding/loso.py
 
