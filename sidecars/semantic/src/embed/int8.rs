@@ -118,15 +118,19 @@ impl Int8Linear {
         }
     }
 
-    /// Each row quantised with its own scale.
+    /// Each row quantised with its own scale. A plain loop: a closure passed to an
+    /// iterator adapter is compiled outside the caller's target features (measured:
+    /// a libm `roundf` call per value).
     #[inline(always)]
     fn quantise_rows(&self, x: &[f32]) -> (Vec<i16>, Vec<f32>) {
         let mut q = vec![0i16; x.len()];
-        let scales = x
+        let mut scales = Vec::with_capacity(x.len() / self.inputs);
+        for (row, out) in x
             .chunks_exact(self.inputs)
             .zip(q.chunks_exact_mut(self.inputs))
-            .map(|(row, out)| quantise_into(row, out, self.input_max))
-            .collect();
+        {
+            scales.push(quantise_into(row, out, self.input_max));
+        }
         (q, scales)
     }
 
