@@ -50,13 +50,14 @@ const TOPICS: [&str; 8] = [
     "converting a string to an integer in Java without exceptions",
 ];
 
-/// A question of about 50 tokens, different for each `i`.
+/// A question of 49-54 tokens (cl100k; the goal's "50-token question"), different for
+/// each `i`. (Until this was measured it held 61-63.)
 fn question(i: usize) -> String {
     let t = TOPICS[i % TOPICS.len()];
     format!(
-        "Hello, I have a question about {t}. I was told on the phone that the rules changed \
-         recently, but the website says something else and I could not find a clear answer. \
-         Could you explain what applies to order number {} and what I should do next?",
+        "I have a question about {t}. I was told on the phone that the rules changed, but \
+         the website says something else. Could you explain what applies to order number {} \
+         and what I should do next?",
         10_000 + i
     )
 }

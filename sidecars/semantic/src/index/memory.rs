@@ -308,9 +308,15 @@ fn scan_i8_avx2(q: &[i8], rows: &[i8], dim: usize) -> Vec<i32> {
 }
 
 /// Compiled again inside each `target_feature` function above (it is inlined there).
+/// A plain loop: an iterator adapter's closure would be compiled inside std's generic
+/// `collect`, outside the caller's target features (measured: the baseline build).
 #[inline(always)]
 fn scan_i8_portable(q: &[i8], rows: &[i8], dim: usize) -> Vec<i32> {
-    rows.chunks_exact(dim).map(|row| dot_i8(q, row)).collect()
+    let mut scores = Vec::with_capacity(rows.len() / dim.max(1));
+    for row in rows.chunks_exact(dim) {
+        scores.push(dot_i8(q, row));
+    }
+    scores
 }
 
 /// Integer dot product in 32 lanes of i16 products (an i8 product fits in i16) summed
