@@ -85,6 +85,19 @@ wait_for http://127.0.0.1:10030/healthz "the semantic sidecar" "${pids[-1]}"
 pids+=($!)
 wait_for http://127.0.0.1:9901/ready "Envoy" "${pids[-1]}"
 
+# The first request on each Envoy worker runs the module's code paths for the first time
+# (~90 ms here), longer than the cache lookup's 25 ms timeout: it would answer
+# `x-llm-cache: error`. Four concurrent requests the cache bypasses reach both workers
+# first (they are the first access-log lines and the mock's first requests).
+warm=()
+for _ in 1 2 3 4; do
+  curl -sS -o /dev/null -H 'content-type: application/json' -H 'cache-control: no-store' \
+    -d '{"model":"gpt-4o","messages":[{"role":"user","content":"warm-up"}]}' \
+    http://127.0.0.1:10000/v1/chat/completions &
+  warm+=($!)
+done
+wait "${warm[@]}" || true
+
 key_state() { if [[ -n "${!1:-}" ]]; then echo set; else echo "unset (its models go to the mock)"; fi; }
 
 cat <<MSG
