@@ -274,8 +274,11 @@ def test_a_stream_the_client_leaves_has_its_facts_on_the_upstream_span(gw, recei
 
     def settled(spans):
         return [s for s in spans if s.trace_id == trace_id and s.kind == CLIENT and "llm.error" in s.attributes]
+    def server_spans(spans):
+        return [s for s in spans if s.trace_id == trace_id and s.kind == SERVER]
     upstream = settled(receiver.wait_for(settled))
-    server = [s for s in receiver.snapshot() if s.trace_id == trace_id and s.kind == SERVER]
+    # The two spans may leave Envoy in different export batches: wait for the server's too.
+    server = server_spans(receiver.wait_for(server_spans))
     assert len(server) == 1 and server[0].attr("response_flags") == "DC", server
     assert len(upstream) == 1 and upstream[0].parent_span_id == server[0].span_id, upstream
     a = upstream[0].attributes
