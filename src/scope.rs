@@ -44,6 +44,26 @@ pub struct Subject<'a> {
     pub consumer: Option<&'a str>,
 }
 
+impl<'a> Subject<'a> {
+    /// A caller before its model is read (guard and cache choose their policy there).
+    pub fn caller(path: &'a str, group: Option<&'a str>, consumer: Option<&'a str>) -> Self {
+        Subject {
+            path,
+            model: "",
+            group,
+            consumer,
+        }
+    }
+}
+
+/// The policy of the first override whose `when` matches `s`, else `default`.
+pub fn first_match<'p, P>(overrides: &'p [(When, P)], default: &'p P, s: &Subject) -> &'p P {
+    overrides
+        .iter()
+        .find(|(w, _)| w.matches(s))
+        .map_or(default, |(_, p)| p)
+}
+
 impl When {
     /// Checks a `when` at `field` (e.g. `guard.overrides[0]`): at least one condition,
     /// paths starting with `/`, no `models` (the stage chooses before it reads one).

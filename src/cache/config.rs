@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::config_error::ConfigError;
-use crate::scope::{RawWhen, Subject, When};
+use crate::scope::{first_match, RawWhen, Subject, When};
 
 /// The sidecar's largest `ttl` by default (`--max-ttl`); a larger `ttl_s` needs the
 /// sidecar started with a larger `--max-ttl`, or every store gets 400.
@@ -145,17 +145,11 @@ pub struct Policy {
 impl Cache {
     /// The policy for a request on `path` from this caller (first matching override).
     pub fn policy_for(&self, path: &str, group: Option<&str>, consumer: Option<&str>) -> Policy {
-        self.overrides
-            .iter()
-            .find(|(w, _)| {
-                w.matches(&Subject {
-                    path,
-                    model: "",
-                    group,
-                    consumer,
-                })
-            })
-            .map_or(self.default, |(_, p)| *p)
+        *first_match(
+            &self.overrides,
+            &self.default,
+            &Subject::caller(path, group, consumer),
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use super::judge::{Judge, RawJudge};
 use super::pii::{PiiPolicy, RawPii};
 use super::validation::{RawValidation, Validation};
 use crate::config_error::ConfigError;
-use crate::scope::{RawWhen, Subject, When};
+use crate::scope::{first_match, RawWhen, Subject, When};
 
 /// `guard`: input and output guardrails. Absent: the stage is off.
 #[derive(Debug, Default, Deserialize)]
@@ -82,17 +82,11 @@ impl Guard {
         group: Option<&str>,
         consumer: Option<&str>,
     ) -> &GuardPolicy {
-        self.overrides
-            .iter()
-            .find(|(w, _)| {
-                w.matches(&Subject {
-                    path,
-                    model: "",
-                    group,
-                    consumer,
-                })
-            })
-            .map_or(&self.default, |(_, p)| p)
+        first_match(
+            &self.overrides,
+            &self.default,
+            &Subject::caller(path, group, consumer),
+        )
     }
 }
 

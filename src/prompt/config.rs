@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::schema::{Schema, Strictness};
 use super::template::{valid_variable, Text, VarSpec, VarType, DEFAULT_MAX_LENGTH};
 use crate::config_error::ConfigError;
-use crate::scope::{RawWhen, Subject, When};
+use crate::scope::{first_match, RawWhen, Subject, When};
 
 /// The CoT instruction when the operator gives none.
 pub const DEFAULT_COT_INSTRUCTION: &str = "Before answering, reason through the problem step by step: identify what is asked, work through each part, check the result, then give the final answer.";
@@ -215,10 +215,7 @@ pub struct Prompt {
 impl Prompt {
     /// The policy for a request: the first override that matches, else the default.
     pub fn policy_for(&self, s: &Subject) -> &PromptPolicy {
-        self.overrides
-            .iter()
-            .find(|(w, _)| w.matches(s))
-            .map_or(&self.default, |(_, p)| p)
+        first_match(&self.overrides, &self.default, s)
     }
 
     /// The Envoy cluster that serves `provider`, for the schema retry.
