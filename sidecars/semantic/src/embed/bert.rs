@@ -1,6 +1,7 @@
 //! The BERT encoder of all-MiniLM-L6-v2 (and any BERT checkpoint of the same layout:
-//! absolute positions, post-LayerNorm, GELU), inference only, on candle's CPU tensors;
-//! the dense layers in int8 where the CPU can (src/embed/int8.rs).
+//! absolute positions, post-LayerNorm, GELU), inference only, in f32 on candle's CPU
+//! tensors: the checkpoint's own arithmetic, and the reference the int8 encoder
+//! (src/embed/int8_bert.rs) is tested against.
 //! Written here rather than taken from `candle-transformers`, whose hundred other models
 //! would cost minutes of build time for the ~100 lines this needs.
 
@@ -11,16 +12,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{LayerNorm, Linear};
 use serde::Deserialize;
 
-use super::int8::{self, Int8Linear};
-
-/// How the dense layers compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// int8 weights where the CPU has AVX-512 VNNI (about 2.5x faster there), else f32.
-    Auto,
-    /// f32 everywhere (the checkpoint's own arithmetic).
-    F32,
-}
+use super::int8;
 
 /// The fields of the checkpoint's `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,52 +35,24 @@ fn default_act() -> String {
     "gelu".into()
 }
 
-/// A dense layer `x W^T + b`, in f32 (candle) or int8.
-enum Dense {
-    F32(Linear),
-    Int8(Int8Linear),
-}
+/// A dense layer `x W^T + b`, optionally followed by GELU (erf).
+struct Dense(Linear);
 
 impl Dense {
-    fn new(weight: Tensor, bias: Tensor, precision: Precision) -> candle_core::Result<Dense> {
-        if precision == Precision::Auto && int8::available() {
-            let (outputs, inputs) = weight.dims2()?;
-            let w = weight.flatten_all()?.to_vec1::<f32>()?;
-            let b = bias.to_vec1::<f32>()?;
-            if let Some(l) = Int8Linear::new(&w, &b, outputs, inputs) {
-                return Ok(Dense::Int8(l));
-            }
-        }
-        Ok(Dense::F32(Linear::new(weight, Some(bias))))
-    }
-
-    /// `[batch, seq, inputs]` -> `[batch, seq, outputs]`, GELU (erf) applied when `gelu`.
+    /// `[batch, seq, inputs]` -> `[batch, seq, outputs]`.
     fn forward(&self, x: &Tensor, gelu: bool) -> candle_core::Result<Tensor> {
-        let (batch, seq, _) = x.dims3()?;
-        let (rows, y) = match self {
-            Dense::F32(l) => {
-                let y = l.forward(x)?;
-                if !gelu {
-                    return Ok(y);
-                }
-                (batch * seq, y.flatten_all()?.to_vec1::<f32>()?)
-            }
-            Dense::Int8(l) => {
-                let v = x.flatten_all()?.to_vec1::<f32>()?;
-                (batch * seq, l.forward(&v, batch * seq, gelu))
-            }
-        };
-        let outputs = y.len() / rows.max(1);
-        let y = match self {
-            // candle's own gelu_erf calls libm's erff per value: slower than the matmul.
-            Dense::F32(_) => y.into_iter().map(int8::gelu_erf).collect(),
-            Dense::Int8(_) => y,
-        };
-        Tensor::from_vec(y, (batch, seq, outputs), x.device())
-    }
-
-    fn is_int8(&self) -> bool {
-        matches!(self, Dense::Int8(_))
+        let y = self.0.forward(x)?;
+        if !gelu {
+            return Ok(y);
+        }
+        // candle's own gelu_erf calls libm's erff per value: slower than the matmul.
+        let shape = y.shape().clone();
+        let v: Vec<f32> = y.flatten_all()?.to_vec1::<f32>()?;
+        Tensor::from_vec(
+            v.into_iter().map(int8::gelu_erf).collect(),
+            shape,
+            x.device(),
+        )
     }
 }
 
@@ -113,14 +77,15 @@ pub struct Bert {
     pub max_positions: usize,
 }
 
-struct Weights {
+/// A checkpoint's tensors by name.
+pub(super) struct Weights {
     tensors: HashMap<String, Tensor>,
     /// `bert.` when the checkpoint was saved from a task model, else empty.
     prefix: String,
 }
 
 impl Weights {
-    fn get(&self, name: &str) -> Result<Tensor, String> {
+    pub(super) fn get(&self, name: &str) -> Result<Tensor, String> {
         let key = format!("{}{name}", self.prefix);
         self.tensors
             .get(&key)
@@ -128,13 +93,31 @@ impl Weights {
             .ok_or_else(|| format!("the checkpoint has no tensor {key}"))
     }
 
-    fn dense(&self, name: &str, precision: Precision) -> Result<Dense, String> {
-        Dense::new(
+    fn dense(&self, name: &str) -> Result<Dense, String> {
+        Ok(Dense(Linear::new(
             self.get(&format!("{name}.weight"))?,
-            self.get(&format!("{name}.bias"))?,
-            precision,
+            Some(self.get(&format!("{name}.bias"))?),
+        )))
+    }
+
+    /// A layer's query, key and value weights and biases, concatenated in that order.
+    pub(super) fn qkv(&self, layer: usize) -> Result<(Tensor, Tensor), String> {
+        let part = |n: &str| self.get(&format!("encoder.layer.{layer}.attention.self.{n}"));
+        let weight = Tensor::cat(
+            &[
+                part("query.weight")?,
+                part("key.weight")?,
+                part("value.weight")?,
+            ],
+            0,
         )
-        .map_err(err)
+        .map_err(err)?;
+        let bias = Tensor::cat(
+            &[part("query.bias")?, part("key.bias")?, part("value.bias")?],
+            0,
+        )
+        .map_err(err)?;
+        Ok((weight, bias))
     }
 
     fn norm(&self, name: &str, eps: f64) -> Result<LayerNorm, String> {
@@ -146,66 +129,55 @@ impl Weights {
     }
 }
 
-fn err(e: candle_core::Error) -> String {
+pub(super) fn err(e: candle_core::Error) -> String {
     e.to_string()
 }
 
+/// Reads `config.json` and `model.safetensors` from `dir`.
+pub(super) fn read_checkpoint(dir: &Path) -> Result<(BertConfig, Weights), String> {
+    let config_path = dir.join("config.json");
+    let config: BertConfig = serde_json::from_slice(
+        &std::fs::read(&config_path)
+            .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?,
+    )
+    .map_err(|e| format!("{}: {e}", config_path.display()))?;
+    if config.hidden_act != "gelu" {
+        return Err(format!(
+            "hidden_act must be gelu (got {:?})",
+            config.hidden_act
+        ));
+    }
+    if config.num_attention_heads == 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
+        return Err("hidden_size must be a multiple of num_attention_heads".into());
+    }
+    let weights_path = dir.join("model.safetensors");
+    let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+        .map_err(|e| format!("cannot load {}: {e}", weights_path.display()))?;
+    let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
+        String::new()
+    } else {
+        "bert.".into()
+    };
+    Ok((config, Weights { tensors, prefix }))
+}
+
 impl Bert {
-    /// Loads `config.json` and `model.safetensors` from `dir`.
-    pub fn load(dir: &Path, precision: Precision) -> Result<Bert, String> {
-        let config_path = dir.join("config.json");
-        let config: BertConfig = serde_json::from_slice(
-            &std::fs::read(&config_path)
-                .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
-        if config.hidden_act != "gelu" {
-            return Err(format!(
-                "hidden_act must be gelu (got {:?})",
-                config.hidden_act
-            ));
-        }
-        if config.num_attention_heads == 0
-            || !config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
-        {
-            return Err("hidden_size must be a multiple of num_attention_heads".into());
-        }
-        let weights_path = dir.join("model.safetensors");
-        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
-            .map_err(|e| format!("cannot load {}: {e}", weights_path.display()))?;
-        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
-            String::new()
-        } else {
-            "bert.".into()
-        };
-        let w = Weights { tensors, prefix };
+    pub(super) fn load(config: &BertConfig, w: &Weights) -> Result<Bert, String> {
         let eps = config.layer_norm_eps;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
-            let part = |n: &str| w.get(&format!("{p}.attention.self.{n}"));
-            let qkv_w = Tensor::cat(
-                &[
-                    part("query.weight")?,
-                    part("key.weight")?,
-                    part("value.weight")?,
-                ],
-                0,
-            )
-            .map_err(err)?;
-            let qkv_b = Tensor::cat(
-                &[part("query.bias")?, part("key.bias")?, part("value.bias")?],
-                0,
-            )
-            .map_err(err)?;
+            let (qkv_w, qkv_b) = w.qkv(i)?;
             layers.push(Layer {
-                qkv: Dense::new(qkv_w, qkv_b, precision).map_err(err)?,
-                attention_out: w.dense(&format!("{p}.attention.output.dense"), precision)?,
+                qkv: Dense(Linear::new(qkv_w, Some(qkv_b))),
+                attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
                 attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
-                intermediate: w.dense(&format!("{p}.intermediate.dense"), precision)?,
-                output: w.dense(&format!("{p}.output.dense"), precision)?,
+                intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
+                output: w.dense(&format!("{p}.output.dense"))?,
                 output_norm: w.norm(&format!("{p}.output.LayerNorm"), eps)?,
             });
         }
@@ -227,11 +199,6 @@ impl Bert {
 
     pub fn hidden_size(&self) -> usize {
         self.hidden
-    }
-
-    /// Whether the dense layers run in int8.
-    pub fn is_int8(&self) -> bool {
-        self.layers.first().is_some_and(|l| l.qkv.is_int8())
     }
 
     /// The last hidden states `[batch, seq, hidden]` for token ids `[batch, seq]` (u32)

@@ -155,6 +155,10 @@ impl Int8Linear {
         })
     }
 
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
     pub fn kernel(&self) -> Kernel {
         match self.packed {
             Packed::Vnni(_) => Kernel::Vnni,
@@ -353,7 +357,7 @@ mod vnni {
     /// Rows are split in two halves computed on two cores where there are enough.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn forward(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
-        if rows < 2 * PARALLEL_FROM_ROWS {
+        if rows < 2 * PARALLEL_FROM_ROWS || matches!(l.packed, Packed::Amx(_)) {
             return forward_rows(l, x, rows, gelu);
         }
         let half = rows / 2;

@@ -6,7 +6,24 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::{mean_pool_normalised, Bert, Precision};
+use super::bert::{mean_pool_normalised, read_checkpoint, Bert};
+use super::int8_bert::Int8Bert;
+
+/// How the encoder computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// The int8 encoder where the CPU has AVX-512 VNNI (src/embed/int8_bert.rs), else f32.
+    Auto,
+    /// f32 everywhere (candle, the checkpoint's own arithmetic).
+    F32,
+}
+
+enum Encoder {
+    /// f32, texts batched with padding.
+    Reference(Bert),
+    /// int8, one text at a time.
+    Int8(Int8Bert),
+}
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2
 /// (`sentence_bert_config.json`); longer texts are truncated to it, as there.
@@ -17,7 +34,7 @@ const BATCH: usize = 16;
 
 pub struct LocalModel {
     tokenizer: Tokenizer,
-    bert: Bert,
+    encoder: Encoder,
     max_tokens: usize,
 }
 
@@ -27,8 +44,16 @@ impl LocalModel {
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| format!("cannot load {}: {e}", tokenizer_path.display()))?;
-        let bert = Bert::load(dir, precision)?;
-        let max_tokens = MAX_TOKENS.min(bert.max_positions);
+        let (config, weights) = read_checkpoint(dir)?;
+        let int8 = match precision {
+            Precision::Auto => Int8Bert::load(&config, &weights)?,
+            Precision::F32 => None,
+        };
+        let encoder = match int8 {
+            Some(e) => Encoder::Int8(e),
+            None => Encoder::Reference(Bert::load(&config, &weights)?),
+        };
+        let max_tokens = MAX_TOKENS.min(config.max_position_embeddings);
         // The file pads to 128 and truncates at 128; sentence-transformers overrides both.
         tokenizer.with_padding(None);
         tokenizer
@@ -39,21 +64,31 @@ impl LocalModel {
             .map_err(|e| format!("tokenizer truncation: {e}"))?;
         Ok(LocalModel {
             tokenizer,
-            bert,
+            encoder,
             max_tokens,
         })
     }
 
     pub fn dim(&self) -> usize {
-        self.bert.hidden_size()
+        match &self.encoder {
+            Encoder::Reference(b) => b.hidden_size(),
+            Encoder::Int8(b) => b.hidden_size(),
+        }
     }
 
     /// `int8` or `f32`: how the dense layers compute.
     pub fn precision(&self) -> &'static str {
-        if self.bert.is_int8() {
-            "int8"
-        } else {
-            "f32"
+        match self.encoder {
+            Encoder::Reference(_) => "f32",
+            Encoder::Int8(_) => "int8",
+        }
+    }
+
+    /// What `/healthz` and the logs say: `int8 (amx)`, `int8 (vnni)` or `f32`.
+    pub fn describe(&self) -> String {
+        match &self.encoder {
+            Encoder::Reference(_) => "f32".into(),
+            Encoder::Int8(b) => format!("int8 ({})", b.kernel().name()),
         }
     }
 
@@ -74,6 +109,10 @@ impl LocalModel {
         for t in texts {
             encoded.push(self.token_ids(t)?);
         }
+        let bert = match &self.encoder {
+            Encoder::Int8(b) => return encoded.iter().map(|ids| b.embed(ids)).collect(),
+            Encoder::Reference(b) => b,
+        };
         // Sort by length so each batch pads little; answer in the caller's order.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].len());
@@ -92,7 +131,7 @@ impl LocalModel {
             let shape = (chunk.len(), longest);
             let ids = Tensor::from_vec(ids, shape, &Device::Cpu).map_err(|e| e.to_string())?;
             let mask = Tensor::from_vec(mask, shape, &Device::Cpu).map_err(|e| e.to_string())?;
-            let states = self.bert.forward(&ids, &mask)?;
+            let states = bert.forward(&ids, &mask)?;
             for (&i, v) in chunk.iter().zip(mean_pool_normalised(&states, &mask)?) {
                 out[i] = v;
             }

@@ -3,13 +3,13 @@
 
 pub mod bert;
 pub mod int8;
+pub mod int8_bert;
 pub mod local;
 pub mod remote;
 
 use std::sync::Arc;
 
-pub use bert::Precision;
-pub use local::LocalModel;
+pub use local::{LocalModel, Precision};
 pub use remote::RemoteEmbedder;
 
 /// Where embeddings come from.
@@ -31,7 +31,7 @@ impl Embedder {
     /// What `/healthz` and the logs call it.
     pub fn describe(&self) -> String {
         match self {
-            Embedder::Local(m) => format!("local {}", m.precision()),
+            Embedder::Local(m) => format!("local {}", m.describe()),
             Embedder::Remote(r) => format!("remote {}", r.url()),
         }
     }

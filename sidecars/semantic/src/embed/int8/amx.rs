@@ -128,8 +128,9 @@ pub(super) fn matmul(
     // SAFETY: the CPU has AMX and the process may use it (`available`, the caller's
     // contract); the configuration is 64 readable bytes.
     unsafe { asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
-    for first_row in (0..padded).step_by(TILE_ROWS) {
-        for block in 0..outputs / BLOCK_OUTPUTS {
+    // Weight tiles outer: a pair's tiles stay in L1 while every input tile passes.
+    for block in 0..outputs / BLOCK_OUTPUTS {
+        for first_row in (0..padded).step_by(TILE_ROWS) {
             let input_at = first_row * inputs;
             let weight_at = 2 * block * tile_stride;
             // SAFETY: every tile load reads 16 rows of 64 bytes: the input tiles from
