@@ -51,7 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("all-MiniLM-L6-v2, dense layers in {}\n", model.precision());
+    println!("all-MiniLM-L6-v2, encoder {}\n", model.describe());
     let verifier = Verifier::default();
     for (n, path) in f.files.iter().enumerate() {
         let pairs = match load(path) {
