@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::bert::{mean_pool_normalised, read_checkpoint, Bert};
@@ -110,6 +111,10 @@ impl LocalModel {
             encoded.push(self.token_ids(t)?);
         }
         let bert = match &self.encoder {
+            // One text per core: each text's forward pass runs on one core.
+            Encoder::Int8(b) if encoded.len() > 1 => {
+                return encoded.par_iter().map(|ids| b.embed(ids)).collect();
+            }
             Encoder::Int8(b) => return encoded.iter().map(|ids| b.embed(ids)).collect(),
             Encoder::Reference(b) => b,
         };
