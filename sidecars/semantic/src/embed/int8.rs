@@ -53,6 +53,18 @@ impl Kernel {
         }
     }
 
+    /// Whether this CPU runs this kernel.
+    pub fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            available() && (self == Kernel::Vnni || amx::available())
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Vnni => "vnni",

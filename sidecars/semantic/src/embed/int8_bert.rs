@@ -46,7 +46,12 @@ fn values(w: &Weights, name: &str) -> Result<Vec<f32>, String> {
         .map_err(err)
 }
 
-fn dense(weight: Vec<f32>, bias: Vec<f32>, inputs: usize) -> Result<Int8Linear, String> {
+fn dense(
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    kernel: Kernel,
+) -> Result<Int8Linear, String> {
     let outputs = bias.len();
     if weight.len() != outputs * inputs {
         return Err(format!(
@@ -54,15 +59,23 @@ fn dense(weight: Vec<f32>, bias: Vec<f32>, inputs: usize) -> Result<Int8Linear, 
             weight.len()
         ));
     }
-    Int8Linear::new(&weight, &bias, outputs, inputs)
-        .ok_or_else(|| format!("a {outputs} x {inputs} layer does not fit the int8 kernel"))
+    Int8Linear::with_kernel(&weight, &bias, outputs, inputs, kernel).ok_or_else(|| {
+        format!(
+            "a {outputs} x {inputs} layer does not fit the {} kernel",
+            kernel.name()
+        )
+    })
 }
 
 impl Int8Bert {
-    /// The int8 encoder of a checkpoint; `None` where the CPU has no int8 kernel.
-    pub(super) fn load(config: &BertConfig, w: &Weights) -> Result<Option<Int8Bert>, String> {
-        if Kernel::best().is_none() {
-            return Ok(None);
+    /// The int8 encoder of a checkpoint on `kernel`, which must run here.
+    pub(super) fn load(
+        config: &BertConfig,
+        w: &Weights,
+        kernel: Kernel,
+    ) -> Result<Int8Bert, String> {
+        if !kernel.runs_here() {
+            return Err(format!("this CPU cannot run the {} kernel", kernel.name()));
         }
         let hidden = config.hidden_size;
         let eps = config.layer_norm_eps as f32;
@@ -78,6 +91,7 @@ impl Int8Bert {
                 values(w, &format!("{name}.weight"))?,
                 values(w, &format!("{name}.bias"))?,
                 inputs,
+                kernel,
             )
         };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -92,7 +106,7 @@ impl Int8Bert {
             let intermediate = linear(&format!("{p}.intermediate.dense"), hidden)?;
             let inner = intermediate.outputs();
             layers.push(Layer {
-                qkv: dense(flat(qkv_w)?, flat(qkv_b)?, hidden)?,
+                qkv: dense(flat(qkv_w)?, flat(qkv_b)?, hidden, kernel)?,
                 attention_out: linear(&format!("{p}.attention.output.dense"), hidden)?,
                 attention_norm: norm(&format!("{p}.attention.output.LayerNorm"))?,
                 intermediate,
@@ -116,7 +130,7 @@ impl Int8Bert {
         {
             return Err("the embedding tables do not match hidden_size".into());
         }
-        Ok(Some(bert))
+        Ok(bert)
     }
 
     pub fn hidden_size(&self) -> usize {

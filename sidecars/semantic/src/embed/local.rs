@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::bert::{mean_pool_normalised, read_checkpoint, Bert};
+use super::int8::Kernel;
 use super::int8_bert::Int8Bert;
 
 /// How the encoder computes.
@@ -17,6 +18,9 @@ pub enum Precision {
     Auto,
     /// f32 everywhere (candle, the checkpoint's own arithmetic).
     F32,
+    /// The int8 encoder on this kernel (an error where the CPU cannot run it): tests
+    /// compare both kernels end to end.
+    Int8(Kernel),
 }
 
 enum Encoder {
@@ -46,12 +50,13 @@ impl LocalModel {
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| format!("cannot load {}: {e}", tokenizer_path.display()))?;
         let (config, weights) = read_checkpoint(dir)?;
-        let int8 = match precision {
-            Precision::Auto => Int8Bert::load(&config, &weights)?,
+        let kernel = match precision {
+            Precision::Auto => Kernel::best(),
             Precision::F32 => None,
+            Precision::Int8(k) => Some(k),
         };
-        let encoder = match int8 {
-            Some(e) => Encoder::Int8(e),
+        let encoder = match kernel {
+            Some(k) => Encoder::Int8(Int8Bert::load(&config, &weights, k)?),
             None => Encoder::Reference(Bert::load(&config, &weights)?),
         };
         let max_tokens = MAX_TOKENS.min(config.max_position_embeddings);
