@@ -335,6 +335,9 @@ pub const UNITS: &[(&str, &str)] = &[
     ("years", "year"),
     ("yr", "year"),
     ("yrs", "year"),
+    // Times of day: 2pm splits like 50GB, and "2 pm" reads as one time (verify/mod.rs).
+    ("am", "am"),
+    ("pm", "pm"),
     ("percent", "%"),
     ("%", "%"),
     ("dollars", "$"),

@@ -200,7 +200,9 @@ struct Question {
     words: Vec<Word>,
     /// Lower-case words (for "does the other side mention it at all").
     lower: BTreeSet<String>,
-    /// Stems of every word, and of every two-word phrase ("turn on").
+    /// Stems of every word, and of every two-word phrase ("turn on"); the unit of a
+    /// length of time ("6 months") is left to the number rule, so it does not read
+    /// as "monthly".
     stems: BTreeSet<String>,
     /// The whole text lower-cased with only letters and digits (`wi-fi` == `wifi`).
     squashed: String,
@@ -210,7 +212,11 @@ impl Question {
     fn new(text: &str) -> Question {
         let words = words(text);
         let lower = words.iter().map(|w| w.lower.clone()).collect();
-        let mut stems: BTreeSet<String> = words.iter().map(|w| stem(&w.lower)).collect();
+        let mut stems: BTreeSet<String> = (0..words.len())
+            // "6 months" is not "monthly"; "a month" may be ("$10 a month").
+            .filter(|&i| !counts_a_duration(&words, i, false))
+            .map(|i| stem(&words[i].lower))
+            .collect();
         for pair in words.windows(2) {
             stems.insert(format!("{} {}", stem(&pair[0].lower), stem(&pair[1].lower)));
         }
@@ -244,8 +250,37 @@ impl Verifier {
 
     /// Same question with a content word swapped, added or removed.
     fn near_identical_change(&self, a: &Question, b: &Question) -> Result<(), Rejection> {
-        let ca = content(a);
-        let cb = content(b);
+        let (mut ca, mut cb) = (content(a), content(b));
+        // Units ("unit:time:hour"): spelled alike on both sides they are shared words
+        // like any other; of one kind but spelled differently ("24 hours" / "a day")
+        // they are context only the one-word-swap rule counts; on one side only they
+        // are the number rule's business ("24 hours" / "the day before").
+        let units = |c: &mut BTreeSet<String>| -> BTreeSet<String> {
+            let u = c
+                .iter()
+                .filter(|k| k.starts_with("unit:"))
+                .cloned()
+                .collect();
+            c.retain(|k| !k.starts_with("unit:"));
+            u
+        };
+        let (ua, ub) = (units(&mut ca), units(&mut cb));
+        let kind = |k: &String| {
+            k.rsplit_once(':')
+                .map_or(String::new(), |(k, _)| k.to_string())
+        };
+        let alike: BTreeSet<String> = ua.intersection(&ub).cloned().collect();
+        let alike_kinds: BTreeSet<String> = alike.iter().map(kind).collect();
+        let kinds_b: BTreeSet<String> = ub.iter().map(kind).collect();
+        let respelled = ua
+            .iter()
+            .map(kind)
+            .collect::<BTreeSet<String>>()
+            .intersection(&kinds_b)
+            .filter(|k| !alike_kinds.contains(*k))
+            .count();
+        ca.extend(alike.iter().cloned());
+        cb.extend(alike);
         let shared = ca.intersection(&cb).count();
         let union = ca.union(&cb).count();
         if shared == 0 || shared == union {
@@ -253,7 +288,11 @@ impl Verifier {
         }
         let (na, nb) = (ca.len() - shared, cb.len() - shared);
         // One word swapped for another in an otherwise identical question.
-        let swap = shared >= SWAP_SHARED && na >= 1 && nb >= 1 && na <= SWAP_MAX && nb <= SWAP_MAX;
+        let swap = shared + respelled >= SWAP_SHARED
+            && na >= 1
+            && nb >= 1
+            && na <= SWAP_MAX
+            && nb <= SWAP_MAX;
         if swap || (shared as f32) / (union as f32) >= self.near_identical {
             let only_a: Vec<&str> = ca.difference(&cb).map(String::as_str).collect();
             let only_b: Vec<&str> = cb.difference(&ca).map(String::as_str).collect();
@@ -272,18 +311,48 @@ impl Verifier {
 
 /// Content-word stems: not function words, not numbers (the number rule owns those).
 fn content(q: &Question) -> BTreeSet<String> {
-    q.words
-        .iter()
-        .filter(|w| !FUNCTION_WORDS.contains(&w.lower.as_str()))
-        .filter(|w| !w.lower.chars().next().is_some_and(|c| c.is_ascii_digit()))
-        .filter(|w| number_word(&w.lower).is_none() && !NEGATIONS.contains(&w.lower.as_str()))
-        .map(|w| match w.lower.as_str() {
+    let ws = &q.words;
+    let mut out = BTreeSet::new();
+    for (i, w) in ws.iter().enumerate() {
+        let l = w.lower.as_str();
+        // A number's unit stands for its kind, whatever the spelling ("24 hours" and "a
+        // day" are both a time; "$" and "dollars" a currency): the number rule compares
+        // the values. So does "one" in "one-year".
+        let currency_sign = matches!(l, "$" | "€" | "£" | "¥")
+            && ws
+                .get(i + 1)
+                .is_some_and(|n| n.lower.starts_with(|c: char| c.is_ascii_digit()));
+        if w.raw == "M" && i > 0 && ws[i - 1].lower.starts_with(|c: char| c.is_ascii_digit()) {
+            continue; // 10M: a million, read by the number rule
+        }
+        if counts_a_unit(ws, i, true) || currency_sign {
+            let unit = unit_of(l).unwrap_or(l);
+            let kind = if duration(1.0, unit).is_some() {
+                "time"
+            } else {
+                unit
+            };
+            out.insert(format!("unit:{kind}:{}", stem(l)));
+            continue;
+        }
+        if counts_a_duration(ws, i + 1, true)
+            || FUNCTION_WORDS.contains(&l)
+            || l.starts_with(|c: char| c.is_ascii_digit())
+            || number_word(l).is_some()
+            || NEGATIONS.contains(&l)
+        {
+            continue;
+        }
+        let s = match l {
             // One thing, three words: "bags" / "baggage" / "luggage".
             "baggage" | "luggage" => "bag".to_string(),
             other => stem(other),
-        })
-        .filter(|s| !s.is_empty() && s.chars().any(|c| c.is_alphanumeric()))
-        .collect()
+        };
+        if !s.is_empty() && s.chars().any(|c| c.is_alphanumeric()) {
+            out.insert(s);
+        }
+    }
+    out
 }
 
 fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
@@ -366,6 +435,8 @@ fn quantities(q: &Question) -> Vec<Quantity> {
         let next_is_digit = next.starts_with(|c: char| c.is_ascii_digit());
         let prev_is_digit = prev.starts_with(|c: char| c.is_ascii_digit());
         let mut soft = false;
+        // The word a unit would follow: "half a year" reads past the article.
+        let mut unit_at = i + 1;
         let key = if l.starts_with(|c: char| c.is_ascii_digit()) {
             // 1,000 / 3.5 / 10th / 5g (a code: keep as written)
             let digits: String = l.chars().filter(|c| *c != ',').collect();
@@ -373,8 +444,14 @@ fn quantities(q: &Question) -> Vec<Quantity> {
                 .iter()
                 .find_map(|s| digits.strip_suffix(s))
                 .unwrap_or(&digits);
+            // 5k; 10M (split off as a unit: a lowercase m is as often metres or minutes).
+            let million = ws.get(i + 1).is_some_and(|x| x.raw == "M");
+            if million {
+                unit_at = i + 2;
+            }
             let (trimmed, scale) = match trimmed.strip_suffix('k') {
                 Some(t) => (t, 1000.0),
+                None if million => (trimmed, 1e6),
                 None => (trimmed, 1.0),
             };
             match trimmed.parse::<f64>() {
@@ -401,7 +478,20 @@ fn quantities(q: &Question) -> Vec<Quantity> {
             {
                 continue;
             }
-            format_value(v * multiplier(next))
+            // "thirty-five": one number (the units word is skipped here).
+            if (1.0..10.0).contains(&v) && tens_word(prev) {
+                continue;
+            }
+            let units = number_word(next).filter(|u| tens_word(l) && (1.0..10.0).contains(u));
+            if let Some(u) = units {
+                unit_at = i + 2;
+                format_value(v + u)
+            } else {
+                if l == "half" && matches!(next, "a" | "an") {
+                    unit_at = i + 2;
+                }
+                format_value(v * multiplier(next))
+            }
         } else if let Some((_, v)) = SOFT_NUMBER_WORDS.iter().find(|(n, _)| *n == l) {
             soft = true;
             format_value(*v)
@@ -422,6 +512,13 @@ fn quantities(q: &Question) -> Vec<Quantity> {
             format!("day:{day}")
         } else if RELATIVE_DAYS.contains(&l) {
             format!("day:{l}")
+        } else if matches!(l, "a" | "an")
+            && prev != "half"
+            && unit_of(next).is_some_and(|u| duration(1.0, u).is_some())
+        {
+            // "within a day": one day, counted like "one" (soft).
+            soft = true;
+            "1".to_string()
         } else {
             continue;
         };
@@ -430,13 +527,72 @@ fn quantities(q: &Question) -> Vec<Quantity> {
                 .checked_sub(1)
                 .and_then(|j| unit_of(ws[j].lower.as_str()))
                 .filter(|u| matches!(*u, "$" | "€" | "£" | "¥"));
-            before.or_else(|| unit_of(next))
+            before
+                .or_else(|| ws.get(unit_at).and_then(|u| unit_of(&u.lower)))
+                // "2 in the afternoon": a preposition, not inches.
+                .filter(|u| {
+                    *u != "in"
+                        || !ws
+                            .get(unit_at + 1)
+                            .is_some_and(|x| FUNCTION_WORDS.contains(&x.lower.as_str()))
+                })
         } else {
             None
+        };
+        // A duration compares by its length: 24 hours is a day, two weeks 14 days. An
+        // age ("16-year-old") is a number.
+        let age = ws.get(unit_at + 1).is_some_and(|x| x.lower == "old");
+        let length = unit
+            .filter(|_| !age)
+            .and_then(|u| Some((duration(key.parse().ok()?, u)?, u)));
+        let (key, unit) = match length {
+            Some((length, _)) => (length, None),
+            None => (key, unit),
         };
         out.push(Quantity { key, unit, soft });
     }
     out
+}
+
+/// Whether word `i` is the unit of a number ("24 hours", "thirty-five dollars") or of a
+/// length of time after an article ("a day"): the number rule compares those.
+fn counts_a_unit(ws: &[Word], i: usize, articles: bool) -> bool {
+    let (Some(prev), Some(w)) = (i.checked_sub(1).map(|j| ws[j].lower.as_str()), ws.get(i)) else {
+        return false;
+    };
+    let Some(unit) = unit_of(&w.lower) else {
+        return false;
+    };
+    prev.starts_with(|c: char| c.is_ascii_digit())
+        || number_word(prev).is_some()
+        || SOFT_NUMBER_WORDS.iter().any(|(n, _)| *n == prev)
+        || (articles && matches!(prev, "a" | "an") && duration(1.0, unit).is_some())
+}
+
+/// The same for units of time only; `articles`: "a day" counts too.
+fn counts_a_duration(ws: &[Word], i: usize, articles: bool) -> bool {
+    counts_a_unit(ws, i, articles)
+        && unit_of(&ws[i].lower).is_some_and(|u| duration(1.0, u).is_some())
+}
+
+fn tens_word(w: &str) -> bool {
+    number_word(w).is_some_and(|v| (20.0..100.0).contains(&v) && v % 10.0 == 0.0)
+}
+
+/// `value` `unit` as a length of time in minutes (minutes to weeks) or months (months
+/// and years: a month has no fixed number of days); `None` for other units.
+fn duration(value: f64, unit: &str) -> Option<String> {
+    let (scale, family) = match unit {
+        "s" => (1.0 / 60.0, "minutes"),
+        "min" => (1.0, "minutes"),
+        "h" => (60.0, "minutes"),
+        "day" => (1440.0, "minutes"),
+        "week" => (10080.0, "minutes"),
+        "month" => (1.0, "months"),
+        "year" => (12.0, "months"),
+        _ => return None,
+    };
+    Some(format!("{family}:{}", format_value(value * scale)))
 }
 
 fn format_value(v: f64) -> String {
@@ -474,7 +630,18 @@ fn numbers(a: &Question, b: &Question) -> Result<(), Rejection> {
                             .any(|k| k.starts_with("month:") || k.starts_with("day:"))
                 })
         };
-    if !missing_a.is_empty()
+    // Lengths of time differ whether written with a number or an article ("a day" vs
+    // "a week").
+    let durations = |all: &BTreeSet<String>| -> BTreeSet<String> {
+        all.iter()
+            .filter(|k| k.starts_with("minutes:") || k.starts_with("months:"))
+            .cloned()
+            .collect()
+    };
+    let (da, db) = (durations(&all_a), durations(&all_b));
+    let durations_differ = !da.is_empty() && !db.is_empty() && da != db;
+    if durations_differ
+        || !missing_a.is_empty()
         || !missing_b.is_empty()
         || (soft_clash(&qa, &hb, &all_b) && !missing_b.is_empty())
         || (soft_clash(&qb, &ha, &all_a) && !missing_a.is_empty())

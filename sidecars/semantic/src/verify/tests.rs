@@ -45,6 +45,35 @@ fn paraphrases_and_near_repeats_pass() {
             "How do I cancel my subscription?",
         ),
         ("What's the fee for 2 bags?", "How much do two bags cost?"),
+        // The same length of time, number or time of day written another way.
+        (
+            "Can I change my flight within 24 hours of departure?",
+            "Can I change my flight within a day of departure?",
+        ),
+        (
+            "Is cancellation free up to 48 hours before arrival?",
+            "Is cancellation free up to two days before arrival?",
+        ),
+        (
+            "Do I have to wait half a year for cover to start?",
+            "Do I have to wait 6 months for cover to start?",
+        ),
+        (
+            "What is the rate on the 12-month fixed savings account?",
+            "What is the rate on the one-year fixed savings account?",
+        ),
+        (
+            "Is shipping free on orders over $35?",
+            "Is shipping free on orders over thirty-five dollars?",
+        ),
+        (
+            "Why is my query slow on a 10M row table?",
+            "Why is my query slow on a 10 million row table?",
+        ),
+        (
+            "Can I get a late checkout at 2pm?",
+            "Can I get a late checkout at 2 pm?",
+        ),
     ] {
         assert_eq!(check(a, b), None, "{a:?} / {b:?}");
     }
@@ -84,6 +113,37 @@ fn hard_negatives_are_rejected_with_their_reason() {
             Reason::Number,
         ),
         ("One bag or two?", "Three bags?", Reason::Number),
+        // Lengths of time, numbers and times of day that differ however written.
+        (
+            "Can I change my flight within a day of departure?",
+            "Can I change my flight less than 48 hours before departure?",
+            Reason::Number,
+        ),
+        (
+            "Is the trial two weeks long?",
+            "Is the trial 10 days long?",
+            Reason::Number,
+        ),
+        (
+            "Do I have to wait half a year for cover to start?",
+            "Do I have to wait a year for cover to start?",
+            Reason::Number,
+        ),
+        (
+            "Is shipping free on orders over thirty-five dollars?",
+            "Is shipping free on orders over $45?",
+            Reason::Number,
+        ),
+        (
+            "Can I check out at 2pm?",
+            "Can I check out at 2 am?",
+            Reason::Number,
+        ),
+        (
+            "Is the deposit 10 days?",
+            "Is the deposit 10 weeks?",
+            Reason::Number,
+        ),
         (
             "Can I fly from Paris to Rome with my dog?",
             "Can I fly from Paris to Toronto with my dog?",
