@@ -727,6 +727,18 @@ fn mentions(q: &Question, name: &[&Word]) -> bool {
     if !squashed.is_empty() && q.squashed.contains(&squashed) {
         return true;
     }
+    // A name whose acronym is on the other side: JavaScript == JS, European Union == EU.
+    let initials: String = if name.len() == 1 {
+        camel_initials(&name[0].raw)
+    } else {
+        name.iter()
+            .filter_map(|w| w.raw.chars().next())
+            .filter(|c| c.is_uppercase())
+            .collect()
+    };
+    if initials.len() >= 2 && q.words.iter().any(|w| w.raw == initials) {
+        return true;
+    }
     // An acronym spelled out on the other side: EU == European Union.
     if name.len() == 1 {
         let acronym = &name[0].raw;
@@ -737,10 +749,39 @@ fn mentions(q: &Question, name: &[&Word]) -> bool {
                 .filter(|w| w.raw.starts_with(|c: char| c.is_uppercase()))
                 .filter_map(|w| w.raw.chars().next())
                 .collect();
-            return initials.contains(acronym.as_str());
+            return initials.contains(acronym.as_str())
+                || q.words.iter().any(|w| camel_initials(&w.raw) == *acronym)
+                || spelled_out(q, &acronym.to_lowercase());
         }
     }
     false
+}
+
+/// The capitals of a CamelCase word ("JavaScript" -> "JS"); empty for other words.
+fn camel_initials(word: &str) -> String {
+    let capitals: String = word.chars().filter(|c| c.is_ascii_uppercase()).collect();
+    let mixed = word.chars().any(|c| c.is_lowercase());
+    if capitals.len() >= 2 && mixed && word.starts_with(|c: char| c.is_uppercase()) {
+        capitals
+    } else {
+        String::new()
+    }
+}
+
+/// Whether consecutive words of `q`, two of them or more not function words, have the
+/// initials `acronym` (three letters or more: "single sign on" is SSO; "out of memory"
+/// is not OOM, one content word).
+fn spelled_out(q: &Question, acronym: &str) -> bool {
+    let n = acronym.chars().count();
+    n >= 3
+        && q.words.windows(n).any(|run| {
+            let content = |w: &Word| !FUNCTION_WORDS.contains(&w.lower.as_str());
+            run.iter().filter(|w| content(w)).count() >= 2
+                && run
+                    .iter()
+                    .filter_map(|w| w.lower.chars().next())
+                    .eq(acronym.chars())
+        })
 }
 
 fn entities(a: &Question, b: &Question) -> Result<(), Rejection> {

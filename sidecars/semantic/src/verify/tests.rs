@@ -74,6 +74,11 @@ fn paraphrases_and_near_repeats_pass() {
             "Can I get a late checkout at 2pm?",
             "Can I get a late checkout at 2 pm?",
         ),
+        // An acronym and the name it stands for.
+        (
+            "How do I turn on SSO for my team?",
+            "How do I turn on single sign-on for my team?",
+        ),
     ] {
         assert_eq!(check(a, b), None, "{a:?} / {b:?}");
     }
@@ -113,6 +118,16 @@ fn hard_negatives_are_rejected_with_their_reason() {
             Reason::Number,
         ),
         ("One bag or two?", "Three bags?", Reason::Number),
+        (
+            "Is JS single-threaded?",
+            "Is Java single-threaded?",
+            Reason::Entity,
+        ),
+        (
+            "Does SSO work with Okta?",
+            "Does MFA work with Okta?",
+            Reason::Entity,
+        ),
         // Lengths of time, numbers and times of day that differ however written.
         (
             "Can I change my flight within a day of departure?",
@@ -193,4 +208,29 @@ fn rejections_explain_themselves() {
         .unwrap_err();
     assert_eq!(r.reason, Reason::Number);
     assert!(r.to_string().contains("day:monday"), "{r}");
+}
+
+/// The entity rule alone: an acronym matches the name it stands for, CamelCase or
+/// spelled out, either way round (the scope rule may still see `ts` / `typescript` as a
+/// substituted word).
+#[test]
+fn acronyms_match_the_names_they_stand_for() {
+    use super::{entities, Question};
+    for (a, b) in [
+        ("Is TS typed?", "Is TypeScript typed?"),
+        ("Why does SSO fail?", "Why does single sign-on fail?"),
+        ("Is my data in the EU?", "Is my data in the European Union?"),
+    ] {
+        for (x, y) in [(a, b), (b, a)] {
+            assert!(
+                entities(&Question::new(x), &Question::new(y)).is_ok(),
+                "{x:?} / {y:?}"
+            );
+        }
+    }
+    assert!(entities(
+        &Question::new("Is JS fast?"),
+        &Question::new("Is Java fast?")
+    )
+    .is_err());
 }
