@@ -74,6 +74,19 @@ fn paraphrases_and_near_repeats_pass() {
             "Can I get a late checkout at 2pm?",
             "Can I get a late checkout at 2 pm?",
         ),
+        // Support small talk around the same question.
+        (
+            "Sorry to bother you, can I change the name on my booking? Please advise.",
+            "Can I change the name on my booking?",
+        ),
+        (
+            "I'm new here. Does the hotel have free parking? It's kind of urgent.",
+            "Does the hotel have free parking?",
+        ),
+        (
+            "hey quick one - how do I cancel my subscription? I looked everywhere but couldn't find it.",
+            "How do I cancel my subscription?",
+        ),
         // An acronym and the name it stands for.
         (
             "How do I turn on SSO for my team?",
@@ -82,6 +95,19 @@ fn paraphrases_and_near_repeats_pass() {
     ] {
         assert_eq!(check(a, b), None, "{a:?} / {b:?}");
     }
+}
+
+/// Small talk is dropped only as a whole clause: "please advise" before a question
+/// keeps the question.
+#[test]
+fn small_talk_clauses_do_not_swallow_questions() {
+    assert_eq!(
+        check(
+            "Please advise how to cancel my subscription.",
+            "Please advise how to pause my subscription.",
+        ),
+        Some(Reason::Scope)
+    );
 }
 
 #[test]

@@ -87,6 +87,38 @@ const PLEASANTRY_OPENERS: &[&str] = &[
     "any help",
     "i can't find it",
     "hope you can help",
+    "i looked everywhere",
+    "i've looked everywhere",
+    "i have looked everywhere",
+];
+
+/// Whole clauses of support small talk that the word list above cannot take (they hold
+/// "new", "one", "kind"...): matched only as the entire clause, so "please advise how
+/// to cancel" stays a question.
+const SMALL_TALK_CLAUSES: &[&str] = &[
+    "sorry to bother you",
+    "sorry to bother",
+    "sorry for the trouble",
+    "please advise",
+    "it's urgent",
+    "it is urgent",
+    "it's kind of urgent",
+    "it's a bit urgent",
+    "this is urgent",
+    "kind of urgent",
+    "i'm new here",
+    "i am new here",
+    "new here",
+    "quick one",
+    "hey quick one",
+    "hi quick one",
+    "any advice",
+    "any ideas",
+    "many thanks",
+    "much appreciated",
+    "appreciate it",
+    "thanks a lot",
+    "thanks a bunch",
 ];
 
 /// Splits `text` into clauses (at . ? ! ; : , and dashes between spaces), drops those
@@ -138,8 +170,10 @@ fn clauses(text: &str) -> Vec<(String, bool)> {
 }
 
 fn is_pleasantry(clause: &str, words: &[Word]) -> bool {
-    let lower = clause.trim().to_lowercase();
-    if PLEASANTRY_OPENERS.iter().any(|p| lower.starts_with(p)) {
+    let lower = clause.trim().to_lowercase().replace('’', "'");
+    if PLEASANTRY_OPENERS.iter().any(|p| lower.starts_with(p))
+        || SMALL_TALK_CLAUSES.contains(&lower.as_str())
+    {
         return true;
     }
     !words.is_empty()
