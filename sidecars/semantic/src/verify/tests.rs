@@ -74,6 +74,15 @@ fn paraphrases_and_near_repeats_pass() {
             "Can I get a late checkout at 2pm?",
             "Can I get a late checkout at 2 pm?",
         ),
+        // A misspelling or another spelling of a word, among other changes.
+        (
+            "Hi, does the hotel have free parkng for guests?",
+            "Does the hotel have free parking for guests?",
+        ),
+        (
+            "Which colour options does the phone case come in?",
+            "What color options does the phone case come in?",
+        ),
         // Support small talk around the same question.
         (
             "Sorry to bother you, can I change the name on my booking? Please advise.",
@@ -144,6 +153,11 @@ fn hard_negatives_are_rejected_with_their_reason() {
             Reason::Number,
         ),
         ("One bag or two?", "Three bags?", Reason::Number),
+        (
+            "Can I bring my cat into the lounge?",
+            "Can I bring my car into the lounge?",
+            Reason::Scope,
+        ),
         (
             "Is JS single-threaded?",
             "Is Java single-threaded?",
