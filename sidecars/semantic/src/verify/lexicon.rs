@@ -302,6 +302,8 @@ pub const UNITS: &[(&str, &str)] = &[
     ("feet", "ft"),
     ("ml", "ml"),
     ("l", "l"),
+    ("liter", "l"),
+    ("litre", "l"),
     ("liters", "l"),
     ("litres", "l"),
     ("oz", "oz"),

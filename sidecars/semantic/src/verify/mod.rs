@@ -143,7 +143,8 @@ fn one_word_substituted(a: &Question, b: &Question) -> Result<(), Rejection> {
             && !w.chars().any(|c| c.is_ascii_digit())
     };
     let (x, y) = (x.lower.as_str(), y.lower.as_str());
-    if !is_content(x) || !is_content(y) || stem(x) == stem(y) || typo_of(x, y) {
+    let same_unit = unit_of(x).is_some() && unit_of(x) == unit_of(y);
+    if !is_content(x) || !is_content(y) || stem(x) == stem(y) || typo_of(x, y) || same_unit {
         return Ok(());
     }
     Err(Rejection {
@@ -681,7 +682,9 @@ fn numbers(a: &Question, b: &Question) -> Result<(), Rejection> {
         for y in &qb {
             if x.key == y.key {
                 if let (Some(u), Some(v)) = (x.unit, y.unit) {
-                    if u != v {
+                    // "pounds" after a number is a weight or sterling.
+                    let pounds = matches!((u, v), ("lb", "£") | ("£", "lb"));
+                    if u != v && !pounds {
                         return Err(Rejection {
                             reason: Reason::Number,
                             evidence: format!("{} {u} vs {} {v}", x.key, y.key),

@@ -74,6 +74,18 @@ fn paraphrases_and_near_repeats_pass() {
             "Can I get a late checkout at 2pm?",
             "Can I get a late checkout at 2 pm?",
         ),
+        // Times, units and currencies written another way.
+        ("Is the gym open at 6:00 am?", "Is the gym open at 6 am?"),
+        (
+            "Is the store open until 9 p.m. on Sundays?",
+            "Is the store open until 9pm on Sundays?",
+        ),
+        ("Is a 1.5 litre bottle allowed?", "Is a 1.5 l bottle allowed?"),
+        ("Can a 12 yr old fly alone?", "Can a 12 year old fly alone?"),
+        (
+            "Is there a fee for transfers over £500?",
+            "Is there a fee for transfers over 500 pounds?",
+        ),
         // A misspelling or another spelling of a word, among other changes.
         (
             "Hi, does the hotel have free parkng for guests?",
@@ -153,6 +165,16 @@ fn hard_negatives_are_rejected_with_their_reason() {
             Reason::Number,
         ),
         ("One bag or two?", "Three bags?", Reason::Number),
+        (
+            "Is the gym open at 6:00 am?",
+            "Is the gym open at 6 p.m.?",
+            Reason::Number,
+        ),
+        (
+            "Is a 1.5 litre bottle allowed?",
+            "Is a 1.5 ml bottle allowed?",
+            Reason::Number,
+        ),
         (
             "Can I bring my cat into the lounge?",
             "Can I bring my car into the lounge?",

@@ -126,12 +126,44 @@ const SMALL_TALK_CLAUSES: &[&str] = &[
 pub fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut quoted = false;
-    for (clause, starts_sentence) in clauses(text) {
+    // "9 p.m." would end a sentence twice; "6:00" is 6 o'clock.
+    let text = clock_times(text);
+    for (clause, starts_sentence) in clauses(&text) {
         let clause_words = split_words(&clause, starts_sentence, &mut quoted);
         if is_pleasantry(&clause, &clause_words) {
             continue;
         }
         out.extend(clause_words);
+    }
+    out
+}
+
+/// `a.m.` / `p.m.` as `am` / `pm`, and `6:00` as `6` (`6:30` stays as written).
+fn clock_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
+        let after_digit_or_space = i > 0 && (chars[i - 1].is_ascii_digit() || chars[i - 1] == ' ');
+        let lower = rest.to_lowercase();
+        if after_digit_or_space && (lower == "a.m." || lower == "p.m.") {
+            out.push_str(if lower == "a.m." { "am" } else { "pm" });
+            i += 4;
+            continue;
+        }
+        let on_the_hour = chars[i] == ':'
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1) == Some(&'0')
+            && chars.get(i + 2) == Some(&'0')
+            && !chars.get(i + 3).is_some_and(|c| c.is_ascii_digit());
+        if on_the_hour {
+            i += 3;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
     }
     out
 }
