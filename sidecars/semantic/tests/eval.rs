@@ -21,10 +21,7 @@ fn model() -> LocalModel {
 /// first 300, >= 0.999 on average.
 #[test]
 fn int8_embeddings_agree_with_f32() {
-    let kernels: Vec<Kernel> = [Kernel::Vnni, Kernel::Amx]
-        .into_iter()
-        .filter(|k| k.runs_here())
-        .collect();
+    let kernels = Kernel::here();
     if kernels.is_empty() {
         eprintln!("this CPU has no AVX-512 VNNI: the model runs in f32 only");
         return;

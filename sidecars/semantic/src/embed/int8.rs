@@ -35,22 +35,17 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// The kernels this CPU runs, fastest first.
+    pub fn here() -> Vec<Kernel> {
+        [Kernel::Amx, Kernel::Vnni]
+            .into_iter()
+            .filter(|k| k.runs_here())
+            .collect()
+    }
+
     /// The fastest kernel this CPU runs, if any.
     pub fn best() -> Option<Kernel> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if !available() {
-                return None;
-            }
-            if amx::available() {
-                return Some(Kernel::Amx);
-            }
-            Some(Kernel::Vnni)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            None
-        }
+        Kernel::here().first().copied()
     }
 
     /// Whether this CPU runs this kernel.
@@ -110,17 +105,10 @@ pub struct Int8Linear {
 }
 
 impl Int8Linear {
-    /// From a row-major `[outputs, inputs]` weight and its bias, for the fastest kernel
-    /// here; `None` where no kernel runs or the shape does not fit its blocks (VNNI:
-    /// inputs even, outputs a multiple of 64; AMX: inputs a multiple of 64, outputs of
-    /// 32; BERT's 384, 1152 and 1536 fit both).
-    pub fn new(weight: &[f32], bias: &[f32], outputs: usize, inputs: usize) -> Option<Int8Linear> {
-        let kernel = Kernel::best()?;
-        Int8Linear::with_kernel(weight, bias, outputs, inputs, kernel)
-            .or_else(|| Int8Linear::with_kernel(weight, bias, outputs, inputs, Kernel::Vnni))
-    }
-
-    /// The same for a given kernel (whether the CPU runs it is checked at `forward`).
+    /// From a row-major `[outputs, inputs]` weight and its bias, for `kernel` (whether
+    /// the CPU runs it is checked at `forward`); `None` where the shape does not fit its
+    /// blocks (VNNI: inputs even, outputs a multiple of 64; AMX: inputs a multiple of 64,
+    /// outputs of 32; BERT's 384, 1152 and 1536 fit both).
     pub fn with_kernel(
         weight: &[f32],
         bias: &[f32],
@@ -531,16 +519,12 @@ mod tests {
         assert_eq!(amx(96, 1536).is_some(), cfg!(target_arch = "x86_64"));
     }
 
-    /// The kernels this CPU runs (none, VNNI, or VNNI and AMX).
     fn kernels_here() -> Vec<Kernel> {
-        match Kernel::best() {
-            None => {
-                eprintln!("no AVX-512 VNNI here: the f32 path runs instead; nothing to compare");
-                vec![]
-            }
-            Some(Kernel::Vnni) => vec![Kernel::Vnni],
-            Some(Kernel::Amx) => vec![Kernel::Vnni, Kernel::Amx],
+        let kernels = Kernel::here();
+        if kernels.is_empty() {
+            eprintln!("no AVX-512 VNNI here: the f32 path runs instead; nothing to compare");
         }
+        kernels
     }
 
     /// The widest input BERT has (1536) keeps the sum inside i32 at full scale, in

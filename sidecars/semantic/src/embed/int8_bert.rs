@@ -67,7 +67,15 @@ fn dense(
     })
 }
 
+/// Head widths the attention is written for (all-MiniLM's 32, BERT-base's 64).
+const HEAD_WIDTHS: [usize; 2] = [32, 64];
+
 impl Int8Bert {
+    /// Whether this encoder can run the checkpoint (else candle's f32 forward does).
+    pub(super) fn fits(config: &BertConfig) -> bool {
+        HEAD_WIDTHS.contains(&(config.hidden_size / config.num_attention_heads))
+    }
+
     /// The int8 encoder of a checkpoint on `kernel`, which must run here.
     pub(super) fn load(
         config: &BertConfig,
@@ -76,6 +84,12 @@ impl Int8Bert {
     ) -> Result<Int8Bert, String> {
         if !kernel.runs_here() {
             return Err(format!("this CPU cannot run the {} kernel", kernel.name()));
+        }
+        if !Int8Bert::fits(config) {
+            return Err(format!(
+                "the int8 encoder takes heads {HEAD_WIDTHS:?} wide, not {}",
+                config.hidden_size / config.num_attention_heads
+            ));
         }
         let hidden = config.hidden_size;
         let eps = config.layer_norm_eps as f32;
@@ -135,10 +149,6 @@ impl Int8Bert {
 
     pub fn hidden_size(&self) -> usize {
         self.hidden
-    }
-
-    pub fn max_positions(&self) -> usize {
-        self.max_positions
     }
 
     /// Which instructions the dense layers use.
@@ -209,7 +219,7 @@ impl Int8Bert {
             layer_norm(&mut out, &layer.output_norm);
             x = out;
         }
-        mean_pool_normalised(&x, seq, h)
+        mean_pool_normalised(&x, h)
     }
 }
 
@@ -272,15 +282,15 @@ fn max(x: &[f32]) -> f32 {
     largest
 }
 
-/// Multi-head self-attention over `seq` rows of `[q | k | v]` (each `hidden` wide):
-/// per head, softmax(q k^T / sqrt(d)) v; the heads side by side. No mask: one text,
-/// no padding.
+/// Multi-head self-attention over `seq` rows of `[q | k | v]` (each `hidden` wide, heads
+/// of one of HEAD_WIDTHS): per head, softmax(q k^T / sqrt(d)) v; the heads side by
+/// side. No mask: one text, no padding.
 #[inline(always)]
 fn attention(qkv: &[f32], seq: usize, heads: usize, hidden: usize) -> Vec<f32> {
     match hidden / heads {
         32 => attention_of::<32>(qkv, seq, heads, hidden),
         64 => attention_of::<64>(qkv, seq, heads, hidden),
-        d => attention_any(qkv, seq, heads, hidden, d),
+        d => unreachable!("Int8Bert::load refuses {d}-wide heads"),
     }
 }
 
@@ -333,32 +343,6 @@ fn attention_of<const D: usize>(qkv: &[f32], seq: usize, heads: usize, hidden: u
     context
 }
 
-/// Any other head width: the same sums through memory.
-fn attention_any(qkv: &[f32], seq: usize, heads: usize, hidden: usize, d: usize) -> Vec<f32> {
-    let width = 3 * hidden;
-    let scale = 1.0 / (d as f32).sqrt();
-    let mut context = vec![0f32; seq * hidden];
-    let mut scores = vec![0f32; seq];
-    for head in 0..heads {
-        for i in 0..seq {
-            let q = &qkv[i * width + head * d..][..d];
-            for j in 0..seq {
-                let k = &qkv[j * width + hidden + head * d..][..d];
-                scores[j] = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-            }
-            softmax(&mut scores);
-            let out = &mut context[i * hidden + head * d..][..d];
-            for j in 0..seq {
-                let v = &qkv[j * width + 2 * hidden + head * d..][..d];
-                for c in 0..d {
-                    out[c] += scores[j] * v[c];
-                }
-            }
-        }
-    }
-    context
-}
-
 #[inline(always)]
 fn softmax(x: &mut [f32]) {
     let largest = max(x);
@@ -398,21 +382,14 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits((exponent as u32) << 23)
 }
 
-fn mean_pool_normalised(x: &[f32], seq: usize, h: usize) -> Vec<f32> {
-    let mut mean = vec![0f32; h];
+/// The rows' mean direction, unit length (their sum, normalised).
+fn mean_pool_normalised(x: &[f32], h: usize) -> Vec<f32> {
+    let mut pooled = vec![0f32; h];
     for row in x.chunks_exact(h) {
-        add(&mut mean, row);
+        add(&mut pooled, row);
     }
-    let mut norm = 0f32;
-    for v in mean.iter_mut() {
-        *v /= seq as f32;
-        norm += *v * *v;
-    }
-    let norm = norm.sqrt().max(1e-12);
-    for v in mean.iter_mut() {
-        *v /= norm;
-    }
-    mean
+    super::normalise(&mut pooled);
+    pooled
 }
 
 #[cfg(test)]

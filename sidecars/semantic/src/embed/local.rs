@@ -14,7 +14,8 @@ use super::int8_bert::Int8Bert;
 /// How the encoder computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
-    /// The int8 encoder where the CPU has AVX-512 VNNI (src/embed/int8_bert.rs), else f32.
+    /// The int8 encoder where the CPU has AVX-512 VNNI and the checkpoint's heads fit it
+    /// (src/embed/int8_bert.rs), else f32.
     Auto,
     /// f32 everywhere (candle, the checkpoint's own arithmetic).
     F32,
@@ -51,7 +52,7 @@ impl LocalModel {
             .map_err(|e| format!("cannot load {}: {e}", tokenizer_path.display()))?;
         let (config, weights) = read_checkpoint(dir)?;
         let kernel = match precision {
-            Precision::Auto => Kernel::best(),
+            Precision::Auto => Kernel::best().filter(|_| Int8Bert::fits(&config)),
             Precision::F32 => None,
             Precision::Int8(k) => Some(k),
         };
