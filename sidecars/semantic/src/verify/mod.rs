@@ -260,36 +260,7 @@ impl Verifier {
     /// Same question with a content word swapped, added or removed.
     fn near_identical_change(&self, a: &Question, b: &Question) -> Result<(), Rejection> {
         let (mut ca, mut cb) = (content(a), content(b));
-        // Units ("unit:time:hour"): spelled alike on both sides they are shared words
-        // like any other; of one kind but spelled differently ("24 hours" / "a day")
-        // they are context only the one-word-swap rule counts; on one side only they
-        // are the number rule's business ("24 hours" / "the day before").
-        let units = |c: &mut BTreeSet<String>| -> BTreeSet<String> {
-            let u = c
-                .iter()
-                .filter(|k| k.starts_with("unit:"))
-                .cloned()
-                .collect();
-            c.retain(|k| !k.starts_with("unit:"));
-            u
-        };
-        let (ua, ub) = (units(&mut ca), units(&mut cb));
-        let kind = |k: &String| {
-            k.rsplit_once(':')
-                .map_or(String::new(), |(k, _)| k.to_string())
-        };
-        let alike: BTreeSet<String> = ua.intersection(&ub).cloned().collect();
-        let alike_kinds: BTreeSet<String> = alike.iter().map(kind).collect();
-        let kinds_b: BTreeSet<String> = ub.iter().map(kind).collect();
-        let respelled = ua
-            .iter()
-            .map(kind)
-            .collect::<BTreeSet<String>>()
-            .intersection(&kinds_b)
-            .filter(|k| !alike_kinds.contains(*k))
-            .count();
-        ca.extend(alike.iter().cloned());
-        cb.extend(alike);
+        let respelled = set_units_aside(&mut ca, &mut cb);
         // The same words but misspelt ("parkng", "colour"): a near repeat. (Only when
         // nothing else differs: a merged word raises the overlap the rule below refuses.)
         let only_a: Vec<&String> = ca.difference(&cb).collect();
@@ -336,6 +307,39 @@ impl Verifier {
     }
 }
 
+/// Takes the units (`unit:<kind>:<stem>`, from `content`) out of both content sets and
+/// returns how many kinds both sides have, spelled differently. Spelled alike on both
+/// sides a unit goes back in as a shared word like any other; of one kind but spelled
+/// differently ("24 hours" / "a day") it is context only the one-word-swap rule counts;
+/// on one side only it is the number rule's business ("24 hours" / "the day before").
+fn set_units_aside(ca: &mut BTreeSet<String>, cb: &mut BTreeSet<String>) -> usize {
+    let take = |c: &mut BTreeSet<String>| -> BTreeSet<String> {
+        let units = c
+            .iter()
+            .filter(|k| k.starts_with("unit:"))
+            .cloned()
+            .collect();
+        c.retain(|k| !k.starts_with("unit:"));
+        units
+    };
+    let (ua, ub) = (take(ca), take(cb));
+    let kinds = |units: &BTreeSet<String>| -> BTreeSet<String> {
+        units
+            .iter()
+            .filter_map(|k| k.rsplit_once(':').map(|(kind, _)| kind.to_string()))
+            .collect()
+    };
+    let alike: BTreeSet<String> = ua.intersection(&ub).cloned().collect();
+    let alike_kinds = kinds(&alike);
+    let respelled = kinds(&ua)
+        .intersection(&kinds(&ub))
+        .filter(|k| !alike_kinds.contains(*k))
+        .count();
+    ca.extend(alike.iter().cloned());
+    cb.extend(alike);
+    respelled
+}
+
 /// Content-word stems: not function words, not numbers (the number rule owns those).
 fn content(q: &Question) -> BTreeSet<String> {
     let ws = &q.words;
@@ -346,10 +350,8 @@ fn content(q: &Question) -> BTreeSet<String> {
         // day" are both a time; "$" and "dollars" a currency): the number rule compares
         // the values. So does "one" in "one-year".
         let currency_sign = matches!(l, "$" | "€" | "£" | "¥")
-            && ws
-                .get(i + 1)
-                .is_some_and(|n| n.lower.starts_with(|c: char| c.is_ascii_digit()));
-        if w.raw == "M" && i > 0 && ws[i - 1].lower.starts_with(|c: char| c.is_ascii_digit()) {
+            && ws.get(i + 1).is_some_and(|n| starts_with_digit(&n.lower));
+        if million_sign(ws, i) {
             continue; // 10M: a million, read by the number rule
         }
         if counts_a_unit(ws, i, true) || currency_sign {
@@ -364,7 +366,7 @@ fn content(q: &Question) -> BTreeSet<String> {
         }
         if counts_a_duration(ws, i + 1, true)
             || FUNCTION_WORDS.contains(&l)
-            || l.starts_with(|c: char| c.is_ascii_digit())
+            || starts_with_digit(l)
             || number_word(l).is_some()
             || NEGATIONS.contains(&l)
         {
@@ -425,6 +427,16 @@ fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Digits first: a number as written (`3`, `1,000`, `10th`, `5k`).
+fn starts_with_digit(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Word `i` is the `M` of `10M` (split off as a unit): a million.
+fn million_sign(ws: &[Word], i: usize) -> bool {
+    ws[i].raw == "M" && i > 0 && starts_with_digit(&ws[i - 1].lower)
+}
+
 fn number_word(w: &str) -> Option<f64> {
     NUMBER_WORDS.iter().find(|(n, _)| *n == w).map(|(_, v)| *v)
 }
@@ -459,12 +471,12 @@ fn quantities(q: &Question) -> Vec<Quantity> {
         let l = w.lower.as_str();
         let prev = i.checked_sub(1).map(|j| ws[j].lower.as_str()).unwrap_or("");
         let next = ws.get(i + 1).map(|x| x.lower.as_str()).unwrap_or("");
-        let next_is_digit = next.starts_with(|c: char| c.is_ascii_digit());
-        let prev_is_digit = prev.starts_with(|c: char| c.is_ascii_digit());
+        let next_is_digit = starts_with_digit(next);
+        let prev_is_digit = starts_with_digit(prev);
         let mut soft = false;
         // The word a unit would follow: "half a year" reads past the article.
         let mut unit_at = i + 1;
-        let key = if l.starts_with(|c: char| c.is_ascii_digit()) {
+        let key = if starts_with_digit(l) {
             // 1,000 / 3.5 / 10th / 5g (a code: keep as written)
             let digits: String = l.chars().filter(|c| *c != ',').collect();
             let trimmed = ["st", "nd", "rd", "th"]
@@ -472,7 +484,7 @@ fn quantities(q: &Question) -> Vec<Quantity> {
                 .find_map(|s| digits.strip_suffix(s))
                 .unwrap_or(&digits);
             // 5k; 10M (split off as a unit: a lowercase m is as often metres or minutes).
-            let million = ws.get(i + 1).is_some_and(|x| x.raw == "M");
+            let million = i + 1 < ws.len() && million_sign(ws, i + 1);
             if million {
                 unit_at = i + 2;
             }
@@ -492,16 +504,15 @@ fn quantities(q: &Question) -> Vec<Quantity> {
             // "five thousand": one number (the multiplier word is skipped below).
             if multiplier(prev) > 1.0
                 && i > 0
-                && ws.get(i.wrapping_sub(2)).is_some_and(|p| {
-                    number_word(&p.lower).is_some()
-                        || p.lower.starts_with(|c: char| c.is_ascii_digit())
-                })
+                && ws
+                    .get(i.wrapping_sub(2))
+                    .is_some_and(|p| number_word(&p.lower).is_some() || starts_with_digit(&p.lower))
                 && matches!(l, "hundred" | "thousand" | "million" | "billion")
             {
                 continue;
             }
             if matches!(l, "hundred" | "thousand" | "million" | "billion")
-                && (prev.starts_with(|c: char| c.is_ascii_digit()) || number_word(prev).is_some())
+                && (starts_with_digit(prev) || number_word(prev).is_some())
             {
                 continue;
             }
@@ -549,7 +560,7 @@ fn quantities(q: &Question) -> Vec<Quantity> {
         } else {
             continue;
         };
-        let unit = if key.starts_with(|c: char| c.is_ascii_digit()) {
+        let unit = if starts_with_digit(&key) {
             let before = i
                 .checked_sub(1)
                 .and_then(|j| unit_of(ws[j].lower.as_str()))
@@ -590,7 +601,7 @@ fn counts_a_unit(ws: &[Word], i: usize, articles: bool) -> bool {
     let Some(unit) = unit_of(&w.lower) else {
         return false;
     };
-    prev.starts_with(|c: char| c.is_ascii_digit())
+    starts_with_digit(prev)
         || number_word(prev).is_some()
         || SOFT_NUMBER_WORDS.iter().any(|(n, _)| *n == prev)
         || (articles && matches!(prev, "a" | "an") && duration(1.0, unit).is_some())
