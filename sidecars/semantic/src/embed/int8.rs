@@ -354,7 +354,9 @@ mod vnni {
     /// The whole layer with AVX-512 enabled, so that the quantising and dequantising
     /// loops (rounding, GELU) vectorise too: built for the baseline x86-64 target they
     /// cost more than the product itself.
-    /// Rows are split in two halves computed on two cores where there are enough.
+    /// VNNI layers split their rows in two halves computed on two cores where there are
+    /// enough; AMX layers run on one (measured faster: the halves each pad to whole
+    /// tiles, and a batch already spreads its texts over the cores).
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn forward(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
         if rows < 2 * PARALLEL_FROM_ROWS || matches!(l.packed, Packed::Amx(_)) {
