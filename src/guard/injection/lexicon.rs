@@ -60,6 +60,10 @@ pub(super) const NUMBER: Mask = 1 << 38;
 pub(super) const CITE: Mask = 1 << 39;
 /// Devices and software that have a real "developer mode" (phones, browsers, consoles).
 pub(super) const DEVICE: Mask = 1 << 40;
+/// "Ignore" and "reveal" in languages that put the verb last ("पिछले सभी निर्देशों को
+/// अनदेखा करो", "önceki talimatları yoksay"): their rules look back, not forward.
+pub(super) const IGNORE_LAST: Mask = 1 << 41;
+pub(super) const REVEAL_LAST: Mask = 1 << 42;
 
 /// Words of each concept, already in normalised form (lower case, no diacritics).
 const CONCEPTS: &[(Mask, &str)] = &[
@@ -279,6 +283,81 @@ const MORE_LANGUAGES: &[(Mask, &str)] = &[
     (ABOVE, "thuas ard"),
 ];
 
+/// Concept words of more languages (issue 16: short overrides written by hand in the
+/// languages people use). Written as they are spelt; [`Lexicon::build`] folds each one
+/// the way a text is folded. Words that are also English words ("visa", "tale", "din")
+/// are left out.
+pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
+    (
+        IGNORE,
+        "ігноруй ігноруйте ігнорувати забудь забудьте проигнорируй \
+         ignoruj ignorujte zapomeň zapomeňte zabudni ignorați uită uitați \
+         figyelmen felejtsd felejts αγνόησε αγνοήστε αγνόησέ ξέχασε ξεχάστε \
+         glöm glem ignorer ohita unohda sivuuta pomiń görmezden unutun \
+         balewalain kalimutan puuza sahau quên phớt lờ bỏ \
+         تجاهل تجاهلي تجاهلوا انس انسى نادیده فراموش התעלם התעלמי שכח שכחי \
+         अनदेखा नज़रअंदाज़ नजरअंदाज भूल भूलो",
+    ),
+    (
+        PRIOR,
+        "попередні попередніх попередній вище předchozí předchádzajúce dřívější \
+         predchozi anterioare precedente korábbi előző fenti προηγούμενες προηγούμενων \
+         προηγούμενο παραπάνω tidligere föregående forrige ovenstående aiemmat \
+         aikaisemmat edelliset yllä wcześniejsze powyższe yukarıdaki öncekileri \
+         nakaraang yaliyotangulia zilizopita awali trước السابقة السابق السابقه أعلاه \
+         قبلی הקודמות הקודמים पिछले पिछली पिछला ऊपर",
+    ),
+    (
+        INSTR,
+        "інструкції інструкцій правила вказівки вказівок промпт підказку указания указаний \
+         pokyny instrukce pravidla instrukcie instrucțiunile instrucțiuni regulile reguli \
+         utasításokat utasítások utasítást utasításaidat szabályokat szabályok οδηγίες \
+         οδηγιών κανόνες εντολές instruktionerna instruksjoner instruksjonene \
+         instruktionerne regler reglerna reglene reglerne anvisningar ohjeet ohjeita \
+         ohjeesi säännöt wytyczne talimatları talimatlarını kuralları komutları arahan \
+         tagubilin maagizo maelekezo dẫn lệnh nhắc التعليمات تعليمات تعليماتك القواعد \
+         الأوامر دستورالعمل دستورالعملها دستورالعملهای دستورات قوانین ההוראות הוראות הכללים הנחיות \
+         निर्देश निर्देशों नियम नियमों",
+    ),
+    (
+        SYSTEM,
+        "системний системні системного системной системы systémový systémové systemove \
+         sistemului rendszer rendszerüzenet rendszerprompt συστήματος järjestelmä \
+         järjestelmäkehote systemmeddelande mfumo thống النظام سیستم המערכת सिस्टम",
+    ),
+    (
+        REVEAL,
+        "покажи виведи повтори розкажи розкрий раскрой напечатай zobraz ukaž vypiš \
+         zopakuj prozraď arată afișează dezvăluie repetă mutasd ismételd fedd εμφάνισε \
+         δείξε επανάλαβε αποκάλυψε upprepa avslöja gentag gjenta afslør näytä toista \
+         paljasta tulosta wyświetl ujawnij yazdır tunjukkan ungkapkan cetak onyesha \
+         rudia fichua hiển lộ lặp اعرض أظهر اظهر كرر اكشف نشان تکرار הצג חזור גלה \
+         दिखाओ दिखाएं दिखाइए बताओ बताइए दोहराओ प्रकट",
+    ),
+    (
+        YOUR,
+        "твої твій свої свій ваші ваш tvoje tvé své svoje tvoj tău dina ditt dine \
+         sinun swoje swój kamu yako zako bạn तुम्हारे तुम्हारी आपके अपने अपना",
+    ),
+    (
+        ALL,
+        "всі усі všechny všetky toate összes minden όλες όλα όλους alla kaikki wszystkie \
+         tüm bütün semua seluruh lahat zote tất جميع كل همه כל सभी सारे",
+    ),
+    (
+        IGNORE_LAST,
+        "görmezden yoksay unut unutun نادیده فراموش अनदेखा नज़रअंदाज़ नजरअंदाज भूल भूलो",
+    ),
+    (
+        REVEAL_LAST,
+        "göster yazdır tekrarla نشان تکرار दिखाओ दिखाएं दिखाइए बताओ बताइए दोहराओ",
+    ),
+    (
+        NEW,
+        "нові нове новые новая új νέες nya nye uudet yeni baru mới جديدة جديد",
+    ),
+];
+
 /// Function words the segmenter needs to split glued text ("ignoreallthe…"); they belong
 /// to no concept.
 const GLUE: &str = "the a an and or to of in on at for is are was were be been this that these \
@@ -392,6 +471,14 @@ fn key_head_tag(w: &[u8]) -> (u64, u32) {
     (head, ((h >> 32) as u32 & !0xff) | w.len().min(0xff) as u32)
 }
 
+/// A word as a text holding it is read: folded, then split into words. `None` when it
+/// does not read as one word (a list entry that is a phrase, or no word at all).
+pub(super) fn normal_form(w: &str) -> Option<String> {
+    let folded = super::normalize::fold(w);
+    let words = super::normalize::words(&folded.text, &|_| false);
+    (words.len() == 1).then(|| String::from_utf8_lossy(words.bytes(0)).into_owned())
+}
+
 impl Lexicon {
     /// Builds the lexicon; `phrases` are word sequences (already normalised) whose first
     /// word gets the phrase's index.
@@ -405,6 +492,11 @@ impl Lexicon {
         for (mask, list) in MORE_LANGUAGES {
             for w in list.split_whitespace() {
                 words.entry(w.to_string()).or_default().mask |= mask;
+            }
+        }
+        for (mask, list) in WORLD_LANGUAGES {
+            for w in list.split_whitespace().filter_map(normal_form) {
+                words.entry(w).or_default().mask |= mask;
             }
         }
         for w in GLUE.split_whitespace() {

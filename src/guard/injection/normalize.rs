@@ -120,7 +120,11 @@ fn fold_char(c: char) -> Fold {
         | 0x034F
         | 0xFE00..=0xFE0F
         | 0xE0100..=0xE01EF
-        | 0x0300..=0x036F => Fold::Drop,
+        | 0x0300..=0x036F
+        // Arabic short vowels and the tatweel that stretches a word: drawn, never spelt.
+        | 0x064B..=0x065F
+        | 0x0670
+        | 0x0640 => Fold::Drop,
         // Unicode tags: invisible copies of ASCII ("ASCII smuggling").
         0xE0020..=0xE007E => Fold::Smuggled(char::from((u - 0xE0000) as u8)),
         0xE0000..=0xE001F | 0xE007F => Fold::Drop,
@@ -344,7 +348,20 @@ struct Token {
 }
 
 fn is_word_char(c: char) -> bool {
-    !is_cjk(c) && c.is_alphanumeric() || matches!(c, '@' | '$')
+    !is_cjk(c) && c.is_alphanumeric() || matches!(c, '@' | '$') || is_indic_mark(c)
+}
+
+/// The vowel signs, viramas and nuktas of the Indic scripts (Devanagari to Malayalam):
+/// not alphabetic to Unicode, but inside the word (`निर्देश` is one word, not two).
+fn is_indic_mark(c: char) -> bool {
+    ('\u{0900}'..='\u{0D7F}').contains(&c) && !c.is_alphanumeric() && {
+        let low = c as u32 & 0x7F;
+        // Each script's block: the signs before its letters, and the marks after them.
+        low < 0x05
+            || (0x3C..=0x4F).contains(&low)
+            || (0x51..=0x57).contains(&low)
+            || (0x62..=0x63).contains(&low)
+    }
 }
 
 /// ASCII bytes that belong to words: letters, digits, and the leetspeak `@` and `$`.
