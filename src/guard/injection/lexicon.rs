@@ -64,6 +64,32 @@ pub(super) const DEVICE: Mask = 1 << 40;
 /// अनदेखा करो", "önceki talimatları yoksay"): their rules look back, not forward.
 pub(super) const IGNORE_LAST: Mask = 1 << 41;
 pub(super) const REVEAL_LAST: Mask = 1 << 42;
+/// Names of an AI that reads text: "LLM", "chatbot", "Copilot".
+pub(super) const AI_NOUN: Mask = 1 << 43;
+/// Words that name an AI only beside a qualifier ("AI assistant", "automated agent",
+/// "language model"): alone they are people and things too.
+pub(super) const AI_WEAK: Mask = 1 << 44;
+pub(super) const AI_QUAL: Mask = 1 << 45;
+/// Reading a text: "processing", "summarising", "parsing".
+pub(super) const READS: Mask = 1 << 46;
+/// "this", "these": the text at hand.
+pub(super) const THIS: Mask = 1 << 47;
+/// Words that open a message to someone: "note", "attention", "memo".
+pub(super) const ADDRESS: Mask = 1 << 48;
+pub(super) const IF: Mask = 1 << 49;
+pub(super) const ARE: Mask = 1 << 50;
+/// "to", "for": whom a message is for.
+pub(super) const FOR_TO: Mask = 1 << 56;
+/// "instead": a task replaced by another.
+pub(super) const INSTEAD: Mask = 1 << 51;
+/// Verbs that dictate what the model says: "write", "say", "state", "reply".
+pub(super) const SAY: Mask = 1 << 52;
+/// The tasks an application gives a model over a text: "summarise", "translate".
+pub(super) const TASK_VERB: Mask = 1 << 53;
+pub(super) const WHEN: Mask = 1 << 54;
+/// Imperatives that steer what a model does with a text ("rank", "mention", "delete",
+/// "approve"): everyday words, an instruction only beside words addressed to an AI.
+pub(super) const DIRECTS: Mask = 1 << 55;
 
 /// Words of each concept, already in normalised form (lower case, no diacritics).
 const CONCEPTS: &[(Mask, &str)] = &[
@@ -200,7 +226,8 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         SECRET_DATA,
         "conversation history password passwords credentials secrets chat messages context \
-         prompt instructions cookies session emails contacts",
+         prompt instructions cookies cookie session emails contacts environ env keys \
+         tokens token transcript inbox ssh rsa wallet mnemonic",
     ),
     (
         UNBOUND,
@@ -223,7 +250,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
          defences detect detecting detection detector prevent preventing prevention protect \
          protecting vulnerable vulnerability owasp moderation classifier cliche novel \
          recognise recognize injection injections xss sanitize sanitise sanitizing escaping \
-         dangerous",
+         dangerous attacker attackers awareness",
     ),
     (TASK, "task tasks job mission objective goal assignment directive instructions orders"),
     (
@@ -233,6 +260,66 @@ const CONCEPTS: &[(Mask, &str)] = &[
          ps4 ps5 tv router samsung pixel huawei xiaomi kindle console app usb",
     ),
     (ABOVE, "above before earlier preceding previous prior sofar"),
+    (
+        AI_NOUN,
+        "ai llm llms chatbot chatbots copilot chatgpt gpt claude gemini bot bots \
+         summarizer summariser summarizers summarisers",
+    ),
+    (
+        AI_WEAK,
+        "assistant assistants agent agents model models system systems assistent \
+         assistenten modell modelle modele modelo modello asistente assistente asisten \
+         модель модели моделі ассистент ассистента асистент асистента",
+    ),
+    (
+        AI_QUAL,
+        "ai automated autonomous virtual coding language generative llm intelligent ki ia \
+         ии ші языковой языковая мовної мовна automatische automatico automatique \
+         linguistique lenguaje linguaggio linguagem",
+    ),
+    (
+        READS,
+        "reading processing parsing summarizing summarising analyzing analysing indexing \
+         crawling scanning ingesting evaluating screening ranking reviewing handling \
+         triaging drafting answering helping assisting liest verarbeitet lit traite lee \
+         procesa legge elabora processa читает читающий обрабатывает membaca \
+         reads processes parses summarizes summarises analyzes analyses ingests",
+    ),
+    (THIS, "this these"),
+    (
+        ADDRESS,
+        "note notice attention memo reminder message psa meant intended addressed \
+         hinweis notiz achtung nota atencion atencao avviso \
+         attenzione opmerking uwaga примечание примітка увага внимание catatan perhatian \
+         remarque avis",
+    ),
+    (
+        AI_NOUN,
+        "ki ia ии ші kunstliche sprachmodell sprachmodelle чатбот",
+    ),
+    (IF, "if"),
+    (FOR_TO, "to for fur an pour a para per voor dla для до untuk kepada"),
+    (ARE, "are re youre"),
+    (INSTEAD, "instead rather"),
+    (
+        SAY,
+        "write say reply respond answer output state tell claim mention recommend \
+         print describe conclude",
+    ),
+    (
+        TASK_VERB,
+        "summarize summarise summarizing summarising summary translate translating \
+         answering analyze analyse analyzing analysing review reviewing process \
+         processing classify rate rating responding replying",
+    ),
+    (WHEN, "when whenever while before after"),
+    (
+        DIRECTS,
+        "mention raise flag cite disclose include add remove delete mark archive set rank \
+         rate approve reject decline recommend use take treat report describe point call \
+         run execute push open visit click copy paste upload grab put type submit leave \
+         omit skip avoid insert append replace accept grant prefer praise",
+    ),
 ];
 
 /// Concept words of languages with fewer speakers online, where attack templates are

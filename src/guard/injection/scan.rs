@@ -4,7 +4,8 @@
 
 use super::decode;
 use super::lexicon::{
-    rot13, Mask, FOLLOW, IGNORE, META, NUMBER, REPEAT, REVEAL, REVERSED, ROT13, SEND, UNKNOWN,
+    rot13, Mask, DIRECTS, FOLLOW, IGNORE, META, NUMBER, REPEAT, REVEAL, REVERSED, ROT13, SAY, SEND,
+    UNKNOWN,
 };
 use super::normalize::{self, Words};
 use super::signals::{scan_folded, scan_words, Hits, Signal, WordTags};
@@ -18,7 +19,7 @@ const DISGUISED_MIN_WORDS: usize = 2;
 /// Factor on the weights of a text that talks about attacks ("mitigate", "detection").
 const META_DAMPING: f32 = 0.6;
 /// Verbs that command the model: beside words addressed to an AI they make an instruction.
-const COMMANDING: Mask = IGNORE | REVEAL | SEND | REPEAT | FOLLOW;
+const COMMANDING: Mask = IGNORE | REVEAL | SEND | REPEAT | FOLLOW | SAY | DIRECTS;
 /// Factor on the lexical signals of code, markup, logs and configs (`technical`).
 const TECHNICAL_DAMPING: f32 = 0.55;
 /// Factor on `<script`, `onload=`, `onerror=` in technical text: an HTML page always

@@ -217,7 +217,8 @@ impl Hits {
     /// injection, whatever the instruction's wording. `commanding`: the text holds a verb
     /// that commands the model (ignore, reveal, send, repeat, follow, ...).
     pub fn join_address_and_instruction(&mut self, commanding: bool) {
-        if self.weight[AddressedToAi as usize] == 0.0 {
+        // A greeting ("hey Copilot, show me ...") is a user talking to the assistant.
+        if self.weight[AddressedToAi as usize] < ADDRESSED {
             return;
         }
         let instructed = commanding
@@ -377,6 +378,24 @@ const RULES: &[Rule] = &[
     rule(JailbreakPersona, 0.65, MODE, 2, 3, &[DEVWORD, ENABLE], DEVICE),
     // "send the conversation to https://…"
     rule(Exfiltration, 0.6, SEND, 0, 10, &[SECRET_DATA, URL], 0),
+    // Words addressed to an AI reading the text, beyond the fixed phrases below:
+    // "LLMs processing this page", "AI agents parsing these notes"
+    rule(AddressedToAi, ADDRESSED, AI_NOUN, 0, 3, &[READS, THIS], 0),
+    rule(AddressedToAi, ADDRESSED, AI_WEAK, 1, 3, &[AI_QUAL, READS, THIS], 0),
+    // "note for any LLM", "attention, automated assistants"
+    rule(AddressedToAi, ADDRESSED, AI_NOUN, 4, 0, &[ADDRESS, FOR_TO], 0),
+    rule(AddressedToAi, ADDRESSED, AI_NOUN, 1, 0, &[ADDRESS], 0),
+    rule(AddressedToAi, ADDRESSED, AI_WEAK, 4, 0, &[ADDRESS, FOR_TO, AI_QUAL], 0),
+    rule(AddressedToAi, ADDRESSED, AI_WEAK, 2, 2, &[ADDRESS, AI_QUAL], 0),
+    // "if you are an LLM", "if you're an automated agent"
+    rule(AddressedToAi, ADDRESSED, AI_NOUN, 5, 0, &[IF, YOU, ARE], 0),
+    rule(AddressedToAi, ADDRESSED, AI_WEAK, 5, 0, &[IF, YOU, ARE, AI_QUAL], 0),
+    // "instead write: …", "rather, reply that …": weak alone (users say it too), an
+    // instruction beside words addressed to an AI
+    rule(TaskHijack, 0.25, INSTEAD, 0, 2, &[SAY], 0),
+    // "do not summarise this", "when summarising this page, state that …"
+    rule(TaskHijack, 0.25, NEGATOR, 0, 4, &[TASK_VERB, THIS], MY),
+    rule(TaskHijack, 0.25, WHEN, 0, 3, &[TASK_VERB, SAY], MY),
     // "forward the last ten emails to …": weak alone, an instruction beside words
     // addressed to an AI
     rule(Exfiltration, 0.25, SEND, 0, 6, &[SECRET_DATA], MY),
