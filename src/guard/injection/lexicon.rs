@@ -90,6 +90,8 @@ pub(super) const WHEN: Mask = 1 << 54;
 /// Imperatives that steer what a model does with a text ("rank", "mention", "delete",
 /// "approve"): everyday words, an instruction only beside words addressed to an AI.
 pub(super) const DIRECTS: Mask = 1 << 55;
+/// Personal data a link could carry out: "phone", "address", "birthday".
+pub(super) const PERSONAL: Mask = 1 << 57;
 
 /// Words of each concept, already in normalised form (lower case, no diacritics).
 const CONCEPTS: &[(Mask, &str)] = &[
@@ -226,8 +228,8 @@ const CONCEPTS: &[(Mask, &str)] = &[
     (
         SECRET_DATA,
         "conversation history password passwords credentials secrets chat messages context \
-         prompt instructions cookies cookie session emails contacts environ env keys \
-         tokens token transcript inbox ssh rsa wallet mnemonic",
+         prompt instructions cookies cookie session emails contacts environ transcript \
+         inbox wallet mnemonic",
     ),
     (
         UNBOUND,
@@ -298,6 +300,10 @@ const CONCEPTS: &[(Mask, &str)] = &[
         "ki ia ии ші kunstliche sprachmodell sprachmodelle чатбот",
     ),
     (IF, "if"),
+    (
+        PERSONAL,
+        "phone address addresses billing names birthday passport ssn iban salary",
+    ),
     (FOR_TO, "to for fur an pour a para per voor dla для до untuk kepada"),
     (ARE, "are re youre"),
     (INSTEAD, "instead rather"),

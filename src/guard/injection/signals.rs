@@ -1006,6 +1006,45 @@ fn has_http(b: &[u8]) -> bool {
     (i..b.len()).any(at)
 }
 
+/// Words that ask for data to be put into a URL.
+const ASKS_FOR_DATA: &[&str] = &[
+    "replace",
+    "append",
+    "include",
+    "fill",
+    "substitut",
+    "insert",
+];
+/// More such words, for a URL left open: a badge's fixed query beside "add" is common.
+const ASKS_TO_FILL: &[&str] = &["followed by", "put ", "add "];
+
+/// A URL whose last query parameter is left open (`https://host/r?k=` and then words
+/// saying what to put there): a link or request built to carry data out. `secrets`: the
+/// text names secrets or personal data (keys, cookies, history, phone numbers).
+pub(super) fn exfil_open_url(text: &str, secrets: bool, hits: &mut Hits) {
+    if !has_http(text.as_bytes()) {
+        return;
+    }
+    for (at, _) in text.match_indices("http").take(64) {
+        let url = &text[at..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | '<'))
+            .unwrap_or(url.len())
+            .min(512);
+        let url = url[..floor_boundary(url, end)].trim_end_matches(['.', ',', ';', ':']);
+        if url.contains('?') && url.ends_with('=') {
+            if ASKS_FOR_DATA
+                .iter()
+                .chain(ASKS_TO_FILL)
+                .any(|w| text.contains(w))
+            {
+                hits.add(Exfiltration, if secrets { 0.6 } else { 0.4 });
+            }
+            return;
+        }
+    }
+}
+
 /// `![alt](http…?x=…)` or `<img src="http…?x=…">`: an image whose URL carries data out.
 fn exfil_markdown(text: &str, hits: &mut Hits) {
     if !has_http(text.as_bytes()) {
@@ -1023,16 +1062,7 @@ fn exfil_markdown(text: &str, hits: &mut Hits) {
             let image = pat != "](http" || text[lo..at].contains("![");
             if image && url.contains('?') && url.contains('=') {
                 // A badge has a fixed query; a beacon asks for data to be put in it.
-                let asks = [
-                    "replace",
-                    "append",
-                    "include",
-                    "fill",
-                    "substitut",
-                    "insert",
-                ]
-                .iter()
-                .any(|w| text.contains(w));
+                let asks = ASKS_FOR_DATA.iter().any(|w| text.contains(w));
                 hits.add(Exfiltration, if asks { 0.7 } else { 0.3 });
                 return;
             }
