@@ -368,7 +368,8 @@ def guard_eval() -> list[str]:
     lines = []
     for name in ("guard::pii::eval", "guard::injection::tests::benchmark_dev_and_held_out_test",
                  "guard::injection::tests::technical_content_is_benign",
-                 "guard::injection::tests::indirect_injections_in_documents"):
+                 "guard::injection::tests::indirect_injections_in_documents",
+                 "guard::injection::tests::fresh_attacks_from_a_writer_who_had_not_seen_the_rules"):
         out = subprocess.run(
             ["cargo", "test", "-q", "-p", "llm-gateway", "--no-default-features", "--lib", name,
              "--", "--nocapture", "--test-threads", "1"],
@@ -1427,7 +1428,11 @@ def write_report(path: Path) -> None:
             "goal <= 0.5 % flagged, tuned on dev only. Indirect injections: our",
             "`bench/guard/injection/indirect.jsonl` (instructions to an AI in documents, e-mails,",
             "pages, code comments; forged roles; exfiltration), rules written against its dev",
-            "payloads only.",
+            "payloads only. Fresh attacks: `bench/guard/injection/fresh.jsonl`, written for",
+            "issue 16 by a helper session that had not seen the rules or our other sets (90",
+            "attack payloads in 25 realistic carriers, 90 hard benign snippets in the same",
+            "carriers); rules were written looking at its dev payloads only, so its test split",
+            "is our best estimate of attacks nobody tuned on.",
             "",
             "```",
             *guard_eval(),
