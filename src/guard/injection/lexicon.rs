@@ -90,6 +90,13 @@ pub(super) const WHEN: Mask = 1 << 54;
 /// Imperatives that steer what a model does with a text ("rank", "mention", "delete",
 /// "approve"): everyday words, an instruction only beside words addressed to an AI.
 pub(super) const DIRECTS: Mask = 1 << 55;
+/// The person the application serves, named in the third person: "the user", "the
+/// reader". Instructions about them come from someone else.
+pub(super) const USER: Mask = 1 << 58;
+/// Verbs of telling someone: "mention", "inform", "notify", "remark".
+pub(super) const TELL: Mask = 1 << 59;
+/// Licence words: "reproduce the above copyright notice" asks for no prompt.
+pub(super) const LEGAL: Mask = 1 << 60;
 /// Personal data a link could carry out: "phone", "address", "birthday".
 pub(super) const PERSONAL: Mask = 1 << 57;
 
@@ -283,7 +290,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
         READS,
         "reading processing parsing summarizing summarising analyzing analysing indexing \
          crawling scanning ingesting evaluating screening ranking reviewing handling \
-         triaging drafting answering helping assisting liest verarbeitet lit traite lee \
+         drafting answering helping assisting liest verarbeitet lit traite lee \
          procesa legge elabora processa читает читающий обрабатывает membaca \
          reads processes parses summarizes summarises analyzes analyses ingests",
     ),
@@ -300,6 +307,20 @@ const CONCEPTS: &[(Mask, &str)] = &[
         "ki ia ии ші kunstliche sprachmodell sprachmodelle чатбот",
     ),
     (IF, "if"),
+    (
+        LEGAL,
+        "copyright license licence licensed warranty warranties disclaimer trademark",
+    ),
+    (
+        USER,
+        "user users reader readers customer customers requester recipient",
+    ),
+    (
+        TELL,
+        "tell telling mention mentioning inform informing notify notifying remark \
+         remarking reveal revealing disclose disclosing alert alerting ask asking show \
+         showing flag flagging",
+    ),
     (
         PERSONAL,
         "phone address addresses billing names birthday passport ssn iban salary",
@@ -436,6 +457,31 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
         ALL,
         "всі усі všechny všetky toate összes minden όλες όλα όλους alla kaikki wszystkie \
          tüm bütün semua seluruh lahat zote tất جميع كل همه כל सभी सारे",
+    ),
+    (
+        TOLD,
+        "dit dits dite données donné reçues reçu dicho dichas dadas recibidas gesagt \
+         gegeben erhalten bekommen detto ricevute dadas recebidas \
+         сказали сказано дали получил получила получены сказали казали дали отримав \
+         gegeven gekregen powiedziano otrzymałeś verilen söylenen diberikan",
+    ),
+    (
+        YOU,
+        "te toi ti dir dich ты тебе тебя вам ти тобі тебе jij jou ci sana kamu",
+    ),
+    (
+        VERBATIM,
+        "palabra wort parola слово слова woord słowo kelime kata textuellement \
+         textualmente testualmente wörtlich дословно дослівно letterlijk dosłownie aynen \
+         integralmente intégralement",
+    ),
+    (
+        ABOVE,
+        "dessus oben arriba sopra acima выше вище boven powyżej yukarıdaki atas",
+    ),
+    (
+        REVEAL,
+        "recopie recopia copia kopiere kopier скопируй скопіюй kopieer skopiuj kopyala salin",
     ),
     (
         IGNORE_LAST,

