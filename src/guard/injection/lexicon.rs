@@ -484,6 +484,29 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
         "recopie recopia copia kopiere kopier скопируй скопіюй kopieer skopiuj kopyala salin",
     ),
     (
+        DIRECTS,
+        "sag sage teile antworte antwortet schreib schreibe empfiehl erwähne füge verweise \
+         réponds répondez écris écrivez recommande mentionne inclus indique ajoute \
+         responde responda escribe escreva recomienda recomende menciona mencione incluye \
+         inclua diga informe añade adicione rispondi scrivi raccomanda consiglia menziona \
+         includi aggiungi zeg schrijf vermeld voeg powiedz odpowiedz napisz poleć \
+         wspomnij dodaj скажи ответь напиши порекомендуй упомяни добавь сообщи \
+         відповідай відповідь напиши порекомендуй згадуй згадай додай повідом постав \
+         söyle cevap öner ekle katakan jawab tulis rekomendasikan sebutkan tambahkan \
+         beritahu viết قل أجب اكتب اذكر أضف أخبر लिखो कहो जवाब",
+    ),
+    (
+        SEND,
+        "envoie envoyez transfère envía envíe envie invia stuur wyślij отправь перешли \
+         надішли перешли gönder kirim أرسل भेजो",
+    ),
+    (
+        USER,
+        "nutzer benutzer nutzers utilisateur utilisateurs usuario usuarios usuário \
+         utente utenti gebruiker użytkownik пользователь пользователю користувач \
+         користувачеві kullanıcı pengguna المستخدم उपयोगकर्ता",
+    ),
+    (
         IGNORE_LAST,
         "görmezden yoksay unut unutun نادیده فراموش अनदेखा नज़रअंदाज़ नजरअंदाज भूल भूलो",
     ),
