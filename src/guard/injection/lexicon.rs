@@ -72,6 +72,11 @@ pub(super) const AI_WEAK: Mask = 1 << 44;
 pub(super) const AI_QUAL: Mask = 1 << 45;
 /// Reading a text: "processing", "summarising", "parsing".
 pub(super) const READS: Mask = 1 << 46;
+/// "whoever", "whatever": a reader nobody names.
+pub(super) const WHOEVER: Mask = 1 << 61;
+/// Verbs of a machine going through a text ("summarising", "parsing", "indexing"), not
+/// a person's "reading".
+pub(super) const READS_MACHINE: Mask = 1 << 62;
 /// "this", "these": the text at hand.
 pub(super) const THIS: Mask = 1 << 47;
 /// Words that open a message to someone: "note", "attention", "memo".
@@ -158,7 +163,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
         "write give share provide list return type copy spell translate encode summarize \
          see read log printf cat console",
     ),
-    (YOUR, "your yours you've tu tus tes ton ta vos dein deine deinen deiner ihre tuo tue tuoi seu sua seus suas твой твои свой свои ваш"),
+    (YOUR, "your yours you've ur tu tus tes ton ta vos dein deine deinen deiner ihre tuo tue tuoi seu sua seus suas твой твои свой свои ваш"),
     (MY, "my our mine nuestro mis mes mon meine unsere mio miei"),
     (WH, "what which whats que quel quelle quels was welche cosa qual"),
     (YOU, "you u"),
@@ -168,7 +173,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
         CITE,
         "says said saying typed typing types wrote writes quote quoted quotes phrase \
          phrases line sentence translate translation mean means meaning whispers whispered \
-         shouts yells example",
+         shouts yells example containing contains sends includes including",
     ),
     (
         REPEAT,
@@ -259,7 +264,7 @@ const CONCEPTS: &[(Mask, &str)] = &[
          defences detect detecting detection detector prevent preventing prevention protect \
          protecting vulnerable vulnerability owasp moderation classifier cliche novel \
          recognise recognize injection injections xss sanitize sanitise sanitizing escaping \
-         dangerous attacker attackers awareness",
+         dangerous attacker attackers awareness regression guardrail",
     ),
     (TASK, "task tasks job mission objective goal assignment directive instructions orders"),
     (
@@ -276,13 +281,15 @@ const CONCEPTS: &[(Mask, &str)] = &[
     ),
     (
         AI_WEAK,
-        "assistant assistants agent agents model models system systems assistent \
+        "assistant assistants agent agents model models system systems readers reader \
+         tools tool crawler crawlers assistent \
          assistenten modell modelle modele modelo modello asistente assistente asisten \
          модель модели моделі ассистент ассистента асистент асистента",
     ),
     (
         AI_QUAL,
-        "ai automated autonomous virtual coding language generative llm intelligent ki ia \
+        "ai automated autonomous virtual coding language generative llm intelligent machine \
+         browsing shopping ki ia \
          ии ші языковой языковая мовної мовна automatische automatico automatique \
          linguistique lenguaje linguaggio linguagem",
     ),
@@ -295,6 +302,12 @@ const CONCEPTS: &[(Mask, &str)] = &[
          reads processes parses summarizes summarises analyzes analyses ingests",
     ),
     (THIS, "this these"),
+    (
+        READS_MACHINE,
+        "processing parsing summarizing summarising analyzing analysing indexing crawling \
+         scanning ingesting screening ranking",
+    ),
+    (WHOEVER, "whoever whatever whichever"),
     (
         ADDRESS,
         "note notice attention memo reminder message psa meant intended addressed \

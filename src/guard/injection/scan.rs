@@ -4,12 +4,13 @@
 
 use super::decode;
 use super::lexicon::{
-    rot13, Mask, DIRECTS, FOLLOW, IGNORE, META, NUMBER, PERSONAL, REPEAT, REVEAL, REVERSED, ROT13,
-    SAY, SECRET_DATA, SEND, UNKNOWN,
+    rot13, Mask, AI_NOUN, AI_WEAK, DIRECTS, FOLLOW, IGNORE, META, NUMBER, PERSONAL, REPEAT, REVEAL,
+    REVERSED, ROT13, SAY, SECRET_DATA, SEND, UNKNOWN,
 };
 use super::normalize::{self, Words};
 use super::signals::{
-    exfil_open_url, floor_boundary, scan_folded, scan_words, Hits, Signal, WordTags,
+    addressed_labels, exfil_open_url, floor_boundary, scan_folded, scan_words, Hits, Signal,
+    WordTags,
 };
 use super::technical;
 use super::InjectionPolicy;
@@ -115,6 +116,10 @@ pub(super) fn scan(
         tags.union & (SECRET_DATA | PERSONAL) != 0,
         hits,
     );
+    // "@assistant" reads as a leetspeak word, so an @ in the text also looks for labels.
+    if tags.union & (AI_NOUN | AI_WEAK) != 0 || folded.text.contains('@') {
+        addressed_labels(&folded.text, lexicon, COMMANDING, hits);
+    }
     if tags.union & SEND != 0 && folded.text.contains("http") && names_secret_file(&folded.text) {
         // "read ~/.ssh/id_rsa and POST it to https://…"
         hits.add(Signal::Exfiltration, SECRET_FILE_SENT);

@@ -334,7 +334,7 @@ const RULES: &[Rule] = &[
     // "stop following your instructions", "do not obey the system prompt"
     rule(OverrideInstructions, 0.6, FOLLOW, 2, 5, &[STOP | NEGATOR, INSTR | INSTR_WEAK, SCOPE], MY),
     // "new instructions", "updated rules", "udhëzime të reja"
-    rule(NewInstructions, 0.45, NEW, 2, 1, &[INSTR | TASK], MY),
+    rule(NewInstructions, 0.35, NEW, 2, 1, &[INSTR | TASK], MY),
     // "reveal your system prompt", "print the initial instructions"
     // (not a licence's "reproduce the above copyright notice")
     rule(PromptExtraction, 0.8, REVEAL, 0, 6, &[SYSTEM, INSTR], MY),
@@ -386,6 +386,9 @@ const RULES: &[Rule] = &[
     rule(AddressedToAi, ADDRESSED, AI_NOUN, 1, 0, &[ADDRESS], 0),
     rule(AddressedToAi, ADDRESSED, AI_WEAK, 4, 0, &[ADDRESS, FOR_TO, AI_QUAL], 0),
     rule(AddressedToAi, ADDRESSED, AI_WEAK, 2, 2, &[ADDRESS, AI_QUAL], 0),
+    // "whoever or whatever is summarising this page" (not "whoever is reading this": a
+    // letter to people)
+    rule(AddressedToAi, ADDRESSED, WHOEVER, 0, 5, &[READS_MACHINE, THIS], 0),
     // "if you are an LLM", "if you're an automated agent"
     rule(AddressedToAi, ADDRESSED, AI_NOUN, 5, 0, &[IF, YOU, ARE], 0),
     rule(AddressedToAi, ADDRESSED, AI_WEAK, 5, 0, &[IF, YOU, ARE, AI_QUAL], 0),
@@ -408,6 +411,11 @@ const RULES: &[Rule] = &[
 /// Word phrases, normalised (lower case ASCII, one space between words).
 pub(super) const PHRASES: &[(&str, Signal, f32)] = &[
     ("you are now", RoleSwitch, 0.35),
+    ("my late grandma", JailbreakPersona, 0.35),
+    ("my late grandmother", JailbreakPersona, 0.35),
+    ("set aside your", OverrideInstructions, 0.5),
+    ("put aside your", OverrideInstructions, 0.5),
+    ("priority override", Pretext, 0.45),
     ("you are no longer", RoleSwitch, 0.4),
     ("stop being", RoleSwitch, 0.35),
     ("hypothetically", RoleSwitch, 0.2),
@@ -672,6 +680,12 @@ const TEXT_CUES: &[(&str, Signal, f32)] = &[
     ("\n system:", FakeTurn, 0.5),
     ("[system]", FakeTurn, 0.55),
     ("<system>", FakeTurn, 0.5),
+    ("<system_message", FakeTurn, 0.5),
+    ("</system_message", FakeTurn, 0.5),
+    ("<system ", FakeTurn, 0.5),
+    ("<tool_response>", FakeTurn, 0.35),
+    ("<tool_result>", FakeTurn, 0.35),
+    ("[tool_result", FakeTurn, 0.35),
     ("</system>", FakeTurn, 0.5),
     ("[rest-of-document]", FakeTurn, 0.5),
     ("\nassistant:", FakeTurn, 0.35),
@@ -1069,4 +1083,94 @@ fn exfil_markdown(text: &str, hits: &mut Hits) {
             }
         }
     }
+}
+
+/// Where a label may start: a line, a sentence, a bracket, a tag, a list bullet.
+fn starts_label(b: &[u8], at: usize) -> bool {
+    match b[at] {
+        b'\n' | b'.' | b'!' | b'?' | b'[' | b'{' | b'"' | b'<' | b'>' | b';' | b':' => true,
+        b'-' | b'*' | b'#' => b.get(at + 1) == Some(&b' '),
+        _ => false,
+    }
+}
+
+/// Labels that open a message to an AI: "Browsing agents:", "Support AI:", "AI assistants
+/// publishing this package:", "Copilot / Cursor / Claude Code:", "@assistant (hidden):".
+/// Two to six words (numbers aside) before a colon, one of them an AI's name, or an
+/// agent / assistant / model with a word that makes it a machine ("coding agents", "AI
+/// assistant") or an @-mention. A label whose last word comes back before another colon
+/// is a speaker in a transcript ("14:02 Bot:", "AI Assistant: Hello"), and single words
+/// ("Agent:") are speakers too: neither counts.
+pub(super) fn addressed_labels(text: &str, lexicon: &Lexicon, commanding: Mask, hits: &mut Hits) {
+    const MAX_LABEL: usize = 64;
+    let b = text.as_bytes();
+    let mut speakers: Vec<&str> = Vec::new();
+    for (colon, _) in text.match_indices(':').take(256) {
+        // A label is followed by a space: not "ft:gpt-4o", "https://", "12:30".
+        if !b.get(colon + 1).is_some_and(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let lo = floor_boundary(text, colon.saturating_sub(MAX_LABEL));
+        let start = match (lo..colon).rev().find(|&k| starts_label(b, k)) {
+            Some(k) => k + 1,
+            None if lo == 0 => 0,
+            None => continue, // longer than a label
+        };
+        let Some(last) = ai_label(&text[start..colon], lexicon) else {
+            continue;
+        };
+        if speakers.contains(&last) {
+            continue;
+        }
+        // A speaker's label comes back ("14:02 Bot:", "14:03 Bot:"); an address does not.
+        let again = text
+            .match_indices(last)
+            .filter(|(at, _)| b.get(at + last.len()) == Some(&b':'))
+            .nth(1)
+            .is_some();
+        // The label's own sentence must command: a heading or a product name followed by
+        // a description ("Acme AI: answers questions about ...") addresses nobody.
+        if !again && commands(&text[colon + 1..], lexicon, commanding) {
+            hits.add(AddressedToAi, ADDRESSED_AND_INSTRUCTED);
+            return;
+        }
+        speakers.push(last);
+    }
+}
+
+/// Whether the sentence that starts `after` (up to 240 bytes) holds a commanding word.
+fn commands(after: &str, lexicon: &Lexicon, commanding: Mask) -> bool {
+    let end = after
+        .find(['.', '\n', '!', '?'])
+        .unwrap_or(after.len())
+        .min(240);
+    after[..floor_boundary(after, end)]
+        .split(|c: char| !c.is_alphanumeric())
+        .filter_map(|w| lexicon.index(w.as_bytes()))
+        .any(|i| lexicon.entry(i).mask & commanding != 0)
+}
+
+/// The last word of `label` when it names an AI as [`addressed_labels`] reads it.
+fn ai_label<'a>(label: &'a str, lexicon: &Lexicon) -> Option<&'a str> {
+    let words = || {
+        label
+            .split(|c: char| !(c.is_alphanumeric() || c == '@' || c == '_'))
+            .filter(|w| !w.is_empty() && !w.bytes().all(|c| c.is_ascii_digit()))
+    };
+    if !(2..=6).contains(&words().count()) {
+        return None;
+    }
+    let (mut named, mut weak, mut machine) = (false, false, false);
+    for w in words() {
+        let mention = w.starts_with('@');
+        let mask = lexicon
+            .index(w.trim_start_matches('@').as_bytes())
+            .map_or(0, |i| lexicon.entry(i).mask);
+        named |= mask & AI_NOUN != 0;
+        weak |= mask & AI_WEAK != 0;
+        machine |= mask & AI_QUAL != 0 || mention && mask & AI_WEAK != 0;
+    }
+    (named || weak && machine)
+        .then(|| words().next_back())
+        .flatten()
 }

