@@ -519,6 +519,9 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
          utente utenti gebruiker użytkownik пользователь пользователю користувач \
          користувачеві kullanıcı pengguna المستخدم उपयोगकर्ता",
     ),
+    (AI_NOUN, "एआई এআই"),
+    (AI_WEAK, "للمساعد المساعد सहायक агента агенту агент агенти"),
+    (AI_QUAL, "الذكي الاصطناعي"),
     (
         IGNORE_LAST,
         "görmezden yoksay unut unutun نادیده فراموش अनदेखा नज़रअंदाज़ नजरअंदाज भूल भूलो",
