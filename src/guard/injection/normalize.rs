@@ -354,7 +354,7 @@ fn is_word_char(c: char) -> bool {
 /// The vowel signs, viramas and nuktas of the Indic scripts (Devanagari to Malayalam):
 /// not alphabetic to Unicode, but inside the word (`निर्देश` is one word, not two).
 fn is_indic_mark(c: char) -> bool {
-    ('\u{0900}'..='\u{0D7F}').contains(&c) && !c.is_alphanumeric() && {
+    ('\u{0900}'..='\u{0D7F}').contains(&c) && {
         let low = c as u32 & 0x7F;
         // Each script's block: the signs before its letters, and the marks after them.
         low < 0x05

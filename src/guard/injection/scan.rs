@@ -9,8 +9,8 @@ use super::lexicon::{
 };
 use super::normalize::{self, Words};
 use super::signals::{
-    addressed_labels, exfil_open_url, floor_boundary, scan_folded, scan_words, Hits, Signal,
-    WordTags,
+    addressed_labels, exfil_open_url, exfil_secret_file, has_http, scan_folded, scan_words, Hits,
+    Signal, WordTags,
 };
 use super::technical;
 use super::InjectionPolicy;
@@ -23,35 +23,6 @@ const DISGUISED_MIN_WORDS: usize = 2;
 const META_DAMPING: f32 = 0.6;
 /// Verbs that command the model: beside words addressed to an AI they make an instruction.
 const COMMANDING: Mask = IGNORE | REVEAL | SEND | REPEAT | FOLLOW | SAY | DIRECTS;
-/// What a secret file (private keys, cloud credentials, `.env`) weighs beside a verb that
-/// sends and a URL.
-const SECRET_FILE_SENT: f32 = 0.6;
-
-/// Files that hold secrets on a developer's machine or a server (a public key,
-/// `id_rsa.pub`, is not one).
-fn names_secret_file(text: &str) -> bool {
-    const FILES: &[&str] = &[
-        "/.ssh/id_",
-        "/.aws/credentials",
-        "/etc/shadow",
-        "/.netrc",
-        "/.kube/config",
-        "/.docker/config.json",
-        ".env ",
-        ".env\n",
-        ".env`",
-        "os.environ",
-        "process.env",
-    ];
-    FILES.iter().any(|f| {
-        text.match_indices(f).any(|(at, _)| {
-            let near = &text[at..floor_boundary(text, (at + 256).min(text.len()))];
-            let name = near.split(char::is_whitespace).next().unwrap_or("");
-            !name.ends_with(".pub")
-        })
-    })
-}
-
 /// Factor on the lexical signals of code, markup, logs and configs (`technical`).
 const TECHNICAL_DAMPING: f32 = 0.55;
 /// Factor on `<script`, `onload=`, `onerror=` in technical text: an HTML page always
@@ -111,18 +82,20 @@ pub(super) fn scan(
         tags.ids.push(id);
     }
     scan_words(&words, &tags, lexicon, &policy.phrases, hits);
-    exfil_open_url(
-        &folded.text,
-        tags.union & (SECRET_DATA | PERSONAL) != 0,
-        hits,
-    );
+    let http = has_http(folded.text.as_bytes());
+    if http {
+        exfil_open_url(
+            &folded.text,
+            tags.union & (SECRET_DATA | PERSONAL) != 0,
+            hits,
+        );
+        if tags.union & SEND != 0 {
+            exfil_secret_file(&folded.text, hits);
+        }
+    }
     // "@assistant" reads as a leetspeak word, so an @ in the text also looks for labels.
     if tags.union & (AI_NOUN | AI_WEAK) != 0 || folded.text.contains('@') {
         addressed_labels(&folded.text, lexicon, COMMANDING, hits);
-    }
-    if tags.union & SEND != 0 && folded.text.contains("http") && names_secret_file(&folded.text) {
-        // "read ~/.ssh/id_rsa and POST it to https://…"
-        hits.add(Signal::Exfiltration, SECRET_FILE_SENT);
     }
     // In code, markup and configs the words' meaning counts for less; the cues found in
     // the folded text next (chat-template tokens, forged turns, image beacons) are
@@ -131,7 +104,7 @@ pub(super) fn scan(
     if technical {
         hits.scale_lexical(TECHNICAL_DAMPING);
     }
-    scan_folded(&folded.text, folded.cjk, &policy.cues, hits);
+    scan_folded(&folded.text, folded.cjk, http, &policy.cues, hits);
     if technical {
         hits.scale_one(Signal::ActiveMarkup, MARKUP_DAMPING);
     }
