@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -14,7 +14,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -45,6 +44,7 @@ pub struct AppState<S> {
 
 type Shared<S> = State<Arc<AppState<S>>>;
 
+use sidecar_kit::read_limited;
 /// The error a client sees: a status and `{"error": message}`.
 pub use sidecar_kit::ApiError;
 
@@ -157,35 +157,8 @@ fn query(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, u64)>, ApiE
     Ok(out)
 }
 
-/// Reads a body of at most `limit` bytes (413 past it, whatever content-length said).
-async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    what: &str,
-) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{what} is larger than {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(ApiError::bad(format!("could not read the body: {e}"))),
-    }
-}
-
 async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
-    let bytes = read_body(headers, body, MAX_JSON_BYTES, "the JSON body").await?;
+    let bytes = read_limited(headers, body, MAX_JSON_BYTES, "the JSON body").await?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
 }
 
@@ -238,7 +211,7 @@ async fn cache_put<S: Store>(
             "ttl must be 1..={max_ttl} seconds (got {ttl})"
         )));
     }
-    let body = read_body(&headers, body, state.limits.max_entry_bytes, "the entry").await?;
+    let body = read_limited(&headers, body, state.limits.max_entry_bytes, "the entry").await?;
     state
         .store
         .put(&ns, &key, body, ttl)

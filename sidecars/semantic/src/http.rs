@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -117,12 +118,26 @@ pub fn router<I: Index>(state: Arc<AppState<I>>) -> Router {
                 "method not allowed on this path".into(),
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Bodies are read here, under the limit, so a refused one is drained first.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             track::<I>,
         ))
         .with_state(state)
+}
+
+/// Reads the body (at most `MAX_BODY_BYTES`) before the handler sees it; 413 past it.
+async fn limit_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match sidecar_kit::read_limited(&parts.headers, body, MAX_BODY_BYTES, "the body").await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn track<I: Index>(State(state): Shared<I>, req: Request, next: Next) -> Response {
