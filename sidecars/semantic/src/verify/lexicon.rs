@@ -148,6 +148,24 @@ pub const FUNCTION_WORDS: &[&str] = &[
     "happen",
     "pls",
     "plz",
+    "thx",
+    "ty",
+    "kindly",
+    // Chat spellings of pronouns, and the "you" of a whole company.
+    "u",
+    "ur",
+    "ya",
+    "guys",
+    "folks",
+    // How often or whether at all, said in passing ("does delivery usually take").
+    "usually",
+    "typically",
+    "normally",
+    "generally",
+    "ever",
+    "available",
+    "offer",
+    "provide",
     // Words that frame a question without changing it ("the baggage allowance").
     "allowance",
     "rule",
@@ -159,6 +177,25 @@ pub const FUNCTION_WORDS: &[&str] = &[
     "info",
     "information",
     "details",
+    "method",
+    "methods",
+];
+
+/// Words that name one thing in a question, whatever the spelling: each group is read
+/// as its first word by the scope rules. Only words that mean the same in every
+/// question a customer asks; near synonyms with another answer ("pause" / "cancel",
+/// "find" / "download") are not here.
+pub const SAME_MEANING: &[&[&str]] = &[
+    &["update", "change", "edit", "modify", "amend"],
+    &["ship", "shipping", "deliver", "delivery"],
+    &["online", "website", "web", "site", "internet"],
+    &["contact", "reach", "touch"],
+    &["support", "service"],
+    &["find", "see", "locate"],
+    &["price", "cost", "fee", "pricing"],
+    &["install", "download"],
+    &["open", "start", "begin"],
+    &["sea", "ocean"],
 ];
 
 /// Idioms that look negated but mean "free": not counted as negations.

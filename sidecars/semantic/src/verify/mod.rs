@@ -144,7 +144,7 @@ fn one_word_substituted(a: &Question, b: &Question) -> Result<(), Rejection> {
     };
     let (x, y) = (x.lower.as_str(), y.lower.as_str());
     let same_unit = unit_of(x).is_some() && unit_of(x) == unit_of(y);
-    if !is_content(x) || !is_content(y) || stem(x) == stem(y) || typo_of(x, y) || same_unit {
+    if !is_content(x) || !is_content(y) || meaning(x) == meaning(y) || typo_of(x, y) || same_unit {
         return Ok(());
     }
     Err(Rejection {
@@ -259,7 +259,12 @@ impl Verifier {
 
     /// Same question with a content word swapped, added or removed.
     fn near_identical_change(&self, a: &Question, b: &Question) -> Result<(), Rejection> {
-        let (mut ca, mut cb) = (content(a), content(b));
+        // Words of one meaning make two questions the same, but never count towards
+        // "mostly the same": that would refuse more paraphrases, not fewer.
+        if content(a, true) == content(b, true) {
+            return Ok(());
+        }
+        let (mut ca, mut cb) = (content(a, false), content(b, false));
         let respelled = set_units_aside(&mut ca, &mut cb);
         // The same words but misspelt ("parkng", "colour"): a near repeat. (Only when
         // nothing else differs: a merged word raises the overlap the rule below refuses.)
@@ -291,7 +296,10 @@ impl Verifier {
             && nb >= 1
             && na <= SWAP_MAX
             && nb <= SWAP_MAX;
-        if swap || (shared as f32) / (union as f32) >= self.near_identical {
+        // All of one question and more: the more narrows it ("How do I cancel my
+        // subscription? I signed up through the app store.").
+        let widened = na == 0 || nb == 0;
+        if swap || widened || (shared as f32) / (union as f32) >= self.near_identical {
             let only_a: Vec<&str> = ca.difference(&cb).map(String::as_str).collect();
             let only_b: Vec<&str> = cb.difference(&ca).map(String::as_str).collect();
             return Err(Rejection {
@@ -340,8 +348,18 @@ fn set_units_aside(ca: &mut BTreeSet<String>, cb: &mut BTreeSet<String>) -> usiz
     respelled
 }
 
-/// Content-word stems: not function words, not numbers (the number rule owns those).
-fn content(q: &Question) -> BTreeSet<String> {
+/// The stem of `word`, or of the first word of its `SAME_MEANING` group.
+fn meaning(word: &str) -> String {
+    let s = stem(word);
+    SAME_MEANING
+        .iter()
+        .find(|group| group.iter().any(|w| stem(w) == s))
+        .map_or(s, |group| stem(group[0]))
+}
+
+/// Content-word stems: not function words, not numbers (the number rule owns those);
+/// with `same_meaning`, each word of a `SAME_MEANING` group as the group's first.
+fn content(q: &Question, same_meaning: bool) -> BTreeSet<String> {
     let ws = &q.words;
     let mut out = BTreeSet::new();
     for (i, w) in ws.iter().enumerate() {
@@ -375,6 +393,7 @@ fn content(q: &Question) -> BTreeSet<String> {
         let s = match l {
             // One thing, three words: "bags" / "baggage" / "luggage".
             "baggage" | "luggage" => "bag".to_string(),
+            _ if same_meaning => meaning(l),
             other => stem(other),
         };
         if !s.is_empty() && s.chars().any(|c| c.is_alphanumeric()) {

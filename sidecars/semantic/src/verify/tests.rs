@@ -296,3 +296,71 @@ fn acronyms_match_the_names_they_stand_for() {
     )
     .is_err());
 }
+
+#[test]
+fn small_talk_around_a_question_is_dropped() {
+    let q = "How do I reset my password?";
+    for b in [
+        "How do I reset my password? I've been trying for ages.",
+        "How do I reset my password? This is driving me crazy.",
+        "How do I reset my password? Google didn't help.",
+        "How do I reset my password? No rush.",
+        "How do I reset my password? Have a nice day!",
+        "How do I reset my password? lol",
+        "How do I reset my password? Best wishes, Sam",
+        "Apologies if this is obvious, how do I reset my password?",
+        "Hi, hope you are doing well. How do I reset my password?",
+    ] {
+        assert_eq!(check(q, b), None, "{b:?}");
+    }
+    // In a question the same words ask something.
+    assert_eq!(
+        check("How long does delivery take?", "How long? Does delivery take?"),
+        None
+    );
+    assert_eq!(
+        check("Why was my card declined?", "Why was my card declined? Isn't there any help?"),
+        Some(Reason::Negation)
+    );
+}
+
+#[test]
+fn a_fact_added_to_a_question_narrows_it() {
+    for (a, b) in [
+        (
+            "How do I cancel my subscription?",
+            "How do I cancel my subscription? I signed up through the app store.",
+        ),
+        (
+            "Where can I find my invoice?",
+            "Where can I find my invoice? I paid by bank transfer.",
+        ),
+        (
+            "Does the hotel have free parking?",
+            "Does the hotel have free parking? We have a camper van.",
+        ),
+    ] {
+        assert_eq!(check(a, b), Some(Reason::Scope), "{b:?}");
+    }
+}
+
+#[test]
+fn words_that_name_the_same_thing_compare_as_one() {
+    for (a, b) in [
+        ("How do I update my billing address?", "How do I change my billing address?"),
+        ("How long does delivery take?", "How long does shipping take?"),
+        ("Can I change my flight date online?", "Can I change my flight date on the website?"),
+        ("What payment methods do you accept?", "what payment methods do u accept?"),
+        ("Do you ship to Canada?", "Do you guys ship to Canada?"),
+        ("Is there a student discount?", "is there a student discount available"),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+    // Near synonyms with another answer stay apart.
+    for (a, b) in [
+        ("Can I pause my subscription?", "Can I cancel my subscription?"),
+        ("Where can I find my invoice?", "Where can I pay my invoice?"),
+    ] {
+        assert_eq!(check(a, b), Some(Reason::Scope), "{a:?} / {b:?}");
+    }
+}

@@ -74,6 +74,151 @@ const PLEASANTRIES: &[&str] = &[
     "urgent",
 ];
 
+/// More small talk, dropped only in statements ("I've been trying for ages.", "Have a
+/// nice day!", "No rush.") and in the clause that opens a question before it asks
+/// ("Apologies if this is obvious, ..."), never where these words can ask something
+/// ("How long?", "What time?").
+const SMALL_TALK: &[&str] = &[
+    // how the asker feels
+    "frustrated",
+    "frustrating",
+    "annoyed",
+    "annoying",
+    "confused",
+    "confusing",
+    "lost",
+    "stuck",
+    "stressed",
+    "desperate",
+    "crazy",
+    "driving",
+    "mad",
+    "worried",
+    "panicking",
+    "totally",
+    "completely",
+    "bit",
+    "little",
+    "really",
+    "so",
+    "very",
+    "super",
+    "right",
+    "honestly",
+    "fine",
+    // what the asker tried
+    "trying",
+    "tried",
+    "try",
+    "searching",
+    "searched",
+    "search",
+    "looked",
+    "looking",
+    "ages",
+    "forever",
+    "nowhere",
+    "everywhere",
+    "google",
+    "googled",
+    "faq",
+    "faqs",
+    "clear",
+    "unclear",
+    "luck",
+    "see",
+    "said",
+    "told",
+    "suggested",
+    // thanks, wishes and sign-offs
+    "grateful",
+    "thankful",
+    "regards",
+    "kind",
+    "best",
+    "wishes",
+    "warm",
+    "warmly",
+    "sincerely",
+    "love",
+    "great",
+    "awesome",
+    "amazing",
+    "nice",
+    "lovely",
+    "wonderful",
+    "day",
+    "weekend",
+    "keep",
+    "guidance",
+    "tips",
+    "advice",
+    "ideas",
+    "input",
+    "reply",
+    "response",
+    "helpful",
+    "helping",
+    // apologies and modesty
+    "apologies",
+    "apologise",
+    "apologize",
+    "bother",
+    "bothering",
+    "dumb",
+    "silly",
+    "stupid",
+    "obvious",
+    "message",
+    "long",
+    "english",
+    "bad",
+    "poor",
+    "maybe",
+    "perhaps",
+    "newbie",
+    "new",
+    "beginner",
+    // hurry
+    "asap",
+    "rush",
+    "hurry",
+    "urgently",
+    "quickly",
+    "soon",
+    "sorted",
+    "fast",
+    // chat
+    "lol",
+    "haha",
+    "hahaha",
+    "lmao",
+    "btw",
+    "tbh",
+    "fyi",
+    "imo",
+    // well-being and who asks
+    "hope",
+    "hoping",
+    "well",
+    "doing",
+    "makes",
+    "sense",
+    "mate",
+    "buddy",
+    "everyone",
+    "reader",
+    "time",
+    "first",
+    "probably",
+];
+
+/// Words that open a question: a clause holding one asks something.
+const QUESTION_WORDS: &[&str] = &["what", "how", "when", "where", "which", "who", "why"];
+
+/// Words that close a message; a name may follow them ("Best wishes, Sam").
+const SIGN_OFFS: &[&str] = &["regards", "wishes", "cheers", "thanks", "best", "sincerely"];
+
 /// Opens a clause with small talk about who asks ("Asking for my wife.").
 const PLEASANTRY_OPENERS: &[&str] = &[
     "asking for",
@@ -110,6 +255,7 @@ const SMALL_TALK_CLAUSES: &[&str] = &[
     "i am new here",
     "new here",
     "quick one",
+    "quick one for you",
     "hey quick one",
     "hi quick one",
     "any advice",
@@ -128,11 +274,24 @@ pub fn words(text: &str) -> Vec<Word> {
     let mut quoted = false;
     // "9 p.m." would end a sentence twice; "6:00" is 6 o'clock.
     let text = clock_times(text);
-    for (clause, starts_sentence) in clauses(&text) {
-        let clause_words = split_words(&clause, starts_sentence, &mut quoted);
-        if is_pleasantry(&clause, &clause_words) {
+    let clauses = clauses(&text);
+    let mut signed_off = false;
+    for (i, clause) in clauses.iter().enumerate() {
+        let clause_words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
+        // "Best wishes, Sam": the name after a sign-off at the end of the text.
+        let signature = signed_off
+            && i + 1 == clauses.len()
+            && (1..=2).contains(&clause_words.len())
+            && clause_words
+                .iter()
+                .all(|w| w.raw.chars().next().is_some_and(char::is_uppercase));
+        if signature || is_pleasantry(clause, &clause_words) {
+            signed_off = clause_words
+                .iter()
+                .any(|w| SIGN_OFFS.contains(&w.lower.as_str()));
             continue;
         }
+        signed_off = false;
         out.extend(clause_words);
     }
     out
@@ -168,10 +327,25 @@ fn clock_times(text: &str) -> String {
     out
 }
 
-fn clauses(text: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
+/// A clause of the text: its words as written, whether it starts a sentence, and
+/// whether its sentence is a statement (ends in `.` or `!`, or is unterminated after a
+/// question: "Do you ship to Canada? lol").
+struct Clause {
+    text: String,
+    starts_sentence: bool,
+    statement: bool,
+    /// Opens a question without being its last clause ("Sorry to bother you again, how
+    /// do I...?").
+    leads_question: bool,
+}
+
+fn clauses(text: &str) -> Vec<Clause> {
+    let mut out: Vec<Clause> = Vec::new();
     let mut current = String::new();
     let mut starts_sentence = true;
+    // Where the sentence being read starts in `out`.
+    let mut sentence_from = 0;
+    let mut asked = false;
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -186,38 +360,68 @@ fn clauses(text: &str) -> Vec<(String, bool)> {
         let ends_clause = ends_sentence || dash || (matches!(c, ';' | ':' | ',') && !in_number);
         if ends_clause {
             if !current.trim().is_empty() {
-                out.push((std::mem::take(&mut current), starts_sentence));
+                out.push(Clause {
+                    text: std::mem::take(&mut current),
+                    starts_sentence,
+                    statement: false,
+                    leads_question: false,
+                });
             }
             current.clear();
             starts_sentence = ends_sentence || dash || c == ':';
+            if ends_sentence {
+                let statement = c != '?';
+                asked |= !statement;
+                let last = out.len().saturating_sub(1);
+                for (j, cl) in out.iter_mut().enumerate().skip(sentence_from) {
+                    cl.statement = statement;
+                    cl.leads_question = !statement && j == sentence_from && j < last;
+                }
+                sentence_from = out.len();
+            }
         } else {
             current.push(c);
         }
         i += 1;
     }
     if !current.trim().is_empty() {
-        out.push((current, starts_sentence));
+        out.push(Clause {
+            text: current,
+            starts_sentence,
+            statement: false,
+            leads_question: false,
+        });
     }
+    out[sentence_from..]
+        .iter_mut()
+        .for_each(|cl| cl.statement = asked);
     out
 }
 
-fn is_pleasantry(clause: &str, words: &[Word]) -> bool {
-    let lower = clause.trim().to_lowercase().replace('’', "'");
+fn is_pleasantry(clause: &Clause, words: &[Word]) -> bool {
+    let lower = clause.text.trim().to_lowercase().replace('’', "'");
     if PLEASANTRY_OPENERS.iter().any(|p| lower.starts_with(p))
         || SMALL_TALK_CLAUSES.contains(&lower.as_str())
     {
         return true;
     }
+    let asks = words
+        .iter()
+        .any(|w| QUESTION_WORDS.contains(&w.lower.as_str()));
+    let aside = clause.statement || (clause.leads_question && !asks);
+    let pleasant = |w: &Word| {
+        PLEASANTRIES.contains(&w.lower.as_str())
+            || (aside && SMALL_TALK.contains(&w.lower.as_str()))
+    };
+    let negation = |w: &Word| super::lexicon::NEGATIONS.contains(&w.lower.as_str());
+    // A negated clause is small talk only in a statement ("Google didn't help."); in a
+    // question it asks something ("Isn't there any help?").
     !words.is_empty()
         && words.iter().all(|w| {
-            PLEASANTRIES.contains(&w.lower.as_str())
-                || super::lexicon::FUNCTION_WORDS.contains(&w.lower.as_str())
-                || w.lower == "not"
+            pleasant(w) || super::lexicon::FUNCTION_WORDS.contains(&w.lower.as_str()) || negation(w)
         })
-        && words
-            .iter()
-            .any(|w| PLEASANTRIES.contains(&w.lower.as_str()))
-        && !words.iter().any(|w| w.lower == "not")
+        && words.iter().any(pleasant)
+        && (clause.statement || !words.iter().any(negation))
 }
 
 /// Words of one clause: letters, digits and the marks inside them (`3.5`, `1,000`,
