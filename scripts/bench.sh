@@ -92,5 +92,6 @@ cargo build --profile semantic --quiet -p semantic-sidecar
   echo
   target/semantic/semantic-eval --model-dir "${SEMANTIC_MODEL_DIR:-.cache/models/all-MiniLM-L6-v2}" \
     bench/semantic/dev.jsonl bench/semantic/heldout.jsonl \
-    bench/semantic/small_talk_dev.jsonl bench/semantic/small_talk_unseen.jsonl
+    bench/semantic/small_talk_dev.jsonl bench/semantic/small_talk_unseen.jsonl \
+    bench/semantic/small_talk_fresh.jsonl
 } >> BENCHMARKS.md || die "the semantic sidecar benchmark failed"

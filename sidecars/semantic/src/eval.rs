@@ -9,6 +9,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::embed::{dot, LocalModel};
+use crate::verify::asides::{AsideModel, FACT_EXAMPLES, SMALL_TALK_EXAMPLES};
+use crate::verify::text::aside_candidates;
 use crate::verify::{Reason, Verifier};
 
 /// The threshold the sidecar's docs recommend and the eval uses by default, calibrated
@@ -51,13 +53,25 @@ pub struct Scored {
     pub score: f32,
     /// The verifier's verdict (None: passed).
     pub rejected_by: Option<Reason>,
+    /// What the verifier saw, when it rejected.
+    pub evidence: Option<String>,
 }
 
-/// Cosine similarity and verdict for every pair, with the model.
+/// The aside model (`verify/asides.rs`) on `model`'s embeddings, as the sidecar builds it.
+pub fn aside_model(model: &LocalModel) -> Result<AsideModel, String> {
+    Ok(AsideModel::new(
+        model.embed(SMALL_TALK_EXAMPLES)?,
+        model.embed(FACT_EXAMPLES)?,
+    ))
+}
+
+/// Cosine similarity and verdict for every pair, with the model; with `asides`, the
+/// verifier leaves out what it judges small talk, as the sidecar does.
 pub fn score_pairs(
     model: &LocalModel,
     pairs: &[Pair],
     verifier: &Verifier,
+    asides: Option<&AsideModel>,
 ) -> Result<Vec<Scored>, String> {
     let mut texts: Vec<&str> = Vec::with_capacity(pairs.len() * 2);
     for p in pairs {
@@ -65,13 +79,28 @@ pub fn score_pairs(
         texts.push(&p.b);
     }
     let vectors = model.embed(&texts)?;
+    let judged = match asides {
+        Some(m) => {
+            let mut candidates: Vec<String> =
+                texts.iter().flat_map(|t| aside_candidates(t)).collect();
+            candidates.sort();
+            candidates.dedup();
+            let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            m.asides(&candidates, &model.embed(&refs)?)
+        }
+        None => Default::default(),
+    };
     Ok(pairs
         .iter()
         .enumerate()
-        .map(|(i, p)| Scored {
-            score: dot(&vectors[2 * i], &vectors[2 * i + 1]),
+        .map(|(i, p)| {
             // The cached entry is `b`, the new question `a` (the verifier is symmetric).
-            rejected_by: verifier.check(&p.a, &p.b).err().map(|r| r.reason),
+            let verdict = verifier.check_without(&p.a, &p.b, &judged).err();
+            Scored {
+                score: dot(&vectors[2 * i], &vectors[2 * i + 1]),
+                rejected_by: verdict.as_ref().map(|r| r.reason),
+                evidence: verdict.map(|r| r.evidence),
+            }
         })
         .collect())
 }

@@ -16,10 +16,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::aside_judge::AsideJudge;
 use crate::embed::Embedder;
 use crate::index::{Index, IndexError, NewEntry, Search};
 use crate::metrics::{Metrics, Route, Stage};
-use crate::verify::Verifier;
+use crate::verify::{Rejection, Verifier};
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -45,6 +46,8 @@ pub struct AppState<I> {
     pub index: I,
     pub embedder: Embedder,
     pub verifier: Verifier,
+    /// Which asides are small talk (None: `--no-asides`, or its examples failed to embed).
+    pub asides: Option<AsideJudge>,
     pub metrics: Metrics,
     pub limits: Limits,
     /// Set when shutdown begins: `/healthz` answers 503 from then on.
@@ -301,14 +304,51 @@ async fn query<I: Index>(
         .map_err(|e| index_error(&state, e))?;
     state.metrics.stage(Stage::Search, start.elapsed());
     let start = Instant::now();
+    let mut verdicts: Vec<Option<Rejection>> = found
+        .iter()
+        .map(|n| {
+            b.verify
+                .then(|| state.verifier.check(&b.text, &n.text).err())
+                .flatten()
+        })
+        .collect();
+    // Only a rejection can change once the model's small talk is left out.
+    if let Some(judge) = state
+        .asides
+        .as_ref()
+        .filter(|_| verdicts.iter().any(Option::is_some))
+    {
+        let mut texts = vec![b.text.as_str()];
+        texts.extend(
+            found
+                .iter()
+                .zip(&verdicts)
+                .filter(|(_, v)| v.is_some())
+                .map(|(n, _)| n.text.as_str()),
+        );
+        match judge.asides(&state.embedder, &texts).await {
+            Ok(asides) if !asides.is_empty() => {
+                for (n, v) in found.iter().zip(verdicts.iter_mut()) {
+                    if v.is_some() {
+                        *v = state
+                            .verifier
+                            .check_without(&b.text, &n.text, &asides)
+                            .err();
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // The word lists' verdicts stand: a miss, never a wrong hit.
+                state.metrics.embed_error();
+                tracing::warn!(error = %e, "embedding asides failed");
+            }
+        }
+    }
     let neighbours: Vec<Value> = found
         .into_iter()
-        .map(|n| {
-            let verdict = if b.verify {
-                state.verifier.check(&b.text, &n.text).err()
-            } else {
-                None
-            };
+        .zip(verdicts)
+        .map(|(n, verdict)| {
             let verified = b.verify && verdict.is_none();
             state
                 .metrics

@@ -3,6 +3,7 @@
 //! numbers, entities, scope). See README.md for the HTTP contract.
 
 pub use sidecar_kit::client;
+pub mod aside_judge;
 pub mod embed;
 pub mod eval;
 pub mod http;

@@ -62,6 +62,10 @@ struct Flags {
     /// added word to count as a changed scope.
     #[arg(long, default_value_t = DEFAULT_NEAR_IDENTICAL)]
     near_identical: f32,
+    /// Verifier: word lists only; without it the embedding model also judges which
+    /// statements beside a question are small talk (verify/asides.rs).
+    #[arg(long)]
+    no_asides: bool,
     /// error, warn, info, debug (every request) or trace. Logs are JSON lines on stderr.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         verifier: Verifier {
             near_identical: f.near_identical,
         },
+        asides: !f.no_asides,
         log_level: f.log_level,
         drain: Duration::from_millis(f.drain_ms),
     };

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 
+use crate::aside_judge::AsideJudge;
 use crate::embed::{Embedder, LocalModel, Precision, RemoteEmbedder};
 use crate::http::{router, AppState, Limits};
 use crate::index::{Index, MemoryIndex, PgIndex};
@@ -30,6 +31,8 @@ pub struct Settings {
     pub max_bytes: usize,
     pub limits: Limits,
     pub verifier: Verifier,
+    /// Ask the model which asides are small talk (`--no-asides` turns it off).
+    pub asides: bool,
     pub log_level: tracing::Level,
     pub drain: Duration,
 }
@@ -107,10 +110,22 @@ pub async fn serve<I: Index>(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let asides = if settings.asides {
+        match AsideJudge::build(&embedder).await {
+            Ok(judge) => Some(judge),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot embed the aside examples: word lists only");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
         index,
         embedder,
         verifier: settings.verifier,
+        asides,
         metrics: Metrics::default(),
         limits: settings.limits,
         draining: AtomicBool::new(false),

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use semantic_sidecar::embed::{LocalModel, Precision};
-use semantic_sidecar::eval::{calibrate, load, markdown, report, score_pairs, DEFAULT_THRESHOLD};
+use semantic_sidecar::eval::{
+    aside_model, calibrate, load, markdown, report, score_pairs, DEFAULT_THRESHOLD,
+};
 use semantic_sidecar::verify::Verifier;
 
 #[derive(Debug, Parser)]
@@ -30,6 +32,10 @@ struct Flags {
     /// Also list the first file's wrong hits and missed positives.
     #[arg(long)]
     errors: bool,
+    /// The verifier without the aside model (word lists only), as with `--no-asides`
+    /// on the sidecar.
+    #[arg(long)]
+    no_asides: bool,
     /// The model in f32 even where the sidecar would run it in int8 (see its --f32).
     #[arg(long = "f32")]
     f32: bool,
@@ -53,6 +59,17 @@ fn main() -> ExitCode {
     };
     println!("all-MiniLM-L6-v2, encoder {}\n", model.describe());
     let verifier = Verifier::default();
+    let asides = if f.no_asides {
+        None
+    } else {
+        match aside_model(&model) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("semantic-eval: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     for (n, path) in f.files.iter().enumerate() {
         let pairs = match load(path) {
             Ok(p) => p,
@@ -61,7 +78,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let scored = match score_pairs(&model, &pairs, &verifier) {
+        let scored = match score_pairs(&model, &pairs, &verifier, asides.as_ref()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("semantic-eval: {e}");
@@ -97,11 +114,7 @@ fn main() -> ExitCode {
                 let hit = s.score >= f.threshold && s.rejected_by.is_none();
                 if hit != p.positive() {
                     let why = s.rejected_by.map_or("-", |r| r.as_str());
-                    let evidence = verifier
-                        .check(&p.a, &p.b)
-                        .err()
-                        .map(|r| r.evidence)
-                        .unwrap_or_default();
+                    let evidence = s.evidence.clone().unwrap_or_default();
                     println!(
                         "{} {:<11} {:.3} {why:<8} {evidence} | {} | {}",
                         if hit { "WRONG-HIT" } else { "MISSED   " },

@@ -15,8 +15,10 @@
 //!    ...), or they are the same question with a content word swapped, added or
 //!    removed (near-identical wording, yet not identical content).
 //!
-//! Pure: no model, no clock. Each rejection names its rule and its evidence.
+//! Pure: no model, no clock (the sidecar passes in which asides its model judged small
+//! talk, `asides.rs`). Each rejection names its rule and its evidence.
 
+pub mod asides;
 pub mod lexicon;
 pub mod text;
 
@@ -24,7 +26,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use lexicon::*;
-use text::{stem, words, Word};
+use text::{stem, words_without, Word};
 
 /// Why a neighbour was rejected: the closed set the HTTP API reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -218,8 +220,8 @@ struct Question {
 }
 
 impl Question {
-    fn new(text: &str) -> Question {
-        let words = words(text);
+    fn new(text: &str, asides: &BTreeSet<String>) -> Question {
+        let words = words_without(text, asides);
         let lower = words.iter().map(|w| w.lower.clone()).collect();
         let mut stems: BTreeSet<String> = (0..words.len())
             // "6 months" is not "monthly"; "a month" may be ("$10 a month").
@@ -246,8 +248,18 @@ impl Question {
 impl Verifier {
     /// `Ok` when nothing says the two ask different things.
     pub fn check(&self, query: &str, neighbour: &str) -> Result<(), Rejection> {
-        let a = Question::new(query);
-        let b = Question::new(neighbour);
+        self.check_without(query, neighbour, &BTreeSet::new())
+    }
+
+    /// `check`, with the asides the embedding model found (`asides.rs`) left out.
+    pub fn check_without(
+        &self,
+        query: &str,
+        neighbour: &str,
+        asides: &BTreeSet<String>,
+    ) -> Result<(), Rejection> {
+        let a = Question::new(query, asides);
+        let b = Question::new(neighbour, asides);
         negation(&a, &b)?;
         numbers(&a, &b)?;
         entities(&a, &b)?;

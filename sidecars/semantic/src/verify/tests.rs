@@ -285,14 +285,18 @@ fn acronyms_match_the_names_they_stand_for() {
     ] {
         for (x, y) in [(a, b), (b, a)] {
             assert!(
-                entities(&Question::new(x), &Question::new(y)).is_ok(),
+                entities(
+                    &Question::new(x, &Default::default()),
+                    &Question::new(y, &Default::default())
+                )
+                .is_ok(),
                 "{x:?} / {y:?}"
             );
         }
     }
     assert!(entities(
-        &Question::new("Is JS fast?"),
-        &Question::new("Is Java fast?")
+        &Question::new("Is JS fast?", &Default::default()),
+        &Question::new("Is Java fast?", &Default::default())
     )
     .is_err());
 }
@@ -315,11 +319,17 @@ fn small_talk_around_a_question_is_dropped() {
     }
     // In a question the same words ask something.
     assert_eq!(
-        check("How long does delivery take?", "How long? Does delivery take?"),
+        check(
+            "How long does delivery take?",
+            "How long? Does delivery take?"
+        ),
         None
     );
     assert_eq!(
-        check("Why was my card declined?", "Why was my card declined? Isn't there any help?"),
+        check(
+            "Why was my card declined?",
+            "Why was my card declined? Isn't there any help?"
+        ),
         Some(Reason::Negation)
     );
 }
@@ -347,20 +357,85 @@ fn a_fact_added_to_a_question_narrows_it() {
 #[test]
 fn words_that_name_the_same_thing_compare_as_one() {
     for (a, b) in [
-        ("How do I update my billing address?", "How do I change my billing address?"),
-        ("How long does delivery take?", "How long does shipping take?"),
-        ("Can I change my flight date online?", "Can I change my flight date on the website?"),
-        ("What payment methods do you accept?", "what payment methods do u accept?"),
+        (
+            "How do I update my billing address?",
+            "How do I change my billing address?",
+        ),
+        (
+            "How long does delivery take?",
+            "How long does shipping take?",
+        ),
+        (
+            "Can I change my flight date online?",
+            "Can I change my flight date on the website?",
+        ),
+        (
+            "What payment methods do you accept?",
+            "what payment methods do u accept?",
+        ),
         ("Do you ship to Canada?", "Do you guys ship to Canada?"),
-        ("Is there a student discount?", "is there a student discount available"),
+        (
+            "Is there a student discount?",
+            "is there a student discount available",
+        ),
     ] {
         assert_eq!(check(a, b), None, "{a:?} / {b:?}");
     }
     // Near synonyms with another answer stay apart.
     for (a, b) in [
-        ("Can I pause my subscription?", "Can I cancel my subscription?"),
-        ("Where can I find my invoice?", "Where can I pay my invoice?"),
+        (
+            "Can I pause my subscription?",
+            "Can I cancel my subscription?",
+        ),
+        (
+            "Where can I find my invoice?",
+            "Where can I pay my invoice?",
+        ),
     ] {
         assert_eq!(check(a, b), Some(Reason::Scope), "{a:?} / {b:?}");
     }
+}
+
+#[test]
+fn asides_are_statements_and_openers_without_digits() {
+    use super::text::aside_candidates;
+    assert_eq!(
+        aside_candidates("How do I reset my password? I'm pulling my hair out. Thanks!"),
+        vec!["I'm pulling my hair out".to_string()]
+    );
+    assert_eq!(
+        aside_candidates("Sorry to be a pain, but how do I reset my password?"),
+        vec!["Sorry to be a pain".to_string()]
+    );
+    // Digits carry facts; a clause holding a question word asks; a question is no aside.
+    assert!(aside_candidates("I ordered 3 of these. What should I do?").is_empty());
+    assert!(aside_candidates("What time, roughly, does it open?").is_empty());
+    assert!(aside_candidates("How do I reset my password?").is_empty());
+}
+
+#[test]
+fn asides_named_by_the_model_are_left_out_unless_the_question_points_back() {
+    use std::collections::BTreeSet;
+    let v = Verifier::default();
+    let judged = |s: &str| BTreeSet::from([s.to_string()]);
+    let a = "How do I reset my router?";
+    let b = "How do I reset my router? I'm pulling my hair out.";
+    assert_eq!(v.check(a, b).err().map(|r| r.reason), Some(Reason::Scope));
+    assert_eq!(
+        v.check_without(a, b, &judged("I'm pulling my hair out")),
+        Ok(())
+    );
+    // "it" may be what the aside was about: nothing is left out.
+    let (a, b) = (
+        "I'm fed up with my router. How do I reset it?",
+        "I'm fed up with my printer. How do I reset it?",
+    );
+    let both = BTreeSet::from([
+        "I'm fed up with my router".to_string(),
+        "I'm fed up with my printer".to_string(),
+    ]);
+    assert_eq!(
+        v.check_without(a, b, &both).err().map(|r| r.reason),
+        Some(Reason::Scope)
+    );
 }

@@ -2,6 +2,8 @@
 //! ("Hi there,", "Sorry if this was asked before.", "Thanks in advance."), contractions
 //! opened, and light stemming for comparing content words.
 
+use std::collections::BTreeSet;
+
 /// One word or number as written, and what the rules compare.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Word {
@@ -213,6 +215,9 @@ const SMALL_TALK: &[&str] = &[
     "probably",
 ];
 
+/// Words by which a question points back at an earlier sentence.
+const POINTING_BACK: &[&str] = &["it", "this", "that", "them", "these", "those", "they"];
+
 /// Words that open a question: a clause holding one asks something.
 const QUESTION_WORDS: &[&str] = &["what", "how", "when", "where", "which", "who", "why"];
 
@@ -270,11 +275,19 @@ const SMALL_TALK_CLAUSES: &[&str] = &[
 /// Splits `text` into clauses (at . ? ! ; : , and dashes between spaces), drops those
 /// that are only small talk, and returns the words of the rest.
 pub fn words(text: &str) -> Vec<Word> {
-    let mut out = Vec::new();
+    words_without(text, &BTreeSet::new())
+}
+
+/// `words`, also without the asides named in `asides` (keys from `aside_candidates`,
+/// judged small talk by the embedding model), unless the rest of the question points
+/// back at them ("I'm fed up with my router. How do I reset it?").
+pub fn words_without(text: &str, asides: &BTreeSet<String>) -> Vec<Word> {
     let mut quoted = false;
     // "9 p.m." would end a sentence twice; "6:00" is 6 o'clock.
     let text = clock_times(text);
     let clauses = clauses(&text);
+    let keys = aside_keys(&clauses);
+    let mut kept: Vec<(Vec<Word>, bool)> = Vec::new();
     let mut signed_off = false;
     for (i, clause) in clauses.iter().enumerate() {
         let clause_words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
@@ -292,9 +305,75 @@ pub fn words(text: &str) -> Vec<Word> {
             continue;
         }
         signed_off = false;
-        out.extend(clause_words);
+        let aside = keys[i].as_ref().is_some_and(|k| asides.contains(k));
+        kept.push((clause_words, aside));
+    }
+    let rest = kept
+        .iter()
+        .filter(|(_, aside)| !aside)
+        .flat_map(|(ws, _)| ws);
+    let refers_back = rest
+        .clone()
+        .any(|w| POINTING_BACK.contains(&w.lower.as_str()));
+    let drop_asides = !refers_back && rest.count() > 0;
+    kept.into_iter()
+        .filter(|(_, aside)| !(drop_asides && *aside))
+        .flat_map(|(ws, _)| ws)
+        .collect()
+}
+
+/// Parts of `text` that may be small talk the word lists do not know ("I'm pulling my
+/// hair out.", "Fingers crossed!"): whole statement sentences and the clause that opens
+/// a question, not already dropped as small talk, without digits. The sidecar asks the
+/// embedding model about each (see `asides.rs`); `words_without` drops those it names.
+pub fn aside_candidates(text: &str) -> Vec<String> {
+    let text = clock_times(text);
+    let clauses = clauses(&text);
+    let keys = aside_keys(&clauses);
+    let mut quoted = false;
+    let mut out: Vec<String> = Vec::new();
+    for (clause, key) in clauses.iter().zip(keys) {
+        let clause_words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
+        let Some(key) = key else { continue };
+        if is_pleasantry(clause, &clause_words)
+            || key.chars().any(|c| c.is_ascii_digit())
+            || out.contains(&key)
+        {
+            continue;
+        }
+        out.push(key);
     }
     out
+}
+
+/// Whether `clause` holds a question word.
+fn asks(clause: &str) -> bool {
+    clause
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| QUESTION_WORDS.contains(&w))
+}
+
+/// Each clause's aside key: its whole sentence for a statement, itself for the clause
+/// that opens a question without asking, none otherwise.
+fn aside_keys(clauses: &[Clause]) -> Vec<Option<String>> {
+    clauses
+        .iter()
+        .map(|c| {
+            if c.statement {
+                let sentence: Vec<&str> = clauses
+                    .iter()
+                    .filter(|o| o.sentence == c.sentence)
+                    .map(|o| o.text.trim())
+                    .collect();
+                Some(sentence.join(", "))
+            } else if c.leads_question && !asks(&c.text) {
+                Some(c.text.trim().to_string())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// `a.m.` / `p.m.` as `am` / `pm`, and `6:00` as `6` (`6:30` stays as written).
@@ -333,6 +412,8 @@ fn clock_times(text: &str) -> String {
 struct Clause {
     text: String,
     starts_sentence: bool,
+    /// Which sentence of the text (0, 1, ...) the clause belongs to.
+    sentence: usize,
     statement: bool,
     /// Opens a question without being its last clause ("Sorry to bother you again, how
     /// do I...?").
@@ -345,6 +426,7 @@ fn clauses(text: &str) -> Vec<Clause> {
     let mut starts_sentence = true;
     // Where the sentence being read starts in `out`.
     let mut sentence_from = 0;
+    let mut sentence = 0;
     let mut asked = false;
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -363,6 +445,7 @@ fn clauses(text: &str) -> Vec<Clause> {
                 out.push(Clause {
                     text: std::mem::take(&mut current),
                     starts_sentence,
+                    sentence,
                     statement: false,
                     leads_question: false,
                 });
@@ -378,6 +461,7 @@ fn clauses(text: &str) -> Vec<Clause> {
                     cl.leads_question = !statement && j == sentence_from && j < last;
                 }
                 sentence_from = out.len();
+                sentence += 1;
             }
         } else {
             current.push(c);
@@ -388,6 +472,7 @@ fn clauses(text: &str) -> Vec<Clause> {
         out.push(Clause {
             text: current,
             starts_sentence,
+            sentence,
             statement: false,
             leads_question: false,
         });
