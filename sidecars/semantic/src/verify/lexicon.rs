@@ -163,7 +163,6 @@ pub const FUNCTION_WORDS: &[&str] = &[
     "normally",
     "generally",
     "ever",
-    "available",
     "offer",
     "provide",
     // Words that frame a question without changing it ("the baggage allowance").
