@@ -518,3 +518,20 @@ pub const CONTRASTS: &[&[&[&str]]] = &[
     &[&["check in"], &["check out"]],
     &[&["in network"], &["out of"]],
 ];
+
+/// Names with other spellings that name the same thing (lower case, letters and digits
+/// only): a name on one side is mentioned by any of its aliases on the other.
+pub const NAME_ALIASES: &[&[&str]] = &[
+    &["postgresql", "postgres", "psql"],
+    &["golang", "go"],
+    &["javascript", "js"],
+    &["typescript", "ts"],
+    &["kubernetes", "k8s"],
+    &["nodejs", "node"],
+    &["eu", "europe", "european", "europeanunion"],
+    &["us", "usa", "unitedstates", "america", "american"],
+    &["uk", "unitedkingdom", "britain", "greatbritain", "british"],
+    &["nyc", "newyork", "newyorkcity"],
+    &["la", "losangeles"],
+    &["sf", "sanfrancisco"],
+];

@@ -360,8 +360,12 @@ fn set_units_aside(ca: &mut BTreeSet<String>, cb: &mut BTreeSet<String>) -> usiz
     respelled
 }
 
-/// The stem of `word`, or of the first word of its `SAME_MEANING` group.
+/// The stem of `word`, or of the first word of its `SAME_MEANING` group; a name, the
+/// first of its `NAME_ALIASES`.
 fn meaning(word: &str) -> String {
+    if let Some(group) = NAME_ALIASES.iter().find(|g| g.contains(&word)) {
+        return group[0].to_string();
+    }
     let s = stem(word);
     SAME_MEANING
         .iter()
@@ -796,6 +800,21 @@ fn mentions(q: &Question, name: &[&Word]) -> bool {
         .filter(|c| c.is_alphanumeric())
         .collect();
     if !squashed.is_empty() && q.squashed.contains(&squashed) {
+        return true;
+    }
+    // Another spelling of the same name: Postgres == PostgreSQL, NYC == New York.
+    let alias_on = |alias: &str| {
+        if alias.len() <= 3 {
+            q.lower.contains(alias)
+        } else {
+            q.squashed.contains(alias)
+        }
+    };
+    if NAME_ALIASES
+        .iter()
+        .filter(|group| group.contains(&squashed.as_str()))
+        .any(|group| group.iter().any(|alias| alias_on(alias)))
+    {
         return true;
     }
     // A name whose acronym is on the other side: JavaScript == JS, European Union == EU.

@@ -444,3 +444,31 @@ fn asides_named_by_the_model_are_left_out_unless_the_question_points_back() {
         Some(Reason::Scope)
     );
 }
+
+#[test]
+fn a_name_is_mentioned_by_its_other_spellings() {
+    for (a, b) in [
+        (
+            "Why is my Postgres query slow on a big table?",
+            "Why is my PostgreSQL query slow on a big table?",
+        ),
+        (
+            "How do I type a callback in TS?",
+            "How do I type a callback in TypeScript?",
+        ),
+        ("Do you ship to the UK?", "Do you ship to Britain?"),
+        (
+            "Do you store data in the EU?",
+            "Do you store data in Europe?",
+        ),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+    assert_eq!(
+        check(
+            "Why is my Postgres query slow on a big table?",
+            "Why is my MySQL query slow on a big table?"
+        ),
+        Some(Reason::Entity)
+    );
+}
