@@ -71,6 +71,9 @@ pub const DEFAULT_NEAR_IDENTICAL: f32 = 0.5;
 const SWAP_SHARED: usize = 2;
 const SWAP_MAX: usize = 1;
 
+/// A replaced span needs this many unchanged words around it.
+const SPAN_CONTEXT: usize = 3;
+
 /// `from X to Y` vs `from Y to X`: the words around `to`/`from` trade places.
 fn swapped_direction(a: &Question, b: &Question) -> Result<(), Rejection> {
     let around = |q: &Question| -> Vec<(String, String)> {
@@ -152,6 +155,62 @@ fn one_word_substituted(a: &Question, b: &Question) -> Result<(), Rejection> {
     Err(Rejection {
         reason: Reason::Scope,
         evidence: format!("the same question with {x:?} in place of {y:?}"),
+    })
+}
+
+/// The same words around one or two words replaced by one or two others ("a promo code
+/// on the mobile app" / "on the website", "What annual income do I need" / "What credit
+/// score do I need"): one thing asked about in place of another. Single words are
+/// `one_word_substituted`'s.
+fn span_substituted(a: &Question, b: &Question) -> Result<(), Rejection> {
+    let (wa, wb): (Vec<&str>, Vec<&str>) = (
+        a.words.iter().map(|w| w.lower.as_str()).collect(),
+        b.words.iter().map(|w| w.lower.as_str()).collect(),
+    );
+    let prefix = wa.iter().zip(&wb).take_while(|(x, y)| x == y).count();
+    let room = wa.len().min(wb.len()) - prefix;
+    let suffix = wa
+        .iter()
+        .rev()
+        .zip(wb.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (ma, mb) = (
+        &wa[prefix..wa.len() - suffix],
+        &wb[prefix..wb.len() - suffix],
+    );
+    let spans = (1..=2).contains(&ma.len()) && (1..=2).contains(&mb.len());
+    if !spans || ma.len() + mb.len() == 2 || prefix + suffix < SPAN_CONTEXT {
+        return Ok(());
+    }
+    let words = |m: &[&str]| m.iter().filter(|w| !FUNCTION_WORDS.contains(w)).count();
+    let plain = |w: &&str| {
+        !NEGATIONS.contains(w) && number_word(w).is_none() && !w.chars().any(|c| c.is_ascii_digit())
+    };
+    let squash = |m: &[&str]| m.concat();
+    // Each content word of one span is one of the other's, or a misspelling of it.
+    let covered = |m: &[&str], by: &[&str]| {
+        m.iter()
+            .filter(|w| !FUNCTION_WORDS.contains(w))
+            .all(|x| by.iter().any(|y| meaning(x) == meaning(y) || typo_of(x, y)))
+    };
+    let (ca, cb) = (words(ma), words(mb));
+    if ca == 0
+        || cb == 0
+        || (covered(ma, mb) && covered(mb, ma))
+        || squash(ma) == squash(mb)
+        || !ma.iter().chain(mb).all(plain)
+    {
+        return Ok(());
+    }
+    Err(Rejection {
+        reason: Reason::Scope,
+        evidence: format!(
+            "the same question with {:?} in place of {:?}",
+            ma.join(" "),
+            mb.join(" ")
+        ),
     })
 }
 
@@ -266,6 +325,7 @@ impl Verifier {
         contrasts(&a, &b)?;
         swapped_direction(&a, &b)?;
         one_word_substituted(&a, &b)?;
+        span_substituted(&a, &b)?;
         self.near_identical_change(&a, &b)
     }
 

@@ -472,3 +472,32 @@ fn a_name_is_mentioned_by_its_other_spellings() {
         Some(Reason::Entity)
     );
 }
+
+#[test]
+fn a_span_of_one_or_two_words_replaced_asks_about_something_else() {
+    for (a, b) in [
+        (
+            "How do I use a promo code on the mobile app?",
+            "How do I use a promo code on the website?",
+        ),
+        (
+            "What annual income do I need to qualify for the Platinum card?",
+            "What credit score do I need to qualify for the Platinum card?",
+        ),
+    ] {
+        assert_eq!(check(a, b), Some(Reason::Scope), "{a:?} / {b:?}");
+    }
+    // The same thing in other words, or spelt apart, is no other thing.
+    for (a, b) in [
+        (
+            "Where can I find the shipping costs for Canada?",
+            "Where can I find the delivery prices for Canada?",
+        ),
+        (
+            "Is there wi fi on the night train?",
+            "Is there wifi on the night train?",
+        ),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+}
