@@ -177,6 +177,21 @@ def test_anthropic_a_reworded_question_is_answered_from_the_semantic_cache(envoy
     assert len(mock_requests_for(mock_provider, tag)) == 1
 
 
+def test_small_talk_around_the_question_still_hits_and_an_added_fact_misses(envoy, index,
+                                                                             mock_provider):
+    """Remarks no word list knows are judged small talk by the sidecar's model and left
+    out; a fact in a sentence of its own changes the question and misses."""
+    tag, sys = new_tag(), system()
+    first_answer(envoy, index, tag, sys=sys)
+    h, got = chat(envoy, tag, f"{FIRST} You lot are brilliant, by the way.", sys=sys)
+    assert_semantic_hit(h)
+    assert got == LONG
+    h, got = chat(envoy, tag, f"{FIRST} My ticket is a basic economy fare.", sys=sys)
+    assert h["x-llm-cache"] == "miss", dict(h)
+    assert got == "another answer"
+    assert len(mock_requests_for(mock_provider, tag)) == 2
+
+
 # ------------------------------------------------------------------ what must miss
 
 @pytest.mark.parametrize("kind", sorted(HARD_NEGATIVES))
