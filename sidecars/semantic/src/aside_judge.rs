@@ -6,8 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::embed::Embedder;
-use crate::verify::asides::{AsideModel, FACT_EXAMPLES, SMALL_TALK_EXAMPLES};
-use crate::verify::text::aside_candidates;
+use crate::verify::asides::{candidates, AsideModel, FACT_EXAMPLES, SMALL_TALK_EXAMPLES};
 
 /// Most answers remembered; all are forgotten when it fills.
 const REMEMBERED: usize = 50_000;
@@ -35,9 +34,7 @@ impl AsideJudge {
         embedder: &Embedder,
         texts: &[&str],
     ) -> Result<BTreeSet<String>, String> {
-        let mut candidates: Vec<String> = texts.iter().flat_map(|t| aside_candidates(t)).collect();
-        candidates.sort();
-        candidates.dedup();
+        let candidates = candidates(texts);
         let mut out = BTreeSet::new();
         let mut unknown = Vec::new();
         {

@@ -9,8 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::embed::{dot, LocalModel};
-use crate::verify::asides::{AsideModel, FACT_EXAMPLES, SMALL_TALK_EXAMPLES};
-use crate::verify::text::aside_candidates;
+use crate::verify::asides::{candidates, AsideModel, FACT_EXAMPLES, SMALL_TALK_EXAMPLES};
 use crate::verify::{Reason, Verifier};
 
 /// The threshold the sidecar's docs recommend and the eval uses by default, calibrated
@@ -81,10 +80,7 @@ pub fn score_pairs(
     let vectors = model.embed(&texts)?;
     let judged = match asides {
         Some(m) => {
-            let mut candidates: Vec<String> =
-                texts.iter().flat_map(|t| aside_candidates(t)).collect();
-            candidates.sort();
-            candidates.dedup();
+            let candidates = candidates(&texts);
             let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
             m.asides(&candidates, &model.embed(&refs)?)
         }

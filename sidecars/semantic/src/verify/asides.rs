@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use crate::embed::dot;
+use crate::verify::text::aside_candidates;
 
 /// How many of the best matches of each side are averaged.
 const NEAREST: usize = 3;
@@ -188,6 +189,14 @@ impl AsideModel {
             .map(|(c, _)| c.clone())
             .collect()
     }
+}
+
+/// The asides of all `texts` (`text::aside_candidates`), each once, sorted.
+pub fn candidates(texts: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = texts.iter().flat_map(|t| aside_candidates(t)).collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// Mean cosine of the `NEAREST` examples nearest to `v`.

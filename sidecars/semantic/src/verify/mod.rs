@@ -24,6 +24,7 @@ pub mod text;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::OnceLock;
 
 use lexicon::*;
 use text::{stem, words_without, Word};
@@ -427,10 +428,21 @@ fn meaning(word: &str) -> String {
         return group[0].to_string();
     }
     let s = stem(word);
-    SAME_MEANING
+    same_meaning_stems()
         .iter()
-        .find(|group| group.iter().any(|w| stem(w) == s))
-        .map_or(s, |group| stem(group[0]))
+        .find(|(spelling, _)| *spelling == s)
+        .map_or(s, |(_, first)| first.clone())
+}
+
+/// `SAME_MEANING` stemmed once: (a word's stem, its group's first word's stem).
+fn same_meaning_stems() -> &'static [(String, String)] {
+    static STEMS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    STEMS.get_or_init(|| {
+        SAME_MEANING
+            .iter()
+            .flat_map(|group| group.iter().map(|w| (stem(w), stem(group[0]))))
+            .collect()
+    })
 }
 
 /// Content-word stems: not function words, not numbers (the number rule owns those);

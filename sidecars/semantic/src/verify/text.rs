@@ -135,7 +135,6 @@ const SMALL_TALK: &[&str] = &[
     // thanks, wishes and sign-offs
     "grateful",
     "thankful",
-    "regards",
     "kind",
     "best",
     "wishes",
@@ -282,32 +281,13 @@ pub fn words(text: &str) -> Vec<Word> {
 /// judged small talk by the embedding model), unless the rest of the question points
 /// back at them ("I'm fed up with my router. How do I reset it?").
 pub fn words_without(text: &str, asides: &BTreeSet<String>) -> Vec<Word> {
-    let mut quoted = false;
-    // "9 p.m." would end a sentence twice; "6:00" is 6 o'clock.
-    let text = clock_times(text);
-    let clauses = clauses(&text);
-    let keys = aside_keys(&clauses);
-    let mut kept: Vec<(Vec<Word>, bool)> = Vec::new();
-    let mut signed_off = false;
-    for (i, clause) in clauses.iter().enumerate() {
-        let clause_words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
-        // "Best wishes, Sam": the name after a sign-off at the end of the text.
-        let signature = signed_off
-            && i + 1 == clauses.len()
-            && (1..=2).contains(&clause_words.len())
-            && clause_words
-                .iter()
-                .all(|w| w.raw.chars().next().is_some_and(char::is_uppercase));
-        if signature || is_pleasantry(clause, &clause_words) {
-            signed_off = clause_words
-                .iter()
-                .any(|w| SIGN_OFFS.contains(&w.lower.as_str()));
-            continue;
-        }
-        signed_off = false;
-        let aside = keys[i].as_ref().is_some_and(|k| asides.contains(k));
-        kept.push((clause_words, aside));
-    }
+    let kept: Vec<(Vec<Word>, bool)> = parts(text)
+        .into_iter()
+        .map(|p| {
+            let aside = p.aside_key.as_ref().is_some_and(|k| asides.contains(k));
+            (p.words, aside)
+        })
+        .collect();
     let rest = kept
         .iter()
         .filter(|(_, aside)| !aside)
@@ -327,21 +307,45 @@ pub fn words_without(text: &str, asides: &BTreeSet<String>) -> Vec<Word> {
 /// a question, not already dropped as small talk, without digits. The sidecar asks the
 /// embedding model about each (see `asides.rs`); `words_without` drops those it names.
 pub fn aside_candidates(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in parts(text).into_iter().filter_map(|p| p.aside_key) {
+        if !key.chars().any(|c| c.is_ascii_digit()) && !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// A clause the word lists keep: its words, and its aside key (see `aside_keys`).
+struct Part {
+    words: Vec<Word>,
+    aside_key: Option<String>,
+}
+
+/// The clauses of `text` that are not small talk by the word lists, in order.
+fn parts(text: &str) -> Vec<Part> {
+    let mut quoted = false;
+    // "9 p.m." would end a sentence twice; "6:00" is 6 o'clock.
     let text = clock_times(text);
     let clauses = clauses(&text);
     let keys = aside_keys(&clauses);
-    let mut quoted = false;
-    let mut out: Vec<String> = Vec::new();
-    for (clause, key) in clauses.iter().zip(keys) {
-        let clause_words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
-        let Some(key) = key else { continue };
-        if is_pleasantry(clause, &clause_words)
-            || key.chars().any(|c| c.is_ascii_digit())
-            || out.contains(&key)
-        {
+    let mut out = Vec::new();
+    let mut signed_off = false;
+    for (i, (clause, aside_key)) in clauses.iter().zip(keys).enumerate() {
+        let words = split_words(&clause.text, clause.starts_sentence, &mut quoted);
+        // "Best wishes, Sam": the name after a sign-off at the end of the text.
+        let signature = signed_off
+            && i + 1 == clauses.len()
+            && (1..=2).contains(&words.len())
+            && words
+                .iter()
+                .all(|w| w.raw.chars().next().is_some_and(char::is_uppercase));
+        if signature || is_pleasantry(clause, &words) {
+            signed_off = words.iter().any(|w| SIGN_OFFS.contains(&w.lower.as_str()));
             continue;
         }
-        out.push(key);
+        signed_off = false;
+        out.push(Part { words, aside_key });
     }
     out
 }
