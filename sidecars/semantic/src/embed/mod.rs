@@ -64,6 +64,7 @@ pub fn normalise(v: &mut [f32]) {
 
 /// Dot product; for unit vectors, the cosine similarity. Four accumulators so the
 /// compiler vectorises it.
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let chunks = a.len() / 8;
