@@ -195,6 +195,22 @@ pub const SAME_MEANING: &[&[&str]] = &[
     &["install", "download"],
     &["open", "start", "begin"],
     &["sea", "ocean"],
+    &["cover", "include", "incl"],
+    // Abbreviations people type.
+    &["dictionary", "dict"],
+    &["information", "info"],
+    &["configuration", "config"],
+    &["repository", "repo"],
+    &["documentation", "docs"],
+    &["administrator", "admin"],
+    &["password", "pw", "pwd"],
+    &["message", "msg"],
+    &["account", "acct"],
+    &["international", "intl"],
+    &["authentication", "auth"],
+    &["environment", "env"],
+    &["parameter", "param"],
+    &["statistics", "stats"],
 ];
 
 /// Idioms that look negated but mean "free": not counted as negations.

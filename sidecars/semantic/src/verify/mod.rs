@@ -478,9 +478,12 @@ fn content(q: &Question, same_meaning: bool) -> BTreeSet<String> {
         {
             continue;
         }
+        let after_non = i > 0 && ws[i - 1].lower == "non";
         let s = match l {
             // One thing, three words: "bags" / "baggage" / "luggage".
             "baggage" | "luggage" => "bag".to_string(),
+            // "non-profit" is "nonprofit".
+            _ if after_non => stem(&format!("non{l}")),
             _ if same_meaning => meaning(l),
             other => stem(other),
         };
@@ -488,14 +491,57 @@ fn content(q: &Question, same_meaning: bool) -> BTreeSet<String> {
             out.insert(s);
         }
     }
+    if same_meaning && asks_a_price(ws) {
+        out.insert(meaning("price"));
+    }
+    if same_meaning && asks_a_time(ws) {
+        out.insert(meaning("time"));
+    }
     out
+}
+
+/// "When ...", "how long does ...": a time asked, as "what time ..." or "the delivery
+/// time" asks one. (Only for two questions' equality: read as a word shared, "time"
+/// made real negatives look near-identical.) Not "how long is the cable".
+fn asks_a_time(ws: &[Word]) -> bool {
+    ws.iter().any(|w| w.lower == "when")
+        || ws.windows(3).any(|w| {
+            w[0].lower == "how"
+                && w[1].lower == "long"
+                && matches!(
+                    w[2].lower.as_str(),
+                    "does"
+                        | "do"
+                        | "will"
+                        | "would"
+                        | "should"
+                        | "until"
+                        | "till"
+                        | "before"
+                        | "after"
+                        | "to"
+                )
+        })
+}
+
+/// "How much is ...", "how much does it ...": a price asked, as "the cost of ..." asks
+/// one. Not "how much data ...": that is an amount.
+fn asks_a_price(ws: &[Word]) -> bool {
+    ws.windows(3).any(|w| {
+        w[0].lower == "how"
+            && w[1].lower == "much"
+            && matches!(
+                w[2].lower.as_str(),
+                "is" | "are" | "was" | "does" | "do" | "will" | "would" | "should" | "for" | "to"
+            )
+    })
 }
 
 fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
     let count = |q: &Question| {
         let ws = &q.words;
         (0..ws.len())
-            .filter(|&i| NEGATIONS.contains(&ws[i].lower.as_str()))
+            .filter(|&i| NEGATIONS.contains(&ws[i].lower.as_str()) || glued_non(&ws[i].lower))
             .filter(|&i| {
                 let two = ws
                     .get(i + 1)
@@ -517,8 +563,17 @@ fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
             evidence: format!("{na} negation cue(s) vs {nb}"),
         });
     }
+    // "non-profit" and "non profit" as "nonprofit".
+    let glued = |q: &Question| -> BTreeSet<String> {
+        q.words
+            .windows(2)
+            .filter(|p| p[0].lower == "non")
+            .map(|p| format!("non{}", p[1].lower))
+            .collect()
+    };
     for (x, y) in [(a, b), (b, a)] {
-        for w in &x.words {
+        let y_glued = glued(y);
+        for w in x.words.iter().filter(|w| !y_glued.contains(&w.lower)) {
             for p in NEGATING_PREFIXES {
                 if let Some(base) = w.lower.strip_prefix(p) {
                     if base.len() >= 4 && y.lower.contains(base) && !x.lower.contains(base) {
@@ -532,6 +587,12 @@ fn negation(a: &Question, b: &Question) -> Result<(), Rejection> {
         }
     }
     Ok(())
+}
+
+/// `nonrefundable`, `nonprofit`: the cue `non` written as one word with what it
+/// negates counts as `non-refundable` and `non refundable` do.
+fn glued_non(w: &str) -> bool {
+    w != "nonetheless" && w.strip_prefix("non").is_some_and(|base| base.len() >= 4)
 }
 
 /// Digits first: a number as written (`3`, `1,000`, `10th`, `5k`).

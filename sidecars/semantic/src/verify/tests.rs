@@ -501,3 +501,58 @@ fn a_span_of_one_or_two_words_replaced_asks_about_something_else() {
         assert_eq!(check(a, b), None, "{a:?} / {b:?}");
     }
 }
+
+#[test]
+fn non_written_apart_or_glued_is_one_negation() {
+    assert_eq!(
+        check(
+            "Is there special pricing for non-profit organizations?",
+            "Is there special pricing for nonprofit organizations?",
+        ),
+        None
+    );
+    assert_eq!(
+        check(
+            "Can I cancel a nonrefundable booking?",
+            "Can I cancel a refundable booking?",
+        ),
+        Some(Reason::Negation)
+    );
+    assert_eq!(
+        check(
+            "Is the deposit non-refundable?",
+            "Is the deposit nonrefundable?"
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_price_or_a_time_asked_by_the_question_word_is_the_same_question() {
+    for (a, b) in [
+        (
+            "How much is parking per night at the hotel?",
+            "hotel parking cost per night?",
+        ),
+        (
+            "What time is check-in at the Marriott?",
+            "When can I check in at the Marriott?",
+        ),
+        ("How do I sort a dictionary by value?", "sort dict by value"),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+    // An amount is not a price, and a length is not a time.
+    for (a, b) in [
+        (
+            "How much data is in the plan?",
+            "What does the data in the plan cost?",
+        ),
+        (
+            "How long is the charging cable?",
+            "When is the charging cable in stock?",
+        ),
+    ] {
+        assert!(check(a, b).is_some(), "{a:?} / {b:?}");
+    }
+}
