@@ -595,6 +595,12 @@ fn glued_non(w: &str) -> bool {
     w != "nonetheless" && w.strip_prefix("non").is_some_and(|base| base.len() >= 4)
 }
 
+/// The number of a version or model written `v18`, `v3.2` or `V15` (lower-cased).
+fn version_number(w: &str) -> Option<&str> {
+    w.strip_prefix('v')
+        .filter(|n| starts_with_digit(n) && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
 /// Digits first: a number as written (`3`, `1,000`, `10th`, `5k`).
 fn starts_with_digit(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_digit())
@@ -644,6 +650,8 @@ fn quantities(q: &Question) -> Vec<Quantity> {
         let mut soft = false;
         // The word a unit would follow: "half a year" reads past the article.
         let mut unit_at = i + 1;
+        // "v18" is version 18, as "Node 18" says; "V15" model 15.
+        let l = version_number(l).unwrap_or(l);
         let key = if starts_with_digit(l) {
             // 1,000 / 3.5 / 10th / 5g (a code: keep as written)
             let digits: String = l.chars().filter(|c| *c != ',').collect();
@@ -747,7 +755,9 @@ fn quantities(q: &Question) -> Vec<Quantity> {
         };
         // A duration compares by its length: 24 hours is a day, two weeks 14 days. An
         // age ("16-year-old") is a number.
-        let age = ws.get(unit_at + 1).is_some_and(|x| x.lower == "old");
+        let age = ws
+            .get(unit_at + 1)
+            .is_some_and(|x| matches!(x.lower.as_str(), "old" | "olds"));
         let length = unit
             .filter(|_| !age)
             .and_then(|u| Some((duration(key.parse().ok()?, u)?, u)));
@@ -896,7 +906,11 @@ fn names(q: &Question) -> Vec<Vec<&Word>> {
             .lower
             .strip_suffix('k')
             .is_some_and(|n| n.replace(',', "").parse::<f64>().is_ok());
-        let code = has_digit && has_alpha && !is_ordinal_or_unit(&w.lower) && !thousands;
+        let code = has_digit
+            && has_alpha
+            && !is_ordinal_or_unit(&w.lower)
+            && !thousands
+            && version_number(&w.lower).is_none();
         let capital = !shouting
             && w.raw.chars().next().is_some_and(|c| c.is_uppercase())
             && w.raw != "I"

@@ -229,7 +229,8 @@ fn hard_negatives_are_rejected_with_their_reason() {
         (
             "What's the warranty on the Dyson V15?",
             "What's the warranty on the Dyson V11?",
-            Reason::Entity,
+            // Model 15 vs model 11, as version v18 vs v20.
+            Reason::Number,
         ),
         (
             "How do I increase the daily withdrawal limit?",
@@ -555,4 +556,24 @@ fn a_price_or_a_time_asked_by_the_question_word_is_the_same_question() {
     ] {
         assert!(check(a, b).is_some(), "{a:?} / {b:?}");
     }
+}
+
+#[test]
+fn versions_and_ages_read_alike_however_written() {
+    for (a, b) in [
+        (
+            "What changed between Node 18 and Node 20?",
+            "What changed from Node v18 to v20?",
+        ),
+        (
+            "Can a 16-year-old fly alone?",
+            "Can sixteen-year-olds fly alone?",
+        ),
+    ] {
+        assert_eq!(check(a, b), None, "{a:?} / {b:?}");
+    }
+    assert_eq!(
+        check("What changed in Node v18?", "What changed in Node v20?"),
+        Some(Reason::Number)
+    );
 }
