@@ -577,3 +577,28 @@ fn versions_and_ages_read_alike_however_written() {
         Some(Reason::Number)
     );
 }
+
+#[test]
+fn currency_slang_and_chat_spellings() {
+    assert_eq!(
+        check(
+            "If I claim 800 bucks, will my premium go up?",
+            "If I claim $800, will my premium go up?"
+        ),
+        None
+    );
+    assert_eq!(
+        check(
+            "Is a 50 quid deposit refundable?",
+            "Is a $50 deposit refundable?"
+        ),
+        Some(Reason::Number)
+    );
+    assert_eq!(
+        check(
+            "cancelled my trip bc of covid, will travel insurance pay?",
+            "cancelled my trip because of covid, will travel insurance pay?"
+        ),
+        None
+    );
+}
