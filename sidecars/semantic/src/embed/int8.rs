@@ -1,5 +1,6 @@
 //! The encoder's dense layers with int8 weights, on CPUs with AVX-512 VNNI (and on
-//! AMX tiles where the CPU has them: src/embed/int8/amx.rs, the same integers).
+//! AMX tiles where the CPU has them: src/embed/int8/amx.rs), or with AVX2 alone
+//! (`vpmaddwd`, 16 products per instruction against VNNI's 32): the same integers.
 //!
 //! A 50-token question spends two thirds of its f32 forward pass in six layers of
 //! `x W^T + b`, and the `gemm` crate re-packs each weight matrix on every call (it
@@ -32,12 +33,15 @@ pub enum Kernel {
     Vnni,
     /// AMX tiles: 16 x 16 x 64 products per instruction (two per 16-bit input).
     Amx,
+    /// AVX2: 16 products per instruction (`vpmaddwd`, then `vpaddd`), on the VNNI
+    /// kernel's packing. For x86-64 CPUs without AVX-512 (many AMD EPYC).
+    Avx2,
 }
 
 impl Kernel {
     /// The kernels this CPU runs, fastest first.
     pub fn here() -> Vec<Kernel> {
-        [Kernel::Amx, Kernel::Vnni]
+        [Kernel::Amx, Kernel::Vnni, Kernel::Avx2]
             .into_iter()
             .filter(|k| k.runs_here())
             .collect()
@@ -52,7 +56,11 @@ impl Kernel {
     pub fn runs_here(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            available() && (self == Kernel::Vnni || amx::available())
+            match self {
+                Kernel::Vnni => vnni_available(),
+                Kernel::Amx => vnni_available() && amx::available(),
+                Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -64,12 +72,18 @@ impl Kernel {
         match self {
             Kernel::Vnni => "vnni",
             Kernel::Amx => "amx",
+            Kernel::Avx2 => "avx2",
         }
     }
 }
 
-/// Whether this CPU runs the int8 layers (AVX-512 VNNI; AMX CPUs have it too).
+/// Whether this CPU runs the int8 layers with some kernel.
 pub fn available() -> bool {
+    Kernel::best().is_some()
+}
+
+/// Whether this CPU has AVX-512 VNNI (AMX CPUs have it too).
+pub fn vnni_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -89,6 +103,8 @@ enum Packed {
     Vnni(Vec<i16>),
     /// Tiles (src/embed/int8/amx.rs).
     Amx(Vec<i8>),
+    /// As `Vnni`, read 8 outputs x 2 inputs per vector.
+    Avx2(Vec<i16>),
 }
 
 /// `y = x W^T + b` (optionally followed by GELU) with W in int8.
@@ -117,7 +133,7 @@ impl Int8Linear {
         kernel: Kernel,
     ) -> Option<Int8Linear> {
         let fits = match kernel {
-            Kernel::Vnni => {
+            Kernel::Vnni | Kernel::Avx2 => {
                 inputs > 0
                     && inputs.is_multiple_of(DEPTH)
                     && outputs > 0
@@ -140,6 +156,7 @@ impl Int8Linear {
         let (quantised, scales) = quantise_weights(weight, inputs);
         let packed = match kernel {
             Kernel::Vnni => Packed::Vnni(pack_vnni(&quantised, outputs, inputs)),
+            Kernel::Avx2 => Packed::Avx2(pack_vnni(&quantised, outputs, inputs)),
             #[cfg(target_arch = "x86_64")]
             Kernel::Amx => Packed::Amx(amx::pack(&quantised, outputs, inputs)),
             #[cfg(not(target_arch = "x86_64"))]
@@ -163,6 +180,7 @@ impl Int8Linear {
         match self.packed {
             Packed::Vnni(_) => Kernel::Vnni,
             Packed::Amx(_) => Kernel::Amx,
+            Packed::Avx2(_) => Kernel::Avx2,
         }
     }
 
@@ -172,13 +190,19 @@ impl Int8Linear {
         assert_eq!(x.len(), rows * self.inputs, "input shape");
         #[cfg(target_arch = "x86_64")]
         {
-            assert!(available(), "Int8Linear::forward needs AVX-512 VNNI");
-            if let Packed::Amx(_) = self.packed {
-                assert!(amx::available(), "this Int8Linear needs AMX");
+            let kernel = self.kernel();
+            assert!(
+                kernel.runs_here(),
+                "this Int8Linear needs {}",
+                kernel.name()
+            );
+            if kernel == Kernel::Avx2 {
+                // SAFETY: the CPU has AVX2 (asserted just above); the slices' lengths
+                // are the ones the kernel indexes (checked in `with_kernel` and above).
+                return unsafe { avx2::forward(self, x, rows, gelu) };
             }
             // SAFETY: the CPU has AVX-512F, BW and VNNI (and AMX for AMX weights),
-            // asserted just above; the slices' lengths are the ones the kernel indexes
-            // (checked in `with_kernel` and above).
+            // asserted just above; lengths as above.
             unsafe { vnni::forward(self, x, rows, gelu) }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -389,6 +413,7 @@ mod vnni {
             Packed::Amx(weights) => {
                 super::amx::matmul(q, rows, l.inputs, l.outputs, weights, &mut acc)
             }
+            Packed::Avx2(_) => unreachable!("AVX2 weights go to avx2::integer_product"),
         }
         acc
     }
@@ -452,6 +477,115 @@ mod vnni {
                 let dst = &mut acc[at..at + LANES];
                 // SAFETY: `dst` holds 16 i32; unaligned store.
                 unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), *s) };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Int8Linear, Packed, BLOCK_COLUMNS, DEPTH};
+
+    /// Outputs per vector (8 lanes of i32), and vectors per half block of 64 outputs:
+    /// R rows x 4 accumulators + 4 weights fit AVX2's 16 registers for R <= 2.
+    const LANES: usize = 8;
+    const HALF: usize = BLOCK_COLUMNS / 2;
+    const GROUPS: usize = HALF / LANES;
+    const BLOCK_ROWS: usize = 2;
+    /// As the VNNI kernel's.
+    const PARALLEL_FROM_ROWS: usize = 8;
+
+    /// The whole layer with AVX2 enabled (quantising, dequantising and GELU too), rows
+    /// split over two cores where there are enough.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn forward(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
+        if rows < 2 * PARALLEL_FROM_ROWS {
+            return forward_rows(l, x, rows, gelu);
+        }
+        let half = rows / 2;
+        let (top, bottom) = x.split_at(half * l.inputs);
+        let (mut y, rest) = rayon::join(
+            || forward_rows(l, top, half, gelu),
+            || forward_rows(l, bottom, rows - half, gelu),
+        );
+        y.extend_from_slice(&rest);
+        y
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn forward_rows(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
+        let (q, row_scales) = l.quantise_rows(x);
+        let acc = integer_product(l, &q, rows);
+        l.dequantise(&acc, &row_scales, gelu)
+    }
+
+    /// `acc[r][o] = sum_k q[r][k] * q_w[o][k]`, one block of 64 outputs at a time (its
+    /// weights stay in cache), each in two halves of 32.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn integer_product(l: &Int8Linear, q: &[i16], rows: usize) -> Vec<i32> {
+        let Packed::Avx2(packed) = &l.packed else {
+            unreachable!("only AVX2 weights come here");
+        };
+        let mut acc = vec![0i32; rows * l.outputs];
+        let steps = l.inputs / DEPTH;
+        for (b, weights) in packed
+            .chunks_exact(steps * BLOCK_COLUMNS * DEPTH)
+            .enumerate()
+        {
+            for half in 0..2 {
+                let mut r = 0;
+                while r < rows {
+                    if rows - r == 1 {
+                        block::<1>(q, r, b, half, weights, l, &mut acc);
+                    } else {
+                        block::<BLOCK_ROWS>(q, r, b, half, weights, l, &mut acc);
+                    }
+                    r += BLOCK_ROWS.min(rows - r);
+                }
+            }
+        }
+        acc
+    }
+
+    /// Rows `first..first + R` against outputs `half * 32..half * 32 + 32` of block `b`.
+    #[target_feature(enable = "avx2")]
+    fn block<const R: usize>(
+        q: &[i16],
+        first: usize,
+        b: usize,
+        half: usize,
+        weights: &[i16],
+        l: &Int8Linear,
+        acc: &mut [i32],
+    ) {
+        let rows = &q[first * l.inputs..(first + R) * l.inputs];
+        let mut sums = [[_mm256_setzero_si256(); GROUPS]; R];
+        for (step, w) in weights.chunks_exact(BLOCK_COLUMNS * DEPTH).enumerate() {
+            let w = &w[half * HALF * DEPTH..(half + 1) * HALF * DEPTH];
+            // SAFETY: `w` holds GROUPS vectors of 16 i16; unaligned loads.
+            let w: [__m256i; GROUPS] = std::array::from_fn(|g| unsafe {
+                _mm256_loadu_si256(w.as_ptr().add(g * LANES * DEPTH).cast())
+            });
+            for (r, sum) in sums.iter_mut().enumerate() {
+                let at = r * l.inputs + step * DEPTH;
+                debug_assert!(at + DEPTH <= rows.len());
+                // SAFETY: r < R and step < inputs / 2, so the two i16 are in `rows`;
+                // one unaligned load, broadcast to the 8 lanes.
+                let pair = unsafe { rows.as_ptr().add(at).cast::<i32>().read_unaligned() };
+                let x = _mm256_set1_epi32(pair);
+                for g in 0..GROUPS {
+                    sum[g] = _mm256_add_epi32(sum[g], _mm256_madd_epi16(x, w[g]));
+                }
+            }
+        }
+        for (r, sum) in sums.iter().enumerate() {
+            for (g, s) in sum.iter().enumerate() {
+                let at = (first + r) * l.outputs + b * BLOCK_COLUMNS + half * HALF + g * LANES;
+                let dst = &mut acc[at..at + LANES];
+                // SAFETY: `dst` holds 8 i32; unaligned store.
+                unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), *s) };
             }
         }
     }
@@ -524,7 +658,9 @@ mod tests {
     fn kernels_here() -> Vec<Kernel> {
         let kernels = Kernel::here();
         if kernels.is_empty() {
-            eprintln!("no AVX-512 VNNI here: the f32 path runs instead; nothing to compare");
+            eprintln!(
+                "no AVX2 or AVX-512 VNNI here: the f32 path runs instead; nothing to compare"
+            );
         }
         kernels
     }
@@ -566,7 +702,11 @@ mod tests {
                 for rows in [1, 2, 3, 4, 5, 7, 15, 16, 17, 50] {
                     let x = noise(rows * inputs, 3 + rows as u32, 3.0);
                     let (q, scales) = l.quantise_rows(&x);
-                    let acc = unsafe { vnni::integer_product(&l, &q, rows) };
+                    let acc = if kernel == Kernel::Avx2 {
+                        unsafe { avx2::integer_product(&l, &q, rows) }
+                    } else {
+                        unsafe { vnni::integer_product(&l, &q, rows) }
+                    };
                     assert_eq!(acc, l.reference(&w, &x, rows), "{kernel:?} rows {rows}");
                     let y = l.forward(&x, rows, false);
                     let plain = l.dequantise(&acc, &scales, false);

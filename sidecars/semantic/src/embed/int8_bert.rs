@@ -8,7 +8,7 @@
 //! buffers, compiled for AVX-512 (every CPU with the int8 kernels has it).
 
 use super::bert::{err, BertConfig, Weights};
-use super::int8::{self, Int8Linear, Kernel};
+use super::int8::{Int8Linear, Kernel};
 
 /// `(x - mean) / sqrt(var + eps) * gamma + beta` over each row.
 struct Norm {
@@ -173,10 +173,15 @@ impl Int8Bert {
         #[cfg(target_arch = "x86_64")]
         {
             assert!(
-                int8::available(),
+                self.kernel().runs_here(),
                 "an Int8Bert exists only with int8 kernels"
             );
-            // SAFETY: the CPU has AVX-512F and BW (int8::available, asserted above).
+            if self.kernel() == Kernel::Avx2 {
+                // SAFETY: the CPU has AVX2 (its kernel runs here, asserted above).
+                return Ok(unsafe { self.embed_avx2(ids) });
+            }
+            // SAFETY: the CPU has AVX-512F and BW (VNNI and AMX CPUs have them; the
+            // kernel runs here, asserted above).
             Ok(unsafe { self.embed_avx512(ids) })
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -191,7 +196,13 @@ impl Int8Bert {
         self.embed_plain(ids)
     }
 
-    /// Inlined into the AVX-512 function above, as are the helpers: plain loops, no
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn embed_avx2(&self, ids: &[u32]) -> Vec<f32> {
+        self.embed_plain(ids)
+    }
+
+    /// Inlined into the AVX-512 and AVX2 functions above, as are the helpers: plain loops, no
     /// closures (a closure handed to a library function is compiled without the
     /// caller's target features).
     #[inline(always)]
