@@ -365,6 +365,28 @@ fn erf(x: f32) -> f32 {
     x * p / q
 }
 
+/// Fewer rows than this per half are not worth a second core's wake-up.
+const PARALLEL_FROM_ROWS: usize = 8;
+
+/// `layer(x, rows)` on all rows, or on two halves on two cores where there are enough.
+/// Inlined into each kernel's `forward`, so its closure keeps that kernel's features.
+#[inline(always)]
+fn in_halves(
+    l: &Int8Linear,
+    x: &[f32],
+    rows: usize,
+    layer: impl Fn(&[f32], usize) -> Vec<f32> + Sync,
+) -> Vec<f32> {
+    if rows < 2 * PARALLEL_FROM_ROWS {
+        return layer(x, rows);
+    }
+    let half = rows / 2;
+    let (top, bottom) = x.split_at(half * l.inputs);
+    let (mut y, rest) = rayon::join(|| layer(top, half), || layer(bottom, rows - half));
+    y.extend_from_slice(&rest);
+    y
+}
+
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use std::arch::x86_64::*;
@@ -372,8 +394,6 @@ mod vnni {
     use super::{Int8Linear, Packed, BLOCK_COLUMNS, BLOCK_ROWS, DEPTH, LANES};
 
     const GROUPS: usize = BLOCK_COLUMNS / LANES;
-    /// Fewer rows than this per half are not worth a second core's wake-up.
-    const PARALLEL_FROM_ROWS: usize = 8;
 
     /// The whole layer with AVX-512 enabled, so that the quantising and dequantising
     /// loops (rounding, GELU) vectorise too: built for the baseline x86-64 target they
@@ -383,18 +403,11 @@ mod vnni {
     /// tiles, and a batch already spreads its texts over the cores).
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn forward(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
-        if rows < 2 * PARALLEL_FROM_ROWS || matches!(l.packed, Packed::Amx(_)) {
+        if matches!(l.packed, Packed::Amx(_)) {
             return forward_rows(l, x, rows, gelu);
         }
-        let half = rows / 2;
-        let (top, bottom) = x.split_at(half * l.inputs);
-        // Closures inherit the function's target features.
-        let (mut y, rest) = rayon::join(
-            || forward_rows(l, top, half, gelu),
-            || forward_rows(l, bottom, rows - half, gelu),
-        );
-        y.extend_from_slice(&rest);
-        y
+        // The closure inherits this function's target features.
+        super::in_halves(l, x, rows, |x, rows| forward_rows(l, x, rows, gelu))
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -494,24 +507,13 @@ mod avx2 {
     const HALF: usize = BLOCK_COLUMNS / 2;
     const GROUPS: usize = HALF / LANES;
     const BLOCK_ROWS: usize = 2;
-    /// As the VNNI kernel's.
-    const PARALLEL_FROM_ROWS: usize = 8;
 
     /// The whole layer with AVX2 enabled (quantising, dequantising and GELU too), rows
     /// split over two cores where there are enough.
     #[target_feature(enable = "avx2")]
     pub(super) fn forward(l: &Int8Linear, x: &[f32], rows: usize, gelu: bool) -> Vec<f32> {
-        if rows < 2 * PARALLEL_FROM_ROWS {
-            return forward_rows(l, x, rows, gelu);
-        }
-        let half = rows / 2;
-        let (top, bottom) = x.split_at(half * l.inputs);
-        let (mut y, rest) = rayon::join(
-            || forward_rows(l, top, half, gelu),
-            || forward_rows(l, bottom, rows - half, gelu),
-        );
-        y.extend_from_slice(&rest);
-        y
+        // The closure inherits this function's target features.
+        super::in_halves(l, x, rows, |x, rows| forward_rows(l, x, rows, gelu))
     }
 
     #[target_feature(enable = "avx2")]
