@@ -77,13 +77,8 @@ impl Kernel {
     }
 }
 
-/// Whether this CPU runs the int8 layers with some kernel.
-pub fn available() -> bool {
-    Kernel::best().is_some()
-}
-
 /// Whether this CPU has AVX-512 VNNI (AMX CPUs have it too).
-pub fn vnni_available() -> bool {
+fn vnni_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
