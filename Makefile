@@ -44,7 +44,7 @@ TRAIN := cargo run --release --quiet --manifest-path bench/guard/injection/train
 INJ_DATA := bench/guard/injection/dev.jsonl bench/guard/injection/test.jsonl
 # More training rows: the technical set's dev split (benign code, markup, logs, configs).
 MORE_DEV := bench/guard/technical/dev.jsonl
-LOSO_DATA := $(INJ_DATA) bench/guard/injection/indirect.jsonl bench/guard/injection/fresh.jsonl bench/guard/injection/fresh2.jsonl bench/guard/technical/dev.jsonl bench/guard/technical/heldout.jsonl
+LOSO_DATA := $(INJ_DATA) bench/guard/injection/indirect.jsonl bench/guard/injection/fresh.jsonl bench/guard/injection/fresh2.jsonl bench/guard/injection/fresh3.jsonl bench/guard/technical/dev.jsonl bench/guard/technical/heldout.jsonl
 
 classifier: ## Retrain the injection classifier on the dev split (writes src/guard/injection/classifier.bin)
 	$(TRAIN) $(INJ_DATA) src/guard/injection/classifier.bin $(MORE_DEV)

@@ -1055,6 +1055,7 @@ fn chat_template_forgery_in_code_still_counts() {
 const INDIRECT: &str = include_str!("../../../bench/guard/injection/indirect.jsonl");
 const FRESH: &str = include_str!("../../../bench/guard/injection/fresh.jsonl");
 const FRESH2: &str = include_str!("../../../bench/guard/injection/fresh2.jsonl");
+const FRESH3: &str = include_str!("../../../bench/guard/injection/fresh3.jsonl");
 
 /// The rows of `indirect.jsonl` of one split.
 fn indirect_split(split: &str) -> String {
@@ -1101,7 +1102,17 @@ fn fresh_attacks_from_a_writer_who_had_not_seen_the_rules() {
     // A second writer's set, all dev (`build_fresh2.py`): 120 attacks of ten attacker
     // styles in 25 other carriers, 145 benign rows in the same carriers.
     let (second, _) = measure(&policy(), "fresh2 (dev)", FRESH2, verbose);
-    for (name, t) in [("dev", dev), ("test", test), ("fresh2", second)] {
+    // A third writer's set (`build_fresh3.py`): 160 attacks of seven kinds and 160 hard
+    // benign rows, split by payload; measured once before any rule looked at it.
+    let (third_dev, _) = measure(&policy(), "fresh3 dev", &split_of(FRESH3, "dev"), verbose);
+    let (third_test, _) = measure(&policy(), "fresh3 test", &split_of(FRESH3, "test"), false);
+    for (name, t) in [
+        ("dev", dev),
+        ("test", test),
+        ("fresh2", second),
+        ("fresh3 dev", third_dev),
+        ("fresh3 test", third_test),
+    ] {
         assert!(
             t.false_positives() <= FRESH_MAX_FLAGGED,
             "fresh {name}: {:.3} of benign rows blocked",

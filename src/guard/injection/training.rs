@@ -33,11 +33,13 @@ pub(super) const LEFT_OUT: [&str; 2] = [IN_THE_WILD, "own-obfuscated"];
 /// alone learns the carriers (held out, its benign rows were flagged at 18.7 %). The
 /// shipped classifier does not learn from it either (`bench/guard/injection/README.md`
 /// says why). Unlike `LEFT_OUT` these still count in the summary.
-pub(super) const MEASURE_ONLY: [&str; 4] = [
+pub(super) const MEASURE_ONLY: [&str; 6] = [
     "own-fresh-attacks",
     "own-fresh-benign",
     "own-fresh2-attacks",
     "own-fresh2-benign",
+    "own-fresh3-attacks",
+    "own-fresh3-benign",
 ];
 
 #[derive(Clone)]
