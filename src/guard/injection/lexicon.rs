@@ -520,8 +520,33 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
          користувачеві kullanıcı pengguna المستخدم उपयोगकर्ता",
     ),
     (AI_NOUN, "एआई এআই"),
-    (AI_WEAK, "للمساعد المساعد सहायक агента агенту агент агенти"),
-    (AI_QUAL, "الذكي الاصطناعي"),
+    (
+        AI_WEAK,
+        "للمساعد المساعد सहायक агента агенту агент агенти assistenter asistentes \
+         assistentes assistenti agenten agentes agenti",
+    ),
+    (
+        AI_QUAL,
+        "الذكي الاصطناعي virtuale virtuel virtuelle virtuales virtuais automatisé \
+         automatisés automatisée automatisées automatizado automatizados automatizada \
+         automatizadas automatizzato automatizzati automatisierte automatisierten \
+         automatisch automatiska automatiserade",
+    ),
+    // Imperatives that steer what is done, in the languages the fresh sets' e-mails
+    // and documents came in (as DIRECTS above: only beside words addressed to an AI).
+    (
+        DIRECTS,
+        "conferma chiudi approva segna elimina confirme confirmez ferme fermez \
+         approuve approuvez joins joignez accepte acceptez supprime supprimez attribuez \
+         confirma cierra aprueba adjunta acepta borra bestätige schließe genehmige lösche \
+         akzeptiere feche aprove anexe aceite apague meddela skriv svara berätta \
+         inkludera godkänn",
+    ),
+    (SEND, "skicka send"),
+    (ADDRESS, "consigne"),
+    (FOR_TO, "till"),
+    (INSTR, "zasadach zasad instrukcji instrukcjami poleceń"),
+    (ALL, "wszystkich wszystko"),
     (
         IGNORE_LAST,
         "görmezden yoksay unut unutun نادیده فراموش अनदेखा नज़रअंदाज़ नजरअंदाज भूल भूलो",
@@ -657,6 +682,38 @@ pub(super) fn normal_form(w: &str) -> Option<String> {
     (words.len() == 1).then(|| String::from_utf8_lossy(words.bytes(0)).into_owned())
 }
 
+/// The concepts whose words are also read misspelt: the words of an override or an
+/// extraction ("plz ignor ur prevous instrctions", "sytem prompt").
+const MISSPELT: Mask = IGNORE | PRIOR | INSTR | SYSTEM | REVEAL;
+
+/// One-letter deletions of those words that are real words of our benign corpora
+/// ("forget" -> "forge", "starting" -> "stating"), so not read as the concept.
+const REAL_WORDS: &[&str] = &[
+    "exiting", "forge", "forme", "revel", "staring", "stating", "nlearn", "interna", "norma",
+];
+
+/// Adds every word of [`MISSPELT`] concepts of six letters or more with one letter
+/// dropped (the commonest typo: "instrctions", "prevous", "ignor"), where that is not a
+/// word of the lexicon or of [`REAL_WORDS`]; it carries only those concepts.
+fn add_misspellings(words: &mut FxMap<String, Entry>) {
+    let mut typos: Vec<(String, Mask)> = Vec::new();
+    for (w, e) in words.iter() {
+        let mask = e.mask & MISSPELT;
+        if mask == 0 || !w.is_ascii() || w.len() < 6 {
+            continue;
+        }
+        for k in 0..w.len() {
+            let typo = format!("{}{}", &w[..k], &w[k + 1..]);
+            if !words.contains_key(&typo) && !REAL_WORDS.contains(&typo.as_str()) {
+                typos.push((typo, mask));
+            }
+        }
+    }
+    for (typo, mask) in typos {
+        words.entry(typo).or_default().mask |= mask;
+    }
+}
+
 impl Lexicon {
     /// Builds the lexicon; `phrases` are word sequences (already normalised) whose first
     /// word gets the phrase's index.
@@ -696,6 +753,7 @@ impl Lexicon {
                 words.entry(rev).or_default().mask |= REVERSED;
             }
         }
+        add_misspellings(&mut words);
         for (i, (p, _, _)) in phrases.iter().enumerate() {
             for (k, w) in p.iter().enumerate() {
                 let e = words.entry(w.clone()).or_default();

@@ -9,8 +9,8 @@ use super::lexicon::{
 };
 use super::normalize::{self, Words};
 use super::signals::{
-    addressed_labels, exfil_open_url, exfil_secret_file, has_http, scan_folded, scan_words, Hits,
-    Signal, WordTags,
+    addressed_labels, exfil_open_url, exfil_secret_file, forged_role_markers, has_http,
+    scan_folded, scan_words, Hits, Signal, WordTags,
 };
 use super::technical;
 use super::InjectionPolicy;
@@ -96,6 +96,9 @@ pub(super) fn scan(
     // "@assistant" reads as a leetspeak word, so an @ in the text also looks for labels.
     if tags.union & (AI_NOUN | AI_WEAK) != 0 || folded.text.contains('@') {
         addressed_labels(&folded.text, lexicon, COMMANDING, hits);
+    }
+    if tags.union & COMMANDING != 0 {
+        forged_role_markers(raw, lexicon, COMMANDING, hits);
     }
     // In code, markup and configs the words' meaning counts for less; the cues found in
     // the folded text next (chat-template tokens, forged turns, image beacons) are
