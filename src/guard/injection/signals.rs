@@ -1313,7 +1313,8 @@ fn ai_label<'a>(label: &'a str, lexicon: &Lexicon, in_comment: bool) -> Option<&
             .filter(|w| !w.is_empty() && !w.bytes().all(|c| c.is_ascii_digit()))
     };
     let count = words().count();
-    if !(2..=6).contains(&count) && !(in_comment && count == 1) {
+    let alone_in_comment = in_comment && count == 1;
+    if !((2..=6).contains(&count) || alone_in_comment) {
         return None;
     }
     let (mut named, mut weak, mut machine) = (false, false, false);
