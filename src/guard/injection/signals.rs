@@ -1162,7 +1162,13 @@ pub(super) fn addressed_labels(text: &str, lexicon: &Lexicon, commanding: Mask, 
             None => continue, // longer than a label
         };
         let in_comment = after_comment_marker(b, start);
-        let Some(last) = ai_label(&text[start..colon], lexicon, in_comment) else {
+        // A label may also be all inside parentheses: "How to apply (AI agents, read
+        // this): ..." (but "@assistant (hidden):" is read whole, above).
+        let inner = || {
+            let open = text[start..colon].rfind('(')?;
+            ai_label(&text[start + open + 1..colon], lexicon, false)
+        };
+        let Some(last) = ai_label(&text[start..colon], lexicon, in_comment).or_else(inner) else {
             continue;
         };
         if speakers.contains(&last) {
