@@ -543,6 +543,29 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
          inkludera godkänn",
     ),
     (SEND, "skicka send"),
+    (
+        DEVWORD,
+        "desarrollador desarrolladores développeur développeurs entwickler entwicklermodus \
+         sviluppatore sviluppatori desenvolvedor desenvolvedores programista serwisowym \
+         serwisowy geliştirici pengembang",
+    ),
+    (MODE, "modalità trybie modu mode"),
+    (
+        LIMIT,
+        "filtros políticas normas límites restricciones filtres règles limites \
+         einschränkungen filter beschränkungen filtri restrizioni regole limiti filtrar \
+         restrições regras ograniczeń filtrów",
+    ),
+    (
+        REVEAL_WEAK,
+        "escribe escriba écris écrivez schreib schreibe scrivi escreva napisz dame donne \
+         dammi",
+    ),
+    (
+        NEG,
+        "sin ni sans senza ohne sem bez keine kein keinen aucune aucun ningún ninguna \
+         nessuna nessun nenhum nenhuma żadnych",
+    ),
     (ADDRESS, "consigne"),
     (FOR_TO, "till"),
     (INSTR, "zasadach zasad instrukcji instrukcjami poleceń"),
