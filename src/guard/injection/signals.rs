@@ -1248,6 +1248,21 @@ fn commands(after: &str, lexicon: &Lexicon, commanding: Mask) -> bool {
     let mut sentences = 0;
     let mut from = 0;
     for (at, m) in window.match_indices(ENDS) {
+        // A line wrapped inside a sentence (commit messages, e-mails) goes on.
+        let wrapped = m == "\n"
+            && window[..at]
+                .trim_end()
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+            && window[at + 1..]
+                .trim_start()
+                .chars()
+                .next()
+                .is_some_and(char::is_lowercase);
+        if wrapped {
+            continue;
+        }
         if window[from..at].chars().any(char::is_alphanumeric) {
             sentences += 1;
             if sentences == 2 {
