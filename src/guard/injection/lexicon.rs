@@ -530,7 +530,7 @@ pub(super) const WORLD_LANGUAGES: &[(Mask, &str)] = &[
         "الذكي الاصطناعي virtuale virtuel virtuelle virtuales virtuais automatisé \
          automatisés automatisée automatisées automatizado automatizados automatizada \
          automatizadas automatizzato automatizzati automatisierte automatisierten \
-         automatisch automatiska automatiserade voice digital",
+         automatisch automatiska automatiserade",
     ),
     // Imperatives that steer what is done, in the languages the fresh sets' e-mails
     // and documents came in (as DIRECTS above: only beside words addressed to an AI).
