@@ -871,6 +871,15 @@ def report(tok, lat, checks, mem, req_info, facts) -> str:
       f"of the run loads that copy), {wasm_bytes} bytes "
       f"({wasm_bytes // 1024} KiB), sha256 {wasm_sha}..., source at git {head}"
       f"{' plus uncommitted changes' if dirty else ''}")
+    now_head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+    if now_head and now_head != head:
+        # `bench/run.py --report-only` after a change: the timings stay the run's, while
+        # the tables that are evaluations (not timings) are computed again here.
+        A(f"- rewritten at git {now_head} by `bench/run.py --report-only`: every timing and size "
+          f"is from the run at {head} above; the evaluation tables (guard detection quality, "
+          "leave-one-source-out, PII recall, routing, the semantic pair sets) were computed "
+          f"again at {now_head}")
     A(f"- plugin configuration: the one in `envoy/envoy.yaml` (`make run`), sections "
       f"{', '.join(f'`{s}`' for s in sections)}, plus a `bench` consumer whose key every request")
     A("  carries, with limits far above the load (so identity and limits run in full on every")
@@ -1428,11 +1437,12 @@ def write_report(path: Path) -> None:
             "goal <= 0.5 % flagged, tuned on dev only. Indirect injections: our",
             "`bench/guard/injection/indirect.jsonl` (instructions to an AI in documents, e-mails,",
             "pages, code comments; forged roles; exfiltration), rules written against its dev",
-            "payloads only. Fresh attacks: `bench/guard/injection/fresh.jsonl` and `fresh2.jsonl`,",
-            "written for issue 16 by two helper sessions that had not seen the rules or our other",
-            "sets (210 attack payloads and 235 hard benign snippets in 50 realistic carriers);",
-            "rules were written looking at `fresh.jsonl`'s dev payloads and all of `fresh2.jsonl`,",
-            "so `fresh.jsonl`'s test split is our best estimate of attacks nobody tuned on.",
+            "payloads only. Fresh attacks: `bench/guard/injection/fresh.jsonl`, `fresh2.jsonl` and",
+            "`fresh3.jsonl`, written for issue 16 by three helper sessions that had not seen the",
+            "rules or our other sets (370 attack payloads and 395 hard benign rows in realistic",
+            "carriers); rules were written looking at the dev splits of `fresh.jsonl` and",
+            "`fresh3.jsonl` and all of `fresh2.jsonl`, so the test splits of `fresh.jsonl` and",
+            "`fresh3.jsonl` are our best estimates of attacks nobody tuned on.",
             "",
             "```",
             *guard_eval(),
