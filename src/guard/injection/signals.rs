@@ -1214,9 +1214,15 @@ pub(super) fn forged_role_markers(raw: &str, lexicon: &Lexicon, commanding: Mask
     let system = raw
         .match_indices("SYSTEM")
         .map(|(at, m)| (at, at + m.len()));
-    let assistant = ["[assistant]", "[ASSISTANT]", "[Assistant]"]
-        .iter()
-        .flat_map(|m| raw.match_indices(m).map(|(at, m)| (at, at + m.len())));
+    // One pass over the brackets for "[assistant]" in any case.
+    const ASSISTANT: &str = "[assistant]";
+    let assistant = raw
+        .match_indices('[')
+        .filter(|(at, _)| {
+            b.get(*at..at + ASSISTANT.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(ASSISTANT.as_bytes()))
+        })
+        .map(|(at, _)| (at, at + ASSISTANT.len()));
     for (start, end) in system.chain(assistant).take(64) {
         let word_before = start > 0 && b[start - 1].is_ascii_alphanumeric();
         let marker_after = b[end..]
