@@ -366,6 +366,11 @@ pub(super) fn shipment_or_order(text: &[u8], start: usize) -> bool {
     if start > 0 && text[start - 1] == b'#' {
         return true;
     }
+    any_word_before(text, start, SHIPMENT_PREFIXES)
+}
+
+/// Whether a word within [`LEFT`] bytes before `start` begins with one of `prefixes`.
+fn any_word_before(text: &[u8], start: usize, prefixes: &[&[u8]]) -> bool {
     let from = start.saturating_sub(LEFT);
     text[from..start]
         .split(|b| !b.is_ascii_alphabetic())
@@ -375,10 +380,28 @@ pub(super) fn shipment_or_order(text: &[u8], start: usize) -> bool {
             for (l, &b) in low.iter_mut().zip(w) {
                 *l = b.to_ascii_lowercase();
             }
-            SHIPMENT_PREFIXES
-                .iter()
-                .any(|p| low[..w.len()].starts_with(p))
+            prefixes.iter().any(|p| low[..w.len()].starts_with(p))
         })
+}
+
+/// Beginnings of words (ASCII, lower case) that name a payment card.
+const CARD_PREFIXES: &[&[u8]] = &[
+    b"card",
+    b"cart", // carte, carta, cartão
+    b"karte",
+    b"tarjeta",
+    b"visa",
+    b"mastercard",
+    b"credit",
+    b"kredit",
+    b"debit",
+    b"cc",
+];
+
+/// Whether a word within [`LEFT`] bytes before `start` names a payment card
+/// (`card`, `Kartennummer`, `numéro de carte`, `tarjeta`, `Visa`, `CC`).
+pub(super) fn names_card(text: &[u8], start: usize) -> bool {
+    any_word_before(text, start, CARD_PREFIXES)
 }
 
 /// What the first word after `text[..end]` says (`(mobile)`, ` office`, `-Fax`, ` USD`).

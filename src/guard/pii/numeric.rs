@@ -247,7 +247,7 @@ fn classify(
         return None;
     }
     if c.len() >= MIN_CANDIDATE {
-        let kind = if want.rrn && is_kr_rrn(c) {
+        let kind = if want.rrn && is_kr_rrn(c) && !(want.card && card_named(text, a, c)) {
             Some(Builtin::KrRrn)
         } else if want.ssn && is_us_ssn(c) {
             Some(Builtin::UsSsn)
@@ -266,6 +266,12 @@ fn classify(
         return phone_end(text, a, b, said).map(|end| (Builtin::Phone, end));
     }
     None
+}
+
+/// Thirteen digits can be both a valid Korean RRN and a valid Visa number
+/// (`4903117108663`); a card word before them (`Kartennummer:`) makes them the card.
+fn card_named(text: &[u8], a: usize, c: &[u8]) -> bool {
+    is_card(c) && context::names_card(text, a)
 }
 
 /// A card number written without breaks right after `#` or words that name a shipment

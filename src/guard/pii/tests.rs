@@ -153,6 +153,18 @@ fn national_ids() {
         &format!("주민번호 900101-123456{}", (check + 1) % 10),
     );
     assert_entity("kr_rrn", "040229-3123456", "040229-3123456");
+    // Both a valid RRN and a valid 13-digit Visa: a card word before it decides.
+    assert_entity(
+        "credit_card",
+        "4903117108663",
+        "Kartennummer: 4903117108663",
+    );
+    assert_entity(
+        "credit_card",
+        "4204108074109",
+        "My card 4204108074109 expires",
+    );
+    assert_entity("kr_rrn", "4903117108663", "주민번호 4903117108663");
     for t in [
         "030229-3123456",
         "901301-1234567",
