@@ -6,6 +6,8 @@
 //! after it (`555-0132 (mobile)`, `0412 345 678 office`); the output guard holds a number
 //! back until that much text follows it (`scan::holdback`). Bounded work per number.
 
+use std::sync::OnceLock;
+
 /// Bytes read before a number.
 pub(super) const LEFT: usize = 64;
 /// Bytes read after a number.
@@ -246,8 +248,47 @@ const OTHER_UTF8: &[&str] = &[
     "₹",
 ];
 
+/// `w.starts_with(p)`, the first byte compared inline: most entries differ there, and a
+/// `memcmp` call per entry of the lists read near every number adds up.
+#[inline(always)]
+fn begins(w: &[u8], p: &[u8]) -> bool {
+    match (w.first(), p.first()) {
+        (Some(a), Some(b)) if a == b => w.starts_with(p),
+        (_, None) => true,
+        _ => false,
+    }
+}
+
+/// One entry of the word lists, filed under its first letter.
+struct Entry {
+    word: &'static [u8],
+    whole: bool,
+    phone: bool,
+}
+
+/// The four ASCII lists by first letter: every word near every number is looked up,
+/// and a pass over all ~190 entries per word was a fifth of the PII scan.
+fn by_first_letter() -> &'static [Vec<Entry>; 26] {
+    static INDEX: OnceLock<[Vec<Entry>; 26]> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: [Vec<Entry>; 26] = Default::default();
+        let lists = [
+            (PHONE_WORDS, true, true),
+            (PHONE_PREFIXES, false, true),
+            (OTHER_WORDS, true, false),
+            (OTHER_PREFIXES, false, false),
+        ];
+        for (list, whole, phone) in lists {
+            for &word in list {
+                index[usize::from(word[0] - b'a')].push(Entry { word, whole, phone });
+            }
+        }
+        index
+    })
+}
+
 fn word_says(w: &[u8], right: bool) -> Option<bool> {
-    if w.is_empty() || w.len() > 24 {
+    if w.is_empty() || w.len() > 24 || !w[0].is_ascii_alphabetic() {
         return None;
     }
     let mut low = [0u8; 24];
@@ -258,10 +299,21 @@ fn word_says(w: &[u8], right: bool) -> Option<bool> {
     if right && RIGHT_WORDS.contains(&w) {
         return Some(true);
     }
-    if PHONE_WORDS.contains(&w) || PHONE_PREFIXES.iter().any(|p| w.starts_with(p)) {
+    let entries = &by_first_letter()[usize::from(w[0] - b'a')];
+    let says = |phone: bool| {
+        entries.iter().any(|e| {
+            e.phone == phone
+                && if e.whole {
+                    e.word == w
+                } else {
+                    w.starts_with(e.word)
+                }
+        })
+    };
+    if says(true) {
         return Some(true);
     }
-    if OTHER_WORDS.contains(&w) || OTHER_PREFIXES.iter().any(|p| w.starts_with(p)) {
+    if says(false) {
         return Some(false);
     }
     None
@@ -289,9 +341,9 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
             // Words of other scripts: compared where a UTF-8 sequence starts.
             if b >= 0xC0 {
                 let rest = &left[i..];
-                if PHONE_UTF8.iter().any(|w| rest.starts_with(w.as_bytes())) {
+                if PHONE_UTF8.iter().any(|w| begins(rest, w.as_bytes())) {
                     phone_at = Some(i + 1);
-                } else if OTHER_UTF8.iter().any(|w| rest.starts_with(w.as_bytes())) {
+                } else if OTHER_UTF8.iter().any(|w| begins(rest, w.as_bytes())) {
                     other_at = Some(i + 1);
                 }
             }
@@ -304,10 +356,7 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
         }
         let st = i;
         // Words with accents whose first letters are ASCII (`Llámame`, `móvil`).
-        if PHONE_UTF8
-            .iter()
-            .any(|w| left[st..].starts_with(w.as_bytes()))
-        {
+        if PHONE_UTF8.iter().any(|w| begins(&left[st..], w.as_bytes())) {
             phone_at = Some(st + 1);
         }
         while i < left.len() && left[i].is_ascii_alphabetic() {
@@ -380,7 +429,7 @@ fn any_word_before(text: &[u8], start: usize, prefixes: &[&[u8]]) -> bool {
             for (l, &b) in low.iter_mut().zip(w) {
                 *l = b.to_ascii_lowercase();
             }
-            prefixes.iter().any(|p| low[..w.len()].starts_with(p))
+            prefixes.iter().any(|p| begins(&low[..w.len()], p))
         })
 }
 
