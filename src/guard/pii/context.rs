@@ -371,6 +371,9 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
             Some(false) => other_at = Some(i),
             None => {}
         }
+        if let Some(end) = possessive_number(left, st, i) {
+            phone_at = Some(end);
+        }
     }
     // Right before the number: `#12345678`, `$1234567`, `[1234567,` read as ids and
     // amounts, code.
@@ -391,6 +394,43 @@ pub(super) fn left(text: &[u8], start: usize) -> Says {
         (_, Some(_)) => Says::Other,
         _ => Says::Nothing,
     }
+}
+
+/// Possessives that, right before "number", make it someone's phone number.
+const POSSESSIVES: &[&[u8]] = &[
+    b"my", b"your", b"his", b"her", b"our", b"their", b"mi", b"tu", b"su", b"mon", b"ton", b"son",
+    b"votre", b"notre", b"mio", b"tuo", b"suo", b"meine", b"deine", b"seine", b"ihre", b"unsere",
+    b"meu", b"teu", b"seu",
+];
+
+/// "number" in the languages of [`POSSESSIVES`], lower case (`Número` is not matched).
+const NUMBER_WORDS: &[&str] = &["number", "numero", "número", "numéro", "nummer"];
+
+/// "my number", "su número", "mon numéro", "meine Nummer": where the number word ends,
+/// when the word `left[st..end]` is a possessive and one space or two separate it from a
+/// number word. "my order number" and "your account number" are not this: the word
+/// between decides, as it names something else.
+fn possessive_number(left: &[u8], st: usize, end: usize) -> Option<usize> {
+    let w = &left[st..end];
+    if !POSSESSIVES.iter().any(|p| p.eq_ignore_ascii_case(w)) {
+        return None;
+    }
+    let mut j = end;
+    while j < left.len() && j - end < 2 && left[j] == b' ' {
+        j += 1;
+    }
+    if j == end {
+        return None;
+    }
+    let rest = &left[j..];
+    NUMBER_WORDS.iter().find_map(|n| {
+        let n = n.as_bytes();
+        let k = j + n.len();
+        let whole = rest.len() >= n.len()
+            && rest[..n.len()].eq_ignore_ascii_case(n)
+            && left.get(k).is_none_or(|c| !c.is_ascii_alphabetic());
+        whole.then_some(k)
+    })
 }
 
 /// Words that make a bare run of digits a shipment or an order id, not a card number.
@@ -498,6 +538,11 @@ mod tests {
             "~-Fax",
             "Order 12, call me at ~",
             "Phone No.: ~",
+            "My number is ~",
+            "mi número es ~",
+            "Mon numéro : ~",
+            "Meine Nummer: ~",
+            "text your number, ~",
         ] {
             assert_eq!(says(t), Says::Phone, "{t}");
         }
@@ -509,6 +554,8 @@ mod tests {
             "total $~",
             "[~",
             "~ USD",
+            "my order number is ~",
+            "Your account number: ~",
         ] {
             assert_eq!(says(t), Says::Other, "{t}");
         }
@@ -517,6 +564,9 @@ mod tests {
             "the value was ~",
             "telling ~",
             "We received ~ from the vendor",
+            "the number ~",
+            "my numbers ~",
+            "summary number ~",
         ] {
             assert_eq!(says(t), Says::Nothing, "{t}");
         }

@@ -85,6 +85,10 @@ fn phones() {
         assert_entity("phone", v, &format!("call {v} now"));
         assert_entity("phone", v, &format!("전화 {v}로 주세요"));
     }
+    // Bare national digits need words that say phone; "my number" does.
+    assert_entity("phone", "7296313758", "My number is 7296313758.");
+    assert_entity("phone", "3331234567", "il mio numero è 3331234567");
+    assert_eq!(one("My order number is 7296313758."), None);
     for t in [
         "555-0132",
         "4155550132",
