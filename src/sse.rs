@@ -22,8 +22,6 @@ pub struct SseParser {
     data: Vec<u8>,
     has_data: bool,
     ready: std::collections::VecDeque<SseEvent>,
-    /// Bytes received since the last complete event.
-    pending_bytes: usize,
 }
 
 impl SseParser {
@@ -32,23 +30,31 @@ impl SseParser {
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.pending_bytes += 1;
-            if self.after_cr {
-                self.after_cr = false;
-                if b == b'\n' {
-                    continue;
-                }
-            }
-            match b {
-                b'\n' => self.end_line(),
-                b'\r' => {
-                    self.end_line();
-                    self.after_cr = true;
-                }
-                _ => self.line.push(b),
+        let mut rest = bytes;
+        if self.after_cr && !rest.is_empty() {
+            self.after_cr = false;
+            if rest[0] == b'\n' {
+                rest = &rest[1..];
             }
         }
+        // A line at a time: the bytes up to the next line end are copied in one piece.
+        while let Some(i) = rest.iter().position(|&c| c == b'\n' || c == b'\r') {
+            self.line.extend_from_slice(&rest[..i]);
+            self.end_line();
+            if rest[i] == b'\r' {
+                match rest.get(i + 1) {
+                    Some(b'\n') => rest = &rest[i + 2..],
+                    Some(_) => rest = &rest[i + 1..],
+                    None => {
+                        self.after_cr = true;
+                        rest = &[];
+                    }
+                }
+            } else {
+                rest = &rest[i + 1..];
+            }
+        }
+        self.line.extend_from_slice(rest);
     }
 
     pub fn next_event(&mut self) -> Option<SseEvent> {
@@ -75,7 +81,14 @@ impl SseParser {
     }
 
     fn end_line(&mut self) {
-        let line = std::mem::take(&mut self.line);
+        // The line buffer is handed back afterwards, so its capacity serves every line.
+        let mut line = std::mem::take(&mut self.line);
+        self.read_line(&line);
+        line.clear();
+        self.line = line;
+    }
+
+    fn read_line(&mut self, line: &[u8]) {
         if line.is_empty() {
             if self.has_data {
                 let ev = self.take_event();
@@ -83,7 +96,6 @@ impl SseParser {
             } else {
                 self.event.clear();
             }
-            self.pending_bytes = 0;
             return;
         }
         if line[0] == b':' {
@@ -94,7 +106,7 @@ impl SseParser {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
             }
-            None => (&line[..], &[][..]),
+            None => (line, &[][..]),
         };
         match field {
             b"data" => {
@@ -113,7 +125,8 @@ impl SseParser {
         self.has_data = false;
         SseEvent {
             event: std::mem::take(&mut self.event),
-            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+            data: String::from_utf8(std::mem::take(&mut self.data))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         }
     }
 }
