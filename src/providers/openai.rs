@@ -1,5 +1,9 @@
 //! OpenAI chat completions: request validation, response and stream usage.
 
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, IgnoredAny};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fields::{
@@ -232,6 +236,64 @@ pub fn read_stream_event(data: &Value) -> ResponsePiece {
     read_choices(data, "delta")
 }
 
+/// The common chunk (text, usage, model) read without building a JSON tree: the meter
+/// reads every event of every stream. `None` for what [`read_stream_event`] must read:
+/// tool calls, a field of another type than expected, a duplicate key, anything but an
+/// object. Where it answers, it answers what `read_stream_event` would.
+pub fn read_plain_chunk(data: &str) -> Option<ResponsePiece> {
+    if !data.starts_with('{') {
+        return None;
+    }
+    let chunk: PlainChunk = serde_json::from_str(data).ok()?;
+    let mut piece = ResponsePiece {
+        usage: chunk.usage.as_ref().and_then(usage_of),
+        model: chunk.model.map(Cow::into_owned),
+        end: chunk.error.then_some(StreamEnd::Error),
+        ..ResponsePiece::default()
+    };
+    for choice in chunk.choices.unwrap_or_default() {
+        let Some(delta) = choice.delta else { continue };
+        if delta.tool_calls {
+            return None;
+        }
+        if let Some(text) = delta.content {
+            piece.text.push_str(&text);
+        }
+    }
+    Some(piece)
+}
+
+#[derive(Deserialize)]
+struct PlainChunk<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    /// Present, whatever its value (`"error": null` included), as `v.get("error")`.
+    #[serde(default, deserialize_with = "present")]
+    error: bool,
+    #[serde(borrow, default)]
+    choices: Option<Vec<PlainChoice<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct PlainChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<PlainDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PlainDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    tool_calls: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
 /// A body or chunk whose choices hold their text in `part`.
 fn read_choices(v: &Value, part: &str) -> ResponsePiece {
     let mut piece = ResponsePiece::of(v, usage_of);
@@ -254,6 +316,40 @@ fn read_choices(v: &Value, part: &str) -> ResponsePiece {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_chunk_reads_as_its_tree_does_or_not_at_all() {
+        let chunks = [
+            r#"{"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"content":" hi"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b\u00e9\n"}}]}"#,
+            r#"{"choices":[{"delta":{"content":null}},{"delta":{"content":"x"}},{"delta":null},{}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+            r#"{"choices":null,"usage":null,"model":null}"#,
+            r#"{"error":null}"#,
+            r#"{"error":{"message":"overloaded"}}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":null,"content":"t"}}]}"#,
+            r#"{"model":5,"choices":[]}"#,
+            r#"{"choices":[{"delta":{"content":7}}]}"#,
+            r#"{"choices":{"delta":{"content":"x"}}}"#,
+            r#"{"model":"a","model":"b"}"#,
+            r#"["gpt-4o"]"#,
+            r#"{"choices":[5]}"#,
+            r#"{"usage":[1]}"#,
+        ];
+        let mut fast = 0;
+        for c in chunks {
+            let tree = read_stream_event(&serde_json::from_str(c).unwrap());
+            if let Some(piece) = read_plain_chunk(c) {
+                assert_eq!(piece, tree, "{c}");
+                fast += 1;
+            }
+        }
+        // The common shapes take the fast path; the odd ones fall back to the tree.
+        assert!(read_plain_chunk(chunks[0]).is_some() && read_plain_chunk(chunks[3]).is_some());
+        assert!(read_plain_chunk(chunks[7]).is_none() && read_plain_chunk(chunks[13]).is_none());
+        assert!(fast >= 8, "{fast}");
+    }
     use crate::providers::parse_object;
     use serde_json::json;
 

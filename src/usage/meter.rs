@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::providers::{self, ProviderUsage, ResponsePiece, StreamEnd};
+use crate::providers::{self, openai, ProviderUsage, ResponsePiece, StreamEnd};
 use crate::sse::SseParser;
 
 /// How the response body is being read.
@@ -101,9 +101,17 @@ impl ResponseMeter {
             self.saw_done = true;
             return;
         }
-        match serde_json::from_str::<Value>(data) {
-            Ok(v) => {
-                let mut piece = providers::read_stream_event(self.api, &v);
+        let plain = match self.api {
+            Api::OpenAiChat => openai::read_plain_chunk(data),
+            _ => None,
+        };
+        let parsed = match plain {
+            Some(piece) => Ok(piece),
+            None => serde_json::from_str::<Value>(data)
+                .map(|v| providers::read_stream_event(self.api, &v)),
+        };
+        match parsed {
+            Ok(mut piece) => {
                 match piece.end.take() {
                     Some(StreamEnd::Done) => self.saw_done = true,
                     Some(StreamEnd::Error) => self.saw_error = true,
