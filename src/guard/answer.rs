@@ -272,11 +272,17 @@ impl GuardedStream {
             } else if !piece.text.is_empty() {
                 out.extend_from_slice(b"data: ");
                 out.extend_from_slice(&data.as_bytes()[..spot.start]);
-                out.extend(Value::String(piece.text.clone()).to_string().into_bytes());
+                serde_json::to_writer(&mut *out, &piece.text).expect("a string serialises");
                 out.extend_from_slice(&data.as_bytes()[spot.end..]);
                 out.extend_from_slice(b"\n\n");
             }
-            self.template = Some(data.to_string());
+            match self.template.as_mut() {
+                Some(t) => {
+                    t.clear();
+                    t.push_str(data);
+                }
+                None => self.template = Some(data.to_string()),
+            }
             if piece.blocked.is_some() && self.answer.enforce {
                 self.stop_openai(out);
             }

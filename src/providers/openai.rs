@@ -173,7 +173,16 @@ pub fn without_usage_chunk(events: &[u8]) -> Option<Vec<u8>> {
 
 /// Where `"usage"` first appears, if it does: most chunks are let through on this test.
 fn memchr_usage(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(7).position(|w| w == b"\"usage\"")
+    const KEY: &[u8] = b"\"usage\"";
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b'"') {
+        let at = from + i;
+        if bytes[at..].starts_with(KEY) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn is_usage_chunk(event: &[u8]) -> bool {
