@@ -276,13 +276,10 @@ impl GuardedStream {
                 out.extend_from_slice(&data.as_bytes()[spot.end..]);
                 out.extend_from_slice(b"\n\n");
             }
-            match self.template.as_mut() {
-                Some(t) => {
-                    t.clear();
-                    t.push_str(data);
-                }
-                None => self.template = Some(data.to_string()),
-            }
+            // One buffer for every chunk's template.
+            let template = self.template.get_or_insert_with(String::new);
+            template.clear();
+            template.push_str(data);
             if piece.blocked.is_some() && self.answer.enforce {
                 self.stop_openai(out);
             }

@@ -13,7 +13,7 @@ pub mod config;
 pub mod injection;
 pub mod judge;
 pub mod pii;
-mod swar;
+pub(crate) mod swar;
 pub mod validation;
 
 use serde_json::Value;

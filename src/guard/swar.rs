@@ -39,6 +39,46 @@ pub fn movemask(m: u64) -> u64 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
+/// Where the first `a` byte of `hay` is, eight bytes at a time.
+pub fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
+    let mut chunks = hay.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let m = bytes_equal(chunk(c), a);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a)
+        .map(|k| i + k)
+}
+
+/// Where `needle` first occurs in `hay`: `find_byte` for its first byte, then a compare.
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match find_byte(&hay[i..hay.len() - needle.len() + 1], first) {
+            Some(o) => {
+                i += o;
+                if &hay[i..i + needle.len()] == needle {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

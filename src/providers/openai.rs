@@ -12,6 +12,7 @@ use super::fields::{
 };
 use super::{ProviderUsage, RequestSummary, ResponsePiece, StreamEnd};
 use crate::errors::UserError;
+use crate::guard::swar::find_bytes;
 
 const ROLES: &[&str] = &[
     "system",
@@ -173,16 +174,7 @@ pub fn without_usage_chunk(events: &[u8]) -> Option<Vec<u8>> {
 
 /// Where `"usage"` first appears, if it does: most chunks are let through on this test.
 fn memchr_usage(bytes: &[u8]) -> Option<usize> {
-    const KEY: &[u8] = b"\"usage\"";
-    let mut from = 0;
-    while let Some(i) = bytes[from..].iter().position(|&b| b == b'"') {
-        let at = from + i;
-        if bytes[at..].starts_with(KEY) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    find_bytes(bytes, b"\"usage\"")
 }
 
 fn is_usage_chunk(event: &[u8]) -> bool {
@@ -325,6 +317,8 @@ fn read_choices(v: &Value, part: &str) -> ResponsePiece {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::parse_object;
+    use serde_json::json;
 
     #[test]
     fn a_plain_chunk_reads_as_its_tree_does_or_not_at_all() {
@@ -359,8 +353,6 @@ mod tests {
         assert!(read_plain_chunk(chunks[7]).is_none() && read_plain_chunk(chunks[13]).is_none());
         assert!(fast >= 8, "{fast}");
     }
-    use crate::providers::parse_object;
-    use serde_json::json;
 
     fn check(body: &str) -> Result<RequestSummary, String> {
         let req = parse_object(body.as_bytes()).map_err(|e| e.message())?;

@@ -254,24 +254,6 @@ pub(super) fn holdback(t: &[u8]) -> usize {
     h
 }
 
-/// Where the first `a` byte of `hay` is, eight bytes at a time.
-pub(super) fn find_byte(hay: &[u8], a: u8) -> Option<usize> {
-    let mut chunks = hay.chunks_exact(8);
-    let mut i = 0;
-    for c in &mut chunks {
-        let m = bytes_equal(chunk(c), a);
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == a)
-        .map(|k| i + k)
-}
-
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if hay.len() < needle.len() {
         return None;

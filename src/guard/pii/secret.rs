@@ -7,8 +7,8 @@
 //! PEM bodies are capped.
 
 use super::entity::Builtin;
-use super::scan::{find_byte, Span};
-use crate::guard::swar::{chunk, in_range};
+use super::scan::Span;
+use crate::guard::swar::{chunk, find_bytes, in_range};
 use crate::tokens::base64::{self, Alphabet};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
@@ -337,27 +337,6 @@ fn trim_ws(text: &[u8], s: usize, mut e: usize) -> usize {
         e -= 1;
     }
     e
-}
-
-pub(super) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match find_byte(&hay[i..hay.len() - needle.len() + 1], first) {
-            Some(o) => {
-                i += o;
-                if &hay[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-            None => return None,
-        }
-    }
-    None
 }
 
 fn is_b64url(b: u8) -> bool {
