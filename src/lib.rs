@@ -21,6 +21,7 @@ pub mod providers;
 pub mod route;
 pub mod scope;
 pub mod sse;
+mod swar;
 pub mod tokens;
 pub mod usage;
 

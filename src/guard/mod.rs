@@ -13,7 +13,6 @@ pub mod config;
 pub mod injection;
 pub mod judge;
 pub mod pii;
-pub(crate) mod swar;
 pub mod validation;
 
 use serde_json::Value;

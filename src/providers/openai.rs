@@ -12,7 +12,7 @@ use super::fields::{
 };
 use super::{ProviderUsage, RequestSummary, ResponsePiece, StreamEnd};
 use crate::errors::UserError;
-use crate::guard::swar::find_bytes;
+use crate::swar::find_bytes;
 
 const ROLES: &[&str] = &[
     "system",

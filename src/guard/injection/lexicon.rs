@@ -3,7 +3,7 @@
 //! European languages. A word may belong to several concepts; the rules combine concepts
 //! within word windows, so a new phrasing of a known idea still matches.
 
-use crate::guard::swar::chunk;
+use crate::swar::chunk;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 

@@ -10,7 +10,7 @@
 //! Greek look-alikes are folded per word (see [`Words`]) so genuine Russian or Greek text
 //! keeps its letters.
 
-use crate::guard::swar::{bytes_equal, chunk, in_range, load8, movemask, HI};
+use crate::swar::{bytes_equal, chunk, in_range, load8, movemask, HI};
 
 /// The folded text of one input: lower case, compatibility characters folded, invisible
 /// characters removed. Punctuation and line breaks are kept (template tokens and fake

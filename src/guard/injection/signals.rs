@@ -9,7 +9,7 @@
 
 use super::lexicon::*;
 use super::normalize::{lower_and_digit, Words};
-use crate::guard::swar::{bytes_equal, load8, HI};
+use crate::swar::{bytes_equal, load8, HI};
 
 /// A kind of evidence. Names appear in logs, metrics and the `x-llm-guard` header, so
 /// they are short ASCII and never contain the text that fired them.

@@ -8,7 +8,7 @@ use super::ip::Ips;
 use super::numeric::{self, group_like, is_piece_byte, Numbers};
 use super::secret::{self, pem_extent, Blocks};
 use super::PolicyInner;
-use crate::guard::swar::{bytes_equal, chunk, in_range};
+use crate::swar::{bytes_equal, chunk, in_range};
 
 /// A raw hit of a built-in detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 
 use super::entity::Builtin;
 use super::scan::Span;
-use crate::guard::swar::{chunk, find_bytes, in_range};
+use crate::swar::{chunk, find_bytes, in_range};
 use crate::tokens::base64::{self, Alphabet};
 
 /// Longest PEM block taken, in bytes; a longer body is cut there (the rest is plain text).
